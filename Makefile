@@ -1,0 +1,54 @@
+# ri_policy/Makefile
+#
+# PGXS build.  Besides the standard targets (all, install, installcheck
+# against any running server) it offers:
+#   make test   install what is missing (Debian 12, as root), build, install,
+#               and run the pg_regress and pgTAP suites in a throwaway cluster
+#   make demo   the same set-up, then a scripted walk-through
+#   make prove  the pgTAP suite against a running server
+#   make bench  the benchmarks under test/bench (not part of make test)
+
+EXTENSION = ri_policy
+EXTVERSION = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION).control)
+
+MODULE_big = ri_policy
+OBJS = $(patsubst %.c,%.o,$(wildcard src/*.c))
+DATA = $(wildcard $(EXTENSION)--*.sql)
+PGFILEDESC = "ri_policy - foreign-key policy and declared references"
+
+REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
+REGRESS_OPTS = --load-extension=$(EXTENSION)
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+ifneq ($(PGXS),)
+include $(PGXS)
+endif
+
+# A throwaway cluster, trusted local connections so that tests can
+# reconnect as their regress_* roles.
+VIRTUALENV = pg_virtualenv -t -i --auth=trust \
+	-o shared_preload_libraries=pg_cron -o cron.database_name=postgres
+
+.PHONY: deps test demo prove bench
+
+deps:
+	@test/install-deps.sh
+
+test: deps
+	$(MAKE) all
+	$(MAKE) install
+	$(VIRTUALENV) test/run-tests.sh
+
+demo: deps
+	$(MAKE) all
+	$(MAKE) install
+	$(VIRTUALENV) test/demo.sh
+
+prove:
+	pg_prove --ext .sql -r test/pgtap
+
+bench: deps
+	$(MAKE) all
+	$(MAKE) install
+	$(VIRTUALENV) test/bench/run.sh

@@ -1,0 +1,37 @@
+--
+-- Creating the extension needs a superuser; dropping it leaves nothing
+-- behind, and DDL afterwards behaves as without it.
+--
+\set VERBOSITY terse
+CREATE ROLE regress_ext LOGIN;
+CREATE SCHEMA regress_ext AUTHORIZATION regress_ext;
+SELECT evtname, evtevent, evtenabled, evttags FROM pg_event_trigger
+ ORDER BY evtname;
+
+-- not relocatable, and only in schema ri_policy
+ALTER EXTENSION ri_policy SET SCHEMA public;
+
+DROP EXTENSION ri_policy;
+SELECT count(*) AS event_triggers FROM pg_event_trigger;
+SELECT count(*) AS schemas FROM pg_namespace WHERE nspname = 'ri_policy';
+
+-- the setting stays defined in this backend, but nothing acts on it
+SET ri_policy.mode = 'block';
+CREATE TABLE regress_ext.parent (id int PRIMARY KEY);
+CREATE TABLE regress_ext.child (a int REFERENCES regress_ext.parent);
+RESET ri_policy.mode;
+
+-- an ordinary role cannot create it
+\c - regress_ext
+CREATE EXTENSION ri_policy;
+SELECT count(*) AS event_triggers FROM pg_event_trigger;
+
+\c - postgres
+CREATE EXTENSION ri_policy;
+SELECT extname, extversion, extrelocatable, extnamespace::regnamespace
+  FROM pg_extension WHERE extname = 'ri_policy';
+SELECT count(*) AS event_triggers FROM pg_event_trigger;
+
+SET client_min_messages = warning;
+DROP SCHEMA regress_ext CASCADE;
+DROP ROLE regress_ext;

@@ -1,0 +1,132 @@
+/*-------------------------------------------------------------------------
+ *
+ * compat.h
+ *		Every difference between the PostgreSQL majors ri_policy supports
+ *		(13 to 18), in one place, so that call sites stay free of version
+ *		tests.
+ *
+ * src/compat.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef RI_POLICY_COMPAT_H
+#define RI_POLICY_COMPAT_H
+
+#include "catalog/pg_constraint.h"
+#include "nodes/parsenodes.h"
+#include "utils/guc.h"
+#include "utils/guc_tables.h"
+
+#if PG_VERSION_NUM < 130000
+#error "ri_policy needs PostgreSQL 13 or later"
+#endif
+
+/* MarkGUCPrefixReserved() replaced EmitWarningsOnPlaceholders() in 15. */
+#if PG_VERSION_NUM < 150000
+#define MarkGUCPrefixReserved(prefix) EmitWarningsOnPlaceholders(prefix)
+#endif
+
+/*
+ * Find the guc.c entry of a setting, to read where its value came from.
+ * find_option() is exported from 16 on; before that we search the array.
+ */
+static inline struct config_generic *
+compat_find_guc(const char *name)
+{
+#if PG_VERSION_NUM >= 160000
+	return find_option(name, false, true, ERROR);
+#else
+	struct config_generic **vars = get_guc_variables();
+	int			n = GetNumConfigOptions();
+
+	for (int i = 0; i < n; i++)
+	{
+		if (strcmp(vars[i]->name, name) == 0)
+			return vars[i];
+	}
+	return NULL;
+#endif
+}
+
+/*
+ * Does a raw (untransformed) FOREIGN KEY constraint node ask for an enforced
+ * constraint?  NOT ENFORCED exists from 18 on; table constraints carry it in
+ * is_enforced, column constraints in a sibling attribute node (below).
+ */
+static inline bool
+compat_constraint_enforced(const Constraint *con)
+{
+#if PG_VERSION_NUM >= 180000
+	return con->is_enforced;
+#else
+	return true;
+#endif
+}
+
+/*
+ * Is a raw column-constraint node the NOT ENFORCED attribute that applies to
+ * the constraint before it?  (18+; such nodes are merged later by
+ * transformConstraintAttrs.)
+ */
+static inline bool
+compat_is_not_enforced_attr(const Constraint *con)
+{
+#if PG_VERSION_NUM >= 180000
+	return con->contype == CONSTR_ATTR_NOT_ENFORCED;
+#else
+	return false;
+#endif
+}
+
+/*
+ * If a raw ALTER TABLE subcommand is ALTER CONSTRAINT ... ENFORCED (18+),
+ * return the constraint's name, else NULL.
+ */
+static inline const char *
+compat_alter_constraint_enforces(const AlterTableCmd *cmd)
+{
+#if PG_VERSION_NUM >= 180000
+	if (cmd->subtype == AT_AlterConstraint && IsA(cmd->def, ATAlterConstraint))
+	{
+		ATAlterConstraint *ac = (ATAlterConstraint *) cmd->def;
+
+		if (ac->alterEnforceability && ac->is_enforced)
+			return ac->conname;
+	}
+#endif
+	return NULL;
+}
+
+/*
+ * Is a collected (transformed) ALTER TABLE subcommand one that can bring an
+ * enforced foreign key into being: ADD CONSTRAINT (with its internal
+ * recursing variant before 16), or ALTER CONSTRAINT ... ENFORCED on 18?
+ * AT_ReAddConstraint (ALTER COLUMN TYPE rebuilding an existing key) is
+ * deliberately not one of them.
+ */
+static inline bool
+compat_subcmd_creates_constraint(const AlterTableCmd *cmd)
+{
+	if (cmd->subtype == AT_AddConstraint)
+		return true;
+#if PG_VERSION_NUM < 160000
+	if (cmd->subtype == AT_AddConstraintRecurse)
+		return true;
+#endif
+	if (compat_alter_constraint_enforces(cmd) != NULL)
+		return true;
+	return false;
+}
+
+/* Is a pg_constraint row enforced?  Every constraint is, before 18. */
+static inline bool
+compat_conenforced(const FormData_pg_constraint *con)
+{
+#if PG_VERSION_NUM >= 180000
+	return con->conenforced;
+#else
+	return true;
+#endif
+}
+
+#endif							/* RI_POLICY_COMPAT_H */

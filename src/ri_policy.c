@@ -1,0 +1,244 @@
+/*-------------------------------------------------------------------------
+ *
+ * ri_policy.c
+ *		Module load and the ri_policy.* settings.
+ *
+ * ri_policy.mode decides what happens when someone creates an enforced
+ * foreign key: nothing (allow), a WARNING (warn) or an ERROR (block).  It is
+ * PGC_SUSET, so an ordinary role cannot switch the policy off for itself;
+ * superusers and roles granted SET on it can.  The prefix is reserved, so a
+ * value set for a placeholder before the library was loaded is re-checked
+ * (and refused, for an unprivileged role) when it loads.
+ *
+ * One refusal needs repair.  A value sent by the client at connection start
+ * takes precedence over the role, database and configuration-file values,
+ * which PostgreSQL then discards; when the library loads and refuses the
+ * client's value, the setting would fall back to its default, "allow".  So
+ * when loading lowered the value's source, the guard re-applies the values
+ * of pg_db_role_setting and the configuration files before it looks at the
+ * mode (ri_policy_restore_settings).
+ *
+ * src/ri_policy.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/pg_db_role_setting.h"
+#include "commands/dbcommands.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/guc.h"
+#include "utils/rel.h"
+
+#include "compat.h"
+#include "ri_policy.h"
+
+PG_MODULE_MAGIC;
+
+int			ri_policy_mode = RI_POLICY_ALLOW;
+
+static const struct config_enum_entry mode_options[] = {
+	{"allow", RI_POLICY_ALLOW, false},
+	{"warn", RI_POLICY_WARN, false},
+	{"block", RI_POLICY_BLOCK, false},
+	{NULL, 0, false}
+};
+
+/* Did loading the library refuse a value set before it was loaded? */
+static bool value_refused_at_load = false;
+
+void		_PG_init(void);
+
+/*
+ * Module load: define the settings, then reserve the prefix.
+ */
+void
+_PG_init(void)
+{
+	struct config_generic *gconf;
+	GucSource	source_before;
+
+	gconf = compat_find_guc("ri_policy.mode");
+	source_before = gconf ? gconf->source : PGC_S_DEFAULT;
+
+	DefineCustomEnumVariable("ri_policy.mode",
+							 "What to do when an enforced foreign key is created.",
+							 "allow: nothing; warn: emit a WARNING; block: raise an ERROR.",
+							 &ri_policy_mode,
+							 RI_POLICY_ALLOW,
+							 mode_options,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	MarkGUCPrefixReserved("ri_policy");
+
+	gconf = compat_find_guc("ri_policy.mode");
+	if (gconf != NULL && gconf->source < source_before)
+		value_refused_at_load = true;
+}
+
+/*
+ * Apply the ri_policy.mode entry, if any, of one pg_db_role_setting row.
+ */
+static void
+apply_db_role_setting(Relation rel, Oid databaseid, Oid roleid,
+					  GucSource source)
+{
+	ScanKeyData keys[2];
+	SysScanDesc scan;
+	HeapTuple	tup;
+
+	ScanKeyInit(&keys[0], Anum_pg_db_role_setting_setdatabase,
+				BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(databaseid));
+	ScanKeyInit(&keys[1], Anum_pg_db_role_setting_setrole,
+				BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(roleid));
+	scan = systable_beginscan(rel, DbRoleSettingDatidRolidIndexId, true,
+							  NULL, 2, keys);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		bool		isnull;
+		Datum		datum;
+		Datum	   *elems;
+		int			nelems;
+
+		datum = heap_getattr(tup, Anum_pg_db_role_setting_setconfig,
+							 RelationGetDescr(rel), &isnull);
+		if (isnull)
+			continue;
+		deconstruct_array(DatumGetArrayTypeP(datum), TEXTOID, -1, false,
+						  TYPALIGN_INT, &elems, NULL, &nelems);
+		for (int i = 0; i < nelems; i++)
+		{
+			char	   *name;
+			char	   *value;
+
+			ParseLongOption(TextDatumGetCString(elems[i]), &name, &value);
+			if (value != NULL && strcmp(name, "ri_policy.mode") == 0)
+				(void) set_config_option(name, value, PGC_SUSET, source,
+										 GUC_ACTION_SET, true, WARNING, false);
+		}
+	}
+	systable_endscan(scan);
+}
+
+/*
+ * Apply the last ri_policy.mode entry of the configuration files, if any.
+ */
+static void
+apply_config_files(void)
+{
+	const char *files[] = {ConfigFileName, PG_AUTOCONF_FILENAME};
+	const char *value = NULL;
+
+	for (int i = 0; i < lengthof(files); i++)
+	{
+		ConfigVariable *head = NULL;
+		ConfigVariable *tail = NULL;
+
+		if (files[i] == NULL ||
+			!ParseConfigFile(files[i], false, NULL, 0, 0, DEBUG1, &head, &tail))
+			continue;
+		for (ConfigVariable *item = head; item; item = item->next)
+		{
+			if (item->name && item->value &&
+				strcmp(item->name, "ri_policy.mode") == 0)
+				value = pstrdup(item->value);
+		}
+		FreeConfigVariables(head);
+	}
+
+	if (value != NULL)
+		(void) set_config_option("ri_policy.mode", value, PGC_SIGHUP,
+								 PGC_S_FILE, GUC_ACTION_SET, true, WARNING,
+								 false);
+}
+
+/*
+ * If loading the library refused a value that had displaced the role,
+ * database or configuration-file value, put those back, in the order and
+ * with the sources PostgreSQL uses at connection start.  Needs a
+ * transaction; the guard calls it before it reads the mode.
+ */
+void
+ri_policy_restore_settings(void)
+{
+	Relation	rel;
+	Oid			roleid = GetAuthenticatedUserId();
+
+	if (!value_refused_at_load)
+		return;
+	value_refused_at_load = false;
+
+	apply_config_files();
+
+	rel = table_open(DbRoleSettingRelationId, AccessShareLock);
+	apply_db_role_setting(rel, MyDatabaseId, roleid, PGC_S_DATABASE_USER);
+	apply_db_role_setting(rel, InvalidOid, roleid, PGC_S_USER);
+	apply_db_role_setting(rel, MyDatabaseId, InvalidOid, PGC_S_DATABASE);
+	apply_db_role_setting(rel, InvalidOid, InvalidOid, PGC_S_GLOBAL);
+	table_close(rel, AccessShareLock);
+}
+
+/*
+ * The current value of ri_policy.mode, as a user would write it.
+ */
+const char *
+ri_policy_mode_name(void)
+{
+	return mode_options[ri_policy_mode].name;
+}
+
+/*
+ * Say where the current value of ri_policy.mode came from, as the end of a
+ * sentence: "for role "app"", "in the current session", ...  Used in the
+ * DETAIL of the guard's messages so that a user can tell whom to ask.
+ */
+char *
+ri_policy_mode_origin(void)
+{
+	struct config_generic *gconf = compat_find_guc("ri_policy.mode");
+
+	if (gconf == NULL)
+		return pstrdup("by default");
+
+	switch (gconf->source)
+	{
+		case PGC_S_DEFAULT:
+		case PGC_S_DYNAMIC_DEFAULT:
+			return pstrdup("by default");
+		case PGC_S_ENV_VAR:
+		case PGC_S_ARGV:
+			return pstrdup("on the server command line");
+		case PGC_S_FILE:
+			return pstrdup("in the server configuration file");
+		case PGC_S_GLOBAL:
+			return pstrdup("for all roles");
+		case PGC_S_DATABASE:
+			return psprintf("for database \"%s\"",
+							get_database_name(MyDatabaseId));
+		case PGC_S_USER:
+			return psprintf("for role \"%s\"",
+							GetUserNameFromId(GetAuthenticatedUserId(), false));
+		case PGC_S_DATABASE_USER:
+			return psprintf("for role \"%s\" in database \"%s\"",
+							GetUserNameFromId(GetAuthenticatedUserId(), false),
+							get_database_name(MyDatabaseId));
+		case PGC_S_CLIENT:
+			return pstrdup("by the client at connection start");
+		case PGC_S_OVERRIDE:
+			return pstrdup("by the server");
+		case PGC_S_INTERACTIVE:
+		case PGC_S_TEST:
+		case PGC_S_SESSION:
+			return pstrdup("in the current session");
+	}
+	return pstrdup("by default");
+}

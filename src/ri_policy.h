@@ -1,0 +1,27 @@
+/*-------------------------------------------------------------------------
+ *
+ * ri_policy.h
+ *		Settings and helpers shared by the parts of ri_policy.
+ *
+ * src/ri_policy.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef RI_POLICY_H
+#define RI_POLICY_H
+
+/* Values of ri_policy.mode */
+typedef enum RiPolicyMode
+{
+	RI_POLICY_ALLOW,
+	RI_POLICY_WARN,
+	RI_POLICY_BLOCK
+} RiPolicyMode;
+
+extern int	ri_policy_mode;
+
+extern const char *ri_policy_mode_name(void);
+extern char *ri_policy_mode_origin(void);
+extern void ri_policy_restore_settings(void);
+
+#endif							/* RI_POLICY_H */
