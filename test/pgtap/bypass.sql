@@ -3,13 +3,14 @@
 -- the library is not yet loaded there when the attempt starts.  Asserts the
 -- SQLSTATEs; sql/bypass.sql shows the messages.  Runs outside a transaction
 -- block (the sessions must see the role); cleans up after itself.
-SELECT plan(21);
+SELECT plan(22);
 
 CREATE ROLE regress_tap_bp LOGIN;
 CREATE SCHEMA regress_tap_bp AUTHORIZATION regress_tap_bp;
 CREATE TABLE regress_tap_bp.parent (id int PRIMARY KEY);
 ALTER TABLE regress_tap_bp.parent OWNER TO regress_tap_bp;
 ALTER ROLE regress_tap_bp SET ri_policy.mode = 'block';
+CREATE DATABASE regress_tap_bp_db OWNER regress_tap_bp;
 
 -- run statements in a new session of regress_tap_bp, optionally with
 -- connection options; the last statement's error propagates
@@ -59,6 +60,9 @@ SELECT throws_ok(format('SELECT pg_temp.as_role(%L)',
 SELECT throws_ok(format('SELECT pg_temp.as_role(%L)',
 						:'load' || 'ALTER ROLE CURRENT_USER RESET ri_policy.mode'),
 				 '42501', NULL, 'ALTER ROLE RESET on itself: permission denied');
+SELECT throws_ok(format('SELECT pg_temp.as_role(%L)',
+						'ALTER DATABASE regress_tap_bp_db SET ri_policy.mode = allow'),
+				 '42501', NULL, 'ALTER DATABASE SET on a database it owns: permission denied');
 SELECT throws_ok(format('SELECT pg_temp.as_role(%L)',
 						'CREATE FUNCTION regress_tap_bp.f() RETURNS void LANGUAGE sql '
 						'SET ri_policy.mode = allow AS ''SELECT 1'''),
@@ -112,5 +116,6 @@ END $$;
 
 SET client_min_messages = warning;
 DROP SCHEMA regress_tap_bp CASCADE;
+DROP DATABASE regress_tap_bp_db;
 DROP ROLE regress_tap_bp;
 SELECT * FROM finish();

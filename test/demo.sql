@@ -1,0 +1,66 @@
+-- ri_policy demo.  Run with: make demo
+\set ECHO queries
+\set VERBOSITY default
+\pset footer off
+
+\echo
+\echo '== 1. Install the extension (a superuser does this once per database)'
+CREATE EXTENSION ri_policy;
+
+\echo
+\echo '== 2. Three teams, three policies, set per role with ALTER ROLE ... SET'
+CREATE ROLE app_allow LOGIN;
+CREATE ROLE app_warn LOGIN;
+CREATE ROLE app_block LOGIN;
+ALTER ROLE app_warn SET ri_policy.mode = 'warn';
+ALTER ROLE app_block SET ri_policy.mode = 'block';
+CREATE SCHEMA shop;
+GRANT USAGE, CREATE ON SCHEMA shop TO app_allow, app_warn, app_block;
+CREATE TABLE shop.customers (id bigint PRIMARY KEY, name text);
+GRANT SELECT, REFERENCES ON shop.customers TO app_allow, app_warn, app_block;
+SELECT rolname, setting FROM pg_roles r
+  LEFT JOIN LATERAL (SELECT unnest(s.setconfig) AS setting FROM pg_db_role_setting s
+                      WHERE s.setrole = r.oid) x ON true
+ WHERE rolname LIKE 'app_%' ORDER BY rolname;
+
+\echo
+\echo '== 3. app_allow (the default): foreign keys are created silently'
+\c - app_allow
+CREATE TABLE shop.orders_allow (id bigint PRIMARY KEY,
+                                customer_id bigint REFERENCES shop.customers);
+
+\echo
+\echo '== 4. app_warn: foreign keys are created, each with a WARNING naming it'
+\c - app_warn
+CREATE TABLE shop.orders_warn (id bigint PRIMARY KEY,
+                               customer_id bigint REFERENCES shop.customers);
+ALTER TABLE shop.orders_warn ADD COLUMN referrer_id bigint REFERENCES shop.customers;
+
+\echo
+\echo '== 5. app_block: every way of creating one fails with SQLSTATE 42501, before any work'
+\c - app_block
+CREATE TABLE shop.orders_block (id bigint PRIMARY KEY,
+                                customer_id bigint REFERENCES shop.customers);
+CREATE TABLE shop.orders_block (id bigint PRIMARY KEY, customer_id bigint);
+ALTER TABLE shop.orders_block ADD CONSTRAINT orders_block_customer_fk
+    FOREIGN KEY (customer_id) REFERENCES shop.customers NOT VALID;
+DO $$ BEGIN
+    EXECUTE 'ALTER TABLE shop.orders_block ADD FOREIGN KEY (customer_id) REFERENCES shop.customers';
+END $$;
+
+\echo
+\echo '-- ... and the role cannot switch the policy off for itself'
+SET ri_policy.mode = 'allow';
+ALTER ROLE app_block SET ri_policy.mode = 'allow';
+DROP EXTENSION ri_policy;
+
+\echo
+\echo '-- DDL that creates no foreign key is untouched'
+CREATE INDEX ON shop.orders_block (customer_id);
+
+\echo
+\echo '== 6. What exists now'
+\c - postgres
+SELECT conrelid::regclass AS "table", conname AS "constraint",
+       confrelid::regclass AS "references"
+  FROM pg_constraint WHERE contype = 'f' ORDER BY 1::text, 2;
