@@ -32,6 +32,18 @@ SELECT extname, extversion, extrelocatable, extnamespace::regnamespace
   FROM pg_extension WHERE extname = 'ri_policy';
 SELECT count(*) AS event_triggers FROM pg_event_trigger;
 
+-- upgrade from every released version
+DROP EXTENSION ri_policy;
+CREATE EXTENSION ri_policy VERSION '0.1';
+SELECT extversion FROM pg_extension WHERE extname = 'ri_policy';
+ALTER EXTENSION ri_policy UPDATE;
+SELECT extversion FROM pg_extension WHERE extname = 'ri_policy';
+SELECT pg_describe_object(classid, objid, 0) AS member
+  FROM pg_depend
+ WHERE refclassid = 'pg_extension'::regclass AND deptype = 'e'
+   AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'ri_policy')
+ ORDER BY 1;
+
 SET client_min_messages = warning;
 DROP SCHEMA regress_ext CASCADE;
 DROP ROLE regress_ext;

@@ -12,7 +12,10 @@
 #ifndef RI_POLICY_COMPAT_H
 #define RI_POLICY_COMPAT_H
 
+#include "access/heapam.h"
+#include "access/tableam.h"
 #include "catalog/pg_constraint.h"
+#include "utils/acl.h"
 #include "nodes/parsenodes.h"
 #include "utils/guc.h"
 #include "utils/guc_tables.h"
@@ -126,6 +129,51 @@ compat_conenforced(const FormData_pg_constraint *con)
 	return con->conenforced;
 #else
 	return true;
+#endif
+}
+
+/*
+ * Scan the blocks [start, nblocks) of a table.  TID range scans exist from
+ * 14 on; 13 limits a plain heap scan instead.  Either way only those blocks
+ * are read.
+ */
+static inline TableScanDesc
+compat_beginscan_blocks(Relation rel, Snapshot snapshot,
+						BlockNumber start, BlockNumber nblocks)
+{
+#if PG_VERSION_NUM >= 140000
+	ItemPointerData mintid;
+	ItemPointerData maxtid;
+
+	ItemPointerSet(&mintid, start, FirstOffsetNumber);
+	ItemPointerSet(&maxtid, nblocks - 1, MaxOffsetNumber);
+	return table_beginscan_tidrange(rel, snapshot, &mintid, &maxtid);
+#else
+	TableScanDesc scan = table_beginscan(rel, snapshot, 0, NULL);
+
+	heap_setscanlimits(scan, start, nblocks - start);
+	return scan;
+#endif
+}
+
+static inline bool
+compat_scan_getnextslot_blocks(TableScanDesc scan, TupleTableSlot *slot)
+{
+#if PG_VERSION_NUM >= 140000
+	return table_scan_getnextslot_tidrange(scan, ForwardScanDirection, slot);
+#else
+	return table_scan_getnextslot(scan, ForwardScanDirection, slot);
+#endif
+}
+
+/* Ownership checks became object_ownercheck() in 16. */
+static inline bool
+compat_class_ownercheck(Oid relid, Oid roleid)
+{
+#if PG_VERSION_NUM >= 160000
+	return object_ownercheck(RelationRelationId, relid, roleid);
+#else
+	return pg_class_ownercheck(relid, roleid);
 #endif
 }
 

@@ -37,6 +37,7 @@
 #include "utils/syscache.h"
 
 #include "compat.h"
+#include "reference.h"
 #include "ri_policy.h"
 
 PG_FUNCTION_INFO_V1(ri_policy_guard_ddl_start);
@@ -311,9 +312,15 @@ Datum
 ri_policy_guard_ddl_end(PG_FUNCTION_ARGS)
 {
 	uint64		i;
+	Node	   *parsetree;
 
 	require_event_trigger(fcinfo, "ri_policy_guard_ddl_end");
 	ri_policy_restore_settings();
+
+	/* declared references follow their columns' renames */
+	parsetree = ((EventTriggerData *) fcinfo->context)->parsetree;
+	if (IsA(parsetree, RenameStmt) && ri_registry_exists())
+		ri_follow_column_rename(parsetree);
 
 	if (ri_policy_mode != RI_POLICY_WARN || IsBinaryUpgrade)
 		PG_RETURN_VOID();

@@ -43,6 +43,7 @@
 PG_MODULE_MAGIC;
 
 int			ri_policy_mode = RI_POLICY_ALLOW;
+int			ri_policy_batch_size = 10000;
 
 static const struct config_enum_entry mode_options[] = {
 	{"allow", RI_POLICY_ALLOW, false},
@@ -77,6 +78,16 @@ _PG_init(void)
 							 PGC_SUSET,
 							 0,
 							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("ri_policy.batch_size",
+							"Rows read per validation batch.",
+							"Outside a transaction block, ri_policy.validate() commits after each batch.",
+							&ri_policy_batch_size,
+							10000,
+							1, INT_MAX,
+							PGC_USERSET,
+							0,
+							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("ri_policy");
 

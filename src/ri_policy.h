@@ -19,6 +19,7 @@ typedef enum RiPolicyMode
 } RiPolicyMode;
 
 extern int	ri_policy_mode;
+extern int	ri_policy_batch_size;
 
 extern const char *ri_policy_mode_name(void);
 extern char *ri_policy_mode_origin(void);

@@ -1,0 +1,54 @@
+/*-------------------------------------------------------------------------
+ *
+ * reference.h
+ *		A relationship between child columns and a parent key, declared in
+ *		ri_policy's registry or defined by a foreign key constraint, as the
+ *		validator needs it.
+ *
+ * src/reference.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef RI_POLICY_REFERENCE_H
+#define RI_POLICY_REFERENCE_H
+
+#include "access/attnum.h"
+#include "nodes/pg_list.h"
+#include "pg_config_manual.h"
+
+typedef struct RiReference
+{
+	char	   *name;
+	Oid			conoid;			/* the foreign key, or InvalidOid if declared */
+	Oid			child;
+	Oid			parent;
+	int			nkeys;
+	char	   *child_columns[INDEX_MAX_KEYS];
+	char	   *parent_columns[INDEX_MAX_KEYS];
+	Oid			child_types[INDEX_MAX_KEYS];
+	Oid			parent_types[INDEX_MAX_KEYS];
+	Oid			parent_collations[INDEX_MAX_KEYS];
+	Oid			eq_operators[INDEX_MAX_KEYS];	/* parent = child, pinned */
+	bool		match_full;
+	bool		only_parent;	/* probe the parent with ONLY */
+	bool		only_child;		/* check the child's own rows only */
+} RiReference;
+
+/* registry.c */
+extern RiReference *ri_load_reference(const char *name);
+extern List *ri_declared_reference_names(void);
+extern Oid	ri_extension_owner(void);
+extern void ri_follow_column_rename(Node *parsetree);
+extern bool ri_registry_exists(void);
+
+/* run SPI work on ri_policy's own tables as the extension's owner */
+typedef struct RiUserState
+{
+	Oid			userid;
+	int			sec_context;
+} RiUserState;
+
+extern void ri_become(Oid userid, int flags, RiUserState *saved);
+extern void ri_restore(RiUserState *saved);
+
+#endif							/* RI_POLICY_REFERENCE_H */

@@ -1,0 +1,1070 @@
+/*-------------------------------------------------------------------------
+ *
+ * validate.c
+ *		Deferred batch validation: CALL ri_policy.validate() and
+ *		ri_policy.orphans().
+ *
+ * The child is read once, in batches of whole pages (a TID range scan of
+ * blocks [start, end) of one table): physical ranges need no index on the
+ * child, every batch costs about the same, and "where to resume" is one
+ * block number per table.  Partitioned and inherited children are read one
+ * leaf table at a time, in OID order.
+ *
+ * Each child key is tested against an in-memory set of the parent's keys
+ * (keyset.c), built once per call from the parent's own heap, so a batch
+ * costs one hash probe per row instead of a join.  Keys missing from the set
+ * are suspects only: each distinct suspect is confirmed against the live
+ * parent, through its unique index, with a fresh snapshot, before it is
+ * recorded.  So a parent inserted since the set was built never produces a
+ * false orphan.  When the set cannot be used (an operator that is not
+ * hashable, or a parent whose keys exceed maintenance_work_mem), every
+ * distinct key of a batch is confirmed that way instead.
+ *
+ * Called outside a transaction block, validate() commits after every batch,
+ * so no snapshot, lock (AccessShareLock only) or transaction lives longer
+ * than one batch; the orphans found so far (ri_policy._pending) and the
+ * position reached (ri_policy._progress) commit with the batch, so an
+ * interrupted pass resumes exactly where it stopped, and the final counts
+ * are exact.  When a pass completes, its orphans replace the reference's
+ * rows in ri_policy._violation in one transaction.  A session advisory lock
+ * keeps two validations of one reference apart; its absence is also how
+ * ri_policy.validation_progress tells a dead run ("interrupted").
+ *
+ * Security: validation requires ownership of the child, and the work runs
+ * as the tables' owners, as ANALYZE and the RI triggers do: the child scan,
+ * hashing and key formatting as the child's owner (in a restricted security
+ * context), probes of the parent as the parent's owner, and only the fixed
+ * writes to ri_policy's own tables as the extension's owner.
+ *
+ * src/validate.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/relation.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/objectaddress.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_inherits.h"
+#include "catalog/pg_type.h"
+#include "common/hashfn.h"
+#include "executor/spi.h"
+#include "executor/tuptable.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "storage/bufmgr.h"
+#include "storage/lmgr.h"
+#include "storage/lock.h"
+#include "utils/acl.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+#include "utils/tuplestore.h"
+
+#include "compat.h"
+#include "keyset.h"
+#include "reference.h"
+#include "ri_policy.h"
+
+PG_FUNCTION_INFO_V1(ri_policy_validate);
+PG_FUNCTION_INFO_V1(ri_policy_orphans);
+PG_FUNCTION_INFO_V1(ri_policy_is_running);
+
+typedef struct Validator Validator;
+
+/* What to do with the orphaned keys of one batch */
+typedef void (*OrphanSink) (Validator *v, ChildKeyGroup *batch);
+
+struct Validator
+{
+	RiReference *ref;
+	int			batch_size;
+	bool		atomic;			/* no commits between batches */
+	MemoryContext cxt;			/* lives for the whole call */
+	MemoryContext batch_cxt;	/* reset for every batch */
+	ParentKeySet *set;			/* NULL: confirm every distinct key */
+	SPIPlanPtr	confirm;		/* does the parent hold this key? */
+	Oid			scan_user;		/* reads the child, formats keys */
+	Oid			parent_owner;	/* probes the parent */
+	Oid			ext_owner;		/* writes ri_policy's tables */
+	List	   *leaves;			/* child tables to read, in OID order */
+	OrphanSink	sink;
+
+	/* orphans(): results so far */
+	ChildKeyGroup *results;
+	int64		max_keys;
+
+	/* validate(): counters of this batch */
+	uint64		batch_rows;
+};
+
+/* ----------------------------------------------------------------
+ * Setting up
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * The tables holding the child's rows: for a partitioned or inherited child,
+ * every leaf with storage; a foreign key on a plain table covers only that
+ * table.  Sorted by OID, so that a resumed pass visits them in the same
+ * order.
+ */
+static List *
+child_leaves(RiReference *ref)
+{
+	List	   *rels;
+	List	   *leaves = NIL;
+	ListCell   *lc;
+
+	if (ref->only_child)
+		return list_make1_oid(ref->child);
+
+	rels = find_all_inheritors(ref->child, AccessShareLock, NULL);
+	foreach(lc, rels)
+	{
+		Oid			relid = lfirst_oid(lc);
+
+		if (get_rel_relkind(relid) == RELKIND_RELATION)
+			leaves = lappend_oid(leaves, relid);
+	}
+	list_sort(leaves, list_oid_cmp);
+	return leaves;
+}
+
+/*
+ * Prepare the probe of the live parent: SELECT 1 FROM [ONLY] parent x
+ * WHERE x.pk1 OPERATOR(op1) $1 [AND ...] LIMIT 1, with the pinned operators
+ * (generate_operator_clause adds casts where the types need them).
+ */
+static SPIPlanPtr
+prepare_confirm(RiReference *ref)
+{
+	StringInfoData buf;
+	SPIPlanPtr	plan;
+	Oid			nsp = get_rel_namespace(ref->parent);
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "SELECT 1 FROM %s%s x WHERE ",
+					 ref->only_parent ? "ONLY " : "",
+					 quote_qualified_identifier(get_namespace_name(nsp),
+												get_rel_name(ref->parent)));
+	for (int i = 0; i < ref->nkeys; i++)
+	{
+		char		left[NAMEDATALEN * 2 + 8];
+		char		right[16];
+
+		if (i > 0)
+			appendStringInfoString(&buf, " AND ");
+		snprintf(left, sizeof(left), "x.%s", quote_identifier(ref->parent_columns[i]));
+		snprintf(right, sizeof(right), "$%d", i + 1);
+		generate_operator_clause(&buf, left, ref->parent_types[i],
+								 ref->eq_operators[i], right, ref->child_types[i]);
+	}
+	appendStringInfoString(&buf, " LIMIT 1");
+
+	plan = SPI_prepare(buf.data, ref->nkeys, ref->child_types);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	SPI_keepplan(plan);
+	return plan;
+}
+
+/*
+ * Build the set of the parent's keys, reading its heap (every partition of
+ * a partitioned parent) as its owner.  Leaves v->set NULL when the set
+ * cannot serve this reference or outgrows maintenance_work_mem.
+ */
+static void
+build_parent_set(Validator *v)
+{
+	RiReference *ref = v->ref;
+	List	   *rels;
+	ListCell   *lc;
+	RiUserState saved;
+	bool		complete = true;
+
+	v->set = NULL;
+	if (!keyset_supported(ref))
+		return;
+
+	v->set = keyset_create(ref, v->cxt, (Size) maintenance_work_mem * 1024);
+	rels = ref->only_parent ? list_make1_oid(ref->parent) :
+		find_all_inheritors(ref->parent, AccessShareLock, NULL);
+
+	ri_become(v->parent_owner, SECURITY_RESTRICTED_OPERATION, &saved);
+	foreach(lc, rels)
+	{
+		Relation	rel;
+		TableScanDesc scan;
+		TupleTableSlot *slot;
+		AttrNumber	attnums[INDEX_MAX_KEYS];
+		Datum		values[INDEX_MAX_KEYS];
+
+		if (get_rel_relkind(lfirst_oid(lc)) != RELKIND_RELATION)
+			continue;
+		rel = table_open(lfirst_oid(lc), AccessShareLock);
+		for (int i = 0; i < ref->nkeys; i++)
+			attnums[i] = get_attnum(RelationGetRelid(rel), ref->parent_columns[i]);
+
+		scan = table_beginscan(rel, GetActiveSnapshot(), 0, NULL);
+		slot = table_slot_create(rel, NULL);
+		while (complete && table_scan_getnextslot(scan, ForwardScanDirection, slot))
+		{
+			bool		hasnull = false;
+
+			for (int i = 0; i < ref->nkeys; i++)
+			{
+				bool		isnull;
+
+				values[i] = slot_getattr(slot, attnums[i], &isnull);
+				hasnull |= isnull;
+			}
+			if (!hasnull)
+				complete = keyset_add(v->set, values);
+			CHECK_FOR_INTERRUPTS();
+		}
+		ExecDropSingleTupleTableSlot(slot);
+		table_endscan(scan);
+		table_close(rel, NoLock);
+		if (!complete)
+			break;
+	}
+	ri_restore(&saved);
+
+	if (!complete)
+	{
+		ereport(DEBUG1,
+				(errmsg("keys of table \"%s\" exceed maintenance_work_mem, probing its index instead",
+						get_rel_name(ref->parent))));
+		v->set = NULL;
+	}
+}
+
+/* The owner of a relation. */
+static Oid
+get_rel_owner(Oid relid)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+	return owner;
+}
+
+/* The number of blocks of a table, or 0 if it is gone. */
+static BlockNumber
+rel_blocks(Oid relid)
+{
+	Relation	rel = try_table_open(relid, AccessShareLock);
+	BlockNumber nblocks;
+
+	if (rel == NULL)
+		return 0;
+	nblocks = RelationGetNumberOfBlocks(rel);
+	table_close(rel, NoLock);
+	return nblocks;
+}
+
+/* ----------------------------------------------------------------
+ * One batch
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * Read the blocks of one child table from "start", until at least
+ * batch_size rows have been read and a block ends, or the table ends.
+ * Returns the distinct keys that are orphans; sets *next to the block to
+ * continue from (InvalidBlockNumber when the table is done) and counts the
+ * rows read.
+ */
+static ChildKeyGroup *
+read_batch(Validator *v, Oid leaf, BlockNumber start, BlockNumber *next)
+{
+	RiReference *ref = v->ref;
+	ChildKeyGroup *group = childkeys_create(ref->nkeys, ref->child_types,
+											v->batch_cxt);
+	Relation	rel;
+	BlockNumber nblocks;
+	AttrNumber	attnums[INDEX_MAX_KEYS];
+	Datum		values[INDEX_MAX_KEYS];
+	bool		isnull[INDEX_MAX_KEYS];
+	TableScanDesc scan;
+	TupleTableSlot *slot;
+	BlockNumber curblock = InvalidBlockNumber;
+	RiUserState saved;
+
+	*next = InvalidBlockNumber;
+	v->batch_rows = 0;
+
+	rel = try_table_open(leaf, AccessShareLock);
+	if (rel == NULL)
+		return group;			/* dropped since: nothing to read */
+	nblocks = RelationGetNumberOfBlocks(rel);
+	if (start >= nblocks)
+	{
+		table_close(rel, NoLock);
+		return group;
+	}
+	for (int i = 0; i < ref->nkeys; i++)
+	{
+		attnums[i] = get_attnum(leaf, ref->child_columns[i]);
+		if (attnums[i] <= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("column \"%s\" of reference \"%s\" no longer exists in table \"%s\"",
+							ref->child_columns[i], ref->name,
+							RelationGetRelationName(rel))));
+	}
+
+	ri_become(v->scan_user, SECURITY_RESTRICTED_OPERATION, &saved);
+	scan = compat_beginscan_blocks(rel, GetActiveSnapshot(), start, nblocks);
+	slot = table_slot_create(rel, NULL);
+	while (compat_scan_getnextslot_blocks(scan, slot))
+	{
+		BlockNumber block = ItemPointerGetBlockNumber(&slot->tts_tid);
+		int			nnulls = 0;
+		ChildKey   *key;
+
+		if (block != curblock)
+		{
+			if (v->batch_rows >= (uint64) v->batch_size)
+			{
+				*next = block;
+				break;
+			}
+			curblock = block;
+			CHECK_FOR_INTERRUPTS();
+		}
+		v->batch_rows++;
+
+		for (int i = 0; i < ref->nkeys; i++)
+		{
+			values[i] = slot_getattr(slot, attnums[i], &isnull[i]);
+			nnulls += isnull[i];
+		}
+
+		/*
+		 * SQL's rules: MATCH SIMPLE checks no row with a NULL key column;
+		 * MATCH FULL checks none that is all NULL, and a partly NULL one is
+		 * itself a violation.
+		 */
+		if (nnulls == ref->nkeys || (nnulls > 0 && !ref->match_full))
+			continue;
+		if (nnulls > 0)
+		{
+			key = childkeys_add(group, values, isnull, 1, true);
+			key->orphan = true;
+			continue;
+		}
+		if (v->set != NULL && keyset_contains(v->set, values))
+			continue;
+		childkeys_add(group, values, isnull, 1, true);
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	table_endscan(scan);
+	ri_restore(&saved);
+	table_close(rel, NoLock);
+	return group;
+}
+
+/*
+ * Confirm each suspect against the live parent, as the parent's owner
+ * (like the RI triggers), each probe with a fresh snapshot.
+ */
+static void
+confirm_suspects(Validator *v, ChildKeyGroup *group)
+{
+	RiUserState saved;
+	char		nulls[INDEX_MAX_KEYS];
+
+	memset(nulls, ' ', sizeof(nulls));
+	ri_become(v->parent_owner,
+			  SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS, &saved);
+	for (ChildKey *key = childkeys_first(group); key != NULL; key = key->next)
+	{
+		int			rc;
+
+		if (key->orphan)
+			continue;
+		rc = SPI_execute_plan(v->confirm, key->values, nulls, false, 1);
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+		key->orphan = (SPI_processed == 0);
+		CHECK_FOR_INTERRUPTS();
+	}
+	ri_restore(&saved);
+}
+
+/* ----------------------------------------------------------------
+ * validate()
+ * ----------------------------------------------------------------
+ */
+
+/* The advisory lock that one validation of a reference holds. */
+static void
+reference_locktag(LOCKTAG *tag, const char *name)
+{
+	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, 0x52504f4c,	/* "RPOL" */
+						 hash_bytes((const unsigned char *) name, strlen(name)),
+						 0x5250);
+}
+
+/*
+ * Run fixed SQL on ri_policy's tables as the extension owner.
+ */
+static void
+exec_owner(Validator *v, const char *sql, int nargs, Oid *argtypes,
+		   Datum *values)
+{
+	RiUserState saved;
+	int			rc;
+
+	ri_become(v->ext_owner, SECURITY_LOCAL_USERID_CHANGE, &saved);
+	rc = SPI_execute_with_args(sql, nargs, argtypes, values, NULL, false, 0);
+	ri_restore(&saved);
+	if (rc < 0)
+		elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
+}
+
+/*
+ * Sink of validate(): add the batch's orphans to ri_policy._pending, with
+ * the keys formatted as the child's owner.
+ */
+static void
+record_orphans(Validator *v, ChildKeyGroup *batch)
+{
+	Datum	   *keys;
+	Datum	   *rows;
+	int			n = 0;
+	Datum		args[3];
+	Oid			argtypes[3] = {TEXTOID, JSONBARRAYOID, INT8ARRAYOID};
+	RiUserState saved;
+
+	keys = palloc(childkeys_count(batch) * sizeof(Datum) + 1);
+	rows = palloc(childkeys_count(batch) * sizeof(Datum) + 1);
+	ri_become(v->scan_user, SECURITY_RESTRICTED_OPERATION, &saved);
+	for (ChildKey *key = childkeys_first(batch); key != NULL; key = key->next)
+	{
+		if (!key->orphan)
+			continue;
+		keys[n] = key_to_jsonb(v->ref, key->values, key->isnull);
+		rows[n] = Int64GetDatum(key->rows);
+		n++;
+	}
+	ri_restore(&saved);
+	if (n == 0)
+		return;
+
+	args[0] = CStringGetTextDatum(v->ref->name);
+	args[1] = PointerGetDatum(construct_array(keys, n, JSONBOID, -1, false,
+											  TYPALIGN_INT));
+	args[2] = PointerGetDatum(construct_array(rows, n, INT8OID, 8,
+											  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	exec_owner(v,
+			   "INSERT INTO ri_policy._pending AS p (reference, key, child_rows)"
+			   " SELECT $1, k, pg_catalog.sum(c)"
+			   "   FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3)) AS u(k, c)"
+			   " GROUP BY k"
+			   " ON CONFLICT (reference, key)"
+			   " DO UPDATE SET child_rows = p.child_rows + excluded.child_rows",
+			   3, argtypes, args);
+}
+
+/* The saved state of a reference's latest run */
+typedef struct RunState
+{
+	bool		resume;
+	Oid			resume_rel;
+	BlockNumber resume_block;
+} RunState;
+
+/*
+ * Start a new pass, or pick up an interrupted one.
+ */
+static void
+begin_run(Validator *v, bool restart, RunState *state)
+{
+	Datum		arg = CStringGetTextDatum(v->ref->name);
+	Oid			argtype = TEXTOID;
+	ListCell   *lc;
+	int64		blocks_total = 0;
+	Datum		args[3];
+	Oid			argtypes[3] = {TEXTOID, INT8OID, OIDOID};
+
+	state->resume = false;
+	exec_owner(v, "SELECT status, resume_rel, resume_block"
+			   "  FROM ri_policy._progress WHERE reference = $1 FOR UPDATE",
+			   1, &argtype, &arg);
+	if (!restart && SPI_processed == 1)
+	{
+		char	   *status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+		bool		isnull;
+
+		/* "running" here means a run that died: we hold the lock */
+		if (strcmp(status, "running") == 0 || strcmp(status, "interrupted") == 0)
+		{
+			state->resume = true;
+			state->resume_rel = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
+															   SPI_tuptable->tupdesc,
+															   2, &isnull));
+			state->resume_block = (BlockNumber)
+				DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+											SPI_tuptable->tupdesc, 3, &isnull));
+		}
+	}
+
+	foreach(lc, v->leaves)
+	{
+		Relation	rel = try_table_open(lfirst_oid(lc), AccessShareLock);
+
+		if (rel == NULL)
+			continue;
+		blocks_total += RelationGetNumberOfBlocks(rel);
+		table_close(rel, NoLock);
+	}
+	args[0] = arg;
+	args[1] = Int64GetDatum(blocks_total);
+
+	if (state->resume)
+	{
+		exec_owner(v, "UPDATE ri_policy._progress"
+				   "   SET status = 'running', blocks_total = $2, error = NULL"
+				   " WHERE reference = $1",
+				   2, argtypes, args);
+		return;
+	}
+
+	state->resume_rel = v->leaves ? linitial_oid(v->leaves) : InvalidOid;
+	state->resume_block = 0;
+	args[2] = ObjectIdGetDatum(state->resume_rel);
+	exec_owner(v, "DELETE FROM ri_policy._pending WHERE reference = $1",
+			   1, argtypes, args);
+	exec_owner(v, "INSERT INTO ri_policy._progress AS p (reference, status,"
+			   "   started_at, blocks_total, resume_rel)"
+			   " VALUES ($1, 'running', pg_catalog.now(), $2, $3)"
+			   " ON CONFLICT (reference) DO UPDATE SET status = 'running',"
+			   "   started_at = pg_catalog.now(), finished_at = NULL, batches = 0,"
+			   "   rows_checked = 0, blocks_total = $2, blocks_done = 0,"
+			   "   orphan_keys = 0, resume_rel = $3, resume_block = 0, error = NULL",
+			   3, argtypes, args);
+}
+
+/*
+ * Record a batch's progress: the position to resume from, and counters.
+ */
+static void
+record_progress(Validator *v, Oid rel, BlockNumber next, int64 blocks_done)
+{
+	Datum		args[5];
+	Oid			argtypes[5] = {TEXTOID, INT8OID, INT8OID, OIDOID, INT8OID};
+
+	args[0] = CStringGetTextDatum(v->ref->name);
+	args[1] = Int64GetDatum((int64) v->batch_rows);
+	args[2] = Int64GetDatum(blocks_done);
+	args[3] = ObjectIdGetDatum(rel);
+	args[4] = Int64GetDatum((int64) next);
+	exec_owner(v, "UPDATE ri_policy._progress"
+			   "   SET batches = batches + 1, rows_checked = rows_checked + $2,"
+			   "       blocks_done = $3, resume_rel = $4, resume_block = $5,"
+			   "       orphan_keys = (SELECT pg_catalog.count(*) FROM ri_policy._pending"
+			   "                       WHERE reference = $1)"
+			   " WHERE reference = $1",
+			   5, argtypes, args);
+}
+
+/*
+ * The pass is complete: its orphans replace the reference's violations.
+ */
+static void
+finish_run(Validator *v)
+{
+	Datum		arg = CStringGetTextDatum(v->ref->name);
+	Oid			argtype = TEXTOID;
+
+	exec_owner(v,
+			   "WITH p AS (SELECT key, child_rows FROM ri_policy._pending"
+			   "            WHERE reference = $1),"
+			   " gone AS (DELETE FROM ri_policy._violation v"
+			   "           WHERE v.reference = $1"
+			   "             AND NOT EXISTS (SELECT 1 FROM p WHERE p.key = v.key)),"
+			   " kept AS (INSERT INTO ri_policy._violation AS v"
+			   "            (reference, key, child_rows, first_seen, last_seen)"
+			   "          SELECT $1, p.key, p.child_rows, pg_catalog.now(), pg_catalog.now()"
+			   "            FROM p"
+			   "          ON CONFLICT (reference, key) DO UPDATE"
+			   "            SET child_rows = excluded.child_rows,"
+			   "                last_seen = excluded.last_seen)"
+			   " DELETE FROM ri_policy._pending WHERE reference = $1",
+			   1, &argtype, &arg);
+	exec_owner(v,
+			   "UPDATE ri_policy._progress"
+			   "   SET status = 'done', finished_at = pg_catalog.now(),"
+			   "       last_done_at = pg_catalog.now(), blocks_done = blocks_total,"
+			   "       orphan_keys = (SELECT pg_catalog.count(*) FROM ri_policy._violation"
+			   "                       WHERE reference = $1)"
+			   " WHERE reference = $1",
+			   1, &argtype, &arg);
+}
+
+/*
+ * Record why a run stopped, in a fresh (sub)transaction state.
+ */
+static void
+record_stop(Validator *v, ErrorData *edata)
+{
+	Datum		args[3];
+	Oid			argtypes[3] = {TEXTOID, TEXTOID, TEXTOID};
+
+	args[0] = CStringGetTextDatum(v->ref->name);
+	args[1] = CStringGetTextDatum(edata->sqlerrcode == ERRCODE_QUERY_CANCELED ?
+								  "interrupted" : "failed");
+	args[2] = CStringGetTextDatum(edata->message ? edata->message : "");
+	exec_owner(v, "UPDATE ri_policy._progress SET status = $2, error = $3"
+			   " WHERE reference = $1",
+			   3, argtypes, args);
+}
+
+/* End the current transaction and start the next, outside a block. */
+static void
+commit_point(Validator *v)
+{
+	if (!v->atomic)
+		SPI_commit();
+}
+
+typedef enum StepKind
+{
+	STEP_BEGIN,
+	STEP_SET,
+	STEP_BATCH,
+	STEP_FINISH
+} StepKind;
+
+typedef struct Step
+{
+	StepKind	kind;
+	bool		restart;
+	RunState   *state;
+	Oid			rel;
+	BlockNumber start;
+	BlockNumber next;			/* out, STEP_BATCH */
+	int64		blocks_before;	/* blocks of the leaves before rel */
+} Step;
+
+/*
+ * Run one unit of work (one transaction, outside a block) in a
+ * subtransaction with its own snapshot.  On an error, record the run as
+ * failed (or interrupted, for a cancel), commit that, and re-throw.
+ */
+static void
+run_step(Validator *v, Step *step)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+
+	BeginInternalSubTransaction(NULL);
+	PushActiveSnapshot(GetTransactionSnapshot());
+	PG_TRY();
+	{
+		MemoryContextReset(v->batch_cxt);
+		MemoryContextSwitchTo(v->batch_cxt);
+		switch (step->kind)
+		{
+			case STEP_BEGIN:
+				begin_run(v, step->restart, step->state);
+				break;
+			case STEP_SET:
+				build_parent_set(v);
+				break;
+			case STEP_BATCH:
+				{
+					ChildKeyGroup *batch;
+
+					batch = read_batch(v, step->rel, step->start, &step->next);
+					confirm_suspects(v, batch);
+					v->sink(v, batch);
+					if (v->sink == record_orphans)
+					{
+						int64		done = step->blocks_before +
+							(step->next == InvalidBlockNumber ?
+							 rel_blocks(step->rel) : step->next);
+
+						record_progress(v, step->rel, step->next, done);
+					}
+				}
+				break;
+			case STEP_FINISH:
+				finish_run(v);
+				break;
+		}
+		MemoryContextSwitchTo(oldcxt);
+		PopActiveSnapshot();
+		ReleaseCurrentSubTransaction();
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(v->cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+
+		if (v->sink == record_orphans)
+		{
+			PushActiveSnapshot(GetTransactionSnapshot());
+			record_stop(v, edata);
+			PopActiveSnapshot();
+			commit_point(v);
+		}
+		ReThrowError(edata);
+	}
+	PG_END_TRY();
+}
+
+/*
+ * Read every child table from the resume position to the end, a batch per
+ * step.
+ */
+static void
+run_batches(Validator *v, RunState *state)
+{
+	ListCell   *lc;
+	bool		started = !OidIsValid(state->resume_rel);
+	int64		blocks_before = 0;
+
+	foreach(lc, v->leaves)
+	{
+		Oid			leaf = lfirst_oid(lc);
+		Step		step = {0};
+
+		/* skip the tables a resumed pass has already read */
+		if (!started)
+		{
+			if (leaf < state->resume_rel)
+			{
+				blocks_before += rel_blocks(leaf);
+				continue;
+			}
+			step.start = (leaf == state->resume_rel) ? state->resume_block : 0;
+			started = true;
+		}
+		step.kind = STEP_BATCH;
+		step.rel = leaf;
+		step.blocks_before = blocks_before;
+		do
+		{
+			run_step(v, &step);
+			commit_point(v);
+			step.start = step.next;
+		} while (step.next != InvalidBlockNumber);
+		blocks_before += rel_blocks(leaf);
+	}
+}
+
+/*
+ * Set up a validator for a reference: who does what, which tables to read.
+ */
+static Validator *
+validator_create(RiReference *ref, int batch_size, bool atomic,
+				 OrphanSink sink, MemoryContext cxt)
+{
+	Validator  *v = MemoryContextAllocZero(cxt, sizeof(Validator));
+	Oid			child_owner;
+
+	v->ref = ref;
+	v->batch_size = batch_size;
+	v->atomic = atomic;
+	v->cxt = cxt;
+	v->batch_cxt = AllocSetContextCreate(cxt, "ri_policy batch",
+										 ALLOCSET_DEFAULT_SIZES);
+	v->sink = sink;
+
+	/*
+	 * Read the child as its owner when a superuser (or the owner) asks, as
+	 * ANALYZE would; anyone else reads it as themselves.
+	 */
+	child_owner = get_rel_owner(ref->child);
+	v->scan_user = (superuser() || compat_class_ownercheck(ref->child, GetUserId())) ?
+		child_owner : GetUserId();
+	v->parent_owner = get_rel_owner(ref->parent);
+	v->ext_owner = ri_extension_owner();
+	v->leaves = child_leaves(ref);
+	return v;
+}
+
+/*
+ * Validate one reference: a whole pass, or the rest of an interrupted one.
+ */
+static void
+validate_one(const char *name, int batch_size, bool restart, bool atomic)
+{
+	MemoryContext cxt;
+	MemoryContext oldcxt = CurrentMemoryContext;
+	LOCKTAG		tag;
+	RiReference *ref;
+	Validator  *v;
+	RunState	state = {0};
+
+	cxt = AllocSetContextCreate(TopMemoryContext, "ri_policy validate",
+								ALLOCSET_DEFAULT_SIZES);
+	MemoryContextSwitchTo(cxt);
+	ref = ri_load_reference(name);
+	if (!compat_class_ownercheck(ref->child, GetUserId()))
+		aclcheck_error(ACLCHECK_NOT_OWNER,
+					   get_relkind_objtype(get_rel_relkind(ref->child)),
+					   get_rel_name(ref->child));
+
+	reference_locktag(&tag, name);
+	if (LockAcquire(&tag, ExclusiveLock, true, true) == LOCKACQUIRE_NOT_AVAIL)
+	{
+		ereport(NOTICE,
+				(errmsg("reference \"%s\" is being validated by another session, skipping",
+						name)));
+		MemoryContextSwitchTo(oldcxt);
+		MemoryContextDelete(cxt);
+		return;
+	}
+
+	PG_TRY();
+	{
+		Step		step = {0};
+
+		v = validator_create(ref, batch_size, atomic, record_orphans, cxt);
+		v->confirm = prepare_confirm(ref);
+
+		step.kind = STEP_BEGIN;
+		step.restart = restart;
+		step.state = &state;
+		run_step(v, &step);
+		commit_point(v);
+
+		step.kind = STEP_SET;
+		run_step(v, &step);
+
+		run_batches(v, &state);
+
+		step.kind = STEP_FINISH;
+		run_step(v, &step);
+		commit_point(v);
+	}
+	PG_FINALLY();
+	{
+		LockRelease(&tag, ExclusiveLock, true);
+		MemoryContextSwitchTo(oldcxt);
+		MemoryContextDelete(cxt);
+	}
+	PG_END_TRY();
+}
+
+/*
+ * CALL ri_policy.validate(reference, batch_size, restart, full)
+ *
+ * "full" forces a full pass once tracking exists; every pass is full now.
+ */
+Datum
+ri_policy_validate(PG_FUNCTION_ARGS)
+{
+	bool		atomic;
+	int			batch_size = ri_policy_batch_size;
+	bool		restart;
+	List	   *names;
+	ListCell   *lc;
+
+	atomic = !(fcinfo->context && IsA(fcinfo->context, CallContext) &&
+			   !((CallContext *) fcinfo->context)->atomic);
+
+	if (PG_ARGISNULL(2) || PG_ARGISNULL(3))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", PG_ARGISNULL(2) ? "restart" : "full")));
+	if (!PG_ARGISNULL(1))
+	{
+		batch_size = PG_GETARG_INT32(1);
+		if (batch_size <= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("batch_size must be greater than zero")));
+	}
+	restart = PG_GETARG_BOOL(2);
+
+	SPI_connect_ext(atomic ? 0 : SPI_OPT_NONATOMIC);
+
+	if (!PG_ARGISNULL(0))
+		names = list_make1(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	else
+	{
+		/* every declared reference whose child the caller owns */
+		names = NIL;
+		foreach(lc, ri_declared_reference_names())
+		{
+			RiReference *ref = ri_load_reference(lfirst(lc));
+
+			if (compat_class_ownercheck(ref->child, GetUserId()))
+				names = lappend(names, lfirst(lc));
+		}
+	}
+
+	foreach(lc, names)
+		validate_one(lfirst(lc), batch_size, restart, atomic);
+
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/* ----------------------------------------------------------------
+ * orphans()
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * Sink of orphans(): merge the batch's orphans, as jsonb, into the results,
+ * keeping at most max_keys keys.
+ */
+static void
+collect_orphans(Validator *v, ChildKeyGroup *batch)
+{
+	RiUserState saved;
+
+	ri_become(v->scan_user, SECURITY_RESTRICTED_OPERATION, &saved);
+	for (ChildKey *key = childkeys_first(batch); key != NULL; key = key->next)
+	{
+		Datum		json;
+		bool		isnull = false;
+		bool		room;
+
+		if (!key->orphan)
+			continue;
+		json = key_to_jsonb(v->ref, key->values, key->isnull);
+		room = (v->max_keys < 0 ||
+				childkeys_count(v->results) < (uint64) v->max_keys);
+		childkeys_add(v->results, &json, &isnull, key->rows, room);
+	}
+	ri_restore(&saved);
+}
+
+/*
+ * ri_policy.orphans(reference, max_keys) returns table (key, child_rows):
+ * the orphans now, in the caller's transaction, writing nothing.
+ */
+Datum
+ri_policy_orphans(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	MemoryContext per_query;
+	MemoryContext cxt;
+	MemoryContext oldcxt;
+	TupleDesc	tupdesc;
+	Tuplestorestate *store;
+	RiReference *ref;
+	Validator  *v;
+	char	   *name;
+	int64		max_keys = -1;
+	Oid			jsonb_type = JSONBOID;
+
+	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) ||
+		!(rsinfo->allowedModes & SFRM_Materialize))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("set-valued function called in context that cannot accept a set")));
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("reference must not be null")));
+	if (!PG_ARGISNULL(1))
+	{
+		max_keys = PG_GETARG_INT64(1);
+		if (max_keys < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("max_keys must not be negative")));
+	}
+	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+
+	per_query = rsinfo->econtext->ecxt_per_query_memory;
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "ri_policy orphans",
+								ALLOCSET_DEFAULT_SIZES);
+	oldcxt = MemoryContextSwitchTo(cxt);
+
+	SPI_connect();
+	ref = ri_load_reference(name);
+	if (pg_class_aclcheck(ref->child, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+		aclcheck_error(ACLCHECK_NO_PRIV,
+					   get_relkind_objtype(get_rel_relkind(ref->child)),
+					   get_rel_name(ref->child));
+
+	v = validator_create(ref, ri_policy_batch_size, true, collect_orphans, cxt);
+	v->confirm = prepare_confirm(ref);
+	v->max_keys = max_keys;
+	v->results = childkeys_create(1, &jsonb_type, cxt);
+	{
+		Step		step = {0};
+		RunState	state = {0};
+
+		step.kind = STEP_SET;
+		run_step(v, &step);
+		run_batches(v, &state);
+	}
+	SPI_freeplan(v->confirm);
+	SPI_finish();
+
+	/* hand the results over as a tuplestore */
+	MemoryContextSwitchTo(per_query);
+	tupdesc = CreateTemplateTupleDesc(2);
+	TupleDescInitEntry(tupdesc, 1, "key", JSONBOID, -1, 0);
+	TupleDescInitEntry(tupdesc, 2, "child_rows", INT8OID, -1, 0);
+	tupdesc = BlessTupleDesc(tupdesc);
+	store = tuplestore_begin_heap(true, false, work_mem);
+	for (ChildKey *key = childkeys_first(v->results); key != NULL; key = key->next)
+	{
+		Datum		values[2] = {key->values[0], Int64GetDatum(key->rows)};
+		bool		nulls[2] = {false, false};
+
+		tuplestore_putvalues(store, tupdesc, values, nulls);
+	}
+	rsinfo->returnMode = SFRM_Materialize;
+	rsinfo->setResult = store;
+	rsinfo->setDesc = tupdesc;
+	MemoryContextSwitchTo(oldcxt);
+	MemoryContextDelete(cxt);
+	return (Datum) 0;
+}
+
+/*
+ * ri_policy._is_running(reference): does some session hold the lock of a
+ * validation of this reference?
+ */
+Datum
+ri_policy_is_running(PG_FUNCTION_ARGS)
+{
+	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	LOCKTAG		tag;
+	LockAcquireResult res;
+
+	reference_locktag(&tag, name);
+	res = LockAcquire(&tag, ExclusiveLock, false, true);
+	if (res == LOCKACQUIRE_NOT_AVAIL)
+		PG_RETURN_BOOL(true);
+	LockRelease(&tag, ExclusiveLock, false);
+	PG_RETURN_BOOL(res == LOCKACQUIRE_ALREADY_HELD ||
+				   res == LOCKACQUIRE_ALREADY_CLEAR);
+}
