@@ -51,4 +51,8 @@ typedef struct RiUserState
 extern void ri_become(Oid userid, int flags, RiUserState *saved);
 extern void ri_restore(RiUserState *saved);
 
+/* run SQL with search_path = pg_catalog, pg_temp */
+extern int	ri_safe_search_path(void);
+extern void ri_restore_search_path(int nestlevel);
+
 #endif							/* RI_POLICY_REFERENCE_H */

@@ -44,6 +44,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/formatting.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "storage/bufmgr.h"
@@ -73,6 +74,28 @@ ri_restore(RiUserState *saved)
 }
 
 /*
+ * Pin search_path to pg_catalog, pg_temp for ri_policy's own SQL, so that a
+ * caller's search_path cannot put its operators or functions in the way.
+ * Returns the GUC nest level to pass to ri_restore_search_path().
+ */
+int
+ri_safe_search_path(void)
+{
+	int			nestlevel = NewGUCNestLevel();
+
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+							 true, 0, false);
+	return nestlevel;
+}
+
+void
+ri_restore_search_path(int nestlevel)
+{
+	AtEOXact_GUC(true, nestlevel);
+}
+
+/*
  * The owner of the ri_policy extension: its internal tables are written as
  * this role, with fixed, schema-qualified SQL only.
  */
@@ -81,6 +104,7 @@ ri_extension_owner(void)
 {
 	bool		isnull;
 	Oid			owner;
+	int			nestlevel = ri_safe_search_path();
 
 	SPI_connect();
 	if (SPI_execute("SELECT extowner FROM pg_catalog.pg_extension"
@@ -90,6 +114,7 @@ ri_extension_owner(void)
 	owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
 										   SPI_tuptable->tupdesc, 1, &isnull));
 	SPI_finish();
+	ri_restore_search_path(nestlevel);
 	return owner;
 }
 
@@ -103,10 +128,13 @@ exec_as_owner(const char *sql, int nargs, Oid *argtypes, Datum *values,
 {
 	RiUserState saved;
 	int			rc;
+	int			nestlevel;
 
 	ri_become(ri_extension_owner(), SECURITY_LOCAL_USERID_CHANGE, &saved);
+	nestlevel = ri_safe_search_path();
 	rc = SPI_execute_with_args(sql, nargs, argtypes, values, nulls,
 							   read_only, 0);
+	ri_restore_search_path(nestlevel);
 	ri_restore(&saved);
 	if (rc < 0)
 		elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));

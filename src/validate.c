@@ -155,6 +155,7 @@ prepare_confirm(RiReference *ref)
 	StringInfoData buf;
 	SPIPlanPtr	plan;
 	Oid			nsp = get_rel_namespace(ref->parent);
+	int			nestlevel;
 
 	initStringInfo(&buf);
 	appendStringInfo(&buf, "SELECT 1 FROM %s%s x WHERE ",
@@ -175,10 +176,12 @@ prepare_confirm(RiReference *ref)
 	}
 	appendStringInfoString(&buf, " LIMIT 1");
 
+	nestlevel = ri_safe_search_path();
 	plan = SPI_prepare(buf.data, ref->nkeys, ref->child_types);
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
 	SPI_keepplan(plan);
+	ri_restore_search_path(nestlevel);
 	return plan;
 }
 
@@ -392,10 +395,12 @@ confirm_suspects(Validator *v, ChildKeyGroup *group)
 {
 	RiUserState saved;
 	char		nulls[INDEX_MAX_KEYS];
+	int			nestlevel;
 
 	memset(nulls, ' ', sizeof(nulls));
 	ri_become(v->parent_owner,
 			  SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS, &saved);
+	nestlevel = ri_safe_search_path();
 	for (ChildKey *key = childkeys_first(group); key != NULL; key = key->next)
 	{
 		int			rc;
@@ -408,6 +413,7 @@ confirm_suspects(Validator *v, ChildKeyGroup *group)
 		key->orphan = (SPI_processed == 0);
 		CHECK_FOR_INTERRUPTS();
 	}
+	ri_restore_search_path(nestlevel);
 	ri_restore(&saved);
 }
 
@@ -434,9 +440,12 @@ exec_owner(Validator *v, const char *sql, int nargs, Oid *argtypes,
 {
 	RiUserState saved;
 	int			rc;
+	int			nestlevel;
 
 	ri_become(v->ext_owner, SECURITY_LOCAL_USERID_CHANGE, &saved);
+	nestlevel = ri_safe_search_path();
 	rc = SPI_execute_with_args(sql, nargs, argtypes, values, NULL, false, 0);
+	ri_restore_search_path(nestlevel);
 	ri_restore(&saved);
 	if (rc < 0)
 		elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));

@@ -23,6 +23,9 @@ psql -X -q -v ON_ERROR_STOP=1 -d "$db" \
 
 PGDATABASE=$db make -s prove || status=1
 
+echo "=== test/dump_restore.sh ==="
+test/dump_restore.sh || status=1
+
 if [ "$status" -eq 0 ]; then
 	echo "ri_policy: all tests passed"
 else
