@@ -9,7 +9,10 @@
  * right-hand hash function of the reference's pinned equality operator, so
  * cross-type keys (int4 child, int8 parent) work, and compares with that
  * operator under the parent column's collation, as the foreign key would.
- * It is used only when every operator is hashable and the column types are
+ * A single integer column (the serial key of most schemas) becomes a bitmap
+ * over the parent's key range once the set is complete, when that range is
+ * dense enough.
+ * The set is used only when every operator is hashable and the column types are
  * the operators' own input types; otherwise the validator confirms every
  * distinct child key against the parent's index instead.  A set that would
  * outgrow its memory limit reports so, and the caller falls back the same
@@ -41,12 +44,17 @@
 
 #include "keyset.h"
 
-typedef struct ParentKey
+/*
+ * The parent key set is an open-addressing hash table of fixed-size slots
+ * in one array: a probe usually touches one cache line, which matters
+ * since every child row probes it.
+ */
+typedef struct KeySlot
 {
-	struct ParentKey *chain;
 	uint32		hash;
+	bool		used;
 	Datum		values[FLEXIBLE_ARRAY_MEMBER];
-} ParentKey;
+} KeySlot;
 
 struct ParentKeySet
 {
@@ -60,9 +68,60 @@ struct ParentKeySet
 	int16		typlen[INDEX_MAX_KEYS];
 	Size		limit;
 	uint64		count;
-	uint32		nbuckets;		/* a power of 2 */
-	ParentKey **buckets;
+	Size		slot_size;
+	uint64		capacity;		/* a power of 2, at least twice count */
+	char	   *slots;
+
+	/*
+	 * One integer column compared with integer equality (the common case
+	 * of a serial key): once complete, the set may become a bitmap over
+	 * [min, max], probed without hashing and within a few cache lines.
+	 */
+	bool		integer_key;
+	Oid			parent_type;
+	Oid			child_type;
+	int64		min;
+	int64		max;
+	uint64	   *bitmap;
 };
+
+/* Is this function integer equality between int2, int4 and int8? */
+static bool
+is_integer_equality(Oid funcid)
+{
+	switch (funcid)
+	{
+		case F_INT2EQ:
+		case F_INT4EQ:
+		case F_INT8EQ:
+		case F_INT24EQ:
+		case F_INT42EQ:
+		case F_INT28EQ:
+		case F_INT82EQ:
+		case F_INT48EQ:
+		case F_INT84EQ:
+			return true;
+		default:
+			return false;
+	}
+}
+
+/* An int2, int4 or int8 Datum as int64. */
+static inline int64
+integer_value(Oid type, Datum value)
+{
+	switch (type)
+	{
+		case INT2OID:
+			return DatumGetInt16(value);
+		case INT4OID:
+			return DatumGetInt32(value);
+		default:
+			return DatumGetInt64(value);
+	}
+}
+
+#define SLOT(set, i) ((KeySlot *) ((set)->slots + (i) * (set)->slot_size))
 
 struct ChildKeyGroup
 {
@@ -130,71 +189,139 @@ keyset_create(RiReference *ref, MemoryContext parent, Size limit)
 		set->collations[i] = ref->parent_collations[i];
 		get_typlenbyval(ref->parent_types[i], &set->typlen[i], &set->byval[i]);
 	}
-	set->nbuckets = 1024;
-	set->buckets = MemoryContextAllocZero(cxt, set->nbuckets * sizeof(ParentKey *));
+	set->integer_key = (ref->nkeys == 1 &&
+						is_integer_equality(get_opcode(ref->eq_operators[0])));
+	set->parent_type = getBaseType(ref->parent_types[0]);
+	set->child_type = getBaseType(ref->child_types[0]);
+	set->min = PG_INT64_MAX;
+	set->max = PG_INT64_MIN;
+	set->slot_size = MAXALIGN(offsetof(KeySlot, values) + ref->nkeys * sizeof(Datum));
+	set->capacity = 1024;
+	set->slots = MemoryContextAllocZero(cxt, set->capacity * set->slot_size);
 	return set;
 }
 
+/* Put a slot's contents at its place in a table of the given capacity. */
 static void
+keyset_place(ParentKeySet *set, char *slots, uint64 capacity, KeySlot *from)
+{
+	uint64		mask = capacity - 1;
+	uint64		i = from->hash & mask;
+	KeySlot    *to;
+
+	for (;;)
+	{
+		to = (KeySlot *) (slots + i * set->slot_size);
+		if (!to->used)
+			break;
+		i = (i + 1) & mask;
+	}
+	memcpy(to, from, set->slot_size);
+}
+
+/*
+ * Double the table.  Returns false if that would exceed the memory limit.
+ */
+static bool
 keyset_grow(ParentKeySet *set)
 {
-	uint32		nbuckets = set->nbuckets * 2;
-	ParentKey **buckets;
+	uint64		capacity = set->capacity * 2;
+	char	   *slots;
 
-	buckets = MemoryContextAllocZero(set->cxt, nbuckets * sizeof(ParentKey *));
-	for (uint32 b = 0; b < set->nbuckets; b++)
+	if (MemoryContextMemAllocated(set->cxt, true) + capacity * set->slot_size > set->limit)
+		return false;
+	slots = MemoryContextAllocExtended(set->cxt, capacity * set->slot_size,
+									   MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	for (uint64 i = 0; i < set->capacity; i++)
 	{
-		ParentKey  *key = set->buckets[b];
+		KeySlot    *slot = SLOT(set, i);
 
-		while (key)
-		{
-			ParentKey  *next = key->chain;
-			uint32		nb = key->hash & (nbuckets - 1);
-
-			key->chain = buckets[nb];
-			buckets[nb] = key;
-			key = next;
-		}
+		if (slot->used)
+			keyset_place(set, slots, capacity, slot);
 	}
-	pfree(set->buckets);
-	set->buckets = buckets;
-	set->nbuckets = nbuckets;
+	pfree(set->slots);
+	set->slots = slots;
+	set->capacity = capacity;
+	return true;
 }
 
 /*
  * Add a parent key (no NULLs).  Returns false, adding nothing, once the set
- * has reached its memory limit.
+ * would exceed its memory limit.
  */
 bool
 keyset_add(ParentKeySet *set, Datum *values)
 {
-	ParentKey  *key;
+	char		buf[offsetof(KeySlot, values) + INDEX_MAX_KEYS * sizeof(Datum)];
+	KeySlot    *slot = (KeySlot *) buf;
 	uint32		hash = 0;
-	uint32		b;
 	MemoryContext oldcxt;
 
+	if ((set->count + 1) * 2 > set->capacity && !keyset_grow(set))
+		return false;
 	if ((set->count & 1023) == 0 &&
 		MemoryContextMemAllocated(set->cxt, true) > set->limit)
 		return false;
 
 	oldcxt = MemoryContextSwitchTo(set->cxt);
-	key = palloc(offsetof(ParentKey, values) + set->nkeys * sizeof(Datum));
 	for (int i = 0; i < set->nkeys; i++)
 	{
-		key->values[i] = datumCopy(values[i], set->byval[i], set->typlen[i]);
+		slot->values[i] = datumCopy(values[i], set->byval[i], set->typlen[i]);
 		hash = hash_combine(hash,
 							DatumGetUInt32(FunctionCall1Coll(&set->parent_hash[i],
 															 set->collations[i],
 															 values[i])));
 	}
 	MemoryContextSwitchTo(oldcxt);
-	key->hash = hash;
-	b = hash & (set->nbuckets - 1);
-	key->chain = set->buckets[b];
-	set->buckets[b] = key;
-	if (++set->count > set->nbuckets)
-		keyset_grow(set);
+	slot->hash = hash;
+	slot->used = true;
+	keyset_place(set, set->slots, set->capacity, slot);
+	set->count++;
+	if (set->integer_key)
+	{
+		int64		v = integer_value(set->parent_type, values[0]);
+
+		set->min = Min(set->min, v);
+		set->max = Max(set->max, v);
+	}
 	return true;
+}
+
+/*
+ * All keys are in.  For an integer key whose values are dense enough (at
+ * least one in 64 of [min, max] used, or a bitmap under 1MB) and whose
+ * bitmap fits the memory limit, switch to the bitmap.
+ */
+void
+keyset_complete(ParentKeySet *set)
+{
+	uint64		span;
+	Size		bytes;
+
+	if (!set->integer_key || set->count == 0)
+		return;
+	span = (uint64) (set->max - set->min) + 1;
+	if (span == 0 || span / 64 > Max(set->count, 8 * 1024 * 1024 / 64))
+		return;
+	bytes = ((span + 63) / 64) * sizeof(uint64);
+	if (MemoryContextMemAllocated(set->cxt, true) + bytes > set->limit)
+		return;
+
+	set->bitmap = MemoryContextAllocExtended(set->cxt, bytes,
+											 MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	for (uint64 i = 0; i < set->capacity; i++)
+	{
+		KeySlot    *slot = SLOT(set, i);
+
+		if (slot->used)
+		{
+			uint64		bit = (uint64) (integer_value(set->parent_type, slot->values[0]) - set->min);
+
+			set->bitmap[bit / 64] |= UINT64CONST(1) << (bit % 64);
+		}
+	}
+	pfree(set->slots);
+	set->slots = NULL;
 }
 
 /*
@@ -204,6 +331,18 @@ bool
 keyset_contains(ParentKeySet *set, Datum *child_values)
 {
 	uint32		hash = 0;
+	uint64		mask = set->capacity - 1;
+
+	if (set->bitmap != NULL)
+	{
+		int64		v = integer_value(set->child_type, child_values[0]);
+		uint64		bit;
+
+		if (v < set->min || v > set->max)
+			return false;
+		bit = (uint64) (v - set->min);
+		return (set->bitmap[bit / 64] & (UINT64CONST(1) << (bit % 64))) != 0;
+	}
 
 	for (int i = 0; i < set->nkeys; i++)
 		hash = hash_combine(hash,
@@ -211,24 +350,25 @@ keyset_contains(ParentKeySet *set, Datum *child_values)
 															 set->collations[i],
 															 child_values[i])));
 
-	for (ParentKey *key = set->buckets[hash & (set->nbuckets - 1)];
-		 key != NULL; key = key->chain)
+	for (uint64 b = hash & mask;; b = (b + 1) & mask)
 	{
+		KeySlot    *slot = SLOT(set, b);
 		int			i;
 
-		if (key->hash != hash)
+		if (!slot->used)
+			return false;
+		if (slot->hash != hash)
 			continue;
 		for (i = 0; i < set->nkeys; i++)
 		{
 			if (!DatumGetBool(FunctionCall2Coll(&set->eq[i], set->collations[i],
-												key->values[i],
+												slot->values[i],
 												child_values[i])))
 				break;
 		}
 		if (i == set->nkeys)
 			return true;
 	}
-	return false;
 }
 
 uint64

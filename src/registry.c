@@ -129,11 +129,13 @@ exec_as_owner(const char *sql, int nargs, Oid *argtypes, Datum *values,
 	RiUserState saved;
 	int			rc;
 	int			nestlevel;
+	MemoryContext oldcxt = CurrentMemoryContext;
 
 	ri_become(ri_extension_owner(), SECURITY_LOCAL_USERID_CHANGE, &saved);
 	nestlevel = ri_safe_search_path();
 	rc = SPI_execute_with_args(sql, nargs, argtypes, values, nulls,
 							   read_only, 0);
+	MemoryContextSwitchTo(oldcxt);
 	ri_restore_search_path(nestlevel);
 	ri_restore(&saved);
 	if (rc < 0)

@@ -96,7 +96,9 @@ struct Validator
 	MemoryContext cxt;			/* lives for the whole call */
 	MemoryContext batch_cxt;	/* reset for every batch */
 	ParentKeySet *set;			/* NULL: confirm every distinct key */
-	SPIPlanPtr	confirm;		/* does the parent hold this key? */
+	SPIPlanPtr	confirm;		/* which of these keys has no parent? */
+	SPIPlanPtr	record_plan;	/* add orphans to _pending */
+	SPIPlanPtr	progress_plan;	/* record a batch's progress */
 	Oid			scan_user;		/* reads the child, formats keys */
 	Oid			parent_owner;	/* probes the parent */
 	Oid			ext_owner;		/* writes ri_policy's tables */
@@ -145,9 +147,15 @@ child_leaves(RiReference *ref)
 }
 
 /*
- * Prepare the probe of the live parent: SELECT 1 FROM [ONLY] parent x
- * WHERE x.pk1 OPERATOR(op1) $1 [AND ...] LIMIT 1, with the pinned operators
- * (generate_operator_clause adds casts where the types need them).
+ * Prepare the probe of the live parent, one per batch for all its suspects:
+ *
+ *	SELECT u.i FROM ROWS FROM (unnest($1), ...) WITH ORDINALITY u(k1, ..., i)
+ *	 WHERE NOT EXISTS (SELECT 1 FROM [ONLY] parent x
+ *					   WHERE x.pk1 OPERATOR(op1) u.k1 [AND ...])
+ *
+ * with the pinned operators (generate_operator_clause adds casts where the
+ * types need them, as ri_triggers.c does); $n is an array of the child
+ * column's type.  It returns the positions of the keys that are orphans.
  */
 static SPIPlanPtr
 prepare_confirm(RiReference *ref)
@@ -155,10 +163,26 @@ prepare_confirm(RiReference *ref)
 	StringInfoData buf;
 	SPIPlanPtr	plan;
 	Oid			nsp = get_rel_namespace(ref->parent);
+	Oid			argtypes[INDEX_MAX_KEYS];
 	int			nestlevel;
 
 	initStringInfo(&buf);
-	appendStringInfo(&buf, "SELECT 1 FROM %s%s x WHERE ",
+	appendStringInfoString(&buf, "SELECT u.i FROM ROWS FROM (");
+	for (int i = 0; i < ref->nkeys; i++)
+	{
+		argtypes[i] = get_array_type(ref->child_types[i]);
+		if (!OidIsValid(argtypes[i]))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("type %s of column \"%s\" has no array type",
+							format_type_be(ref->child_types[i]),
+							ref->child_columns[i])));
+		appendStringInfo(&buf, "%spg_catalog.unnest($%d)", i > 0 ? ", " : "", i + 1);
+	}
+	appendStringInfoString(&buf, ") WITH ORDINALITY AS u(");
+	for (int i = 0; i < ref->nkeys; i++)
+		appendStringInfo(&buf, "k%d, ", i + 1);
+	appendStringInfo(&buf, "i) WHERE NOT EXISTS (SELECT 1 FROM %s%s x WHERE ",
 					 ref->only_parent ? "ONLY " : "",
 					 quote_qualified_identifier(get_namespace_name(nsp),
 												get_rel_name(ref->parent)));
@@ -170,14 +194,14 @@ prepare_confirm(RiReference *ref)
 		if (i > 0)
 			appendStringInfoString(&buf, " AND ");
 		snprintf(left, sizeof(left), "x.%s", quote_identifier(ref->parent_columns[i]));
-		snprintf(right, sizeof(right), "$%d", i + 1);
+		snprintf(right, sizeof(right), "u.k%d", i + 1);
 		generate_operator_clause(&buf, left, ref->parent_types[i],
 								 ref->eq_operators[i], right, ref->child_types[i]);
 	}
-	appendStringInfoString(&buf, " LIMIT 1");
+	appendStringInfoChar(&buf, ')');
 
 	nestlevel = ri_safe_search_path();
-	plan = SPI_prepare(buf.data, ref->nkeys, ref->child_types);
+	plan = SPI_prepare(buf.data, ref->nkeys, argtypes);
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
 	SPI_keepplan(plan);
@@ -247,7 +271,9 @@ build_parent_set(Validator *v)
 	}
 	ri_restore(&saved);
 
-	if (!complete)
+	if (complete)
+		keyset_complete(v->set);
+	else
 	{
 		ereport(DEBUG1,
 				(errmsg("keys of table \"%s\" exceed maintenance_work_mem, probing its index instead",
@@ -387,34 +413,65 @@ read_batch(Validator *v, Oid leaf, BlockNumber start, BlockNumber *next)
 }
 
 /*
- * Confirm each suspect against the live parent, as the parent's owner
- * (like the RI triggers), each probe with a fresh snapshot.
+ * Confirm the batch's suspects against the live parent, in one query run as
+ * the parent's owner (like the RI triggers) with a fresh snapshot: the
+ * keys it returns are the orphans.
  */
 static void
 confirm_suspects(Validator *v, ChildKeyGroup *group)
 {
+	RiReference *ref = v->ref;
 	RiUserState saved;
-	char		nulls[INDEX_MAX_KEYS];
+	ChildKey  **suspects;
+	Datum		args[INDEX_MAX_KEYS];
+	int			n = 0;
 	int			nestlevel;
+	int			rc;
+	MemoryContext oldcxt = CurrentMemoryContext;
 
-	memset(nulls, ' ', sizeof(nulls));
+	suspects = palloc(childkeys_count(group) * sizeof(ChildKey *) + 1);
+	for (ChildKey *key = childkeys_first(group); key != NULL; key = key->next)
+	{
+		if (!key->orphan)
+			suspects[n++] = key;
+	}
+	if (n == 0)
+		return;
+
+	for (int i = 0; i < ref->nkeys; i++)
+	{
+		Datum	   *elems = palloc(n * sizeof(Datum));
+		int16		typlen;
+		bool		typbyval;
+		char		typalign;
+
+		for (int k = 0; k < n; k++)
+			elems[k] = suspects[k]->values[i];
+		get_typlenbyvalalign(ref->child_types[i], &typlen, &typbyval, &typalign);
+		args[i] = PointerGetDatum(construct_array(elems, n, ref->child_types[i],
+												  typlen, typbyval, typalign));
+	}
+
 	ri_become(v->parent_owner,
 			  SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS, &saved);
 	nestlevel = ri_safe_search_path();
-	for (ChildKey *key = childkeys_first(group); key != NULL; key = key->next)
-	{
-		int			rc;
-
-		if (key->orphan)
-			continue;
-		rc = SPI_execute_plan(v->confirm, key->values, nulls, false, 1);
-		if (rc != SPI_OK_SELECT)
-			elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
-		key->orphan = (SPI_processed == 0);
-		CHECK_FOR_INTERRUPTS();
-	}
+	rc = SPI_execute_plan(v->confirm, args, NULL, false, 0);
+	MemoryContextSwitchTo(oldcxt);
 	ri_restore_search_path(nestlevel);
 	ri_restore(&saved);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		bool		isnull;
+		int64		pos = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r],
+													  SPI_tuptable->tupdesc, 1,
+													  &isnull));
+
+		suspects[pos - 1]->orphan = true;
+	}
+	SPI_freetuptable(SPI_tuptable);
 }
 
 /* ----------------------------------------------------------------
@@ -432,23 +489,41 @@ reference_locktag(LOCKTAG *tag, const char *name)
 }
 
 /*
- * Run fixed SQL on ri_policy's tables as the extension owner.
+ * Run fixed SQL on ri_policy's tables as the extension owner.  With "plan",
+ * the statement is prepared the first time and reused (the per-batch
+ * statements).
  */
 static void
-exec_owner(Validator *v, const char *sql, int nargs, Oid *argtypes,
-		   Datum *values)
+exec_owner(Validator *v, SPIPlanPtr *plan, const char *sql, int nargs,
+		   Oid *argtypes, Datum *values)
 {
 	RiUserState saved;
 	int			rc;
 	int			nestlevel;
+	MemoryContext oldcxt = CurrentMemoryContext;
 
 	ri_become(v->ext_owner, SECURITY_LOCAL_USERID_CHANGE, &saved);
 	nestlevel = ri_safe_search_path();
-	rc = SPI_execute_with_args(sql, nargs, argtypes, values, NULL, false, 0);
+	if (plan != NULL)
+	{
+		if (*plan == NULL)
+		{
+			*plan = SPI_prepare(sql, nargs, argtypes);
+			if (*plan == NULL)
+				elog(ERROR, "SPI_prepare failed: %s",
+					 SPI_result_code_string(SPI_result));
+			SPI_keepplan(*plan);
+		}
+		rc = SPI_execute_plan(*plan, values, NULL, false, 0);
+	}
+	else
+		rc = SPI_execute_with_args(sql, nargs, argtypes, values, NULL, false, 0);
+	/* SPI leaves us in its own context: go back to the batch's */
+	MemoryContextSwitchTo(oldcxt);
 	ri_restore_search_path(nestlevel);
 	ri_restore(&saved);
 	if (rc < 0)
-		elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
+		elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(rc));
 }
 
 /*
@@ -485,7 +560,7 @@ record_orphans(Validator *v, ChildKeyGroup *batch)
 											  TYPALIGN_INT));
 	args[2] = PointerGetDatum(construct_array(rows, n, INT8OID, 8,
 											  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	exec_owner(v,
+	exec_owner(v, &v->record_plan,
 			   "INSERT INTO ri_policy._pending AS p (reference, key, child_rows)"
 			   " SELECT $1, k, pg_catalog.sum(c)"
 			   "   FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3)) AS u(k, c)"
@@ -517,7 +592,7 @@ begin_run(Validator *v, bool restart, RunState *state)
 	Oid			argtypes[3] = {TEXTOID, INT8OID, OIDOID};
 
 	state->resume = false;
-	exec_owner(v, "SELECT status, resume_rel, resume_block"
+	exec_owner(v, NULL, "SELECT status, resume_rel, resume_block"
 			   "  FROM ri_policy._progress WHERE reference = $1 FOR UPDATE",
 			   1, &argtype, &arg);
 	if (!restart && SPI_processed == 1)
@@ -537,6 +612,7 @@ begin_run(Validator *v, bool restart, RunState *state)
 											SPI_tuptable->tupdesc, 3, &isnull));
 		}
 	}
+	SPI_freetuptable(SPI_tuptable);
 
 	foreach(lc, v->leaves)
 	{
@@ -552,7 +628,7 @@ begin_run(Validator *v, bool restart, RunState *state)
 
 	if (state->resume)
 	{
-		exec_owner(v, "UPDATE ri_policy._progress"
+		exec_owner(v, NULL, "UPDATE ri_policy._progress"
 				   "   SET status = 'running', blocks_total = $2, error = NULL"
 				   " WHERE reference = $1",
 				   2, argtypes, args);
@@ -562,9 +638,9 @@ begin_run(Validator *v, bool restart, RunState *state)
 	state->resume_rel = v->leaves ? linitial_oid(v->leaves) : InvalidOid;
 	state->resume_block = 0;
 	args[2] = ObjectIdGetDatum(state->resume_rel);
-	exec_owner(v, "DELETE FROM ri_policy._pending WHERE reference = $1",
+	exec_owner(v, NULL, "DELETE FROM ri_policy._pending WHERE reference = $1",
 			   1, argtypes, args);
-	exec_owner(v, "INSERT INTO ri_policy._progress AS p (reference, status,"
+	exec_owner(v, NULL, "INSERT INTO ri_policy._progress AS p (reference, status,"
 			   "   started_at, blocks_total, resume_rel)"
 			   " VALUES ($1, 'running', pg_catalog.now(), $2, $3)"
 			   " ON CONFLICT (reference) DO UPDATE SET status = 'running',"
@@ -588,7 +664,7 @@ record_progress(Validator *v, Oid rel, BlockNumber next, int64 blocks_done)
 	args[2] = Int64GetDatum(blocks_done);
 	args[3] = ObjectIdGetDatum(rel);
 	args[4] = Int64GetDatum((int64) next);
-	exec_owner(v, "UPDATE ri_policy._progress"
+	exec_owner(v, &v->progress_plan, "UPDATE ri_policy._progress"
 			   "   SET batches = batches + 1, rows_checked = rows_checked + $2,"
 			   "       blocks_done = $3, resume_rel = $4, resume_block = $5,"
 			   "       orphan_keys = (SELECT pg_catalog.count(*) FROM ri_policy._pending"
@@ -606,7 +682,7 @@ finish_run(Validator *v)
 	Datum		arg = CStringGetTextDatum(v->ref->name);
 	Oid			argtype = TEXTOID;
 
-	exec_owner(v,
+	exec_owner(v, NULL,
 			   "WITH p AS (SELECT key, child_rows FROM ri_policy._pending"
 			   "            WHERE reference = $1),"
 			   " gone AS (DELETE FROM ri_policy._violation v"
@@ -621,7 +697,7 @@ finish_run(Validator *v)
 			   "                last_seen = excluded.last_seen)"
 			   " DELETE FROM ri_policy._pending WHERE reference = $1",
 			   1, &argtype, &arg);
-	exec_owner(v,
+	exec_owner(v, NULL,
 			   "UPDATE ri_policy._progress"
 			   "   SET status = 'done', finished_at = pg_catalog.now(),"
 			   "       last_done_at = pg_catalog.now(), blocks_done = blocks_total,"
@@ -644,7 +720,7 @@ record_stop(Validator *v, ErrorData *edata)
 	args[1] = CStringGetTextDatum(edata->sqlerrcode == ERRCODE_QUERY_CANCELED ?
 								  "interrupted" : "failed");
 	args[2] = CStringGetTextDatum(edata->message ? edata->message : "");
-	exec_owner(v, "UPDATE ri_policy._progress SET status = $2, error = $3"
+	exec_owner(v, NULL, "UPDATE ri_policy._progress SET status = $2, error = $3"
 			   " WHERE reference = $1",
 			   3, argtypes, args);
 }
@@ -831,7 +907,7 @@ validate_one(const char *name, int batch_size, bool restart, bool atomic)
 	MemoryContext oldcxt = CurrentMemoryContext;
 	LOCKTAG		tag;
 	RiReference *ref;
-	Validator  *v;
+	Validator  *volatile v = NULL;
 	RunState	state = {0};
 
 	cxt = AllocSetContextCreate(TopMemoryContext, "ri_policy validate",
@@ -878,6 +954,16 @@ validate_one(const char *name, int batch_size, bool restart, bool atomic)
 	}
 	PG_FINALLY();
 	{
+		if (v != NULL)
+		{
+			SPIPlanPtr	plans[3] = {v->confirm, v->record_plan, v->progress_plan};
+
+			for (int i = 0; i < lengthof(plans); i++)
+			{
+				if (plans[i] != NULL)
+					SPI_freeplan(plans[i]);
+			}
+		}
 		LockRelease(&tag, ExclusiveLock, true);
 		MemoryContextSwitchTo(oldcxt);
 		MemoryContextDelete(cxt);

@@ -2,7 +2,7 @@
 -- query finds, for many table shapes, whatever the batch size.  (Inside a
 -- transaction block validate() runs atomically, in that transaction.)
 BEGIN;
-SELECT plan(80);
+SELECT plan(90);
 
 -- validate() at batch sizes from 1 to more than the table, then orphans(),
 -- each compared with the truth
@@ -176,6 +176,20 @@ ALTER TABLE c13 ADD CONSTRAINT c13_fk FOREIGN KEY (pid) REFERENCES p1 NOT VALID;
 SELECT check_ref('c13_fk', $$
 	SELECT jsonb_build_object('pid', pid), count(*) FROM c13
 	 WHERE NOT EXISTS (SELECT 1 FROM p1 WHERE p1.id = c13.pid) GROUP BY 1$$);
+
+-- 14. sparse and negative integer keys (a hash table, not a bitmap), int2
+CREATE TABLE p14 (id bigint PRIMARY KEY);
+INSERT INTO p14 SELECT g * 1000003 FROM generate_series(-40, 40) g;
+CREATE TABLE c14 (pid smallint, big bigint);
+INSERT INTO c14 SELECT (g % 50) - 25, (g % 90 - 45) * 1000003 FROM generate_series(1, 900) g;
+SELECT ri_policy.declare_reference('c14', '{big}', 'p14', name => 'sparse');
+SELECT ri_policy.declare_reference('c14', '{pid}', 'p14', name => 'int2_to_int8');
+SELECT check_ref('sparse', $$
+	SELECT jsonb_build_object('big', big), count(*) FROM c14
+	 WHERE NOT EXISTS (SELECT 1 FROM p14 WHERE p14.id = c14.big) GROUP BY 1$$);
+SELECT check_ref('int2_to_int8', $$
+	SELECT jsonb_build_object('pid', pid), count(*) FROM c14
+	 WHERE NOT EXISTS (SELECT 1 FROM p14 WHERE p14.id = c14.pid) GROUP BY 1$$);
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -1,0 +1,142 @@
+#!/bin/sh
+# test/bench/validate.sh -- what deferred batch validation costs.
+#
+# Run it through `make bench` (test/bench/run.sh calls it), or on its own
+# against any server on this machine reachable through the PG* environment
+# variables, as a superuser that may create databases, with ri_policy
+# installed.  (It reads the server backend's memory from /proc, so the
+# server must run on this machine.)
+#
+# A child of BENCH_CHILD_ROWS rows (default 5M) references a parent of
+# BENCH_PARENT_ROWS rows (100k); one child row in 1,000 is an orphan
+# (997 distinct missing keys).  Side by side, alternating, median of
+# BENCH_VALIDATE_ROUNDS rounds (3):
+#   count      SELECT count(*) FROM child: the floor, reading every row
+#   anti-join  the one-shot query a data-quality tool would run:
+#              SELECT pid, count(*) FROM child WHERE NOT EXISTS (...) GROUP BY pid
+#   validate   CALL ri_policy.validate(..., restart => true), default batches,
+#              outside a transaction block (a commit per batch)
+#   fk         ALTER TABLE ... ADD FOREIGN KEY ... NOT VALID, then
+#              VALIDATE CONSTRAINT, against a copy of the parent holding
+#              every key (VALIDATE stops at the first orphan otherwise)
+# Throughput is child rows per second; the ratio validate/anti-join is
+# t(anti-join) / t(validate) (target >= 0.8, aim >= 2).
+#
+# During one more validate run it samples, every 10 ms, the backend's
+# private memory (RssAnon in /proc/<pid>/status) and its current
+# transaction's age (pg_stat_activity.xact_start): the peak of each is
+# reported, with the peak memory of the same run on a child a fifth the
+# size, to show that memory does not grow with the table.
+set -eu
+
+child_rows=${BENCH_CHILD_ROWS:-5000000}
+parent_rows=${BENCH_PARENT_ROWS:-100000}
+rounds=${BENCH_VALIDATE_ROUNDS:-3}
+db=ri_policy_bench_validate
+
+sql() { PGOPTIONS="-c client_min_messages=warning" psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" "$@"; }
+say() { echo "validate: $*" >&2; }
+now_ms() { date +%s%3N; }
+median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+
+cleanup() {
+	psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true
+	rm -f "$tmp"/* 2>/dev/null; rmdir "$tmp" 2>/dev/null || true
+}
+tmp=$(mktemp -d)
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
+
+say "loading $child_rows child rows, $parent_rows parent rows"
+sql <<SQL
+CREATE EXTENSION ri_policy;
+CREATE TABLE parent (id int PRIMARY KEY);
+INSERT INTO parent SELECT generate_series(1, $parent_rows);
+CREATE TABLE parent_all (id int PRIMARY KEY);
+INSERT INTO parent_all SELECT generate_series(1, $parent_rows + 1000);
+CREATE TABLE child (id int, pid int);
+INSERT INTO child
+SELECT g, CASE WHEN g % 1000 = 0 THEN $parent_rows + 1 + g % 997
+			   ELSE g % $parent_rows + 1 END
+  FROM generate_series(1, $child_rows) g;
+CREATE TABLE child_small AS SELECT * FROM child WHERE id <= $child_rows / 5;
+VACUUM ANALYZE parent, parent_all, child, child_small;
+SELECT ri_policy.declare_reference('child', '{pid}', 'parent', name => 'bench_ref');
+SELECT ri_policy.declare_reference('child_small', '{pid}', 'parent', name => 'bench_small');
+SELECT count(*) FROM child;
+SQL
+
+expect=$((child_rows / 1000))
+time_it() {
+	t0=$(now_ms)
+	sql -c "$1" >/dev/null
+	echo $(($(now_ms) - t0))
+}
+
+say "warming up"
+time_it "SELECT count(*) FROM child" >/dev/null
+time_it "CALL ri_policy.validate('bench_ref', restart => true)" >/dev/null
+got=$(sql -c "SELECT sum(child_rows) FROM ri_policy.violations WHERE reference = 'bench_ref'")
+[ "$got" = "$expect" ] || { say "validate found $got orphan rows, expected $expect"; exit 1; }
+
+: >"$tmp/count"; : >"$tmp/anti"; : >"$tmp/validate"; : >"$tmp/fk"
+for r in $(seq 1 "$rounds"); do
+	time_it "SELECT count(*) FROM child" >>"$tmp/count"
+	time_it "SELECT pid, count(*) FROM child c WHERE pid IS NOT NULL AND NOT EXISTS (SELECT 1 FROM parent p WHERE p.id = c.pid) GROUP BY pid" >>"$tmp/anti"
+	time_it "CALL ri_policy.validate('bench_ref', restart => true)" >>"$tmp/validate"
+	t0=$(now_ms)
+	sql -c "SET ri_policy.mode = allow" \
+		-c "ALTER TABLE child ADD CONSTRAINT child_fk FOREIGN KEY (pid) REFERENCES parent_all NOT VALID" \
+		-c "ALTER TABLE child VALIDATE CONSTRAINT child_fk" >/dev/null
+	echo $(($(now_ms) - t0)) >>"$tmp/fk"
+	sql -c "ALTER TABLE child DROP CONSTRAINT child_fk"
+	say "round $r/$rounds: count $(tail -1 "$tmp/count") ms, anti-join $(tail -1 "$tmp/anti") ms, validate $(tail -1 "$tmp/validate") ms, fk $(tail -1 "$tmp/fk") ms"
+done
+
+t_count=$(median <"$tmp/count")
+t_anti=$(median <"$tmp/anti")
+t_val=$(median <"$tmp/validate")
+t_fk=$(median <"$tmp/fk")
+batches=$(sql -c "SELECT batches FROM ri_policy.validation_progress WHERE reference = 'bench_ref'")
+
+# Peak private memory and longest transaction of one validate run.
+sample_run() {
+	ref=$1
+	psql -X -q -d "$db" -c "SET application_name = 'ri_policy_bench'" \
+		-c "CALL ri_policy.validate('$ref', restart => true)" >/dev/null &
+	run=$!
+	pid=""
+	while [ -z "$pid" ] && kill -0 "$run" 2>/dev/null; do
+		pid=$(sql -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'ri_policy_bench'")
+	done
+	peak_kb=0
+	peak_xact=0
+	while kill -0 "$run" 2>/dev/null; do
+		kb=$(awk '/^RssAnon:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || echo 0)
+		[ "${kb:-0}" -gt "$peak_kb" ] && peak_kb=$kb
+		age=$(sql -c "SELECT coalesce(round(extract(epoch FROM clock_timestamp() - xact_start) * 1000), 0)
+						FROM pg_stat_activity WHERE pid = $pid AND state = 'active'" 2>/dev/null || echo 0)
+		[ "${age:-0}" -gt "$peak_xact" ] && peak_xact=$age
+		sleep 0.01
+	done
+	wait "$run"
+	echo "$peak_kb $peak_xact"
+}
+say "sampling memory and transaction age"
+set -- $(sample_run bench_ref)
+mem_big=$1
+xact_big=$2
+set -- $(sample_run bench_small)
+mem_small=$1
+
+awk -v n="$child_rows" -v tc="$t_count" -v ta="$t_anti" -v tv="$t_val" -v tf="$t_fk" \
+	-v b="$batches" -v mb="$mem_big" -v ms="$mem_small" -v xb="$xact_big" -v p="$parent_rows" 'BEGIN {
+	printf "validate %dM-row child, %dk-row parent     count: %.0f ms   anti-join: %.0f ms (%.2f Mrows/s)   validate: %.0f ms (%.2f Mrows/s, %d batches)   add fk + validate: %.0f ms\n",
+		n / 1e6, p / 1e3, tc, ta, n / ta / 1e3, tv, n / tv / 1e3, b, tf
+	printf "validate vs one-shot anti-join              ratio: %.2fx (target >= 0.8x %s)   validate vs count(*): %.2fx of its speed\n",
+		ta / tv, (ta / tv >= 0.8 ? "ok" : "MISSED"), tc / tv
+	printf "validate peak backend memory (RssAnon)      %d-row child: %.1f MB   %d-row child: %.1f MB   longest transaction: %d ms\n",
+		n, mb / 1024, n / 5, ms / 1024, xb
+}'
