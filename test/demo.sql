@@ -59,8 +59,40 @@ DROP EXTENSION ri_policy;
 CREATE INDEX ON shop.orders_block (customer_id);
 
 \echo
-\echo '== 6. What exists now'
+\echo '== 6. The middle ground: app_block declares the relationship instead'
+\c - app_block
+SELECT ri_policy.declare_reference('shop.orders_block', '{customer_id}', 'shop.customers');
+
+\echo
+\echo '-- orders arrive, and some reference customers that do not exist (nothing stops them)'
+INSERT INTO shop.orders_block
+SELECT g, CASE WHEN g % 500 = 0 THEN 1000 + g % 7 ELSE g % 100 + 1 END
+  FROM generate_series(1, 50000) g;
 \c - postgres
-SELECT conrelid::regclass AS "table", conname AS "constraint",
-       confrelid::regclass AS "references"
-  FROM pg_constraint WHERE contype = 'f' ORDER BY 1::text, 2;
+INSERT INTO shop.customers SELECT g, 'customer ' || g FROM generate_series(1, 100) g;
+\c - app_block
+
+\echo
+\echo '-- validate later, in batches that each commit (here 5,000 rows a batch)'
+CALL ri_policy.validate('orders_block_customer_id_ref', batch_size => 5000);
+SELECT reference, status, batches, rows_checked, percent, orphan_keys
+  FROM ri_policy.validation_progress;
+SELECT key, child_rows FROM ri_policy.violations ORDER BY key;
+
+\echo
+\echo '-- a customer appears; the next pass drops that key from the violations'
+\c - postgres
+INSERT INTO shop.customers VALUES (1000, 'late customer');
+\c - app_block
+CALL ri_policy.validate('orders_block_customer_id_ref');
+SELECT key, child_rows FROM ri_policy.violations ORDER BY key;
+
+\echo
+\echo '-- ri_policy.orphans() answers the same question now, in one read-only transaction'
+SELECT * FROM ri_policy.orphans('orders_block_customer_id_ref') ORDER BY key LIMIT 3;
+
+\echo
+\echo '== 7. Every relationship in the database, enforced or declared'
+SELECT name, child, child_columns, parent, kind, last_validated IS NOT NULL AS validated,
+       orphan_keys, orphan_rows
+  FROM ri_policy.references ORDER BY name;
