@@ -1,13 +1,19 @@
 #!/bin/sh
-# Runs the pg_regress suite (sql/, expected/) and the pgTAP suite
-# (test/pgtap/) against the server the PG* variables name; make test runs it
-# inside a throwaway pg_virtualenv cluster.  Prints regression.diffs when a
-# pg_regress test fails; exits non-zero when anything failed.
+# Runs the pg_regress suite (sql/, expected/), the pgTAP suite
+# (test/pgtap/) and test/dump_restore.sh against the server the PG*
+# variables name; make test runs it inside a throwaway pg_virtualenv
+# cluster.  Prints regression.diffs when a pg_regress test fails, and a
+# closing "N passed, N failed" line; exits non-zero when anything failed.
 set -u
 cd "$(dirname "$0")/.."
 status=0
+log=$(mktemp -d)
+trap 'rm -rf "$log"' EXIT
 
-if ! make -s installcheck; then
+if ! make -s installcheck 2>&1 | tee "$log/regress"; then
+	status=1
+fi
+if grep -q 'FAILED\|failed (ignored)\|tests failed' "$log/regress" || [ ! -s "$log/regress" ]; then
 	echo "=== regression.diffs ==="
 	cat regression.diffs 2>/dev/null
 	status=1
@@ -21,14 +27,17 @@ psql -X -q -v ON_ERROR_STOP=1 -d "$db" \
 	-c "CREATE EXTENSION pgtap" -c "CREATE EXTENSION dblink" \
 	-c "CREATE EXTENSION ri_policy" || status=1
 
-PGDATABASE=$db make -s prove || status=1
+PGDATABASE=$db pg_prove --ext .sql -r -v test/pgtap >"$log/tap" 2>&1 || status=1
+grep -v '^ok ' "$log/tap"
 
 echo "=== test/dump_restore.sh ==="
-test/dump_restore.sh || status=1
+test/dump_restore.sh >"$log/dump" 2>&1 || status=1
+cat "$log/dump"
 
-if [ "$status" -eq 0 ]; then
-	echo "ri_policy: all tests passed"
-else
-	echo "ri_policy: some tests FAILED"
-fi
+passed=$(cat "$log/regress" | grep -c '^\(test\|     \) .* \.\.\. ok')
+failed=$(cat "$log/regress" | grep -c '\.\.\. FAILED')
+passed=$((passed + $(grep -c '^ok ' "$log/tap") + $(grep -c '^ok ' "$log/dump")))
+failed=$((failed + $(grep -c '^not ok ' "$log/tap") + $(grep -c '^not ok ' "$log/dump")))
+[ "$status" -ne 0 ] && [ "$failed" -eq 0 ] && failed=1
+echo "ri_policy: $passed passed, $failed failed"
 exit "$status"
