@@ -305,6 +305,30 @@ report_blocked(RangeVar *table, const char *conname, RangeVar *pktable)
 }
 
 /*
+ * For ri_policy functions that create foreign keys themselves (promote):
+ * apply block mode before doing anything, as the ddl_command_start trigger
+ * would.
+ */
+void
+ri_guard_check_create(Oid child, const char *conname, Oid parent)
+{
+	ri_policy_restore_settings();
+	if (ri_policy_mode == RI_POLICY_BLOCK && !IsBinaryUpgrade)
+		report_blocked(makeRangeVar(NULL, get_rel_name(child), -1), conname,
+					   makeRangeVar(NULL, get_rel_name(parent), -1));
+}
+
+/*
+ * ... and warn mode once the key exists.
+ */
+void
+ri_guard_report_created(Oid conoid)
+{
+	if (ri_policy_mode == RI_POLICY_WARN && !IsBinaryUpgrade)
+		report_created(conoid);
+}
+
+/*
  * ddl_command_end: in warn mode, one WARNING per enforced foreign key the
  * command created.
  */

@@ -25,4 +25,8 @@ extern const char *ri_policy_mode_name(void);
 extern char *ri_policy_mode_origin(void);
 extern void ri_policy_restore_settings(void);
 
+/* guard.c, for functions that create foreign keys themselves */
+extern void ri_guard_check_create(Oid child, const char *conname, Oid parent);
+extern void ri_guard_report_created(Oid conoid);
+
 #endif							/* RI_POLICY_H */

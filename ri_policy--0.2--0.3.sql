@@ -1,0 +1,25 @@
+/* ri_policy--0.2--0.3.sql: promote and demote */
+
+-- complain if script is sourced in psql, rather than via ALTER EXTENSION
+\echo Use "ALTER EXTENSION ri_policy UPDATE TO '0.3'" to load this file. \quit
+
+CREATE FUNCTION ri_policy.promote(reference text, validate boolean DEFAULT true)
+RETURNS void
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'ri_policy_promote';
+COMMENT ON FUNCTION ri_policy.promote(text, boolean) IS
+'turn a declared reference into a foreign key: added NOT VALID and committed, then validated without blocking writers';
+
+CREATE FUNCTION ri_policy.demote(child regclass, constraint_name name)
+RETURNS text
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'ri_policy_demote';
+COMMENT ON FUNCTION ri_policy.demote(regclass, name) IS
+'drop a foreign key and declare the same relationship instead; returns its name';
+
+CREATE FUNCTION ri_policy.demote_all(schema_name name DEFAULT NULL)
+RETURNS SETOF text
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'ri_policy_demote_all';
+COMMENT ON FUNCTION ri_policy.demote_all(name) IS
+'demote every foreign key of a schema (NULL: of the database) on tables you own';

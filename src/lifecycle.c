@@ -1,0 +1,620 @@
+/*-------------------------------------------------------------------------
+ *
+ * lifecycle.c
+ *		Turning declared references into real foreign keys and back:
+ *		ri_policy.promote(), ri_policy.demote() and ri_policy.demote_all().
+ *
+ * promote() adds the foreign key NOT VALID, then (if asked) runs
+ * VALIDATE CONSTRAINT.  Done in the caller's transaction, the
+ * ShareRowExclusiveLock that ADD FOREIGN KEY takes on both tables would last
+ * through the whole validating scan and block every writer; so, like
+ * CREATE INDEX CONCURRENTLY, promote() works in transactions of its own: a
+ * background worker, connected as the caller, commits the NOT VALID key
+ * (a brief lock, no scan) and then validates it under
+ * ShareUpdateExclusiveLock, which lets writers through.  The caller waits
+ * and reports the outcome.  It therefore cannot run inside a transaction
+ * block, nor while the caller holds a lock on either table (the worker
+ * would wait for it forever).  The policy applies as to any DDL: the caller's ri_policy.mode is
+ * checked before anything happens (block: the guard's error; warn: the
+ * guard's WARNING once the key exists).
+ *
+ * demote() drops an enforced foreign key and declares the same relationship
+ * (name, columns, match type, ON DELETE action) in one transaction.
+ *
+ * src/lifecycle.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/objectaddress.h"
+#include "catalog/pg_constraint.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "storage/dsm.h"
+#include "storage/ipc.h"
+#include "storage/lock.h"
+#include "storage/proc.h"
+#include "storage/sinval.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+
+#include "compat.h"
+#include "reference.h"
+#include "ri_policy.h"
+
+PG_FUNCTION_INFO_V1(ri_policy_promote);
+PG_FUNCTION_INFO_V1(ri_policy_demote);
+PG_FUNCTION_INFO_V1(ri_policy_demote_all);
+
+PGDLLEXPORT void ri_policy_promote_worker(Datum main_arg);
+
+/* What the caller asks of the worker, and what the worker reports back. */
+typedef struct PromoteTask
+{
+	Oid			dbid;
+	Oid			userid;
+	bool		validate;
+	int			lock_timeout;	/* ms, the caller's */
+	char		name[NAMEDATALEN];
+	char		add_sql[8192];
+	char		validate_sql[1024];
+	/* out */
+	int			stage;			/* PROMOTE_* reached */
+	int			sqlerrcode;
+	char		message[1024];
+	char		detail[1024];
+} PromoteTask;
+
+#define PROMOTE_NONE		0
+#define PROMOTE_ADDED		1
+#define PROMOTE_VALIDATED	2
+
+/*
+ * The SQL spelling of a declared reference's ON DELETE action and match
+ * type.
+ */
+static const char *
+delete_action_sql(const char *on_delete)
+{
+	if (strcmp(on_delete, "cascade") == 0)
+		return "CASCADE";
+	if (strcmp(on_delete, "set null") == 0)
+		return "SET NULL";
+	if (strcmp(on_delete, "set default") == 0)
+		return "SET DEFAULT";
+	return "NO ACTION";
+}
+
+static const char *
+qualified_name(Oid relid)
+{
+	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+									  get_rel_name(relid));
+}
+
+/* Does this backend hold any lock on the relation? */
+static bool
+holds_any_lock(Oid relid)
+{
+	LOCKTAG		tag;
+
+	SET_LOCKTAG_RELATION(tag, MyDatabaseId, relid);
+	for (LOCKMODE mode = AccessShareLock; mode <= AccessExclusiveLock; mode++)
+	{
+		if (LockHeldByMe(&tag, mode))
+			return true;
+	}
+	return false;
+}
+
+/* Fetch a declared reference's match type and ON DELETE action. */
+static void
+reference_options(const char *name, char **match, char **on_delete)
+{
+	Datum		arg = CStringGetTextDatum(name);
+	Oid			argtype = TEXTOID;
+	RiUserState saved;
+	int			nestlevel;
+	MemoryContext oldcxt = CurrentMemoryContext;
+
+	SPI_connect();
+	ri_become(ri_extension_owner(), SECURITY_LOCAL_USERID_CHANGE, &saved);
+	nestlevel = ri_safe_search_path();
+	if (SPI_execute_with_args("SELECT match, on_delete FROM ri_policy._reference"
+							  " WHERE name = $1", 1, &argtype, &arg, NULL,
+							  true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "reference \"%s\" vanished", name);
+	ri_restore_search_path(nestlevel);
+	ri_restore(&saved);
+	MemoryContextSwitchTo(oldcxt);
+	*match = pstrdup(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
+	*on_delete = pstrdup(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2));
+	SPI_finish();
+}
+
+/*
+ * promote(reference text, validate boolean) returns void
+ */
+Datum
+ri_policy_promote(PG_FUNCTION_ARGS)
+{
+	char	   *name;
+	bool		validate;
+	RiReference *ref;
+	char	   *match;
+	char	   *on_delete;
+	StringInfoData buf;
+	dsm_segment *seg;
+	PromoteTask *task;
+	BackgroundWorker worker = {0};
+	BackgroundWorkerHandle *handle;
+	pid_t		pid;
+	Oid			conoid;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", PG_ARGISNULL(0) ? "reference" : "validate")));
+	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	validate = PG_GETARG_BOOL(1);
+
+	if (IsTransactionBlock() && !IsSubTransaction())
+		ereport(ERROR,
+				(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
+				 errmsg("ri_policy.promote() cannot run inside a transaction block"),
+				 errdetail("It commits the new foreign key before validating it, so that writers are not blocked during the scan.")));
+
+	ref = ri_load_reference(name);
+	if (OidIsValid(ref->conoid))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is already a foreign key constraint", name)));
+	if (!compat_class_ownercheck(ref->child, GetUserId()))
+		aclcheck_error(ACLCHECK_NOT_OWNER,
+					   get_relkind_objtype(get_rel_relkind(ref->child)),
+					   get_rel_name(ref->child));
+	if (strlen(name) >= NAMEDATALEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_NAME_TOO_LONG),
+				 errmsg("reference name \"%s\" is too long for a constraint name", name)));
+
+	/*
+	 * The worker will wait for its locks; if this transaction held one on
+	 * either table, neither could go on.
+	 */
+	if (holds_any_lock(ref->child) || holds_any_lock(ref->parent))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_IN_USE),
+				 errmsg("ri_policy.promote() cannot run while this transaction holds a lock on table \"%s\" or \"%s\"",
+						get_rel_name(ref->child), get_rel_name(ref->parent))));
+
+	/* the policy applies as to any DDL, before anything is done */
+	ri_guard_check_create(ref->child, name, ref->parent);
+
+	reference_options(name, &match, &on_delete);
+
+	/* ALTER TABLE ... ADD CONSTRAINT ... FOREIGN KEY ... NOT VALID */
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "ALTER TABLE %s ADD CONSTRAINT %s FOREIGN KEY (",
+					 qualified_name(ref->child), quote_identifier(name));
+	for (int i = 0; i < ref->nkeys; i++)
+		appendStringInfo(&buf, "%s%s", i ? ", " : "", quote_identifier(ref->child_columns[i]));
+	appendStringInfo(&buf, ") REFERENCES %s (", qualified_name(ref->parent));
+	for (int i = 0; i < ref->nkeys; i++)
+		appendStringInfo(&buf, "%s%s", i ? ", " : "", quote_identifier(ref->parent_columns[i]));
+	appendStringInfo(&buf, ") MATCH %s ON DELETE %s NOT VALID",
+					 strcmp(match, "full") == 0 ? "FULL" : "SIMPLE",
+					 delete_action_sql(on_delete));
+	if (buf.len >= sizeof(task->add_sql))
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("reference \"%s\" has too long a definition to promote", name)));
+
+	seg = dsm_create(sizeof(PromoteTask), 0);
+	task = dsm_segment_address(seg);
+	memset(task, 0, sizeof(PromoteTask));
+	task->dbid = MyDatabaseId;
+	task->userid = GetUserId();
+	task->validate = validate;
+	task->lock_timeout = LockTimeout;
+	strlcpy(task->name, name, sizeof(task->name));
+	strlcpy(task->add_sql, buf.data, sizeof(task->add_sql));
+	snprintf(task->validate_sql, sizeof(task->validate_sql),
+			 "ALTER TABLE %s VALIDATE CONSTRAINT %s",
+			 qualified_name(ref->child), quote_identifier(name));
+
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "ri_policy");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "ri_policy_promote_worker");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "ri_policy promote %s", name);
+	snprintf(worker.bgw_type, BGW_MAXLEN, "ri_policy promote");
+	worker.bgw_main_arg = UInt32GetDatum(dsm_segment_handle(seg));
+	worker.bgw_notify_pid = MyProcPid;
+
+	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("could not start a background worker to promote \"%s\"", name),
+				 errhint("Raise max_worker_processes.")));
+	if (WaitForBackgroundWorkerStartup(handle, &pid) != BGWH_STARTED)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("could not start a background worker to promote \"%s\"", name)));
+
+	/* if we are cancelled while waiting, so is the worker */
+	PG_TRY();
+	{
+		(void) WaitForBackgroundWorkerShutdown(handle);
+	}
+	PG_CATCH();
+	{
+		TerminateBackgroundWorker(handle);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+
+	if (task->stage == PROMOTE_NONE)
+		ereport(ERROR,
+				(errcode(task->sqlerrcode ? task->sqlerrcode : ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not promote reference \"%s\": %s", name, task->message),
+				 task->detail[0] ? errdetail("%s", task->detail) : 0));
+
+	/* the new key is committed: make it visible to this transaction */
+	AcceptInvalidationMessages();
+	conoid = get_relation_constraint_oid(ref->child, name, true);
+	if (OidIsValid(conoid))
+		ri_guard_report_created(conoid);
+
+	if (task->stage == PROMOTE_ADDED && validate)
+		ereport(WARNING,
+				(errcode(ERRCODE_WARNING),
+				 errmsg("foreign key constraint \"%s\" was added NOT VALID, but could not be validated", name),
+				 task->detail[0] ?
+				 errdetail("VALIDATE CONSTRAINT found an orphan: %s", task->detail) :
+				 errdetail("VALIDATE CONSTRAINT failed: %s.", task->message),
+				 errhint("Find every orphan with CALL ri_policy.validate('%s'), repair them, then run ALTER TABLE ... VALIDATE CONSTRAINT.",
+						 name)));
+	dsm_detach(seg);
+	PG_RETURN_VOID();
+}
+
+/* Record an error in the task for the caller. */
+static void
+report_error(PromoteTask *task)
+{
+	ErrorData  *edata;
+
+	edata = CopyErrorData();
+	FlushErrorState();
+	task->sqlerrcode = edata->sqlerrcode;
+	strlcpy(task->message, edata->message ? edata->message : "", sizeof(task->message));
+	strlcpy(task->detail, edata->detail ? edata->detail : "", sizeof(task->detail));
+	FreeErrorData(edata);
+}
+
+/* Run one statement in a transaction of its own; false on error. */
+static bool
+run_in_transaction(PromoteTask *task, const char *sql, bool forget_reference)
+{
+	bool		ok = true;
+
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	PG_TRY();
+	{
+		SPI_connect();
+		if (SPI_execute(sql, false, 0) != SPI_OK_UTILITY)
+			elog(ERROR, "could not run \"%s\"", sql);
+		if (forget_reference)
+		{
+			/* the relationship is a foreign key now, no longer declared */
+			Datum		arg = CStringGetTextDatum(task->name);
+			Oid			argtype = TEXTOID;
+			RiUserState saved;
+			int			nestlevel;
+
+			ri_become(ri_extension_owner(), SECURITY_LOCAL_USERID_CHANGE, &saved);
+			nestlevel = ri_safe_search_path();
+			SPI_execute_with_args("DELETE FROM ri_policy._reference WHERE name = $1",
+								  1, &argtype, &arg, NULL, false, 0);
+			ri_restore_search_path(nestlevel);
+			ri_restore(&saved);
+		}
+		SPI_finish();
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+	}
+	PG_CATCH();
+	{
+		report_error(task);
+		AbortCurrentTransaction();
+		ok = false;
+	}
+	PG_END_TRY();
+	return ok;
+}
+
+/*
+ * The background worker of promote(): connected as the caller, add the key
+ * NOT VALID and commit, then validate it and commit.
+ */
+void
+ri_policy_promote_worker(Datum main_arg)
+{
+	dsm_segment *seg;
+	PromoteTask *task;
+	char		timeout[32];
+
+	BackgroundWorkerUnblockSignals();
+	seg = dsm_attach(DatumGetUInt32(main_arg));
+	if (seg == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("could not map the promote task")));
+	task = dsm_segment_address(seg);
+	BackgroundWorkerInitializeConnectionByOid(task->dbid, task->userid, 0);
+
+	/* the caller has applied the policy already */
+	SetConfigOption("ri_policy.mode", "allow", PGC_SUSET, PGC_S_OVERRIDE);
+	snprintf(timeout, sizeof(timeout), "%d", task->lock_timeout);
+	SetConfigOption("lock_timeout", timeout, PGC_USERSET, PGC_S_SESSION);
+
+	pgstat_report_activity(STATE_RUNNING, task->add_sql);
+	if (run_in_transaction(task, task->add_sql, true))
+	{
+		task->stage = PROMOTE_ADDED;
+		if (task->validate)
+		{
+			pgstat_report_activity(STATE_RUNNING, task->validate_sql);
+			if (run_in_transaction(task, task->validate_sql, false))
+				task->stage = PROMOTE_VALIDATED;
+		}
+	}
+	pgstat_report_activity(STATE_IDLE, NULL);
+	dsm_detach(seg);
+	proc_exit(0);
+}
+
+/*
+ * Demote one foreign key: drop it and declare the same relationship, in the
+ * current transaction.  Returns the reference's name.
+ */
+static char *
+demote_constraint(Oid conoid)
+{
+	HeapTuple	tup;
+	Form_pg_constraint con;
+	char	   *name;
+	Oid			child;
+	Oid			parent;
+	char	   *match;
+	const char *on_delete;
+	StringInfoData cols;
+	StringInfoData pcols;
+	StringInfoData sql;
+	Datum		datum;
+	bool		isnull;
+	ArrayType  *arr;
+	int16	   *conkey;
+	int16	   *confkey;
+	int			nkeys;
+	MemoryContext oldcxt = CurrentMemoryContext;
+
+	tup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(conoid));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for constraint %u", conoid);
+	con = (Form_pg_constraint) GETSTRUCT(tup);
+	name = pstrdup(NameStr(con->conname));
+	child = con->conrelid;
+	parent = con->confrelid;
+	match = con->confmatchtype == FKCONSTR_MATCH_FULL ? "full" : "simple";
+	switch (con->confdeltype)
+	{
+		case FKCONSTR_ACTION_CASCADE:
+			on_delete = "cascade";
+			break;
+		case FKCONSTR_ACTION_SETNULL:
+			on_delete = "set null";
+			break;
+		case FKCONSTR_ACTION_SETDEFAULT:
+			on_delete = "set default";
+			break;
+		default:
+			on_delete = "no action";	/* RESTRICT too: nothing acts at once */
+			break;
+	}
+	datum = SysCacheGetAttr(CONSTROID, tup, Anum_pg_constraint_conkey, &isnull);
+	arr = DatumGetArrayTypeP(datum);
+	nkeys = ARR_DIMS(arr)[0];
+	conkey = (int16 *) ARR_DATA_PTR(arr);
+	datum = SysCacheGetAttr(CONSTROID, tup, Anum_pg_constraint_confkey, &isnull);
+	confkey = (int16 *) ARR_DATA_PTR(DatumGetArrayTypeP(datum));
+	initStringInfo(&cols);
+	initStringInfo(&pcols);
+	for (int i = 0; i < nkeys; i++)
+	{
+		appendStringInfo(&cols, "%s%s", i ? "," : "",
+						 quote_identifier(get_attname(child, conkey[i], false)));
+		appendStringInfo(&pcols, "%s%s", i ? "," : "",
+						 quote_identifier(get_attname(parent, confkey[i], false)));
+	}
+	ReleaseSysCache(tup);
+
+	if (!compat_class_ownercheck(child, GetUserId()))
+		aclcheck_error(ACLCHECK_NOT_OWNER,
+					   get_relkind_objtype(get_rel_relkind(child)),
+					   get_rel_name(child));
+
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "ALTER TABLE %s DROP CONSTRAINT %s",
+					 qualified_name(child), quote_identifier(name));
+	SPI_connect();
+	if (SPI_execute(sql.data, false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "could not run \"%s\"", sql.data);
+
+	resetStringInfo(&sql);
+	appendStringInfo(&sql,
+					 "SELECT ri_policy.declare_reference(%s, %s, %s, %s, %s, %s, %s)",
+					 quote_literal_cstr(qualified_name(child)),
+					 quote_literal_cstr(psprintf("{%s}", cols.data)),
+					 quote_literal_cstr(qualified_name(parent)),
+					 quote_literal_cstr(psprintf("{%s}", pcols.data)),
+					 quote_literal_cstr(name), quote_literal_cstr(match),
+					 quote_literal_cstr(on_delete));
+	if (SPI_execute(sql.data, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not run \"%s\"", sql.data);
+	SPI_finish();
+	MemoryContextSwitchTo(oldcxt);
+	return name;
+}
+
+/*
+ * demote(child regclass, constraint_name name) returns text
+ */
+Datum
+ri_policy_demote(PG_FUNCTION_ARGS)
+{
+	Oid			child;
+	char	   *conname;
+	Oid			conoid;
+	HeapTuple	tup;
+	bool		is_fk = false;
+	int			nestlevel;
+	char	   *name;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", PG_ARGISNULL(0) ? "child" : "constraint_name")));
+	child = PG_GETARG_OID(0);
+	conname = NameStr(*PG_GETARG_NAME(1));
+	if (get_rel_relkind(child) == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", child)));
+
+	conoid = get_relation_constraint_oid(child, conname, true);
+	tup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(conoid));
+	if (HeapTupleIsValid(tup))
+	{
+		Form_pg_constraint con = (Form_pg_constraint) GETSTRUCT(tup);
+
+		is_fk = (con->contype == CONSTRAINT_FOREIGN);
+		if (is_fk && OidIsValid(con->conparentid))
+			ereport(ERROR,
+					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+					 errmsg("foreign key constraint \"%s\" of table \"%s\" is inherited from a partitioned table",
+							conname, get_rel_name(child)),
+					 errhint("Demote the constraint of the partitioned table.")));
+		ReleaseSysCache(tup);
+	}
+	if (!OidIsValid(conoid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("constraint \"%s\" of relation \"%s\" does not exist",
+						conname, get_rel_name(child))));
+	if (!is_fk)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("constraint \"%s\" of relation \"%s\" is not a foreign key",
+						conname, get_rel_name(child))));
+
+	nestlevel = ri_safe_search_path();
+	name = demote_constraint(conoid);
+	ri_restore_search_path(nestlevel);
+	PG_RETURN_TEXT_P(cstring_to_text(name));
+}
+
+/*
+ * demote_all(schema_name name) returns setof text: demote every foreign key
+ * of the schema's tables (NULL: of the whole database) whose table the
+ * caller owns.
+ */
+Datum
+ri_policy_demote_all(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Oid			nsp = InvalidOid;
+	List	   *conoids = NIL;
+	ListCell   *lc;
+	Tuplestorestate *store;
+	TupleDesc	tupdesc;
+	MemoryContext oldcxt;
+	int			nestlevel;
+
+	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) ||
+		!(rsinfo->allowedModes & SFRM_Materialize))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("set-valued function called in context that cannot accept a set")));
+	if (!PG_ARGISNULL(0))
+		nsp = get_namespace_oid(NameStr(*PG_GETARG_NAME(0)), false);
+
+	nestlevel = ri_safe_search_path();
+	SPI_connect();
+	{
+		Datum		arg = ObjectIdGetDatum(nsp);
+		Oid			argtype = OIDOID;
+
+		if (SPI_execute_with_args("SELECT c.oid FROM pg_catalog.pg_constraint c"
+								  "  JOIN pg_catalog.pg_class r ON r.oid = c.conrelid"
+								  " WHERE c.contype = 'f' AND c.conparentid = 0"
+								  "   AND ($1 = 0 OR r.relnamespace = $1)"
+								  "   AND r.relnamespace <> 'pg_catalog'::regnamespace"
+								  "   AND NOT pg_catalog.pg_is_other_temp_schema(r.relnamespace)"
+								  "   AND pg_catalog.pg_has_role(r.relowner, 'USAGE')"
+								  " ORDER BY r.relnamespace, r.relname, c.conname",
+								  1, &argtype, &arg, NULL, true, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not list foreign keys");
+		oldcxt = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			bool		isnull;
+
+			conoids = lappend_oid(conoids,
+								  DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+																 SPI_tuptable->tupdesc,
+																 1, &isnull)));
+		}
+		MemoryContextSwitchTo(oldcxt);
+	}
+	SPI_finish();
+
+	oldcxt = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
+	tupdesc = CreateTemplateTupleDesc(1);
+	TupleDescInitEntry(tupdesc, 1, "demote_all", TEXTOID, -1, 0);
+	tupdesc = BlessTupleDesc(tupdesc);
+	store = tuplestore_begin_heap(true, false, work_mem);
+	MemoryContextSwitchTo(oldcxt);
+
+	foreach(lc, conoids)
+	{
+		Datum		value = CStringGetTextDatum(demote_constraint(lfirst_oid(lc)));
+		bool		isnull = false;
+
+		tuplestore_putvalues(store, tupdesc, &value, &isnull);
+	}
+	ri_restore_search_path(nestlevel);
+
+	rsinfo->returnMode = SFRM_Materialize;
+	rsinfo->setResult = store;
+	rsinfo->setDesc = tupdesc;
+	return (Datum) 0;
+}
