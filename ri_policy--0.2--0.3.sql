@@ -1,4 +1,4 @@
-/* ri_policy--0.2--0.3.sql: promote and demote */
+/* ri_policy--0.2--0.3.sql: promote, demote and repair */
 
 -- complain if script is sourced in psql, rather than via ALTER EXTENSION
 \echo Use "ALTER EXTENSION ri_policy UPDATE TO '0.3'" to load this file. \quit
@@ -23,3 +23,12 @@ LANGUAGE C
 AS 'MODULE_PATHNAME', 'ri_policy_demote_all';
 COMMENT ON FUNCTION ri_policy.demote_all(name) IS
 'demote every foreign key of a schema (NULL: of the database) on tables you own';
+
+CREATE PROCEDURE ri_policy.repair(
+	reference text DEFAULT NULL,
+	action text DEFAULT NULL,
+	batch_size int DEFAULT NULL)
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'ri_policy_repair';
+COMMENT ON PROCEDURE ri_policy.repair(text, text, int) IS
+'deferred cascade: delete or update the child rows of recorded orphans still without a parent, in committed batches';

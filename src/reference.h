@@ -30,6 +30,7 @@ typedef struct RiReference
 	Oid			parent_collations[INDEX_MAX_KEYS];
 	Oid			eq_operators[INDEX_MAX_KEYS];	/* parent = child, pinned */
 	bool		match_full;
+	char	   *on_delete;		/* 'no action', 'cascade', 'set null', ... */
 	bool		only_parent;	/* probe the parent with ONLY */
 	bool		only_child;		/* check the child's own rows only */
 } RiReference;
@@ -40,6 +41,11 @@ extern List *ri_declared_reference_names(void);
 extern Oid	ri_extension_owner(void);
 extern void ri_follow_column_rename(Node *parsetree);
 extern bool ri_registry_exists(void);
+
+/* validate.c */
+struct LOCKTAG;
+extern void ri_reference_locktag(struct LOCKTAG *tag, const char *name);
+extern Oid	ri_rel_owner(Oid relid);
 
 /* run SPI work on ri_policy's own tables as the extension's owner */
 typedef struct RiUserState

@@ -837,7 +837,7 @@ ri_load_reference(const char *name)
 
 	SPI_connect();
 	exec_as_owner("SELECT child, child_columns, parent, parent_columns,"
-				  "       eq_operators, match"
+				  "       eq_operators, match, on_delete"
 				  "  FROM ri_policy._reference WHERE name = $1",
 				  1, argtypes, &arg, NULL, true);
 	if (SPI_processed == 1)
@@ -871,6 +871,7 @@ ri_load_reference(const char *name)
 		}
 		ref->match_full = strcmp(TextDatumGetCString(SPI_getbinval(tup, desc, 6, &isnull)),
 								 "full") == 0;
+		ref->on_delete = TextDatumGetCString(SPI_getbinval(tup, desc, 7, &isnull));
 		MemoryContextSwitchTo(spicxt);
 		SPI_finish();
 
@@ -915,6 +916,24 @@ ri_load_reference(const char *name)
 		ref->child = con->conrelid;
 		ref->parent = con->confrelid;
 		ref->match_full = (con->confmatchtype == FKCONSTR_MATCH_FULL);
+		switch (con->confdeltype)
+		{
+			case FKCONSTR_ACTION_CASCADE:
+				ref->on_delete = "cascade";
+				break;
+			case FKCONSTR_ACTION_SETNULL:
+				ref->on_delete = "set null";
+				break;
+			case FKCONSTR_ACTION_SETDEFAULT:
+				ref->on_delete = "set default";
+				break;
+			case FKCONSTR_ACTION_RESTRICT:
+				ref->on_delete = "restrict";
+				break;
+			default:
+				ref->on_delete = "no action";
+				break;
+		}
 		datum = SysCacheGetAttr(CONSTROID, tup, Anum_pg_constraint_conkey, &isnull);
 		arr = DatumGetArrayTypeP(datum);
 		ref->nkeys = ARR_DIMS(arr)[0];

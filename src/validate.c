@@ -283,8 +283,8 @@ build_parent_set(Validator *v)
 }
 
 /* The owner of a relation. */
-static Oid
-get_rel_owner(Oid relid)
+Oid
+ri_rel_owner(Oid relid)
 {
 	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
 	Oid			owner;
@@ -479,9 +479,11 @@ confirm_suspects(Validator *v, ChildKeyGroup *group)
  * ----------------------------------------------------------------
  */
 
-/* The advisory lock that one validation of a reference holds. */
-static void
-reference_locktag(LOCKTAG *tag, const char *name)
+/*
+ * The advisory lock that one validation (or repair) of a reference holds.
+ */
+void
+ri_reference_locktag(LOCKTAG *tag, const char *name)
 {
 	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, 0x52504f4c,	/* "RPOL" */
 						 hash_bytes((const unsigned char *) name, strlen(name)),
@@ -888,10 +890,10 @@ validator_create(RiReference *ref, int batch_size, bool atomic,
 	 * Read the child as its owner when a superuser (or the owner) asks, as
 	 * ANALYZE would; anyone else reads it as themselves.
 	 */
-	child_owner = get_rel_owner(ref->child);
+	child_owner = ri_rel_owner(ref->child);
 	v->scan_user = (superuser() || compat_class_ownercheck(ref->child, GetUserId())) ?
 		child_owner : GetUserId();
-	v->parent_owner = get_rel_owner(ref->parent);
+	v->parent_owner = ri_rel_owner(ref->parent);
 	v->ext_owner = ri_extension_owner();
 	v->leaves = child_leaves(ref);
 	return v;
@@ -919,7 +921,7 @@ validate_one(const char *name, int batch_size, bool restart, bool atomic)
 					   get_relkind_objtype(get_rel_relkind(ref->child)),
 					   get_rel_name(ref->child));
 
-	reference_locktag(&tag, name);
+	ri_reference_locktag(&tag, name);
 	if (LockAcquire(&tag, ExclusiveLock, true, true) == LOCKACQUIRE_NOT_AVAIL)
 	{
 		ereport(NOTICE,
@@ -1155,7 +1157,7 @@ ri_policy_is_running(PG_FUNCTION_ARGS)
 	LOCKTAG		tag;
 	LockAcquireResult res;
 
-	reference_locktag(&tag, name);
+	ri_reference_locktag(&tag, name);
 	res = LockAcquire(&tag, ExclusiveLock, false, true);
 	if (res == LOCKACQUIRE_NOT_AVAIL)
 		PG_RETURN_BOOL(true);
