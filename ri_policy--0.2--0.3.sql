@@ -1,4 +1,4 @@
-/* ri_policy--0.2--0.3.sql: promote, demote and repair */
+/* ri_policy--0.2--0.3.sql: incremental tracking, repair, promote and demote */
 
 -- complain if script is sourced in psql, rather than via ALTER EXTENSION
 \echo Use "ALTER EXTENSION ri_policy UPDATE TO '0.3'" to load this file. \quit
@@ -32,3 +32,34 @@ LANGUAGE C
 AS 'MODULE_PATHNAME', 'ri_policy_repair';
 COMMENT ON PROCEDURE ri_policy.repair(text, text, int) IS
 'deferred cascade: delete or update the child rows of recorded orphans still without a parent, in committed batches';
+
+-- Incremental tracking
+
+ALTER TABLE ri_policy._reference ADD COLUMN tracked_since timestamptz;
+ALTER TABLE ri_policy._progress ADD COLUMN last_full_at timestamptz;
+UPDATE ri_policy._progress SET last_full_at = last_done_at;
+
+-- Keys changed since the last pass, appended by the tracking triggers (a
+-- JSON null: a TRUNCATE, so the next pass must be full).  No index, so that
+-- appending stays cheap.
+CREATE TABLE ri_policy._changed (
+	reference		text NOT NULL,
+	key				jsonb NOT NULL
+);
+COMMENT ON TABLE ri_policy._changed IS
+'ri_policy: keys changed since the last validation of tracked references';
+SELECT pg_catalog.pg_extension_config_dump('ri_policy._changed', '');
+
+CREATE FUNCTION ri_policy._track_trigger()
+RETURNS trigger
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'ri_policy_track_trigger';
+COMMENT ON FUNCTION ri_policy._track_trigger() IS
+'ri_policy: statement trigger that records the keys a statement changed';
+
+CREATE FUNCTION ri_policy.track(reference text, enabled boolean DEFAULT true)
+RETURNS void
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'ri_policy_track';
+COMMENT ON FUNCTION ri_policy.track(text, boolean) IS
+'record the keys that change on both tables, so that the next validate() checks only those';

@@ -42,6 +42,10 @@ extern Oid	ri_extension_owner(void);
 extern void ri_follow_column_rename(Node *parsetree);
 extern bool ri_registry_exists(void);
 
+/* track.c */
+extern char *ri_track_trigger_prefix(const char *name);
+extern void ri_untrack(RiReference *ref);
+
 /* validate.c */
 struct LOCKTAG;
 extern void ri_reference_locktag(struct LOCKTAG *tag, const char *name);

@@ -628,9 +628,15 @@ ri_policy_drop_reference(PG_FUNCTION_ARGS)
 					   get_relkind_objtype(get_rel_relkind(child)),
 					   get_rel_name(child));
 
+	{
+		RiReference *ref = ri_load_reference(TextDatumGetCString(name));
+
+		ri_untrack(ref);
+	}
 	exec_as_owner("WITH r AS (DELETE FROM ri_policy._reference WHERE name = $1),"
 				  " v AS (DELETE FROM ri_policy._violation WHERE reference = $1),"
-				  " p AS (DELETE FROM ri_policy._pending WHERE reference = $1)"
+				  " p AS (DELETE FROM ri_policy._pending WHERE reference = $1),"
+				  " c AS (DELETE FROM ri_policy._changed WHERE reference = $1)"
 				  " DELETE FROM ri_policy._progress WHERE reference = $1",
 				  1, argtypes, &name, NULL, false);
 	SPI_finish();
@@ -688,7 +694,7 @@ ri_policy_on_sql_drop(PG_FUNCTION_ARGS)
 				  "          AND d.address_names[3] = ANY (r.child_columns))"
 				  "      OR (d.objsubid <> 0 AND r.parent::oid = d.objid"
 				  "          AND d.address_names[3] = ANY (r.parent_columns))"
-				  "  RETURNING r.name),"
+				  "  RETURNING r.name, r.child::oid AS child, r.parent::oid AS parent),"
 				  " fk AS ("
 				  "  SELECT address_names[3] AS name"
 				  "    FROM pg_catalog.pg_event_trigger_dropped_objects()"
@@ -702,13 +708,29 @@ ri_policy_on_sql_drop(PG_FUNCTION_ARGS)
 				  " p AS (DELETE FROM ri_policy._pending x USING names"
 				  "        WHERE x.reference = names.name),"
 				  " q AS (DELETE FROM ri_policy._progress x USING names"
+				  "        WHERE x.reference = names.name),"
+				  " ch AS (DELETE FROM ri_policy._changed x USING names"
 				  "        WHERE x.reference = names.name)"
-				  " SELECT DISTINCT name FROM gone ORDER BY 1",
+				  " SELECT DISTINCT name, child, parent FROM gone ORDER BY 1",
 				  0, NULL, NULL, NULL, false);
-	for (uint64 i = 0; i < SPI_processed; i++)
-		ereport(NOTICE,
-				(errmsg("drop cascades to reference \"%s\"",
-						SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1))));
+	{
+		SPITupleTable *gone = SPI_tuptable;
+		uint64		ngone = SPI_processed;
+
+		for (uint64 i = 0; i < ngone; i++)
+		{
+			RiReference ref = {0};
+			bool		isnull;
+
+			ref.name = SPI_getvalue(gone->vals[i], gone->tupdesc, 1);
+			ref.child = DatumGetObjectId(SPI_getbinval(gone->vals[i], gone->tupdesc, 2, &isnull));
+			ref.parent = DatumGetObjectId(SPI_getbinval(gone->vals[i], gone->tupdesc, 3, &isnull));
+			/* the tracking triggers left on the table that remains */
+			ri_untrack(&ref);
+			ereport(NOTICE,
+					(errmsg("drop cascades to reference \"%s\"", ref.name)));
+		}
+	}
 	SPI_finish();
 	PG_RETURN_VOID();
 }

@@ -72,7 +72,9 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
+#include "utils/timestamp.h"
 #include "utils/tuplestore.h"
+#include "utils/typcache.h"
 
 #include "compat.h"
 #include "keyset.h"
@@ -640,13 +642,14 @@ begin_run(Validator *v, bool restart, RunState *state)
 	state->resume_rel = v->leaves ? linitial_oid(v->leaves) : InvalidOid;
 	state->resume_block = 0;
 	args[2] = ObjectIdGetDatum(state->resume_rel);
-	exec_owner(v, NULL, "DELETE FROM ri_policy._pending WHERE reference = $1",
+	exec_owner(v, NULL, "WITH c AS (DELETE FROM ri_policy._changed WHERE reference = $1)"
+			   " DELETE FROM ri_policy._pending WHERE reference = $1",
 			   1, argtypes, args);
 	exec_owner(v, NULL, "INSERT INTO ri_policy._progress AS p (reference, status,"
 			   "   started_at, blocks_total, resume_rel)"
-			   " VALUES ($1, 'running', pg_catalog.now(), $2, $3)"
+			   " VALUES ($1, 'running', pg_catalog.clock_timestamp(), $2, $3)"
 			   " ON CONFLICT (reference) DO UPDATE SET status = 'running',"
-			   "   started_at = pg_catalog.now(), finished_at = NULL, batches = 0,"
+			   "   started_at = pg_catalog.clock_timestamp(), finished_at = NULL, batches = 0,"
 			   "   rows_checked = 0, blocks_total = $2, blocks_done = 0,"
 			   "   orphan_keys = 0, resume_rel = $3, resume_block = 0, error = NULL",
 			   3, argtypes, args);
@@ -701,8 +704,9 @@ finish_run(Validator *v)
 			   1, &argtype, &arg);
 	exec_owner(v, NULL,
 			   "UPDATE ri_policy._progress"
-			   "   SET status = 'done', finished_at = pg_catalog.now(),"
-			   "       last_done_at = pg_catalog.now(), blocks_done = blocks_total,"
+			   "   SET status = 'done', finished_at = pg_catalog.clock_timestamp(),"
+			   "       last_done_at = pg_catalog.clock_timestamp(), last_full_at = started_at,"
+			   "       blocks_done = blocks_total,"
 			   "       orphan_keys = (SELECT pg_catalog.count(*) FROM ri_policy._violation"
 			   "                       WHERE reference = $1)"
 			   " WHERE reference = $1",
@@ -973,10 +977,328 @@ validate_one(const char *name, int batch_size, bool restart, bool atomic)
 	PG_END_TRY();
 }
 
+/* ----------------------------------------------------------------
+ * Incremental passes
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * May this reference be validated incrementally?  It must be tracked, with
+ * a complete full pass that started after tracking did.
+ */
+static bool
+incremental_possible(const char *name)
+{
+	Datum		arg = CStringGetTextDatum(name);
+	Oid			argtype = TEXTOID;
+	RiUserState saved;
+	int			nestlevel;
+	bool		ok = false;
+	MemoryContext oldcxt = CurrentMemoryContext;
+
+	ri_become(ri_extension_owner(), SECURITY_LOCAL_USERID_CHANGE, &saved);
+	nestlevel = ri_safe_search_path();
+	if (SPI_execute_with_args("SELECT r.tracked_since IS NOT NULL AND p.status = 'done'"
+							  "       AND p.last_full_at >= r.tracked_since"
+							  "  FROM ri_policy._reference r"
+							  "  JOIN ri_policy._progress p ON p.reference = r.name"
+							  " WHERE r.name = $1", 1, &argtype, &arg, NULL,
+							  true, 1) == SPI_OK_SELECT && SPI_processed == 1)
+	{
+		bool		isnull;
+
+		ok = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+										SPI_tuptable->tupdesc, 1, &isnull)) && !isnull;
+	}
+	SPI_freetuptable(SPI_tuptable);
+	MemoryContextSwitchTo(oldcxt);
+	ri_restore_search_path(nestlevel);
+	ri_restore(&saved);
+	return ok;
+}
+
+/*
+ * The statement that re-checks a batch of changed keys ($1, a jsonb[]): for
+ * each key, its canonical form and the number of child rows that hold it if
+ * it is an orphan (0 otherwise).
+ *
+ *	SELECT jsonb_build_object('c1', k.k1, ...),
+ *		   CASE WHEN <checked> AND NOT EXISTS (<parent probe>)
+ *				THEN count(c.*) ELSE 0 END
+ *	  FROM (SELECT DISTINCT (j->>'c1')::t1 AS k1, ... FROM unnest($1) j) k
+ *	  LEFT JOIN [ONLY] child c ON c.c1 = k.k1 AND ...
+ *	 GROUP BY k.k1, ...
+ */
+static char *
+recheck_sql(RiReference *ref)
+{
+	StringInfoData buf;
+	const char *child = quote_qualified_identifier(get_namespace_name(get_rel_namespace(ref->child)),
+												   get_rel_name(ref->child));
+	const char *parent = quote_qualified_identifier(get_namespace_name(get_rel_namespace(ref->parent)),
+													get_rel_name(ref->parent));
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "SELECT pg_catalog.jsonb_build_object(");
+	for (int i = 0; i < ref->nkeys; i++)
+		appendStringInfo(&buf, "%s%s, k.k%d", i ? ", " : "",
+						 quote_literal_cstr(ref->child_columns[i]), i + 1);
+	appendStringInfoString(&buf, "), CASE WHEN ");
+	/* which keys are checked: MATCH SIMPLE none with a NULL, FULL not all NULL */
+	for (int i = 0; i < ref->nkeys; i++)
+		appendStringInfo(&buf, "%sk.k%d IS NOT NULL", i ? (ref->match_full ? " OR " : " AND ") : "(", i + 1);
+	appendStringInfo(&buf, ") AND NOT EXISTS (SELECT 1 FROM %s%s x WHERE ",
+					 ref->only_parent ? "ONLY " : "", parent);
+	for (int i = 0; i < ref->nkeys; i++)
+	{
+		char		left[NAMEDATALEN * 2 + 8];
+		char		right[16];
+
+		if (i > 0)
+			appendStringInfoString(&buf, " AND ");
+		snprintf(left, sizeof(left), "x.%s", quote_identifier(ref->parent_columns[i]));
+		snprintf(right, sizeof(right), "k.k%d", i + 1);
+		generate_operator_clause(&buf, left, ref->parent_types[i],
+								 ref->eq_operators[i], right, ref->child_types[i]);
+	}
+	appendStringInfoString(&buf, ") THEN pg_catalog.count(c.*) ELSE 0 END FROM (SELECT DISTINCT ");
+	for (int i = 0; i < ref->nkeys; i++)
+		appendStringInfo(&buf, "%s(j OPERATOR(pg_catalog.->>) %s)::%s AS k%d", i ? ", " : "",
+						 quote_literal_cstr(ref->child_columns[i]),
+						 format_type_be_qualified(ref->child_types[i]), i + 1);
+	appendStringInfo(&buf, " FROM pg_catalog.unnest($1) AS j) k LEFT JOIN %s%s c ON ",
+					 ref->only_child ? "ONLY " : "", child);
+	for (int i = 0; i < ref->nkeys; i++)
+	{
+		TypeCacheEntry *typentry = lookup_type_cache(ref->child_types[i], TYPECACHE_EQ_OPR);
+		char		left[NAMEDATALEN + 8];
+		char		right[16];
+
+		if (!OidIsValid(typentry->eq_opr))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_FUNCTION),
+					 errmsg("could not identify an equality operator for type %s",
+							format_type_be(ref->child_types[i]))));
+		snprintf(left, sizeof(left), "c.%s", quote_identifier(ref->child_columns[i]));
+		snprintf(right, sizeof(right), "k.k%d", i + 1);
+		if (i > 0)
+			appendStringInfoString(&buf, " AND ");
+		if (ref->match_full)
+			appendStringInfoChar(&buf, '(');
+		generate_operator_clause(&buf, left, ref->child_types[i], typentry->eq_opr,
+								 right, ref->child_types[i]);
+		if (ref->match_full)
+			appendStringInfo(&buf, " OR (%s IS NULL AND %s IS NULL))", left, right);
+	}
+	appendStringInfoString(&buf, " GROUP BY ");
+	for (int i = 0; i < ref->nkeys; i++)
+		appendStringInfo(&buf, "%sk.k%d", i ? ", " : "", i + 1);
+	return buf.data;
+}
+
+/*
+ * Re-check the keys recorded since the last pass, batch_size keys per
+ * batch (a transaction each, outside a transaction block).  Returns false,
+ * having done nothing, if a TRUNCATE was recorded: a full pass is due.
+ */
+static bool
+validate_incremental(const char *name, int batch_size, bool atomic)
+{
+	MemoryContext cxt;
+	MemoryContext batch_cxt;
+	MemoryContext oldcxt = CurrentMemoryContext;
+	LOCKTAG		tag;
+	RiReference *ref;
+	Validator  *volatile v = NULL;
+	SPIPlanPtr volatile recheck = NULL;
+	bool		full_needed = false;
+	int64		keys_checked = 0;
+	int64		batches = 0;
+
+	cxt = AllocSetContextCreate(TopMemoryContext, "ri_policy validate",
+								ALLOCSET_DEFAULT_SIZES);
+	MemoryContextSwitchTo(cxt);
+	ref = ri_load_reference(name);
+	if (!compat_class_ownercheck(ref->child, GetUserId()))
+		aclcheck_error(ACLCHECK_NOT_OWNER,
+					   get_relkind_objtype(get_rel_relkind(ref->child)),
+					   get_rel_name(ref->child));
+	ri_reference_locktag(&tag, name);
+	if (LockAcquire(&tag, ExclusiveLock, true, true) == LOCKACQUIRE_NOT_AVAIL)
+	{
+		ereport(NOTICE,
+				(errmsg("reference \"%s\" is being validated by another session, skipping",
+						name)));
+		MemoryContextSwitchTo(oldcxt);
+		MemoryContextDelete(cxt);
+		return true;
+	}
+
+	PG_TRY();
+	{
+		Datum		args[3];
+		Oid			argtypes[3] = {TEXTOID, INT4OID, TIMESTAMPTZOID};
+		Oid			jsonb_array = JSONBARRAYOID;
+		Datum		started;
+
+		v = validator_create(ref, batch_size, atomic, record_orphans, cxt);
+		batch_cxt = v->batch_cxt;
+		args[0] = CStringGetTextDatum(name);
+		args[1] = Int32GetDatum(batch_size);
+		started = DirectFunctionCall1(clock_timestamp, (Datum) 0);
+
+		for (;;)
+		{
+			Datum	   *keys;
+			Datum	   *orphans;
+			Datum	   *counts;
+			Datum	   *clean;
+			int			nkeys;
+			int			norphans = 0;
+			int			nclean = 0;
+			RiUserState saved;
+			int			nestlevel;
+			int			rc;
+			bool		isnull;
+			Datum		arg;
+			Datum		wargs[4];
+			Oid			wtypes[4] = {TEXTOID, JSONBARRAYOID, INT8ARRAYOID, JSONBARRAYOID};
+
+			MemoryContextReset(batch_cxt);
+			MemoryContextSwitchTo(batch_cxt);
+			PushActiveSnapshot(GetTransactionSnapshot());
+
+			/* take the next batch of recorded keys */
+			exec_owner(v, NULL,
+					   "WITH d AS (DELETE FROM ri_policy._changed"
+					   "            WHERE ctid = ANY (ARRAY(SELECT ctid FROM ri_policy._changed"
+					   "                                     WHERE reference = $1 LIMIT $2))"
+					   "           RETURNING key)"
+					   " SELECT DISTINCT key FROM d", 2, argtypes, args);
+			nkeys = (int) SPI_processed;
+			keys = palloc((nkeys + 1) * sizeof(Datum));
+			for (int i = 0; i < nkeys; i++)
+			{
+				Jsonb	   *key = DatumGetJsonbPCopy(SPI_getbinval(SPI_tuptable->vals[i],
+																   SPI_tuptable->tupdesc, 1,
+																   &isnull));
+
+				if (JB_ROOT_IS_SCALAR(key))
+					full_needed = true; /* the TRUNCATE marker */
+				keys[i] = JsonbPGetDatum(key);
+			}
+			SPI_freetuptable(SPI_tuptable);
+			if (nkeys == 0 || full_needed)
+			{
+				PopActiveSnapshot();
+				break;
+			}
+
+			/* re-check them, as the child's owner */
+			arg = PointerGetDatum(construct_array(keys, nkeys, JSONBOID, -1, false,
+												  TYPALIGN_INT));
+			ri_become(v->scan_user, SECURITY_RESTRICTED_OPERATION, &saved);
+			nestlevel = ri_safe_search_path();
+			if (recheck == NULL)
+			{
+				recheck = SPI_prepare(recheck_sql(ref), 1, &jsonb_array);
+				if (recheck == NULL)
+					elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+				SPI_keepplan(recheck);
+			}
+			rc = SPI_execute_plan(recheck, &arg, NULL, false, 0);
+			MemoryContextSwitchTo(batch_cxt);
+			ri_restore_search_path(nestlevel);
+			ri_restore(&saved);
+			if (rc != SPI_OK_SELECT)
+				elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+
+			orphans = palloc((SPI_processed + 1) * sizeof(Datum));
+			counts = palloc((SPI_processed + 1) * sizeof(Datum));
+			clean = palloc((SPI_processed + 1) * sizeof(Datum));
+			for (uint64 r = 0; r < SPI_processed; r++)
+			{
+				Datum		key = PointerGetDatum(DatumGetJsonbPCopy(SPI_getbinval(SPI_tuptable->vals[r],
+																				  SPI_tuptable->tupdesc,
+																				  1, &isnull)));
+				int64		n = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r],
+															SPI_tuptable->tupdesc, 2, &isnull));
+
+				if (n > 0)
+				{
+					orphans[norphans] = key;
+					counts[norphans++] = Int64GetDatum(n);
+				}
+				else
+					clean[nclean++] = key;
+			}
+			keys_checked += SPI_processed;
+			SPI_freetuptable(SPI_tuptable);
+
+			/* and record the outcome */
+			wargs[0] = args[0];
+			wargs[1] = PointerGetDatum(construct_array(orphans, norphans, JSONBOID, -1,
+													   false, TYPALIGN_INT));
+			wargs[2] = PointerGetDatum(construct_array(counts, norphans, INT8OID, 8,
+													   FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+			wargs[3] = PointerGetDatum(construct_array(clean, nclean, JSONBOID, -1,
+													   false, TYPALIGN_INT));
+			exec_owner(v, NULL,
+					   "WITH gone AS (DELETE FROM ri_policy._violation"
+					   "               WHERE reference = $1 AND key = ANY ($4))"
+					   " INSERT INTO ri_policy._violation AS v"
+					   "   (reference, key, child_rows, first_seen, last_seen)"
+					   " SELECT $1, k, n, pg_catalog.now(), pg_catalog.now()"
+					   "   FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3)) AS o(k, n)"
+					   " ON CONFLICT (reference, key) DO UPDATE"
+					   "   SET child_rows = excluded.child_rows, last_seen = excluded.last_seen",
+					   4, wtypes, wargs);
+			batches++;
+			PopActiveSnapshot();
+			commit_point(v);
+			CHECK_FOR_INTERRUPTS();
+		}
+
+		if (!full_needed)
+		{
+			Datum		pargs[4];
+			Oid			ptypes[4] = {TEXTOID, INT8OID, INT8OID, TIMESTAMPTZOID};
+
+			MemoryContextSwitchTo(batch_cxt);
+			PushActiveSnapshot(GetTransactionSnapshot());
+			pargs[0] = args[0];
+			pargs[1] = Int64GetDatum(batches);
+			pargs[2] = Int64GetDatum(keys_checked);
+			pargs[3] = started;
+			exec_owner(v, NULL,
+					   "UPDATE ri_policy._progress"
+					   "   SET status = 'done', started_at = $4, finished_at = pg_catalog.clock_timestamp(),"
+					   "       last_done_at = pg_catalog.clock_timestamp(), batches = $2, rows_checked = $3,"
+					   "       blocks_total = 0, blocks_done = 0, error = NULL,"
+					   "       orphan_keys = (SELECT pg_catalog.count(*) FROM ri_policy._violation"
+					   "                       WHERE reference = $1)"
+					   " WHERE reference = $1", 4, ptypes, pargs);
+			PopActiveSnapshot();
+			commit_point(v);
+		}
+	}
+	PG_FINALLY();
+	{
+		if (recheck != NULL)
+			SPI_freeplan(recheck);
+		LockRelease(&tag, ExclusiveLock, true);
+		MemoryContextSwitchTo(oldcxt);
+		MemoryContextDelete(cxt);
+	}
+	PG_END_TRY();
+	return !full_needed;
+}
+
 /*
  * CALL ri_policy.validate(reference, batch_size, restart, full)
  *
- * "full" forces a full pass once tracking exists; every pass is full now.
+ * A tracked reference whose last full pass started after tracking did gets
+ * an incremental pass, unless "full" or "restart" asks for a full one.
  */
 Datum
 ri_policy_validate(PG_FUNCTION_ARGS)
@@ -984,6 +1306,7 @@ ri_policy_validate(PG_FUNCTION_ARGS)
 	bool		atomic;
 	int			batch_size = ri_policy_batch_size;
 	bool		restart;
+	bool		full;
 	List	   *names;
 	ListCell   *lc;
 
@@ -1003,6 +1326,7 @@ ri_policy_validate(PG_FUNCTION_ARGS)
 					 errmsg("batch_size must be greater than zero")));
 	}
 	restart = PG_GETARG_BOOL(2);
+	full = PG_GETARG_BOOL(3);
 
 	SPI_connect_ext(atomic ? 0 : SPI_OPT_NONATOMIC);
 
@@ -1022,7 +1346,12 @@ ri_policy_validate(PG_FUNCTION_ARGS)
 	}
 
 	foreach(lc, names)
+	{
+		if (!full && !restart && incremental_possible(lfirst(lc)) &&
+			validate_incremental(lfirst(lc), batch_size, atomic))
+			continue;
 		validate_one(lfirst(lc), batch_size, restart, atomic);
+	}
 
 	SPI_finish();
 	PG_RETURN_VOID();

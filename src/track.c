@@ -1,0 +1,397 @@
+/*-------------------------------------------------------------------------
+ *
+ * track.c
+ *		Incremental tracking: ri_policy.track() and the trigger that records
+ *		the keys a statement changed.
+ *
+ * Tracking a reference puts statement-level AFTER triggers with transition
+ * tables on both tables: child INSERT and UPDATE, parent INSERT, UPDATE and
+ * DELETE, and TRUNCATE of either.  Statement-level, because a row-level
+ * trigger would cost a function call per row of a bulk load; with transition
+ * tables one call sees all of a statement's rows.  The trigger reads no
+ * other table and locks nothing: it counts each key's rows in the new and
+ * old transition tables, keeps the keys whose count changed (so an UPDATE
+ * that leaves the key alone records nothing), and appends those keys to
+ * ri_policy._changed with a plain heap insert (no SPI, no index).  TRUNCATE
+ * records a marker that makes the next validation a full pass.
+ *
+ * The next validate() of a tracked reference re-checks only those keys
+ * (validate.c).  Finding the child rows of a key deleted from the parent
+ * needs an index on the child's reference columns to be fast; track()
+ * says so when there is none.
+ *
+ * src/track.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/index.h"
+#include "catalog/namespace.h"
+#include "catalog/objectaddress.h"
+#include "catalog/pg_index.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "common/hashfn.h"
+#include "executor/executor.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+#include "utils/tuplestore.h"
+
+#include "compat.h"
+#include "keyset.h"
+#include "reference.h"
+
+PG_FUNCTION_INFO_V1(ri_policy_track);
+PG_FUNCTION_INFO_V1(ri_policy_track_trigger);
+
+/* Events tracked, with the transition tables each needs */
+typedef struct TrackEvent
+{
+	bool		on_child;
+	const char *event;
+	const char *referencing;
+	char		tag;			/* last letter of the trigger's name */
+} TrackEvent;
+
+static const TrackEvent track_events[] = {
+	{true, "INSERT", "REFERENCING NEW TABLE AS ri_new", 'i'},
+	{true, "UPDATE", "REFERENCING OLD TABLE AS ri_old NEW TABLE AS ri_new", 'u'},
+	{true, "TRUNCATE", "", 't'},
+	{false, "INSERT", "REFERENCING NEW TABLE AS ri_new", 'i'},
+	{false, "UPDATE", "REFERENCING OLD TABLE AS ri_old NEW TABLE AS ri_new", 'u'},
+	{false, "DELETE", "REFERENCING OLD TABLE AS ri_old", 'd'},
+	{false, "TRUNCATE", "", 't'},
+};
+
+/*
+ * The names of a reference's tracking triggers start with this prefix, which
+ * depends on the reference's name only.
+ */
+char *
+ri_track_trigger_prefix(const char *name)
+{
+	return psprintf("ri_policy_track_%08x_",
+					hash_bytes((const unsigned char *) name, strlen(name)));
+}
+
+/*
+ * Drop the tracking triggers of a reference from both tables (those that
+ * still exist), if any.  Runs as the extension's owner: the caller may be
+ * dropping the other table, and these are ri_policy's own triggers, dropped
+ * by exact name.
+ */
+void
+ri_untrack(RiReference *ref)
+{
+	char	   *prefix = ri_track_trigger_prefix(ref->name);
+	StringInfoData sql;
+	RiUserState saved;
+	int			nestlevel;
+	Datum		args[3];
+	Oid			argtypes[3] = {TEXTOID, OIDOID, OIDOID};
+	SPITupleTable *triggers;
+	uint64		ntriggers;
+
+	args[0] = CStringGetTextDatum(prefix);
+	args[1] = ObjectIdGetDatum(ref->child);
+	args[2] = ObjectIdGetDatum(ref->parent);
+	initStringInfo(&sql);
+	SPI_connect();
+	ri_become(ri_extension_owner(), SECURITY_LOCAL_USERID_CHANGE, &saved);
+	nestlevel = ri_safe_search_path();
+	if (SPI_execute_with_args("SELECT t.tgname, t.tgrelid FROM pg_catalog.pg_trigger t"
+							  " WHERE t.tgrelid IN ($2, $3)"
+							  "   AND pg_catalog.starts_with(t.tgname::text, $1)",
+							  3, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not list tracking triggers");
+	triggers = SPI_tuptable;
+	ntriggers = SPI_processed;
+	for (uint64 i = 0; i < ntriggers; i++)
+	{
+		bool		isnull;
+		Oid			rel = DatumGetObjectId(SPI_getbinval(triggers->vals[i],
+														 triggers->tupdesc, 2, &isnull));
+
+		if (get_rel_name(rel) == NULL)
+			continue;			/* being dropped with its table */
+		resetStringInfo(&sql);
+		appendStringInfo(&sql, "DROP TRIGGER %s ON %s",
+						 quote_identifier(SPI_getvalue(triggers->vals[i], triggers->tupdesc, 1)),
+						 quote_qualified_identifier(get_namespace_name(get_rel_namespace(rel)),
+													get_rel_name(rel)));
+		if (SPI_execute(sql.data, false, 0) != SPI_OK_UTILITY)
+			elog(ERROR, "could not run \"%s\"", sql.data);
+	}
+	ri_restore_search_path(nestlevel);
+	ri_restore(&saved);
+	SPI_finish();
+}
+
+/*
+ * Is there an index on the child whose leading columns are the reference's
+ * columns (in any order)?  Without one, finding the children of a deleted
+ * parent key means reading the child.
+ */
+static bool
+child_has_index(RiReference *ref)
+{
+	Relation	rel = table_open(ref->child, AccessShareLock);
+	List	   *indexes = RelationGetIndexList(rel);
+	ListCell   *lc;
+	bool		found = false;
+
+	foreach(lc, indexes)
+	{
+		HeapTuple	tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(lfirst_oid(lc)));
+		Form_pg_index ind = (Form_pg_index) GETSTRUCT(tup);
+		bool		covers = ind->indnkeyatts >= ref->nkeys &&
+			heap_attisnull(tup, Anum_pg_index_indpred, NULL);
+
+		for (int i = 0; i < ref->nkeys && covers; i++)
+		{
+			AttrNumber	attnum = get_attnum(ref->child, ref->child_columns[i]);
+			bool		present = false;
+
+			for (int j = 0; j < ref->nkeys; j++)
+				present |= (ind->indkey.values[j] == attnum);
+			covers = present;
+		}
+		found |= covers;
+		ReleaseSysCache(tup);
+	}
+	table_close(rel, AccessShareLock);
+	return found;
+}
+
+/*
+ * track(reference text, enabled boolean) returns void
+ */
+Datum
+ri_policy_track(PG_FUNCTION_ARGS)
+{
+	char	   *name;
+	bool		enabled;
+	RiReference *ref;
+	char	   *prefix;
+	StringInfoData sql;
+	Datum		args[2];
+	Oid			argtypes[2] = {TEXTOID, BOOLOID};
+	RiUserState saved;
+	int			nestlevel;
+	AclResult	aclresult;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", PG_ARGISNULL(0) ? "reference" : "enabled")));
+	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	enabled = PG_GETARG_BOOL(1);
+
+	ref = ri_load_reference(name);
+	if (OidIsValid(ref->conoid))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is a foreign key constraint, not a declared reference", name),
+				 errhint("Only declared references are tracked; a foreign key checks its own rows.")));
+	if (!compat_class_ownercheck(ref->child, GetUserId()))
+		aclcheck_error(ACLCHECK_NOT_OWNER,
+					   get_relkind_objtype(get_rel_relkind(ref->child)),
+					   get_rel_name(ref->child));
+	aclresult = pg_class_aclcheck(ref->parent, GetUserId(), ACL_TRIGGER);
+	if (aclresult != ACLCHECK_OK)
+		aclcheck_error(aclresult, get_relkind_objtype(get_rel_relkind(ref->parent)),
+					   get_rel_name(ref->parent));
+
+	ri_untrack(ref);
+	if (enabled)
+	{
+		prefix = ri_track_trigger_prefix(name);
+		initStringInfo(&sql);
+		SPI_connect();
+		for (int e = 0; e < lengthof(track_events); e++)
+		{
+			const TrackEvent *ev = &track_events[e];
+			Oid			rel = ev->on_child ? ref->child : ref->parent;
+
+			resetStringInfo(&sql);
+			appendStringInfo(&sql,
+							 "CREATE TRIGGER %s AFTER %s ON %s %s FOR EACH STATEMENT"
+							 " EXECUTE FUNCTION ri_policy._track_trigger(%s, %s",
+							 quote_identifier(psprintf("%s%c%c", prefix,
+													   ev->on_child ? 'c' : 'p', ev->tag)),
+							 ev->event,
+							 quote_qualified_identifier(get_namespace_name(get_rel_namespace(rel)),
+														get_rel_name(rel)),
+							 ev->referencing,
+							 quote_literal_cstr(name),
+							 quote_literal_cstr(ref->match_full ? "full" : "simple"));
+			/* the key's columns in this table, by number, and their JSON names */
+			for (int i = 0; i < ref->nkeys; i++)
+				appendStringInfo(&sql, ", '%d', %s",
+								 get_attnum(rel, ev->on_child ? ref->child_columns[i] :
+											ref->parent_columns[i]),
+								 quote_literal_cstr(ref->child_columns[i]));
+			appendStringInfoChar(&sql, ')');
+			if (SPI_execute(sql.data, false, 0) != SPI_OK_UTILITY)
+				elog(ERROR, "could not run \"%s\"", sql.data);
+		}
+		SPI_finish();
+
+		if (!child_has_index(ref))
+			ereport(NOTICE,
+					(errmsg("table \"%s\" has no index on the columns of reference \"%s\"",
+							get_rel_name(ref->child), name),
+					 errdetail("After a parent key is deleted or changed, validation must find its child rows; without an index it reads the whole table."),
+					 errhint("Create an index on %s (%s).", get_rel_name(ref->child),
+							 ref->child_columns[0])));
+	}
+
+	/* record since when the reference is tracked, and forget old changes */
+	args[0] = CStringGetTextDatum(name);
+	args[1] = BoolGetDatum(enabled);
+	SPI_connect();
+	ri_become(ri_extension_owner(), SECURITY_LOCAL_USERID_CHANGE, &saved);
+	nestlevel = ri_safe_search_path();
+	if (SPI_execute_with_args("WITH c AS (DELETE FROM ri_policy._changed WHERE reference = $1)"
+							  " UPDATE ri_policy._reference"
+							  "    SET tracked_since = CASE WHEN $2 THEN pg_catalog.clock_timestamp() END"
+							  "  WHERE name = $1",
+							  2, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not record tracking of \"%s\"", name);
+	ri_restore_search_path(nestlevel);
+	ri_restore(&saved);
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/*
+ * Count the rows of each key of a transition table, with the given sign.
+ */
+static void
+count_keys(ChildKeyGroup *group, Tuplestorestate *store, TupleDesc desc,
+		   int nkeys, AttrNumber *attnums, bool match_full, int sign)
+{
+	TupleTableSlot *slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
+	Datum		values[INDEX_MAX_KEYS];
+	bool		isnull[INDEX_MAX_KEYS];
+
+	tuplestore_rescan(store);
+	while (tuplestore_gettupleslot(store, true, false, slot))
+	{
+		int			nnulls = 0;
+
+		for (int i = 0; i < nkeys; i++)
+		{
+			values[i] = slot_getattr(slot, attnums[i], &isnull[i]);
+			nnulls += isnull[i];
+		}
+		/* keys that are never checked (see validate.c) need no tracking */
+		if (nnulls == nkeys || (nnulls > 0 && !match_full))
+			continue;
+		childkeys_add(group, values, isnull, sign, true);
+	}
+	ExecDropSingleTupleTableSlot(slot);
+}
+
+/*
+ * Append one key (or the TRUNCATE marker, a JSON null) to ri_policy._changed.
+ */
+static void
+record_change(Relation changed, const char *reference, Datum key)
+{
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+	HeapTuple	tup;
+
+	values[0] = CStringGetTextDatum(reference);
+	values[1] = key;
+	tup = heap_form_tuple(RelationGetDescr(changed), values, nulls);
+	simple_heap_insert(changed, tup);
+	heap_freetuple(tup);
+}
+
+/*
+ * ri_policy._track_trigger(reference, match, attnum1, column1, ...): the
+ * statement-level trigger of a tracked reference.
+ */
+Datum
+ri_policy_track_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	Trigger    *trigger;
+	const char *reference;
+	bool		match_full;
+	int			nkeys;
+	AttrNumber	attnums[INDEX_MAX_KEYS];
+	RiReference ref = {0};
+	TupleDesc	desc;
+	ChildKeyGroup *group;
+	MemoryContext cxt;
+	MemoryContext oldcxt;
+	Relation	changed;
+	Oid			nsp;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"%s\" must be fired as a statement trigger",
+						"ri_policy._track_trigger")));
+	trigger = trigdata->tg_trigger;
+	if (trigger->tgnargs < 4 || trigger->tgnargs % 2 != 0)
+		elog(ERROR, "ri_policy._track_trigger: wrong arguments");
+	reference = trigger->tgargs[0];
+	match_full = strcmp(trigger->tgargs[1], "full") == 0;
+	nkeys = (trigger->tgnargs - 2) / 2;
+
+	nsp = get_namespace_oid("ri_policy", false);
+	changed = table_open(get_relname_relid("_changed", nsp), RowExclusiveLock);
+
+	if (TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
+	{
+		record_change(changed, reference,
+					  DirectFunctionCall1(jsonb_in, CStringGetDatum("null")));
+		table_close(changed, RowExclusiveLock);
+		return PointerGetDatum(NULL);
+	}
+
+	desc = RelationGetDescr(trigdata->tg_relation);
+	ref.nkeys = nkeys;
+	for (int i = 0; i < nkeys; i++)
+	{
+		attnums[i] = (AttrNumber) pg_strtoint32(trigger->tgargs[2 + 2 * i]);
+		ref.child_columns[i] = trigger->tgargs[3 + 2 * i];
+		ref.child_types[i] = TupleDescAttr(desc, attnums[i] - 1)->atttypid;
+	}
+
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "ri_policy track",
+								ALLOCSET_DEFAULT_SIZES);
+	oldcxt = MemoryContextSwitchTo(cxt);
+	group = childkeys_create(nkeys, ref.child_types, cxt);
+	if (trigdata->tg_newtable)
+		count_keys(group, trigdata->tg_newtable, desc, nkeys, attnums, match_full, 1);
+	if (trigdata->tg_oldtable)
+		count_keys(group, trigdata->tg_oldtable, desc, nkeys, attnums, match_full, -1);
+
+	for (ChildKey *key = childkeys_first(group); key != NULL; key = key->next)
+	{
+		if (key->rows != 0)
+			record_change(changed, reference,
+						  key_to_jsonb(&ref, key->values, key->isnull));
+	}
+	MemoryContextSwitchTo(oldcxt);
+	MemoryContextDelete(cxt);
+	table_close(changed, RowExclusiveLock);
+	return PointerGetDatum(NULL);
+}

@@ -1,0 +1,98 @@
+-- track(): the keys changed on either table are recorded, and the next
+-- validate() re-checks only those, with the same result as a full pass.
+BEGIN;
+SELECT plan(26);
+
+CREATE TABLE tp (id int PRIMARY KEY);
+INSERT INTO tp SELECT generate_series(1, 200);
+CREATE TABLE tc (id int, pid int);
+INSERT INTO tc SELECT g, g % 220 + 1 FROM generate_series(1, 4000) g;
+CREATE INDEX ON tc (pid);
+SELECT ri_policy.declare_reference('tc', '{pid}', 'tp', name => 'tr');
+CALL ri_policy.validate('tr');
+
+-- the truth, and a full pass's answer, for comparison
+CREATE FUNCTION truth() RETURNS TABLE (key jsonb, child_rows bigint) LANGUAGE sql AS $$
+	SELECT jsonb_build_object('pid', pid), count(*) FROM tc
+	 WHERE pid IS NOT NULL AND NOT EXISTS (SELECT 1 FROM tp WHERE tp.id = tc.pid) GROUP BY 1$$;
+CREATE FUNCTION progress() RETURNS text LANGUAGE sql AS $$
+	SELECT status || ' ' || rows_checked FROM ri_policy.validation_progress WHERE reference = 'tr'$$;
+CREATE FUNCTION changed() RETURNS bigint LANGUAGE sql AS $$
+	SELECT count(*) FROM ri_policy._changed WHERE reference = 'tr'$$;
+
+-- tracking that starts after the last full pass gets a full pass first
+SELECT lives_ok($$SELECT ri_policy.track('tr')$$, 'track');
+INSERT INTO tc VALUES (-1, 999);
+CALL ri_policy.validate('tr');
+SELECT is(progress(), 'done 4001', 'the first pass after track() is full');
+SELECT set_eq('SELECT key, child_rows FROM ri_policy.violations WHERE reference = ''tr''',
+			  'SELECT * FROM truth()', 'and right');
+
+-- each kind of change, then an incremental pass
+INSERT INTO tc VALUES (-2, 998), (-3, 5);
+SELECT is(changed(), 2::bigint, 'child inserts record their keys');
+UPDATE tc SET id = id WHERE id BETWEEN 1 AND 100;
+SELECT is(changed(), 2::bigint, 'an update that leaves the key alone records nothing');
+UPDATE tc SET pid = 997 WHERE id = 10;
+SELECT is(changed(), 4::bigint, 'a key update records the old and the new key');
+DELETE FROM tp WHERE id = 20;
+UPDATE tp SET id = 1020 WHERE id = 21;
+INSERT INTO tp VALUES (205), (206);
+SELECT is(changed(), 9::bigint, 'parent deletes, key updates and inserts record their keys');
+COPY tc FROM STDIN;
+-4	996
+-5	30
+\.
+SELECT is(changed(), 11::bigint, 'COPY records its keys');
+CALL ri_policy.validate('tr');
+SELECT is(progress(), 'done 11', 'the next pass re-checks only the 11 changed keys');
+SELECT set_eq('SELECT key, child_rows FROM ri_policy.violations WHERE reference = ''tr''',
+			  'SELECT * FROM truth()', 'and finds the same violations as the truth');
+SELECT is(changed(), 0::bigint, 'the changes it consumed are gone');
+CREATE TEMP TABLE incremental AS
+	SELECT key, child_rows FROM ri_policy.violations WHERE reference = 'tr';
+CALL ri_policy.validate('tr', "full" => true);
+SELECT is(progress(), 'done 4005', 'full => true forces a full pass');
+SELECT set_eq('SELECT key, child_rows FROM ri_policy.violations WHERE reference = ''tr''',
+			  'SELECT * FROM incremental', 'which agrees with the incremental one');
+
+-- a pass with nothing to do
+CALL ri_policy.validate('tr');
+SELECT is(progress(), 'done 0', 'no changes: nothing re-checked');
+
+-- TRUNCATE of the parent: the next pass is full
+TRUNCATE tp;
+CALL ri_policy.validate('tr');
+SELECT is(progress(), 'done 4005', 'after TRUNCATE the pass is full');
+SELECT set_eq('SELECT key, child_rows FROM ri_policy.violations WHERE reference = ''tr''',
+			  'SELECT * FROM truth()', 'and right');
+INSERT INTO tp SELECT generate_series(1, 300);
+CALL ri_policy.validate('tr');
+SELECT set_eq('SELECT key, child_rows FROM ri_policy.violations WHERE reference = ''tr''',
+			  'SELECT * FROM truth()', 'parent inserts clear orphans incrementally');
+TRUNCATE tc;
+CALL ri_policy.validate('tr');
+SELECT is((SELECT count(*) FROM ri_policy.violations WHERE reference = 'tr'), 0::bigint,
+		  'after TRUNCATE of the child nothing is orphaned');
+
+-- stop tracking
+SELECT lives_ok($$SELECT ri_policy.track('tr', false)$$, 'track(false)');
+SELECT is((SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'ri\_policy\_track\_%'), 0::bigint,
+		  'removes the triggers');
+INSERT INTO tc VALUES (1, 5000);
+SELECT is(changed(), 0::bigint, 'and records nothing more');
+CALL ri_policy.validate('tr');
+SELECT is(progress(), 'done 1', 'passes are full again');
+
+-- bad input
+ALTER TABLE tc ADD CONSTRAINT tc_fk FOREIGN KEY (pid) REFERENCES tp NOT VALID;
+SELECT throws_ok($$SELECT ri_policy.track('tc_fk')$$, '42809', NULL, 'a foreign key is not tracked');
+SELECT throws_ok($$SELECT ri_policy.track(NULL)$$, '22004', NULL, 'NULL reference');
+SELECT throws_ok($$SELECT ri_policy.track('no_such')$$, '42704', NULL, 'unknown reference');
+CREATE ROLE regress_track_other;
+SET ROLE regress_track_other;
+SELECT throws_ok($$SELECT ri_policy.track('tr')$$, '42501', NULL, 'not the owner');
+RESET ROLE;
+
+SELECT * FROM finish();
+ROLLBACK;
