@@ -39,12 +39,13 @@ ALTER TABLE ri_policy._reference ADD COLUMN tracked_since timestamptz;
 ALTER TABLE ri_policy._progress ADD COLUMN last_full_at timestamptz;
 UPDATE ri_policy._progress SET last_full_at = last_done_at;
 
--- Keys changed since the last pass, appended by the tracking triggers (a
--- JSON null: a TRUNCATE, so the next pass must be full).  No index, so that
--- appending stays cheap.
+-- Keys changed since the last pass, appended by the tracking triggers: one
+-- row per statement, its distinct changed keys as the text of their values,
+-- row after row (NULL keys: a TRUNCATE, so the next pass must be full).  No
+-- index, so that appending stays cheap.
 CREATE TABLE ri_policy._changed (
 	reference		text NOT NULL,
-	key				jsonb NOT NULL
+	keys			text[]
 );
 COMMENT ON TABLE ri_policy._changed IS
 'ri_policy: keys changed since the last validation of tracked references';

@@ -11,9 +11,10 @@
  * tables one call sees all of a statement's rows.  The trigger reads no
  * other table and locks nothing: it counts each key's rows in the new and
  * old transition tables, keeps the keys whose count changed (so an UPDATE
- * that leaves the key alone records nothing), and appends those keys to
- * ri_policy._changed with a plain heap insert (no SPI, no index).  TRUNCATE
- * records a marker that makes the next validation a full pass.
+ * that leaves the key alone records nothing), and appends those keys, as the
+ * text of their values, in one row per statement to ri_policy._changed with
+ * a plain heap insert (no SPI, no index).  TRUNCATE records a marker that
+ * makes the next validation a full pass.
  *
  * The next validate() of a tracked reference re-checks only those keys
  * (validate.c).  Finding the child rows of a key deleted from the parent
@@ -306,17 +307,18 @@ count_keys(ChildKeyGroup *group, Tuplestorestate *store, TupleDesc desc,
 }
 
 /*
- * Append one key (or the TRUNCATE marker, a JSON null) to ri_policy._changed.
+ * Append a statement's changed keys (NULL: the TRUNCATE marker) to
+ * ri_policy._changed.
  */
 static void
-record_change(Relation changed, const char *reference, Datum key)
+record_changes(Relation changed, const char *reference, Datum keys, bool isnull)
 {
 	Datum		values[2];
-	bool		nulls[2] = {false, false};
+	bool		nulls[2] = {false, isnull};
 	HeapTuple	tup;
 
 	values[0] = CStringGetTextDatum(reference);
-	values[1] = key;
+	values[1] = keys;
 	tup = heap_form_tuple(RelationGetDescr(changed), values, nulls);
 	simple_heap_insert(changed, tup);
 	heap_freetuple(tup);
@@ -360,8 +362,7 @@ ri_policy_track_trigger(PG_FUNCTION_ARGS)
 
 	if (TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
 	{
-		record_change(changed, reference,
-					  DirectFunctionCall1(jsonb_in, CStringGetDatum("null")));
+		record_changes(changed, reference, (Datum) 0, true);
 		table_close(changed, RowExclusiveLock);
 		return PointerGetDatum(NULL);
 	}
@@ -384,11 +385,42 @@ ri_policy_track_trigger(PG_FUNCTION_ARGS)
 	if (trigdata->tg_oldtable)
 		count_keys(group, trigdata->tg_oldtable, desc, nkeys, attnums, match_full, -1);
 
-	for (ChildKey *key = childkeys_first(group); key != NULL; key = key->next)
 	{
-		if (key->rows != 0)
-			record_change(changed, reference,
-						  key_to_jsonb(&ref, key->values, key->isnull));
+		Datum	   *elems = palloc((childkeys_count(group) * nkeys + 1) * sizeof(Datum));
+		bool	   *nulls = palloc((childkeys_count(group) * nkeys + 1) * sizeof(bool));
+		FmgrInfo	out[INDEX_MAX_KEYS];
+		int			n = 0;
+
+		for (int i = 0; i < nkeys; i++)
+		{
+			Oid			typoutput;
+			bool		typisvarlena;
+
+			getTypeOutputInfo(ref.child_types[i], &typoutput, &typisvarlena);
+			fmgr_info(typoutput, &out[i]);
+		}
+		for (ChildKey *key = childkeys_first(group); key != NULL; key = key->next)
+		{
+			if (key->rows == 0)
+				continue;
+			for (int i = 0; i < nkeys; i++, n++)
+			{
+				nulls[n] = key->isnull[i];
+				elems[n] = nulls[n] ? (Datum) 0 :
+					CStringGetTextDatum(OutputFunctionCall(&out[i], key->values[i]));
+			}
+		}
+		if (n > 0)
+		{
+			int			dims[1] = {n};
+			int			lbs[1] = {1};
+
+			record_changes(changed, reference,
+						   PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs,
+															  TEXTOID, -1, false,
+															  TYPALIGN_INT)),
+						   false);
+		}
 	}
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextDelete(cxt);

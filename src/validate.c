@@ -1018,9 +1018,9 @@ incremental_possible(const char *name)
 }
 
 /*
- * The statement that re-checks a batch of changed keys ($1, a jsonb[]): for
- * each key, its canonical form and the number of child rows that hold it if
- * it is an orphan (0 otherwise).
+ * The statement that re-checks a batch of changed keys ($1 ... $n, the text
+ * of their values, an array per column): for each key, its jsonb form and
+ * the number of child rows that hold it if it is an orphan (0 otherwise).
  *
  *	SELECT jsonb_build_object('c1', k.k1, ...),
  *		   CASE WHEN <checked> AND NOT EXISTS (<parent probe>)
@@ -1061,12 +1061,8 @@ recheck_sql(RiReference *ref)
 		generate_operator_clause(&buf, left, ref->parent_types[i],
 								 ref->eq_operators[i], right, ref->child_types[i]);
 	}
-	appendStringInfoString(&buf, ") THEN pg_catalog.count(c.*) ELSE 0 END FROM (SELECT DISTINCT ");
-	for (int i = 0; i < ref->nkeys; i++)
-		appendStringInfo(&buf, "%s(j OPERATOR(pg_catalog.->>) %s)::%s AS k%d", i ? ", " : "",
-						 quote_literal_cstr(ref->child_columns[i]),
-						 format_type_be_qualified(ref->child_types[i]), i + 1);
-	appendStringInfo(&buf, " FROM pg_catalog.unnest($1) AS j) k LEFT JOIN %s%s c ON ",
+	/* only an orphan's rows are counted, through the child's index if any */
+	appendStringInfo(&buf, ") THEN (SELECT pg_catalog.count(*) FROM %s%s c WHERE ",
 					 ref->only_child ? "ONLY " : "", child);
 	for (int i = 0; i < ref->nkeys; i++)
 	{
@@ -1090,9 +1086,17 @@ recheck_sql(RiReference *ref)
 		if (ref->match_full)
 			appendStringInfo(&buf, " OR (%s IS NULL AND %s IS NULL))", left, right);
 	}
-	appendStringInfoString(&buf, " GROUP BY ");
+	appendStringInfoString(&buf, ") ELSE 0 END FROM (SELECT DISTINCT ");
 	for (int i = 0; i < ref->nkeys; i++)
-		appendStringInfo(&buf, "%sk.k%d", i ? ", " : "", i + 1);
+		appendStringInfo(&buf, "%su.v%d::%s AS k%d", i ? ", " : "", i + 1,
+						 format_type_be_qualified(ref->child_types[i]), i + 1);
+	appendStringInfoString(&buf, " FROM ROWS FROM (");
+	for (int i = 0; i < ref->nkeys; i++)
+		appendStringInfo(&buf, "%spg_catalog.unnest($%d)", i ? ", " : "", i + 1);
+	appendStringInfoString(&buf, ") AS u(");
+	for (int i = 0; i < ref->nkeys; i++)
+		appendStringInfo(&buf, "%sv%d", i ? ", " : "", i + 1);
+	appendStringInfoString(&buf, ")) k");
 	return buf.data;
 }
 
@@ -1138,7 +1142,7 @@ validate_incremental(const char *name, int batch_size, bool atomic)
 	{
 		Datum		args[3];
 		Oid			argtypes[3] = {TEXTOID, INT4OID, TIMESTAMPTZOID};
-		Oid			jsonb_array = JSONBARRAYOID;
+		Oid			text_array = TEXTARRAYOID;
 		Datum		started;
 
 		v = validator_create(ref, batch_size, atomic, record_orphans, cxt);
@@ -1160,7 +1164,7 @@ validate_incremental(const char *name, int batch_size, bool atomic)
 			int			nestlevel;
 			int			rc;
 			bool		isnull;
-			Datum		arg;
+			Datum		colargs[INDEX_MAX_KEYS];
 			Datum		wargs[4];
 			Oid			wtypes[4] = {TEXTOID, JSONBARRAYOID, INT8ARRAYOID, JSONBARRAYOID};
 
@@ -1168,45 +1172,81 @@ validate_incremental(const char *name, int batch_size, bool atomic)
 			MemoryContextSwitchTo(batch_cxt);
 			PushActiveSnapshot(GetTransactionSnapshot());
 
-			/* take the next batch of recorded keys */
+			/* take the next batch of recorded statements' keys */
 			exec_owner(v, NULL,
 					   "WITH d AS (DELETE FROM ri_policy._changed"
 					   "            WHERE ctid = ANY (ARRAY(SELECT ctid FROM ri_policy._changed"
 					   "                                     WHERE reference = $1 LIMIT $2))"
-					   "           RETURNING key)"
-					   " SELECT DISTINCT key FROM d", 2, argtypes, args);
-			nkeys = (int) SPI_processed;
-			keys = palloc((nkeys + 1) * sizeof(Datum));
-			for (int i = 0; i < nkeys; i++)
-			{
-				Jsonb	   *key = DatumGetJsonbPCopy(SPI_getbinval(SPI_tuptable->vals[i],
-																   SPI_tuptable->tupdesc, 1,
-																   &isnull));
-
-				if (JB_ROOT_IS_SCALAR(key))
-					full_needed = true; /* the TRUNCATE marker */
-				keys[i] = JsonbPGetDatum(key);
-			}
+					   "           RETURNING keys),"
+					   " r AS (SELECT keys, pg_catalog.row_number() OVER () AS r FROM d)"
+					   " SELECT (SELECT pg_catalog.bool_or(keys IS NULL) FROM d),"
+					   "        (SELECT pg_catalog.count(*) FROM d),"
+					   "        ARRAY(SELECT u.k FROM r, pg_catalog.unnest(r.keys)"
+					   "                               WITH ORDINALITY AS u(k, o)"
+					   "               ORDER BY r.r, u.o)",
+					   2, argtypes, args);
+			if (SPI_processed != 1)
+				elog(ERROR, "could not read recorded changes");
+			full_needed = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+													 SPI_tuptable->tupdesc, 1, &isnull)) && !isnull;
+			nkeys = (int) DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+													  SPI_tuptable->tupdesc, 2, &isnull));
+			keys = (Datum *) palloc(sizeof(Datum));
+			keys[0] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull);
+			if (!isnull)
+				keys[0] = PointerGetDatum(PG_DETOAST_DATUM_COPY(keys[0]));
 			SPI_freetuptable(SPI_tuptable);
-			if (nkeys == 0 || full_needed)
+			if (nkeys == 0 || full_needed || isnull)
 			{
 				PopActiveSnapshot();
-				break;
+				if (full_needed || nkeys == 0)
+					break;
+				commit_point(v);
+				continue;		/* statements that recorded no key */
+			}
+
+			/* split the keys' values into an array per column */
+			{
+				ArrayType  *flat = DatumGetArrayTypeP(keys[0]);
+				Datum	   *elems;
+				bool	   *enulls;
+				int			nelems;
+
+				deconstruct_array(flat, TEXTOID, -1, false, TYPALIGN_INT,
+								  &elems, &enulls, &nelems);
+				for (int c = 0; c < ref->nkeys; c++)
+				{
+					int			dims[1] = {nelems / ref->nkeys};
+					int			lbs[1] = {1};
+					Datum	   *ce = palloc((dims[0] + 1) * sizeof(Datum));
+					bool	   *cn = palloc((dims[0] + 1) * sizeof(bool));
+
+					for (int e = 0; e < dims[0]; e++)
+					{
+						ce[e] = elems[e * ref->nkeys + c];
+						cn[e] = enulls[e * ref->nkeys + c];
+					}
+					colargs[c] = PointerGetDatum(construct_md_array(ce, cn, 1, dims, lbs,
+																	TEXTOID, -1, false,
+																	TYPALIGN_INT));
+				}
 			}
 
 			/* re-check them, as the child's owner */
-			arg = PointerGetDatum(construct_array(keys, nkeys, JSONBOID, -1, false,
-												  TYPALIGN_INT));
 			ri_become(v->scan_user, SECURITY_RESTRICTED_OPERATION, &saved);
 			nestlevel = ri_safe_search_path();
 			if (recheck == NULL)
 			{
-				recheck = SPI_prepare(recheck_sql(ref), 1, &jsonb_array);
+				Oid			types[INDEX_MAX_KEYS];
+
+				for (int c = 0; c < ref->nkeys; c++)
+					types[c] = text_array;
+				recheck = SPI_prepare(recheck_sql(ref), ref->nkeys, types);
 				if (recheck == NULL)
 					elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
 				SPI_keepplan(recheck);
 			}
-			rc = SPI_execute_plan(recheck, &arg, NULL, false, 0);
+			rc = SPI_execute_plan(recheck, colargs, NULL, false, 0);
 			MemoryContextSwitchTo(batch_cxt);
 			ri_restore_search_path(nestlevel);
 			ri_restore(&saved);

@@ -1,0 +1,132 @@
+#!/bin/sh
+# test/bench/lifecycle.sh -- what tracking costs writers, and what it saves
+# validation.
+#
+# Run it through `make bench` (test/bench/run.sh calls it), or on its own
+# against any server reachable through the PG* environment variables, as a
+# superuser that may create databases, with ri_policy installed.
+#
+# Three children of one parent, each with an index on its reference column:
+#   none      no foreign key, nothing declared
+#   fk        an enforced foreign key
+#   tracked   a declared reference with ri_policy.track()
+# (a) bulk load: INSERT ... SELECT of BENCH_LOAD_ROWS rows (1M) into each,
+#     emptied before each run, BENCH_LOAD_ROUNDS (3) rounds, variants in
+#     turn; median time.
+# (b) concurrent single-row inserts with pgbench (BENCH_CLIENTS clients, 8)
+#     whose rows reference BENCH_HOT_PARENTS hot parent rows (5),
+#     BENCH_PGBENCH_SECONDS (5) per run, BENCH_PGBENCH_ROUNDS (3) rounds,
+#     variants in turn; median tps.
+# (c) on a tracked BENCH_CHILD_ROWS-row child (5M): a full validation pass
+#     against an incremental one after 1,000 rows changed their key
+#     (0.02%); median of BENCH_INCR_ROUNDS (3).
+# Throughput ratios are against "none" (targets: tracked >= 0.9); (c) is
+# incremental time / full time (target <= 0.02).
+set -eu
+
+load_rows=${BENCH_LOAD_ROWS:-1000000}
+load_rounds=${BENCH_LOAD_ROUNDS:-3}
+clients=${BENCH_CLIENTS:-8}
+hot=${BENCH_HOT_PARENTS:-5}
+pg_seconds=${BENCH_PGBENCH_SECONDS:-5}
+pg_rounds=${BENCH_PGBENCH_ROUNDS:-3}
+child_rows=${BENCH_CHILD_ROWS:-5000000}
+incr_rounds=${BENCH_INCR_ROUNDS:-3}
+db=ri_policy_bench_lifecycle
+
+sql() { PGOPTIONS="-c client_min_messages=warning" psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" "$@"; }
+say() { echo "lifecycle: $*" >&2; }
+now_ms() { date +%s%3N; }
+median() { sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+tmp=$(mktemp -d)
+cleanup() {
+	psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
+sql <<SQL
+CREATE EXTENSION ri_policy;
+CREATE TABLE parent (id int PRIMARY KEY);
+INSERT INTO parent SELECT generate_series(1, 100000);
+CREATE TABLE child_none (id bigserial, pid int, v text);
+CREATE TABLE child_fk (id bigserial, pid int REFERENCES parent, v text);
+CREATE TABLE child_tracked (id bigserial, pid int, v text);
+CREATE INDEX ON child_none (pid);
+CREATE INDEX ON child_fk (pid);
+CREATE INDEX ON child_tracked (pid);
+SELECT ri_policy.declare_reference('child_tracked', '{pid}', 'parent', name => 'tracked');
+SELECT ri_policy.track('tracked');
+CALL ri_policy.validate('tracked');
+VACUUM ANALYZE parent;
+SQL
+
+variants="none fk tracked"
+
+# (a) bulk load
+for v in $variants; do : >"$tmp/load_$v"; done
+for r in $(seq 1 "$load_rounds"); do
+	for v in $variants; do
+		sql -c "TRUNCATE child_$v"
+		sql -c "CHECKPOINT"
+		t0=$(now_ms)
+		sql -c "INSERT INTO child_$v (pid, v) SELECT g % 100000 + 1, 'x' FROM generate_series(1, $load_rows) g"
+		echo $(($(now_ms) - t0)) >>"$tmp/load_$v"
+	done
+	say "(a) round $r/$load_rounds: none $(tail -1 "$tmp/load_none") ms, fk $(tail -1 "$tmp/load_fk") ms, tracked $(tail -1 "$tmp/load_tracked") ms"
+done
+
+# (b) concurrent single-row inserts on hot parents
+for v in $variants; do
+	printf '\\set p random(1, %d)\nINSERT INTO child_%s (pid, v) VALUES (:p, '"'"'x'"'"');\n' "$hot" "$v" >"$tmp/insert_$v.sql"
+	: >"$tmp/tps_$v"
+done
+for r in $(seq 1 "$pg_rounds"); do
+	for v in $variants; do
+		pgbench -n -c "$clients" -j 2 -T "$pg_seconds" -f "$tmp/insert_$v.sql" "$db" 2>/dev/null |
+			awk '/^tps/ { printf "%d\n", $3 }' >>"$tmp/tps_$v"
+	done
+	say "(b) round $r/$pg_rounds: none $(tail -1 "$tmp/tps_none") tps, fk $(tail -1 "$tmp/tps_fk") tps, tracked $(tail -1 "$tmp/tps_tracked") tps"
+done
+
+# (c) incremental validation after 0.02% of rows changed
+say "(c) loading $child_rows rows"
+sql <<SQL
+CREATE TABLE big (id int, pid int);
+INSERT INTO big SELECT g, CASE WHEN g % 1000 = 0 THEN 100001 + g % 997 ELSE g % 100000 + 1 END
+  FROM generate_series(1, $child_rows) g;
+CREATE INDEX ON big (pid);
+CREATE INDEX ON big (id);
+VACUUM ANALYZE big;
+SELECT ri_policy.declare_reference('big', '{pid}', 'parent', name => 'big_ref');
+SELECT ri_policy.track('big_ref');
+SQL
+: >"$tmp/full"; : >"$tmp/incr"
+# timed inside one session (psql's \timing), so that connecting is not counted
+for r in $(seq 1 "$incr_rounds"); do
+	sql -c '\timing on' \
+		-c "CALL ri_policy.validate('big_ref', \"full\" => true)" \
+		-c "UPDATE big SET pid = (pid + $r * 7919) % 100500 + 1 WHERE id IN (SELECT (g * 4999 + $r) % $child_rows + 1 FROM generate_series(1, 1000) g)" \
+		-c "CALL ri_policy.validate('big_ref')" >"$tmp/times"
+	awk '/^Time:/ { n++; if (n == 1) print $2 > "'"$tmp/full_r"'"; if (n == 3) print $2 > "'"$tmp/incr_r"'" }' "$tmp/times"
+	cat "$tmp/full_r" >>"$tmp/full"
+	cat "$tmp/incr_r" >>"$tmp/incr"
+	got=$(sql -c "SELECT coalesce(sum(child_rows), 0) FROM ri_policy.violations WHERE reference = 'big_ref'")
+	want=$(sql -c "SELECT count(*) FROM big WHERE NOT EXISTS (SELECT 1 FROM parent p WHERE p.id = big.pid)")
+	[ "$got" = "$want" ] || { say "incremental result $got, expected $want"; exit 1; }
+	say "(c) round $r/$incr_rounds: full $(tail -1 "$tmp/full") ms, incremental $(tail -1 "$tmp/incr") ms (exact: $got orphan rows)"
+done
+
+awk -v ln="$(median <"$tmp/load_none")" -v lf="$(median <"$tmp/load_fk")" -v lt="$(median <"$tmp/load_tracked")" \
+	-v tn="$(median <"$tmp/tps_none")" -v tf="$(median <"$tmp/tps_fk")" -v tt="$(median <"$tmp/tps_tracked")" \
+	-v vf="$(median <"$tmp/full")" -v vi="$(median <"$tmp/incr")" \
+	-v rows="$load_rows" -v c="$clients" -v h="$hot" -v n="$child_rows" 'BEGIN {
+	printf "bulk load %dk rows (INSERT ... SELECT)         none: %d ms   fk: %d ms (%.2fx)   tracked: %d ms (%.2fx throughput, target >= 0.9 %s)\n",
+		rows / 1000, ln, lf, ln / lf, lt, ln / lt, (ln / lt >= 0.9 ? "ok" : "MISSED")
+	printf "single-row inserts, %d clients, %d hot parents   none: %d tps   fk: %d tps (%.2fx)   tracked: %d tps (%.2fx, target >= 0.9 %s)\n",
+		c, h, tn, tf, tf / tn, tt, tt / tn, (tt / tn >= 0.9 ? "ok" : "MISSED")
+	printf "incremental validation, 1000 of %dM rows changed   full: %.1f ms   incremental: %.1f ms   ratio: %.4fx (target <= 0.02 %s)\n",
+		n / 1e6, vf, vi, vi / vf, (vi / vf <= 0.02 ? "ok" : "MISSED")
+}'
