@@ -96,3 +96,34 @@ SELECT * FROM ri_policy.orphans('orders_block_customer_id_ref') ORDER BY key LIM
 SELECT name, child, child_columns, parent, kind, last_validated IS NOT NULL AS validated,
        orphan_keys, orphan_rows
   FROM ri_policy.references ORDER BY name;
+
+\echo
+\echo '== 8. Live with it: track changes, repair lazily, promote, demote'
+\c - postgres
+GRANT TRIGGER ON shop.customers TO app_block;
+\c - app_block
+CREATE INDEX ON shop.orders_block (customer_id);
+SELECT ri_policy.track('orders_block_customer_id_ref');
+CALL ri_policy.validate('orders_block_customer_id_ref');   -- full, the first time after track()
+INSERT INTO shop.orders_block VALUES (60001, 2000), (60002, 42);
+CALL ri_policy.validate('orders_block_customer_id_ref');   -- re-checks only the keys that changed
+SELECT status, batches, rows_checked AS keys_rechecked, orphan_keys
+  FROM ri_policy.validation_progress;
+
+\echo
+\echo '-- the deferred cascade: delete the orphans still without a customer, in committed batches'
+CALL ri_policy.repair('orders_block_customer_id_ref', 'delete');
+CALL ri_policy.validate('orders_block_customer_id_ref');
+SELECT count(*) AS orphans_left FROM ri_policy.violations;
+
+\echo
+\echo '-- promote it to a real foreign key online (app_block is blocked from that) ...'
+SELECT ri_policy.promote('orders_block_customer_id_ref');
+\c - postgres
+SELECT ri_policy.promote('orders_block_customer_id_ref');
+SELECT name, kind FROM ri_policy.references WHERE child = 'shop.orders_block'::regclass;
+
+\echo
+\echo '-- ... and demote it again: the relationship stays declared'
+SELECT ri_policy.demote('shop.orders_block', 'orders_block_customer_id_ref');
+SELECT name, kind FROM ri_policy.references WHERE child = 'shop.orders_block'::regclass;
