@@ -42,8 +42,10 @@ UPDATE ri_policy._progress SET last_full_at = last_done_at;
 -- Keys changed since the last pass, appended by the tracking triggers: one
 -- row per statement, its distinct changed keys as the text of their values,
 -- row after row (NULL keys: a TRUNCATE, so the next pass must be full).  No
--- index, so that appending stays cheap.
-CREATE TABLE ri_policy._changed (
+-- index and no WAL, so that appending stays cheap: a crash empties the
+-- table, and with it the sentinel row (empty keys) that each pass leaves,
+-- so that the next pass knows to be full.
+CREATE UNLOGGED TABLE ri_policy._changed (
 	reference		text NOT NULL,
 	keys			text[]
 );

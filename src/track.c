@@ -29,6 +29,7 @@
 
 #include "access/heapam.h"
 #include "access/htup_details.h"
+#include "access/relation.h"
 #include "access/table.h"
 #include "catalog/index.h"
 #include "catalog/namespace.h"
@@ -307,6 +308,28 @@ count_keys(ChildKeyGroup *group, Tuplestorestate *store, TupleDesc desc,
 }
 
 /*
+ * Open ri_policy._changed, remembering its OID for the next statements (and
+ * looking it up again if the extension was re-created since).
+ */
+static Relation
+open_changed(void)
+{
+	static Oid	changed_relid = InvalidOid;
+	Relation	rel;
+
+	if (OidIsValid(changed_relid))
+	{
+		rel = try_table_open(changed_relid, RowExclusiveLock);
+		if (rel != NULL && strcmp(RelationGetRelationName(rel), "_changed") == 0)
+			return rel;
+		if (rel != NULL)
+			table_close(rel, RowExclusiveLock);
+	}
+	changed_relid = get_relname_relid("_changed", get_namespace_oid("ri_policy", false));
+	return table_open(changed_relid, RowExclusiveLock);
+}
+
+/*
  * Append a statement's changed keys (NULL: the TRUNCATE marker) to
  * ri_policy._changed.
  */
@@ -343,7 +366,6 @@ ri_policy_track_trigger(PG_FUNCTION_ARGS)
 	MemoryContext cxt;
 	MemoryContext oldcxt;
 	Relation	changed;
-	Oid			nsp;
 
 	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event))
 		ereport(ERROR,
@@ -357,8 +379,7 @@ ri_policy_track_trigger(PG_FUNCTION_ARGS)
 	match_full = strcmp(trigger->tgargs[1], "full") == 0;
 	nkeys = (trigger->tgnargs - 2) / 2;
 
-	nsp = get_namespace_oid("ri_policy", false);
-	changed = table_open(get_relname_relid("_changed", nsp), RowExclusiveLock);
+	changed = open_changed();
 
 	if (TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
 	{

@@ -642,7 +642,10 @@ begin_run(Validator *v, bool restart, RunState *state)
 	state->resume_rel = v->leaves ? linitial_oid(v->leaves) : InvalidOid;
 	state->resume_block = 0;
 	args[2] = ObjectIdGetDatum(state->resume_rel);
-	exec_owner(v, NULL, "WITH c AS (DELETE FROM ri_policy._changed WHERE reference = $1)"
+	exec_owner(v, NULL, "WITH c AS (DELETE FROM ri_policy._changed WHERE reference = $1),"
+			   " s AS (INSERT INTO ri_policy._changed (reference, keys)"
+			   "        SELECT $1, '{}' FROM ri_policy._reference"
+			   "         WHERE name = $1 AND tracked_since IS NOT NULL)"
 			   " DELETE FROM ri_policy._pending WHERE reference = $1",
 			   1, argtypes, args);
 	exec_owner(v, NULL, "INSERT INTO ri_policy._progress AS p (reference, status,"
@@ -1000,6 +1003,9 @@ incremental_possible(const char *name)
 	nestlevel = ri_safe_search_path();
 	if (SPI_execute_with_args("SELECT r.tracked_since IS NOT NULL AND p.status = 'done'"
 							  "       AND p.last_full_at >= r.tracked_since"
+							  "       AND EXISTS (SELECT 1 FROM ri_policy._changed c"
+							  "                    WHERE c.reference = r.name"
+							  "                      AND pg_catalog.cardinality(c.keys) = 0)"
 							  "  FROM ri_policy._reference r"
 							  "  JOIN ri_policy._progress p ON p.reference = r.name"
 							  " WHERE r.name = $1", 1, &argtype, &arg, NULL,
@@ -1176,7 +1182,10 @@ validate_incremental(const char *name, int batch_size, bool atomic)
 			exec_owner(v, NULL,
 					   "WITH d AS (DELETE FROM ri_policy._changed"
 					   "            WHERE ctid = ANY (ARRAY(SELECT ctid FROM ri_policy._changed"
-					   "                                     WHERE reference = $1 LIMIT $2))"
+					   "                                     WHERE reference = $1"
+					   "                                       AND pg_catalog.cardinality(keys)"
+					   "                                           IS DISTINCT FROM 0"
+					   "                                     LIMIT $2))"
 					   "           RETURNING keys),"
 					   " r AS (SELECT keys, pg_catalog.row_number() OVER () AS r FROM d)"
 					   " SELECT (SELECT pg_catalog.bool_or(keys IS NULL) FROM d),"

@@ -1,7 +1,7 @@
 -- track(): the keys changed on either table are recorded, and the next
 -- validate() re-checks only those, with the same result as a full pass.
 BEGIN;
-SELECT plan(26);
+SELECT plan(28);
 
 CREATE TABLE tp (id int PRIMARY KEY);
 INSERT INTO tp SELECT generate_series(1, 200);
@@ -59,6 +59,16 @@ SELECT set_eq('SELECT key, child_rows FROM ri_policy.violations WHERE reference 
 -- a pass with nothing to do
 CALL ri_policy.validate('tr');
 SELECT is(progress(), 'done 0', 'no changes: nothing re-checked');
+
+-- a crash empties ri_policy._changed (it is unlogged), sentinel included:
+-- the next pass is full
+INSERT INTO tc VALUES (-6, 994);
+TRUNCATE ri_policy._changed;
+CALL ri_policy.validate('tr');
+SELECT is(progress(), 'done 4006', 'after the change log was lost, the pass is full');
+SELECT set_eq('SELECT key, child_rows FROM ri_policy.violations WHERE reference = ''tr''',
+			  'SELECT * FROM truth()', 'and right');
+DELETE FROM tc WHERE id = -6;
 
 -- TRUNCATE of the parent: the next pass is full
 TRUNCATE tp;
