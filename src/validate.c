@@ -1293,8 +1293,9 @@ validate_incremental(const char *name, int batch_size, bool atomic)
 			wargs[3] = PointerGetDatum(construct_array(clean, nclean, JSONBOID, -1,
 													   false, TYPALIGN_INT));
 			exec_owner(v, NULL,
-					   "WITH gone AS (DELETE FROM ri_policy._violation"
-					   "               WHERE reference = $1 AND key = ANY ($4))"
+					   "WITH gone AS (DELETE FROM ri_policy._violation v"
+					   "               USING pg_catalog.unnest($4) AS u(k)"
+					   "               WHERE v.reference = $1 AND v.key = u.k)"
 					   " INSERT INTO ri_policy._violation AS v"
 					   "   (reference, key, child_rows, first_seen, last_seen)"
 					   " SELECT $1, k, n, pg_catalog.now(), pg_catalog.now()"
