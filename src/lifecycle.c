@@ -100,13 +100,6 @@ delete_action_sql(const char *on_delete)
 	return "NO ACTION";
 }
 
-static const char *
-qualified_name(Oid relid)
-{
-	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
-									  get_rel_name(relid));
-}
-
 /* Does this backend hold any lock on the relation? */
 static bool
 holds_any_lock(Oid relid)
@@ -184,10 +177,7 @@ ri_policy_promote(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("\"%s\" is already a foreign key constraint", name)));
-	if (!compat_class_ownercheck(ref->child, GetUserId()))
-		aclcheck_error(ACLCHECK_NOT_OWNER,
-					   get_relkind_objtype(get_rel_relkind(ref->child)),
-					   get_rel_name(ref->child));
+	ri_require_child_owner(ref);
 	if (strlen(name) >= NAMEDATALEN)
 		ereport(ERROR,
 				(errcode(ERRCODE_NAME_TOO_LONG),
@@ -211,10 +201,10 @@ ri_policy_promote(PG_FUNCTION_ARGS)
 	/* ALTER TABLE ... ADD CONSTRAINT ... FOREIGN KEY ... NOT VALID */
 	initStringInfo(&buf);
 	appendStringInfo(&buf, "ALTER TABLE %s ADD CONSTRAINT %s FOREIGN KEY (",
-					 qualified_name(ref->child), quote_identifier(name));
+					 ri_qualified_name(ref->child), quote_identifier(name));
 	for (int i = 0; i < ref->nkeys; i++)
 		appendStringInfo(&buf, "%s%s", i ? ", " : "", quote_identifier(ref->child_columns[i]));
-	appendStringInfo(&buf, ") REFERENCES %s (", qualified_name(ref->parent));
+	appendStringInfo(&buf, ") REFERENCES %s (", ri_qualified_name(ref->parent));
 	for (int i = 0; i < ref->nkeys; i++)
 		appendStringInfo(&buf, "%s%s", i ? ", " : "", quote_identifier(ref->parent_columns[i]));
 	appendStringInfo(&buf, ") MATCH %s ON DELETE %s NOT VALID",
@@ -236,7 +226,7 @@ ri_policy_promote(PG_FUNCTION_ARGS)
 	strlcpy(task->add_sql, buf.data, sizeof(task->add_sql));
 	snprintf(task->validate_sql, sizeof(task->validate_sql),
 			 "ALTER TABLE %s VALIDATE CONSTRAINT %s",
-			 qualified_name(ref->child), quote_identifier(name));
+			 ri_qualified_name(ref->child), quote_identifier(name));
 
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
 	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
@@ -464,7 +454,7 @@ demote_constraint(Oid conoid)
 
 	initStringInfo(&sql);
 	appendStringInfo(&sql, "ALTER TABLE %s DROP CONSTRAINT %s",
-					 qualified_name(child), quote_identifier(name));
+					 ri_qualified_name(child), quote_identifier(name));
 	SPI_connect();
 	if (SPI_execute(sql.data, false, 0) != SPI_OK_UTILITY)
 		elog(ERROR, "could not run \"%s\"", sql.data);
@@ -472,9 +462,9 @@ demote_constraint(Oid conoid)
 	resetStringInfo(&sql);
 	appendStringInfo(&sql,
 					 "SELECT ri_policy.declare_reference(%s, %s, %s, %s, %s, %s, %s)",
-					 quote_literal_cstr(qualified_name(child)),
+					 quote_literal_cstr(ri_qualified_name(child)),
 					 quote_literal_cstr(psprintf("{%s}", cols.data)),
-					 quote_literal_cstr(qualified_name(parent)),
+					 quote_literal_cstr(ri_qualified_name(parent)),
 					 quote_literal_cstr(psprintf("{%s}", pcols.data)),
 					 quote_literal_cstr(name), quote_literal_cstr(match),
 					 quote_literal_cstr(on_delete));

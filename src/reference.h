@@ -42,6 +42,18 @@ extern Oid	ri_extension_owner(void);
 extern void ri_follow_column_rename(Node *parsetree);
 extern bool ri_registry_exists(void);
 
+/* sqlgen.c */
+struct StringInfoData;
+extern char *ri_qualified_name(Oid relid);
+extern void ri_append_no_parent(struct StringInfoData *buf, RiReference *ref,
+								const char *keyfmt);
+extern void ri_append_child_match(struct StringInfoData *buf, RiReference *ref,
+								  const char *keyfmt, bool nulls_match);
+
+/* registry.c: the declared references whose child the caller owns */
+extern List *ri_owned_reference_names(void);
+extern void ri_require_child_owner(RiReference *ref);
+
 /* track.c */
 extern char *ri_track_trigger_prefix(const char *name);
 extern void ri_untrack(RiReference *ref);
@@ -49,6 +61,7 @@ extern void ri_untrack(RiReference *ref);
 /* validate.c */
 struct LOCKTAG;
 extern void ri_reference_locktag(struct LOCKTAG *tag, const char *name);
+extern RiReference *ri_lock_reference(const char *name, struct LOCKTAG *tag);
 extern Oid	ri_rel_owner(Oid relid);
 
 /* run SPI work on ri_policy's own tables as the extension's owner */

@@ -818,6 +818,39 @@ ri_declared_reference_names(void)
 }
 
 /*
+ * The declared references whose child table the caller owns, in name order
+ * (what validate() and repair() do when given no reference).
+ */
+List *
+ri_owned_reference_names(void)
+{
+	List	   *names = NIL;
+	ListCell   *lc;
+
+	foreach(lc, ri_declared_reference_names())
+	{
+		RiReference *ref = ri_load_reference(lfirst(lc));
+
+		if (compat_class_ownercheck(ref->child, GetUserId()))
+			names = lappend(names, lfirst(lc));
+	}
+	return names;
+}
+
+/*
+ * Changing a reference, or its results, requires owning its child table,
+ * as ALTER TABLE would.
+ */
+void
+ri_require_child_owner(RiReference *ref)
+{
+	if (!compat_class_ownercheck(ref->child, GetUserId()))
+		aclcheck_error(ACLCHECK_NOT_OWNER,
+					   get_relkind_objtype(get_rel_relkind(ref->child)),
+					   get_rel_name(ref->child));
+}
+
+/*
  * Fill in column types and collations, checking that the columns still
  * exist with the types the pinned operators were chosen for.
  */

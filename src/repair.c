@@ -76,10 +76,7 @@ static char *
 repair_sql(RiReference *ref, RepairAction action)
 {
 	StringInfoData buf;
-	const char *child = quote_qualified_identifier(get_namespace_name(get_rel_namespace(ref->child)),
-												   get_rel_name(ref->child));
-	const char *parent = quote_qualified_identifier(get_namespace_name(get_rel_namespace(ref->parent)),
-													get_rel_name(ref->parent));
+	const char *child = ri_qualified_name(ref->child);
 
 	initStringInfo(&buf);
 	appendStringInfoString(&buf, "WITH k AS (SELECT j");
@@ -87,23 +84,10 @@ repair_sql(RiReference *ref, RepairAction action)
 		appendStringInfo(&buf, ", (j OPERATOR(pg_catalog.->>) %s)::%s AS k%d",
 						 quote_literal_cstr(ref->child_columns[i]),
 						 format_type_be_qualified(ref->child_types[i]), i + 1);
-	appendStringInfo(&buf, " FROM pg_catalog.unnest($1) AS j),"
-					 " o AS (SELECT * FROM k WHERE NOT EXISTS (SELECT 1 FROM %s%s x WHERE ",
-					 ref->only_parent ? "ONLY " : "", parent);
-	for (int i = 0; i < ref->nkeys; i++)
-	{
-		char		left[NAMEDATALEN * 2 + 8];
-		char		right[16];
-
-		if (i > 0)
-			appendStringInfoString(&buf, " AND ");
-		snprintf(left, sizeof(left), "x.%s", quote_identifier(ref->parent_columns[i]));
-		snprintf(right, sizeof(right), "k.k%d", i + 1);
-		generate_operator_clause(&buf, left, ref->parent_types[i],
-								 ref->eq_operators[i], right, ref->child_types[i]);
-	}
-	appendStringInfoString(&buf, ")), a AS (");
-
+	appendStringInfoString(&buf, " FROM pg_catalog.unnest($1) AS j),"
+						   " o AS (SELECT * FROM k WHERE ");
+	ri_append_no_parent(&buf, ref, "k.k%d");
+	appendStringInfoString(&buf, "), a AS (");
 	if (action == REPAIR_DELETE)
 		appendStringInfo(&buf, "DELETE FROM %s%s c USING o WHERE ",
 						 ref->only_child ? "ONLY " : "", child);
@@ -116,26 +100,8 @@ repair_sql(RiReference *ref, RepairAction action)
 							 action == REPAIR_SET_NULL ? "NULL" : "DEFAULT");
 		appendStringInfoString(&buf, " FROM o WHERE ");
 	}
-	for (int i = 0; i < ref->nkeys; i++)
-	{
-		TypeCacheEntry *typentry = lookup_type_cache(ref->child_types[i],
-													 TYPECACHE_EQ_OPR);
-		char		left[NAMEDATALEN + 8];
-		char		right[16];
-
-		if (!OidIsValid(typentry->eq_opr))
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_FUNCTION),
-					 errmsg("could not identify an equality operator for type %s",
-							format_type_be(ref->child_types[i]))));
-		snprintf(left, sizeof(left), "c.%s", quote_identifier(ref->child_columns[i]));
-		snprintf(right, sizeof(right), "o.k%d", i + 1);
-		appendStringInfoString(&buf, i ? " AND (" : "(");
-		generate_operator_clause(&buf, left, ref->child_types[i], typentry->eq_opr,
-								 right, ref->child_types[i]);
-		/* a MATCH FULL violation may be partly NULL */
-		appendStringInfo(&buf, " OR (%s IS NULL AND %s IS NULL))", left, right);
-	}
+	/* a MATCH FULL violation may be partly NULL */
+	ri_append_child_match(&buf, ref, "o.k%d", true);
 	appendStringInfoString(&buf, " RETURNING 1)"
 						   " SELECT (SELECT pg_catalog.count(*) FROM a),"
 						   " ARRAY(SELECT j FROM o)");
@@ -183,11 +149,13 @@ repair_one(const char *name, const char *action_arg, int batch_size, bool atomic
 	cxt = AllocSetContextCreate(TopMemoryContext, "ri_policy repair",
 								ALLOCSET_DEFAULT_SIZES);
 	MemoryContextSwitchTo(cxt);
-	ref = ri_load_reference(name);
-	if (!compat_class_ownercheck(ref->child, GetUserId()))
-		aclcheck_error(ACLCHECK_NOT_OWNER,
-					   get_relkind_objtype(get_rel_relkind(ref->child)),
-					   get_rel_name(ref->child));
+	ref = ri_lock_reference(name, &tag);
+	if (ref == NULL)
+	{
+		MemoryContextSwitchTo(oldcxt);
+		MemoryContextDelete(cxt);
+		return 0;
+	}
 
 	act = action_arg;
 	if (act == NULL)
@@ -204,6 +172,7 @@ repair_one(const char *name, const char *action_arg, int batch_size, bool atomic
 					(errmsg("reference \"%s\" has ON DELETE %s, skipping",
 							name, ref->on_delete),
 					 errhint("Pass an action: 'delete', 'set null' or 'set default'.")));
+			LockRelease(&tag, ExclusiveLock, true);
 			MemoryContextSwitchTo(oldcxt);
 			MemoryContextDelete(cxt);
 			return 0;
@@ -212,16 +181,6 @@ repair_one(const char *name, const char *action_arg, int batch_size, bool atomic
 	action = strcmp(act, "delete") == 0 ? REPAIR_DELETE :
 		strcmp(act, "set null") == 0 ? REPAIR_SET_NULL : REPAIR_SET_DEFAULT;
 
-	ri_reference_locktag(&tag, name);
-	if (LockAcquire(&tag, ExclusiveLock, true, true) == LOCKACQUIRE_NOT_AVAIL)
-	{
-		ereport(NOTICE,
-				(errmsg("reference \"%s\" is being validated or repaired by another session, skipping",
-						name)));
-		MemoryContextSwitchTo(oldcxt);
-		MemoryContextDelete(cxt);
-		return 0;
-	}
 
 	PG_TRY();
 	{
@@ -385,19 +344,8 @@ ri_policy_repair(PG_FUNCTION_ARGS)
 	}
 
 	SPI_connect_ext(atomic ? 0 : SPI_OPT_NONATOMIC);
-	if (!PG_ARGISNULL(0))
-		names = list_make1(text_to_cstring(PG_GETARG_TEXT_PP(0)));
-	else
-	{
-		names = NIL;
-		foreach(lc, ri_declared_reference_names())
-		{
-			RiReference *ref = ri_load_reference(lfirst(lc));
-
-			if (compat_class_ownercheck(ref->child, GetUserId()))
-				names = lappend(names, lfirst(lc));
-		}
-	}
+	names = PG_ARGISNULL(0) ? ri_owned_reference_names() :
+		list_make1(text_to_cstring(PG_GETARG_TEXT_PP(0)));
 	foreach(lc, names)
 		(void) repair_one(lfirst(lc), action, batch_size, atomic);
 	SPI_finish();

@@ -207,10 +207,7 @@ ri_policy_track(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("\"%s\" is a foreign key constraint, not a declared reference", name),
 				 errhint("Only declared references are tracked; a foreign key checks its own rows.")));
-	if (!compat_class_ownercheck(ref->child, GetUserId()))
-		aclcheck_error(ACLCHECK_NOT_OWNER,
-					   get_relkind_objtype(get_rel_relkind(ref->child)),
-					   get_rel_name(ref->child));
+	ri_require_child_owner(ref);
 	aclresult = pg_class_aclcheck(ref->parent, GetUserId(), ACL_TRIGGER);
 	if (aclresult != ACLCHECK_OK)
 		aclcheck_error(aclresult, get_relkind_objtype(get_rel_relkind(ref->parent)),

@@ -164,7 +164,6 @@ prepare_confirm(RiReference *ref)
 {
 	StringInfoData buf;
 	SPIPlanPtr	plan;
-	Oid			nsp = get_rel_namespace(ref->parent);
 	Oid			argtypes[INDEX_MAX_KEYS];
 	int			nestlevel;
 
@@ -184,23 +183,8 @@ prepare_confirm(RiReference *ref)
 	appendStringInfoString(&buf, ") WITH ORDINALITY AS u(");
 	for (int i = 0; i < ref->nkeys; i++)
 		appendStringInfo(&buf, "k%d, ", i + 1);
-	appendStringInfo(&buf, "i) WHERE NOT EXISTS (SELECT 1 FROM %s%s x WHERE ",
-					 ref->only_parent ? "ONLY " : "",
-					 quote_qualified_identifier(get_namespace_name(nsp),
-												get_rel_name(ref->parent)));
-	for (int i = 0; i < ref->nkeys; i++)
-	{
-		char		left[NAMEDATALEN * 2 + 8];
-		char		right[16];
-
-		if (i > 0)
-			appendStringInfoString(&buf, " AND ");
-		snprintf(left, sizeof(left), "x.%s", quote_identifier(ref->parent_columns[i]));
-		snprintf(right, sizeof(right), "u.k%d", i + 1);
-		generate_operator_clause(&buf, left, ref->parent_types[i],
-								 ref->eq_operators[i], right, ref->child_types[i]);
-	}
-	appendStringInfoChar(&buf, ')');
+	appendStringInfoString(&buf, "i) WHERE ");
+	ri_append_no_parent(&buf, ref, "u.k%d");
 
 	nestlevel = ri_safe_search_path();
 	plan = SPI_prepare(buf.data, ref->nkeys, argtypes);
@@ -490,6 +474,28 @@ ri_reference_locktag(LOCKTAG *tag, const char *name)
 	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, 0x52504f4c,	/* "RPOL" */
 						 hash_bytes((const unsigned char *) name, strlen(name)),
 						 0x5250);
+}
+
+/*
+ * Load a reference for work that changes its results (validate, repair):
+ * check that the caller owns the child, and take the reference's session
+ * lock.  Returns NULL, with a NOTICE, if another session holds the lock.
+ */
+RiReference *
+ri_lock_reference(const char *name, LOCKTAG *tag)
+{
+	RiReference *ref = ri_load_reference(name);
+
+	ri_require_child_owner(ref);
+	ri_reference_locktag(tag, name);
+	if (LockAcquire(tag, ExclusiveLock, true, true) == LOCKACQUIRE_NOT_AVAIL)
+	{
+		ereport(NOTICE,
+				(errmsg("reference \"%s\" is being validated or repaired by another session, skipping",
+						name)));
+		return NULL;
+	}
+	return ref;
 }
 
 /*
@@ -922,18 +928,9 @@ validate_one(const char *name, int batch_size, bool restart, bool atomic)
 	cxt = AllocSetContextCreate(TopMemoryContext, "ri_policy validate",
 								ALLOCSET_DEFAULT_SIZES);
 	MemoryContextSwitchTo(cxt);
-	ref = ri_load_reference(name);
-	if (!compat_class_ownercheck(ref->child, GetUserId()))
-		aclcheck_error(ACLCHECK_NOT_OWNER,
-					   get_relkind_objtype(get_rel_relkind(ref->child)),
-					   get_rel_name(ref->child));
-
-	ri_reference_locktag(&tag, name);
-	if (LockAcquire(&tag, ExclusiveLock, true, true) == LOCKACQUIRE_NOT_AVAIL)
+	ref = ri_lock_reference(name, &tag);
+	if (ref == NULL)
 	{
-		ereport(NOTICE,
-				(errmsg("reference \"%s\" is being validated by another session, skipping",
-						name)));
 		MemoryContextSwitchTo(oldcxt);
 		MemoryContextDelete(cxt);
 		return;
@@ -1039,10 +1036,6 @@ static char *
 recheck_sql(RiReference *ref)
 {
 	StringInfoData buf;
-	const char *child = quote_qualified_identifier(get_namespace_name(get_rel_namespace(ref->child)),
-												   get_rel_name(ref->child));
-	const char *parent = quote_qualified_identifier(get_namespace_name(get_rel_namespace(ref->parent)),
-													get_rel_name(ref->parent));
 
 	initStringInfo(&buf);
 	appendStringInfoString(&buf, "SELECT pg_catalog.jsonb_build_object(");
@@ -1053,45 +1046,12 @@ recheck_sql(RiReference *ref)
 	/* which keys are checked: MATCH SIMPLE none with a NULL, FULL not all NULL */
 	for (int i = 0; i < ref->nkeys; i++)
 		appendStringInfo(&buf, "%sk.k%d IS NOT NULL", i ? (ref->match_full ? " OR " : " AND ") : "(", i + 1);
-	appendStringInfo(&buf, ") AND NOT EXISTS (SELECT 1 FROM %s%s x WHERE ",
-					 ref->only_parent ? "ONLY " : "", parent);
-	for (int i = 0; i < ref->nkeys; i++)
-	{
-		char		left[NAMEDATALEN * 2 + 8];
-		char		right[16];
-
-		if (i > 0)
-			appendStringInfoString(&buf, " AND ");
-		snprintf(left, sizeof(left), "x.%s", quote_identifier(ref->parent_columns[i]));
-		snprintf(right, sizeof(right), "k.k%d", i + 1);
-		generate_operator_clause(&buf, left, ref->parent_types[i],
-								 ref->eq_operators[i], right, ref->child_types[i]);
-	}
+	appendStringInfoString(&buf, ") AND ");
+	ri_append_no_parent(&buf, ref, "k.k%d");
 	/* only an orphan's rows are counted, through the child's index if any */
-	appendStringInfo(&buf, ") THEN (SELECT pg_catalog.count(*) FROM %s%s c WHERE ",
-					 ref->only_child ? "ONLY " : "", child);
-	for (int i = 0; i < ref->nkeys; i++)
-	{
-		TypeCacheEntry *typentry = lookup_type_cache(ref->child_types[i], TYPECACHE_EQ_OPR);
-		char		left[NAMEDATALEN + 8];
-		char		right[16];
-
-		if (!OidIsValid(typentry->eq_opr))
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_FUNCTION),
-					 errmsg("could not identify an equality operator for type %s",
-							format_type_be(ref->child_types[i]))));
-		snprintf(left, sizeof(left), "c.%s", quote_identifier(ref->child_columns[i]));
-		snprintf(right, sizeof(right), "k.k%d", i + 1);
-		if (i > 0)
-			appendStringInfoString(&buf, " AND ");
-		if (ref->match_full)
-			appendStringInfoChar(&buf, '(');
-		generate_operator_clause(&buf, left, ref->child_types[i], typentry->eq_opr,
-								 right, ref->child_types[i]);
-		if (ref->match_full)
-			appendStringInfo(&buf, " OR (%s IS NULL AND %s IS NULL))", left, right);
-	}
+	appendStringInfo(&buf, " THEN (SELECT pg_catalog.count(*) FROM %s%s c WHERE ",
+					 ref->only_child ? "ONLY " : "", ri_qualified_name(ref->child));
+	ri_append_child_match(&buf, ref, "k.k%d", ref->match_full);
 	appendStringInfoString(&buf, ") ELSE 0 END FROM (SELECT DISTINCT ");
 	for (int i = 0; i < ref->nkeys; i++)
 		appendStringInfo(&buf, "%su.v%d::%s AS k%d", i ? ", " : "", i + 1,
@@ -1128,17 +1088,9 @@ validate_incremental(const char *name, int batch_size, bool atomic)
 	cxt = AllocSetContextCreate(TopMemoryContext, "ri_policy validate",
 								ALLOCSET_DEFAULT_SIZES);
 	MemoryContextSwitchTo(cxt);
-	ref = ri_load_reference(name);
-	if (!compat_class_ownercheck(ref->child, GetUserId()))
-		aclcheck_error(ACLCHECK_NOT_OWNER,
-					   get_relkind_objtype(get_rel_relkind(ref->child)),
-					   get_rel_name(ref->child));
-	ri_reference_locktag(&tag, name);
-	if (LockAcquire(&tag, ExclusiveLock, true, true) == LOCKACQUIRE_NOT_AVAIL)
+	ref = ri_lock_reference(name, &tag);
+	if (ref == NULL)
 	{
-		ereport(NOTICE,
-				(errmsg("reference \"%s\" is being validated by another session, skipping",
-						name)));
 		MemoryContextSwitchTo(oldcxt);
 		MemoryContextDelete(cxt);
 		return true;
@@ -1380,20 +1332,8 @@ ri_policy_validate(PG_FUNCTION_ARGS)
 
 	SPI_connect_ext(atomic ? 0 : SPI_OPT_NONATOMIC);
 
-	if (!PG_ARGISNULL(0))
-		names = list_make1(text_to_cstring(PG_GETARG_TEXT_PP(0)));
-	else
-	{
-		/* every declared reference whose child the caller owns */
-		names = NIL;
-		foreach(lc, ri_declared_reference_names())
-		{
-			RiReference *ref = ri_load_reference(lfirst(lc));
-
-			if (compat_class_ownercheck(ref->child, GetUserId()))
-				names = lappend(names, lfirst(lc));
-		}
-	}
+	names = PG_ARGISNULL(0) ? ri_owned_reference_names() :
+		list_make1(text_to_cstring(PG_GETARG_TEXT_PP(0)));
 
 	foreach(lc, names)
 	{
