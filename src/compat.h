@@ -12,6 +12,7 @@
 #ifndef RI_POLICY_COMPAT_H
 #define RI_POLICY_COMPAT_H
 
+#include "access/genam.h"
 #include "access/heapam.h"
 #include "access/tableam.h"
 #include "catalog/pg_constraint.h"
@@ -163,6 +164,20 @@ compat_scan_getnextslot_blocks(TableScanDesc scan, TupleTableSlot *slot)
 	return table_scan_getnextslot_tidrange(scan, ForwardScanDirection, slot);
 #else
 	return table_scan_getnextslot(scan, ForwardScanDirection, slot);
+#endif
+}
+
+/* index_insert() took an indexUnchanged hint from 14 on. */
+static inline void
+compat_index_insert(Relation index, Datum *values, bool *isnull,
+					ItemPointer tid, Relation heap, IndexInfo *info)
+{
+#if PG_VERSION_NUM >= 140000
+	(void) index_insert(index, values, isnull, tid, heap, UNIQUE_CHECK_NO,
+						false, info);
+#else
+	(void) index_insert(index, values, isnull, tid, heap, UNIQUE_CHECK_NO,
+						info);
 #endif
 }
 

@@ -389,7 +389,7 @@ childkeys_create(int nkeys, Oid *types, MemoryContext cxt)
 	group->nkeys = nkeys;
 	for (int i = 0; i < nkeys; i++)
 		get_typlenbyval(types[i], &group->typlen[i], &group->byval[i]);
-	group->nbuckets = 256;
+	group->nbuckets = 16;			/* grows with the keys */
 	group->buckets = MemoryContextAllocZero(cxt, group->nbuckets * sizeof(ChildKey *));
 	return group;
 }

@@ -13,7 +13,7 @@
  * old transition tables, keeps the keys whose count changed (so an UPDATE
  * that leaves the key alone records nothing), and appends those keys, as the
  * text of their values, in one row per statement to ri_policy._changed with
- * a plain heap insert (no SPI, no index).  TRUNCATE records a marker that
+ * a plain heap and index insert (no SPI, no WAL: the table is unlogged).  TRUNCATE records a marker that
  * makes the next validation a full pass.
  *
  * The next validate() of a tracked reference re-checks only those keys
@@ -29,6 +29,7 @@
 
 #include "access/heapam.h"
 #include "access/htup_details.h"
+#include "access/genam.h"
 #include "access/relation.h"
 #include "access/table.h"
 #include "catalog/index.h"
@@ -336,11 +337,25 @@ record_changes(Relation changed, const char *reference, Datum keys, bool isnull)
 	Datum		values[2];
 	bool		nulls[2] = {false, isnull};
 	HeapTuple	tup;
+	List	   *indexes;
+	ListCell   *lc;
 
 	values[0] = CStringGetTextDatum(reference);
 	values[1] = keys;
 	tup = heap_form_tuple(RelationGetDescr(changed), values, nulls);
 	simple_heap_insert(changed, tup);
+
+	/* its one index, on "reference" (the first column) */
+	indexes = RelationGetIndexList(changed);
+	foreach(lc, indexes)
+	{
+		Relation	index = index_open(lfirst_oid(lc), RowExclusiveLock);
+
+		compat_index_insert(index, values, nulls, &tup->t_self, changed,
+							BuildIndexInfo(index));
+		index_close(index, RowExclusiveLock);
+	}
+	list_free(indexes);
 	heap_freetuple(tup);
 }
 
@@ -360,8 +375,6 @@ ri_policy_track_trigger(PG_FUNCTION_ARGS)
 	RiReference ref = {0};
 	TupleDesc	desc;
 	ChildKeyGroup *group;
-	MemoryContext cxt;
-	MemoryContext oldcxt;
 	Relation	changed;
 
 	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event))
@@ -394,10 +407,8 @@ ri_policy_track_trigger(PG_FUNCTION_ARGS)
 		ref.child_types[i] = TupleDescAttr(desc, attnums[i] - 1)->atttypid;
 	}
 
-	cxt = AllocSetContextCreate(CurrentMemoryContext, "ri_policy track",
-								ALLOCSET_DEFAULT_SIZES);
-	oldcxt = MemoryContextSwitchTo(cxt);
-	group = childkeys_create(nkeys, ref.child_types, cxt);
+	/* the trigger manager resets this (per-event) context afterwards */
+	group = childkeys_create(nkeys, ref.child_types, CurrentMemoryContext);
 	if (trigdata->tg_newtable)
 		count_keys(group, trigdata->tg_newtable, desc, nkeys, attnums, match_full, 1);
 	if (trigdata->tg_oldtable)
@@ -440,8 +451,6 @@ ri_policy_track_trigger(PG_FUNCTION_ARGS)
 						   false);
 		}
 	}
-	MemoryContextSwitchTo(oldcxt);
-	MemoryContextDelete(cxt);
 	table_close(changed, RowExclusiveLock);
 	return PointerGetDatum(NULL);
 }
