@@ -25,6 +25,9 @@ ifneq ($(PGXS),)
 include $(PGXS)
 endif
 
+# every object depends on every header: the tree is small
+$(OBJS): $(wildcard src/*.h)
+
 # A throwaway cluster, trusted local connections so that tests can
 # reconnect as their regress_* roles.
 VIRTUALENV = pg_virtualenv -t -i --auth=trust \

@@ -17,6 +17,7 @@
 #include "access/tableam.h"
 #include "catalog/pg_constraint.h"
 #include "utils/acl.h"
+#include "nodes/execnodes.h"
 #include "nodes/parsenodes.h"
 #include "utils/guc.h"
 #include "utils/guc_tables.h"
