@@ -42,6 +42,8 @@ SELECT pg_describe_object(classid, objid, 0) AS member
   FROM pg_depend
  WHERE refclassid = 'pg_extension'::regclass AND deptype = 'e'
    AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'ri_policy')
+   -- 18 also lists the row and array types of the tables and views
+   AND classid <> 'pg_type'::regclass
  ORDER BY 1;
 
 SET client_min_messages = warning;

@@ -64,8 +64,7 @@ BEGIN
 	EXECUTE 'ALTER TABLE regress_gb.child ADD FOREIGN KEY (parent_id) REFERENCES regress_gb.parent';
 END $$;
 SELECT make_fk();
-CREATE PROCEDURE make_fk_proc() LANGUAGE sql
-	BEGIN ATOMIC SELECT 1; END;
+CREATE PROCEDURE make_fk_proc() LANGUAGE sql AS 'SELECT 1';
 CREATE OR REPLACE PROCEDURE make_fk_proc() LANGUAGE plpgsql AS $$
 BEGIN
 	CREATE TABLE regress_gb.c1 (a int REFERENCES regress_gb.parent);
@@ -111,7 +110,7 @@ ALTER TABLE child ALTER COLUMN parent_id TYPE bigint;
 ALTER TABLE child VALIDATE CONSTRAINT child_nv;
 SELECT conrelid::regclass, conname, convalidated FROM pg_constraint
  WHERE contype = 'f' AND connamespace = 'regress_gb'::regnamespace
- ORDER BY 1::text, 2;
+ ORDER BY conrelid::regclass::text, conname;
 
 -- allow: the same statements just work, silently
 SET ri_policy.mode = 'allow';

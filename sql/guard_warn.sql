@@ -47,7 +47,7 @@ ALTER TABLE child ADD CONSTRAINT child_bad FOREIGN KEY (parent_id) REFERENCES pa
 SELECT conrelid::regclass, conname FROM pg_constraint
  WHERE contype = 'f' AND conparentid = 0
    AND connamespace IN ('regress_gw'::regnamespace, 'regress_gw2'::regnamespace)
- ORDER BY 1::text, 2;
+ ORDER BY conrelid::regclass::text, conname;
 
 RESET ri_policy.mode;
 RESET search_path;

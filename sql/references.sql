@@ -37,7 +37,7 @@ SELECT ri_policy.declare_reference('invoices', '{order_id}', 'orders',
 								   name => 'invoices_order_ref');
 SELECT relation::regclass, mode FROM pg_locks
  WHERE pid = pg_backend_pid() AND relation IN ('orders'::regclass, 'invoices'::regclass)
- ORDER BY 1::text, 2;
+ ORDER BY relation::regclass::text, mode;
 ROLLBACK;
 
 -- renames: the registry follows tables and columns

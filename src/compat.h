@@ -16,14 +16,30 @@
 #include "access/heapam.h"
 #include "access/tableam.h"
 #include "catalog/pg_constraint.h"
+#include "executor/spi.h"
 #include "utils/acl.h"
 #include "nodes/execnodes.h"
 #include "nodes/parsenodes.h"
+#include "storage/lock.h"
 #include "utils/guc.h"
 #include "utils/guc_tables.h"
 
 #if PG_VERSION_NUM < 130000
 #error "ri_policy needs PostgreSQL 13 or later"
+#endif
+
+/* Catalog index OIDs moved from catalog/indexing.h to the catalogs' headers in 14. */
+#if PG_VERSION_NUM < 140000
+#include "catalog/indexing.h"
+#endif
+
+/*
+ * try_table_open() arrived in 14; 13 has try_relation_open(), which lacks
+ * only the check that the relation is not an index or composite type.
+ */
+#if PG_VERSION_NUM < 140000
+#include "access/relation.h"
+#define try_table_open(relid, lockmode) try_relation_open(relid, lockmode)
 #endif
 
 /* MarkGUCPrefixReserved() replaced EmitWarningsOnPlaceholders() in 15. */
@@ -180,6 +196,29 @@ compat_index_insert(Relation index, Datum *values, bool *isnull,
 	(void) index_insert(index, values, isnull, tid, heap, UNIQUE_CHECK_NO,
 						info);
 #endif
+}
+
+/* LockHeldByMe() took an orstronger flag in 17. */
+static inline bool
+compat_lock_held_by_me(const LOCKTAG *locktag, LOCKMODE lockmode)
+{
+#if PG_VERSION_NUM >= 170000
+	return LockHeldByMe(locktag, lockmode, false);
+#else
+	return LockHeldByMe(locktag, lockmode);
+#endif
+}
+
+/*
+ * Commit and start the next transaction.  SPI_commit() starts it itself only
+ * from 15 and in recent minors of 13 and 14; SPI_start_transaction() is a
+ * no-op where it does.
+ */
+static inline void
+compat_spi_commit(void)
+{
+	SPI_commit();
+	SPI_start_transaction();
 }
 
 /* Ownership checks became object_ownercheck() in 16. */

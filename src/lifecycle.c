@@ -109,7 +109,7 @@ holds_any_lock(Oid relid)
 	SET_LOCKTAG_RELATION(tag, MyDatabaseId, relid);
 	for (LOCKMODE mode = AccessShareLock; mode <= AccessExclusiveLock; mode++)
 	{
-		if (LockHeldByMe(&tag, mode))
+		if (compat_lock_held_by_me(&tag, mode))
 			return true;
 	}
 	return false;

@@ -276,7 +276,7 @@ repair_one(const char *name, const char *action_arg, int batch_size, bool atomic
 
 			PopActiveSnapshot();
 			if (!atomic)
-				SPI_commit();
+				compat_spi_commit();
 			MemoryContextSwitchTo(cxt);
 			MemoryContextReset(batch_cxt);
 			CHECK_FOR_INTERRUPTS();

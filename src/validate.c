@@ -745,7 +745,7 @@ static void
 commit_point(Validator *v)
 {
 	if (!v->atomic)
-		SPI_commit();
+		compat_spi_commit();
 }
 
 typedef enum StepKind
