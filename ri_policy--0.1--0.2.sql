@@ -113,11 +113,21 @@ COMMENT ON FUNCTION ri_policy.orphans(text, bigint) IS
 'the orphaned keys of a reference now, computed in one read-only transaction';
 
 -- Is a validation of this reference running now?  It holds a session
--- advisory lock on (extension oid, hash of the name) while it works.
+-- advisory lock (see ri_reference_locktag in validate.c: 0x52504f4c, the
+-- name's hash, 0x5250) while it works; look for it without taking it.
 CREATE FUNCTION ri_policy._is_running(reference text)
 RETURNS boolean
-LANGUAGE C STABLE STRICT
-AS 'MODULE_PATHNAME', 'ri_policy_is_running';
+LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_locks l
+					WHERE l.locktype = 'advisory' AND l.granted
+					  AND l.database = (SELECT d.oid FROM pg_catalog.pg_database d
+										 WHERE d.datname = pg_catalog.current_database())
+					  AND l.classid = 1380994892::oid
+					  AND l.objid = pg_catalog.hashtext(reference)::oid
+					  AND l.objsubid = 21072)
+$$;
 
 -- Registry upkeep: follow drops (sql_drop); renames are followed by the
 -- guard's ddl_command_end function.

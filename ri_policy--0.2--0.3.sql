@@ -60,6 +60,9 @@ CREATE FUNCTION ri_policy._track_trigger()
 RETURNS trigger
 LANGUAGE C
 AS 'MODULE_PATHNAME', 'ri_policy_track_trigger';
+-- track() creates the triggers as the extension's owner: nobody else may
+-- point this function at a table.
+REVOKE ALL ON FUNCTION ri_policy._track_trigger() FROM PUBLIC;
 COMMENT ON FUNCTION ri_policy._track_trigger() IS
 'ri_policy: statement trigger that records the keys a statement changed';
 

@@ -266,7 +266,10 @@ keyset_add(ParentKeySet *set, Datum *values)
 	oldcxt = MemoryContextSwitchTo(set->cxt);
 	for (int i = 0; i < set->nkeys; i++)
 	{
-		slot->values[i] = datumCopy(values[i], set->byval[i], set->typlen[i]);
+		/* a flat copy: a TOAST pointer could outlive its value */
+		slot->values[i] = set->typlen[i] == -1 ?
+			PointerGetDatum(PG_DETOAST_DATUM_COPY(values[i])) :
+			datumCopy(values[i], set->byval[i], set->typlen[i]);
 		hash = hash_combine(hash,
 							DatumGetUInt32(FunctionCall1Coll(&set->parent_hash[i],
 															 set->collations[i],

@@ -46,6 +46,7 @@
 #include "storage/proc.h"
 #include "storage/sinval.h"
 #include "utils/acl.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/inval.h"
@@ -67,7 +68,8 @@ PGDLLEXPORT void ri_policy_promote_worker(Datum main_arg);
 typedef struct PromoteTask
 {
 	Oid			dbid;
-	Oid			userid;
+	Oid			session_userid;	/* logs in (the current role may be NOLOGIN) */
+	Oid			userid;			/* does the work */
 	bool		validate;
 	int			lock_timeout;	/* ms, the caller's */
 	char		name[NAMEDATALEN];
@@ -219,6 +221,7 @@ ri_policy_promote(PG_FUNCTION_ARGS)
 	task = dsm_segment_address(seg);
 	memset(task, 0, sizeof(PromoteTask));
 	task->dbid = MyDatabaseId;
+	task->session_userid = GetSessionUserId();
 	task->userid = GetUserId();
 	task->validate = validate;
 	task->lock_timeout = LockTimeout;
@@ -260,6 +263,12 @@ ri_policy_promote(PG_FUNCTION_ARGS)
 	}
 	PG_END_TRY();
 
+	if (task->stage == PROMOTE_NONE && task->message[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("could not promote reference \"%s\": its background worker exited early",
+						name),
+				 errhint("See the server log.")));
 	if (task->stage == PROMOTE_NONE)
 		ereport(ERROR,
 				(errcode(task->sqlerrcode ? task->sqlerrcode : ERRCODE_INTERNAL_ERROR),
@@ -320,9 +329,11 @@ run_in_transaction(PromoteTask *task, const char *sql, bool forget_reference)
 			RiUserState saved;
 			int			nestlevel;
 
+			ri_untrack(ri_load_reference(task->name));
 			ri_become(ri_extension_owner(), SECURITY_LOCAL_USERID_CHANGE, &saved);
 			nestlevel = ri_safe_search_path();
-			SPI_execute_with_args("DELETE FROM ri_policy._reference WHERE name = $1",
+			SPI_execute_with_args("WITH c AS (DELETE FROM ri_policy._changed WHERE reference = $1)"
+								  " DELETE FROM ri_policy._reference WHERE name = $1",
 								  1, &argtype, &arg, NULL, false, 0);
 			ri_restore_search_path(nestlevel);
 			ri_restore(&saved);
@@ -359,7 +370,8 @@ ri_policy_promote_worker(Datum main_arg)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("could not map the promote task")));
 	task = dsm_segment_address(seg);
-	BackgroundWorkerInitializeConnectionByOid(task->dbid, task->userid, 0);
+	BackgroundWorkerInitializeConnectionByOid(task->dbid, task->session_userid, 0);
+	SetUserIdAndSecContext(task->userid, SECURITY_LOCAL_USERID_CHANGE);
 
 	/* the caller has applied the policy already */
 	SetConfigOption("ri_policy.mode", "allow", PGC_SUSET, PGC_S_OVERRIDE);
@@ -396,9 +408,12 @@ demote_constraint(Oid conoid)
 	Oid			parent;
 	char	   *match;
 	const char *on_delete;
-	StringInfoData cols;
-	StringInfoData pcols;
+	Datum	   *cols;
+	Datum	   *pcols;
 	StringInfoData sql;
+	Datum		args[7];
+	Oid			argtypes[7] = {REGCLASSOID, NAMEARRAYOID, REGCLASSOID, NAMEARRAYOID,
+	TEXTOID, TEXTOID, TEXTOID};
 	Datum		datum;
 	bool		isnull;
 	ArrayType  *arr;
@@ -436,14 +451,14 @@ demote_constraint(Oid conoid)
 	conkey = (int16 *) ARR_DATA_PTR(arr);
 	datum = SysCacheGetAttr(CONSTROID, tup, Anum_pg_constraint_confkey, &isnull);
 	confkey = (int16 *) ARR_DATA_PTR(DatumGetArrayTypeP(datum));
-	initStringInfo(&cols);
-	initStringInfo(&pcols);
+	cols = palloc(nkeys * sizeof(Datum));
+	pcols = palloc(nkeys * sizeof(Datum));
 	for (int i = 0; i < nkeys; i++)
 	{
-		appendStringInfo(&cols, "%s%s", i ? "," : "",
-						 quote_identifier(get_attname(child, conkey[i], false)));
-		appendStringInfo(&pcols, "%s%s", i ? "," : "",
-						 quote_identifier(get_attname(parent, confkey[i], false)));
+		cols[i] = DirectFunctionCall1(namein,
+									  CStringGetDatum(get_attname(child, conkey[i], false)));
+		pcols[i] = DirectFunctionCall1(namein,
+									   CStringGetDatum(get_attname(parent, confkey[i], false)));
 	}
 	ReleaseSysCache(tup);
 
@@ -459,17 +474,19 @@ demote_constraint(Oid conoid)
 	if (SPI_execute(sql.data, false, 0) != SPI_OK_UTILITY)
 		elog(ERROR, "could not run \"%s\"", sql.data);
 
-	resetStringInfo(&sql);
-	appendStringInfo(&sql,
-					 "SELECT ri_policy.declare_reference(%s, %s, %s, %s, %s, %s, %s)",
-					 quote_literal_cstr(ri_qualified_name(child)),
-					 quote_literal_cstr(psprintf("{%s}", cols.data)),
-					 quote_literal_cstr(ri_qualified_name(parent)),
-					 quote_literal_cstr(psprintf("{%s}", pcols.data)),
-					 quote_literal_cstr(name), quote_literal_cstr(match),
-					 quote_literal_cstr(on_delete));
-	if (SPI_execute(sql.data, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not run \"%s\"", sql.data);
+	/* the same relationship, declared; names go in as parameters */
+	args[0] = ObjectIdGetDatum(child);
+	args[1] = PointerGetDatum(construct_array(cols, nkeys, NAMEOID, NAMEDATALEN,
+											  false, TYPALIGN_CHAR));
+	args[2] = ObjectIdGetDatum(parent);
+	args[3] = PointerGetDatum(construct_array(pcols, nkeys, NAMEOID, NAMEDATALEN,
+											  false, TYPALIGN_CHAR));
+	args[4] = CStringGetTextDatum(name);
+	args[5] = CStringGetTextDatum(match);
+	args[6] = CStringGetTextDatum(on_delete);
+	if (SPI_execute_with_args("SELECT ri_policy.declare_reference($1, $2, $3, $4, $5, $6, $7)",
+							  7, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not declare reference \"%s\"", name);
 	SPI_finish();
 	MemoryContextSwitchTo(oldcxt);
 	return name;

@@ -50,6 +50,11 @@ extern void ri_append_no_parent(struct StringInfoData *buf, RiReference *ref,
 extern void ri_append_child_match(struct StringInfoData *buf, RiReference *ref,
 								  const char *keyfmt, bool nulls_match);
 
+extern int	ri_fixed_output_begin(void);
+extern void ri_fixed_output_end(int nestlevel);
+extern bool ri_output_depends_on_settings(Oid type);
+extern bool ri_incremental_safe(RiReference *ref, Oid child_owner);
+
 /* registry.c: the declared references whose child the caller owns */
 extern List *ri_owned_reference_names(void);
 extern void ri_require_child_owner(RiReference *ref);

@@ -41,6 +41,7 @@
 #include "utils/datum.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/rls.h"
 #include "utils/snapmgr.h"
 #include "utils/typcache.h"
 
@@ -178,6 +179,15 @@ repair_one(const char *name, const char *action_arg, int batch_size, bool atomic
 			return 0;
 		}
 	}
+	/* the re-check runs as the child's owner: it must see every parent row */
+	if (check_enable_rls(ref->parent, ri_rel_owner(ref->child), true) == RLS_ENABLED)
+	{
+		LockRelease(&tag, ExclusiveLock, true);
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot repair reference \"%s\": row-level security hides rows of table \"%s\" from the owner of table \"%s\"",
+						name, get_rel_name(ref->parent), get_rel_name(ref->child))));
+	}
 	action = strcmp(act, "delete") == 0 ? REPAIR_DELETE :
 		strcmp(act, "set null") == 0 ? REPAIR_SET_NULL : REPAIR_SET_DEFAULT;
 
@@ -193,8 +203,8 @@ repair_one(const char *name, const char *action_arg, int batch_size, bool atomic
 
 		for (;;)
 		{
-			Datum		args[2];
-			Oid			argtypes[2] = {TEXTOID, JSONBOID};
+			Datum		args[3];
+			Oid			argtypes[3] = {TEXTOID, INT4OID, JSONBOID};
 			Datum	   *keys;
 			int			nkeys = 0;
 			int64		rows = 0;
@@ -210,14 +220,16 @@ repair_one(const char *name, const char *action_arg, int batch_size, bool atomic
 			PushActiveSnapshot(GetTransactionSnapshot());
 
 			/* the next keys, about batch_size child rows' worth */
+			/* (each key holds at least one row: batch_size keys suffice) */
 			args[0] = CStringGetTextDatum(name);
-			args[1] = have_last ? last_key : (Datum) 0;
+			args[1] = Int32GetDatum(batch_size);
+			args[2] = have_last ? last_key : (Datum) 0;
 			exec_ext(have_last ?
 					 "SELECT key, child_rows FROM ri_policy._violation"
-					 " WHERE reference = $1 AND key > $2 ORDER BY key" :
+					 " WHERE reference = $1 AND key > $3 ORDER BY key LIMIT $2" :
 					 "SELECT key, child_rows FROM ri_policy._violation"
-					 " WHERE reference = $1 ORDER BY key",
-					 have_last ? 2 : 1, argtypes, args);
+					 " WHERE reference = $1 ORDER BY key LIMIT $2",
+					 have_last ? 3 : 2, argtypes, args);
 			keys = palloc((SPI_processed + 1) * sizeof(Datum));
 			for (uint64 i = 0; i < SPI_processed && rows < batch_size; i++)
 			{
@@ -273,6 +285,7 @@ repair_one(const char *name, const char *action_arg, int batch_size, bool atomic
 			exec_ext("DELETE FROM ri_policy._violation"
 					 " WHERE reference = $1 AND key = ANY ($2)",
 					 2, argtypes, args);
+			argtypes[1] = INT4OID;
 
 			PopActiveSnapshot();
 			if (!atomic)

@@ -13,7 +13,11 @@
  */
 #include "postgres.h"
 
+#include "catalog/pg_inherits.h"
+#include "catalog/pg_type.h"
 #include "lib/stringinfo.h"
+#include "utils/guc.h"
+#include "utils/rls.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/typcache.h"
@@ -40,13 +44,11 @@ ri_append_no_parent(StringInfo buf, RiReference *ref, const char *keyfmt)
 					 ref->only_parent ? "ONLY " : "", ri_qualified_name(ref->parent));
 	for (int i = 0; i < ref->nkeys; i++)
 	{
-		char		left[NAMEDATALEN * 2 + 8];
-		char		right[32];
+		char	   *left = psprintf("x.%s", quote_identifier(ref->parent_columns[i]));
+		char	   *right = psprintf(keyfmt, i + 1);
 
 		if (i > 0)
 			appendStringInfoString(buf, " AND ");
-		snprintf(left, sizeof(left), "x.%s", quote_identifier(ref->parent_columns[i]));
-		snprintf(right, sizeof(right), keyfmt, i + 1);
 		generate_operator_clause(buf, left, ref->parent_types[i],
 								 ref->eq_operators[i], right, ref->child_types[i]);
 	}
@@ -66,16 +68,14 @@ ri_append_child_match(StringInfo buf, RiReference *ref, const char *keyfmt,
 	{
 		TypeCacheEntry *typentry = lookup_type_cache(ref->child_types[i],
 													 TYPECACHE_EQ_OPR);
-		char		left[NAMEDATALEN + 8];
-		char		right[32];
+		char	   *left = psprintf("c.%s", quote_identifier(ref->child_columns[i]));
+		char	   *right = psprintf(keyfmt, i + 1);
 
 		if (!OidIsValid(typentry->eq_opr))
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_FUNCTION),
 					 errmsg("could not identify an equality operator for type %s",
 							format_type_be(ref->child_types[i]))));
-		snprintf(left, sizeof(left), "c.%s", quote_identifier(ref->child_columns[i]));
-		snprintf(right, sizeof(right), keyfmt, i + 1);
 		if (i > 0)
 			appendStringInfoString(buf, " AND ");
 		if (nulls_match)
@@ -85,4 +85,66 @@ ri_append_child_match(StringInfo buf, RiReference *ref, const char *keyfmt,
 		if (nulls_match)
 			appendStringInfo(buf, " OR (%s IS NULL AND %s IS NULL))", left, right);
 	}
+}
+
+/*
+ * Keys are rendered (as text or jsonb) and read back under fixed output
+ * settings, so that the same key always reads the same whoever wrote it:
+ * DateStyle ISO, IntervalStyle postgres, TimeZone UTC, extra_float_digits 3.
+ * Returns the GUC nest level to pass to ri_fixed_output_end().
+ */
+int
+ri_fixed_output_begin(void)
+{
+	int			nestlevel = NewGUCNestLevel();
+
+	(void) set_config_option("datestyle", "ISO, YMD", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("intervalstyle", "postgres", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("timezone", "UTC", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("extra_float_digits", "3", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	return nestlevel;
+}
+
+void
+ri_fixed_output_end(int nestlevel)
+{
+	AtEOXact_GUC(true, nestlevel);
+}
+
+/* Does the text form of a value of this type depend on those settings? */
+bool
+ri_output_depends_on_settings(Oid type)
+{
+	switch (getBaseType(type))
+	{
+		case DATEOID:
+		case TIMEOID:
+		case TIMETZOID:
+		case TIMESTAMPOID:
+		case TIMESTAMPTZOID:
+		case INTERVALOID:
+		case FLOAT4OID:
+		case FLOAT8OID:
+			return true;
+		default:
+			return false;
+	}
+}
+
+/*
+ * Can an incremental pass (or repair) rely on what the child's owner sees
+ * of the parent?  Not if row-level security hides parent rows from it, and
+ * not if either table has partitions or inheritance children (rows written
+ * directly to those escape the tracking triggers).
+ */
+bool
+ri_incremental_safe(RiReference *ref, Oid child_owner)
+{
+	if (has_subclass(ref->child) || has_subclass(ref->parent))
+		return false;
+	return check_enable_rls(ref->parent, child_owner, true) != RLS_ENABLED;
 }

@@ -217,9 +217,15 @@ ri_policy_track(PG_FUNCTION_ARGS)
 	ri_untrack(ref);
 	if (enabled)
 	{
+		RiUserState owner;
+		int			nest;
+
 		prefix = ri_track_trigger_prefix(name);
 		initStringInfo(&sql);
 		SPI_connect();
+		/* as the extension's owner: the trigger function is not PUBLIC */
+		ri_become(ri_extension_owner(), SECURITY_LOCAL_USERID_CHANGE, &owner);
+		nest = ri_safe_search_path();
 		for (int e = 0; e < lengthof(track_events); e++)
 		{
 			const TrackEvent *ev = &track_events[e];
@@ -247,6 +253,8 @@ ri_policy_track(PG_FUNCTION_ARGS)
 			if (SPI_execute(sql.data, false, 0) != SPI_OK_UTILITY)
 				elog(ERROR, "could not run \"%s\"", sql.data);
 		}
+		ri_restore_search_path(nest);
+		ri_restore(&owner);
 		SPI_finish();
 
 		if (!child_has_index(ref))
@@ -383,7 +391,8 @@ ri_policy_track_trigger(PG_FUNCTION_ARGS)
 				 errmsg("function \"%s\" must be fired as a statement trigger",
 						"ri_policy._track_trigger")));
 	trigger = trigdata->tg_trigger;
-	if (trigger->tgnargs < 4 || trigger->tgnargs % 2 != 0)
+	if (trigger->tgnargs < 4 || trigger->tgnargs % 2 != 0 ||
+		trigger->tgnargs > 2 + 2 * INDEX_MAX_KEYS)
 		elog(ERROR, "ri_policy._track_trigger: wrong arguments");
 	reference = trigger->tgargs[0];
 	match_full = strcmp(trigger->tgargs[1], "full") == 0;
@@ -403,6 +412,10 @@ ri_policy_track_trigger(PG_FUNCTION_ARGS)
 	for (int i = 0; i < nkeys; i++)
 	{
 		attnums[i] = (AttrNumber) pg_strtoint32(trigger->tgargs[2 + 2 * i]);
+		if (attnums[i] < 1 || attnums[i] > desc->natts ||
+			TupleDescAttr(desc, attnums[i] - 1)->attisdropped)
+			elog(ERROR, "ri_policy._track_trigger: no column %d in \"%s\"",
+				 attnums[i], RelationGetRelationName(trigdata->tg_relation));
 		ref.child_columns[i] = trigger->tgargs[3 + 2 * i];
 		ref.child_types[i] = TupleDescAttr(desc, attnums[i] - 1)->atttypid;
 	}
@@ -419,6 +432,7 @@ ri_policy_track_trigger(PG_FUNCTION_ARGS)
 		bool	   *nulls = palloc((childkeys_count(group) * nkeys + 1) * sizeof(bool));
 		FmgrInfo	out[INDEX_MAX_KEYS];
 		int			n = 0;
+		int			fixed = -1;
 
 		for (int i = 0; i < nkeys; i++)
 		{
@@ -427,6 +441,9 @@ ri_policy_track_trigger(PG_FUNCTION_ARGS)
 
 			getTypeOutputInfo(ref.child_types[i], &typoutput, &typisvarlena);
 			fmgr_info(typoutput, &out[i]);
+			/* dates and floats are written as validation will read them */
+			if (fixed < 0 && ri_output_depends_on_settings(ref.child_types[i]))
+				fixed = ri_fixed_output_begin();
 		}
 		for (ChildKey *key = childkeys_first(group); key != NULL; key = key->next)
 		{
@@ -439,6 +456,8 @@ ri_policy_track_trigger(PG_FUNCTION_ARGS)
 					CStringGetTextDatum(OutputFunctionCall(&out[i], key->values[i]));
 			}
 		}
+		if (fixed >= 0)
+			ri_fixed_output_end(fixed);
 		if (n > 0)
 		{
 			int			dims[1] = {n};

@@ -70,6 +70,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/rls.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
@@ -83,7 +84,6 @@
 
 PG_FUNCTION_INFO_V1(ri_policy_validate);
 PG_FUNCTION_INFO_V1(ri_policy_orphans);
-PG_FUNCTION_INFO_V1(ri_policy_is_running);
 
 typedef struct Validator Validator;
 
@@ -549,10 +549,12 @@ record_orphans(Validator *v, ChildKeyGroup *batch)
 	Datum		args[3];
 	Oid			argtypes[3] = {TEXTOID, JSONBARRAYOID, INT8ARRAYOID};
 	RiUserState saved;
+	int			nestlevel;
 
 	keys = palloc(childkeys_count(batch) * sizeof(Datum) + 1);
 	rows = palloc(childkeys_count(batch) * sizeof(Datum) + 1);
 	ri_become(v->scan_user, SECURITY_RESTRICTED_OPERATION, &saved);
+	nestlevel = ri_fixed_output_begin();
 	for (ChildKey *key = childkeys_first(batch); key != NULL; key = key->next)
 	{
 		if (!key->orphan)
@@ -561,6 +563,7 @@ record_orphans(Validator *v, ChildKeyGroup *batch)
 		rows[n] = Int64GetDatum(key->rows);
 		n++;
 	}
+	ri_fixed_output_end(nestlevel);
 	ri_restore(&saved);
 	if (n == 0)
 		return;
@@ -813,9 +816,9 @@ run_step(Validator *v, Step *step)
 				finish_run(v);
 				break;
 		}
-		MemoryContextSwitchTo(oldcxt);
 		PopActiveSnapshot();
 		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
 	}
 	PG_CATCH();
@@ -989,12 +992,16 @@ validate_one(const char *name, int batch_size, bool restart, bool atomic)
 static bool
 incremental_possible(const char *name)
 {
+	RiReference *ref = ri_load_reference(name);
 	Datum		arg = CStringGetTextDatum(name);
 	Oid			argtype = TEXTOID;
 	RiUserState saved;
 	int			nestlevel;
 	bool		ok = false;
 	MemoryContext oldcxt = CurrentMemoryContext;
+
+	if (OidIsValid(ref->conoid) || !ri_incremental_safe(ref, ri_rel_owner(ref->child)))
+		return false;
 
 	ri_become(ri_extension_owner(), SECURITY_LOCAL_USERID_CHANGE, &saved);
 	nestlevel = ri_safe_search_path();
@@ -1081,7 +1088,7 @@ validate_incremental(const char *name, int batch_size, bool atomic)
 	RiReference *ref;
 	Validator  *volatile v = NULL;
 	SPIPlanPtr volatile recheck = NULL;
-	bool		full_needed = false;
+	volatile bool full_needed = false;
 	int64		keys_checked = 0;
 	int64		batches = 0;
 
@@ -1193,26 +1200,67 @@ validate_incremental(const char *name, int batch_size, bool atomic)
 				}
 			}
 
-			/* re-check them, as the child's owner */
-			ri_become(v->scan_user, SECURITY_RESTRICTED_OPERATION, &saved);
-			nestlevel = ri_safe_search_path();
-			if (recheck == NULL)
+			/*
+			 * Re-check them, as the child's owner, under the settings the keys
+			 * were written with.  If that fails (a parent key that no child
+			 * column can hold, say), a full pass will do instead.
+			 */
 			{
-				Oid			types[INDEX_MAX_KEYS];
+				MemoryContext stepcxt = CurrentMemoryContext;
+				ResourceOwner stepowner = CurrentResourceOwner;
+				int			fixed;
 
-				for (int c = 0; c < ref->nkeys; c++)
-					types[c] = text_array;
-				recheck = SPI_prepare(recheck_sql(ref), ref->nkeys, types);
-				if (recheck == NULL)
-					elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-				SPI_keepplan(recheck);
+				BeginInternalSubTransaction(NULL);
+				PG_TRY();
+				{
+					ri_become(v->scan_user, SECURITY_RESTRICTED_OPERATION, &saved);
+					nestlevel = ri_safe_search_path();
+					fixed = ri_fixed_output_begin();
+					if (recheck == NULL)
+					{
+						Oid			types[INDEX_MAX_KEYS];
+
+						for (int c = 0; c < ref->nkeys; c++)
+							types[c] = text_array;
+						recheck = SPI_prepare(recheck_sql(ref), ref->nkeys, types);
+						if (recheck == NULL)
+							elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+						SPI_keepplan(recheck);
+					}
+					rc = SPI_execute_plan(recheck, colargs, NULL, false, 0);
+					if (rc != SPI_OK_SELECT)
+						elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+					ri_fixed_output_end(fixed);
+					ri_restore_search_path(nestlevel);
+					ri_restore(&saved);
+					ReleaseCurrentSubTransaction();
+					MemoryContextSwitchTo(stepcxt);
+					CurrentResourceOwner = stepowner;
+				}
+				PG_CATCH();
+				{
+					ErrorData  *edata;
+
+					MemoryContextSwitchTo(stepcxt);
+					edata = CopyErrorData();
+					if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+						PG_RE_THROW();
+					FlushErrorState();
+					RollbackAndReleaseCurrentSubTransaction();
+					MemoryContextSwitchTo(stepcxt);
+					CurrentResourceOwner = stepowner;
+					ereport(NOTICE,
+							(errmsg("incremental validation of \"%s\" failed, doing a full pass: %s",
+									name, edata->message)));
+					full_needed = true;
+				}
+				PG_END_TRY();
+				if (full_needed)
+				{
+					PopActiveSnapshot();
+					break;
+				}
 			}
-			rc = SPI_execute_plan(recheck, colargs, NULL, false, 0);
-			MemoryContextSwitchTo(batch_cxt);
-			ri_restore_search_path(nestlevel);
-			ri_restore(&saved);
-			if (rc != SPI_OK_SELECT)
-				elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
 
 			orphans = palloc((SPI_processed + 1) * sizeof(Datum));
 			counts = palloc((SPI_processed + 1) * sizeof(Datum));
@@ -1360,8 +1408,10 @@ static void
 collect_orphans(Validator *v, ChildKeyGroup *batch)
 {
 	RiUserState saved;
+	int			nestlevel;
 
 	ri_become(v->scan_user, SECURITY_RESTRICTED_OPERATION, &saved);
+	nestlevel = ri_fixed_output_begin();
 	for (ChildKey *key = childkeys_first(batch); key != NULL; key = key->next)
 	{
 		Datum		json;
@@ -1375,6 +1425,7 @@ collect_orphans(Validator *v, ChildKeyGroup *batch)
 				childkeys_count(v->results) < (uint64) v->max_keys);
 		childkeys_add(v->results, &json, &isnull, key->rows, room);
 	}
+	ri_fixed_output_end(nestlevel);
 	ri_restore(&saved);
 }
 
@@ -1427,20 +1478,33 @@ ri_policy_orphans(PG_FUNCTION_ARGS)
 		aclcheck_error(ACLCHECK_NO_PRIV,
 					   get_relkind_objtype(get_rel_relkind(ref->child)),
 					   get_rel_name(ref->child));
+	/* the child is read directly: refuse rather than bypass its policies */
+	if (check_enable_rls(ref->child, InvalidOid, false) == RLS_ENABLED)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("ri_policy.orphans() is not available for table \"%s\" under row-level security",
+						get_rel_name(ref->child)),
+				 errhint("Ask the table's owner, or read ri_policy.violations.")));
 
 	v = validator_create(ref, ri_policy_batch_size, true, collect_orphans, cxt);
-	v->confirm = prepare_confirm(ref);
 	v->max_keys = max_keys;
 	v->results = childkeys_create(1, &jsonb_type, cxt);
+	PG_TRY();
 	{
 		Step		step = {0};
 		RunState	state = {0};
 
+		v->confirm = prepare_confirm(ref);
 		step.kind = STEP_SET;
 		run_step(v, &step);
 		run_batches(v, &state);
 	}
-	SPI_freeplan(v->confirm);
+	PG_FINALLY();
+	{
+		if (v->confirm != NULL)
+			SPI_freeplan(v->confirm);
+	}
+	PG_END_TRY();
 	SPI_finish();
 
 	/* hand the results over as a tuplestore */
@@ -1463,24 +1527,4 @@ ri_policy_orphans(PG_FUNCTION_ARGS)
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextDelete(cxt);
 	return (Datum) 0;
-}
-
-/*
- * ri_policy._is_running(reference): does some session hold the lock of a
- * validation of this reference?
- */
-Datum
-ri_policy_is_running(PG_FUNCTION_ARGS)
-{
-	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	LOCKTAG		tag;
-	LockAcquireResult res;
-
-	ri_reference_locktag(&tag, name);
-	res = LockAcquire(&tag, ExclusiveLock, false, true);
-	if (res == LOCKACQUIRE_NOT_AVAIL)
-		PG_RETURN_BOOL(true);
-	LockRelease(&tag, ExclusiveLock, false);
-	PG_RETURN_BOOL(res == LOCKACQUIRE_ALREADY_HELD ||
-				   res == LOCKACQUIRE_ALREADY_CLEAR);
 }

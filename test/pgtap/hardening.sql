@@ -1,0 +1,96 @@
+-- Fixes found in review: the tracking trigger cannot be aimed at a table by
+-- anyone else; orphans() refuses under row-level security; demote handles
+-- any column name; tracked date keys do not depend on DateStyle; partitioned
+-- tables and RLS-hidden parents get full passes; _is_running takes no lock.
+BEGIN;
+SELECT plan(12);
+
+CREATE ROLE regress_hard;
+CREATE SCHEMA hard AUTHORIZATION regress_hard;
+
+-- the trigger function is not PUBLIC
+SET ROLE regress_hard;
+CREATE TABLE hard.t (a int);
+SELECT throws_ok($$CREATE TRIGGER x AFTER INSERT ON hard.t REFERENCING NEW TABLE AS n
+				   FOR EACH STATEMENT EXECUTE FUNCTION ri_policy._track_trigger('v', 'simple', '30000', 'a')$$,
+				 '42501', NULL, 'an ordinary role cannot use the tracking trigger function');
+RESET ROLE;
+SELECT throws_ok($$CREATE TRIGGER x AFTER INSERT ON hard.t REFERENCING NEW TABLE AS n
+				   FOR EACH STATEMENT EXECUTE FUNCTION ri_policy._track_trigger('v', 'simple', '30000', 'a');
+				   INSERT INTO hard.t VALUES (1)$$,
+				 'XX000', NULL, 'nor can bad arguments crash it');
+
+-- orphans() under row-level security
+CREATE TABLE hard.p (id int PRIMARY KEY);
+INSERT INTO hard.p VALUES (1);
+CREATE TABLE hard.c (pid int, tenant text);
+INSERT INTO hard.c VALUES (2, 'a'), (3, 'b');
+ALTER TABLE hard.c ENABLE ROW LEVEL SECURITY;
+CREATE POLICY only_a ON hard.c USING (tenant = 'a');
+SELECT ri_policy.declare_reference('hard.c', '{pid}', 'hard.p', name => 'hard_ref');
+GRANT SELECT ON hard.c TO regress_hard;
+SET ROLE regress_hard;
+SELECT throws_ok($$SELECT * FROM ri_policy.orphans('hard_ref')$$, '42501', NULL,
+				 'orphans() refuses a caller subject to row-level security');
+RESET ROLE;
+SELECT is((SELECT count(*) FROM ri_policy.orphans('hard_ref')), 2::bigint,
+		  'the owner (not subject to it) sees every orphan');
+
+-- demote keeps odd column names
+CREATE TABLE hard.p2 ("we""ird\\col" int PRIMARY KEY);
+CREATE TABLE hard.c2 ("a""b{c}" int REFERENCES hard.p2);
+SELECT is(ri_policy.demote('hard.c2', 'c2_a"b{c}_fkey'), 'c2_a"b{c}_fkey', 'demote an odd column name');
+SELECT is((SELECT child_columns::text || ' ' || parent_columns::text FROM ri_policy.references
+			WHERE name = 'c2_a"b{c}_fkey'),
+		  '{"a\"b{c}"} {"we\"ird\\\\col"}', 'and keeps the names exactly');
+
+-- tracked date keys are written and read under fixed settings
+CREATE TABLE hard.dp (d date PRIMARY KEY);
+INSERT INTO hard.dp VALUES ('2024-03-05');
+CREATE TABLE hard.dc (d date);
+CREATE INDEX ON hard.dc (d);
+SELECT ri_policy.declare_reference('hard.dc', '{d}', 'hard.dp', name => 'date_ref');
+SELECT ri_policy.track('date_ref');
+CALL ri_policy.validate('date_ref');
+SET LOCAL DateStyle = 'SQL, DMY';
+INSERT INTO hard.dc VALUES ('05/04/2024'), ('05/03/2024');
+SET LOCAL DateStyle = 'ISO, MDY';
+CALL ri_policy.validate('date_ref');
+SELECT is((SELECT string_agg(key::text, ',') FROM ri_policy.violations WHERE reference = 'date_ref'),
+		  '{"d": "2024-04-05"}', 'the incremental pass checked the dates that were written');
+
+-- partitioned tables: passes stay full
+CREATE TABLE hard.pp (id int PRIMARY KEY);
+CREATE TABLE hard.pc (id int, pid int) PARTITION BY RANGE (id);
+CREATE TABLE hard.pc1 PARTITION OF hard.pc FOR VALUES FROM (0) TO (100);
+SELECT ri_policy.declare_reference('hard.pc', '{pid}', 'hard.pp', name => 'part_ref');
+SELECT ri_policy.track('part_ref');
+CALL ri_policy.validate('part_ref');
+INSERT INTO hard.pc1 VALUES (1, 7);
+CALL ri_policy.validate('part_ref');
+SELECT is((SELECT count(*) FROM ri_policy.violations WHERE reference = 'part_ref'), 1::bigint,
+		  'a row written straight into a partition is found: the pass was full');
+
+-- a parent hidden by row-level security from the child's owner
+CREATE TABLE hard.rp (id int PRIMARY KEY);
+INSERT INTO hard.rp VALUES (1), (2);
+ALTER TABLE hard.rp ENABLE ROW LEVEL SECURITY;
+CREATE POLICY none ON hard.rp USING (false);
+GRANT SELECT, REFERENCES ON hard.rp TO regress_hard;
+SET ROLE regress_hard;
+CREATE TABLE hard.rc (pid int);
+INSERT INTO hard.rc VALUES (1), (5);
+SELECT ri_policy.declare_reference('hard.rc', '{pid}', 'hard.rp', name => 'rls_ref',
+								   on_delete => 'cascade');
+CALL ri_policy.validate('rls_ref');
+SELECT is((SELECT string_agg(key::text, ',') FROM ri_policy.violations WHERE reference = 'rls_ref'),
+		  '{"pid": 5}', 'validation probes the parent as its owner, unhindered by its policies');
+SELECT throws_ok($$CALL ri_policy.repair('rls_ref')$$, '0A000', NULL,
+				 'repair refuses when the parent''s policies hide rows from the child''s owner');
+SELECT is((SELECT count(*) FROM hard.rc), 2::bigint, 'and deletes nothing');
+RESET ROLE;
+
+-- _is_running only looks
+SELECT is(ri_policy._is_running('date_ref'), false, '_is_running');
+SELECT * FROM finish();
+ROLLBACK;
