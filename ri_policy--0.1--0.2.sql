@@ -59,6 +59,7 @@ CREATE TABLE ri_policy._progress (
 	orphan_keys		bigint NOT NULL DEFAULT 0,
 	resume_rel		integer NOT NULL DEFAULT 0,
 	resume_block	bigint NOT NULL DEFAULT 0,
+	leaves			integer NOT NULL DEFAULT 0,	-- child tables read by this pass
 	last_done_at	timestamptz,
 	error			text
 );

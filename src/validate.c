@@ -601,20 +601,29 @@ begin_run(Validator *v, bool restart, RunState *state)
 	Oid			argtype = TEXTOID;
 	ListCell   *lc;
 	int64		blocks_total = 0;
-	Datum		args[3];
-	Oid			argtypes[3] = {TEXTOID, INT8OID, OIDOID};
+	Datum		args[4];
+	Oid			argtypes[4] = {TEXTOID, INT8OID, OIDOID, INT4OID};
 
 	state->resume = false;
-	exec_owner(v, NULL, "SELECT status, resume_rel, resume_block"
+	exec_owner(v, NULL, "SELECT status, resume_rel, resume_block, leaves"
 			   "  FROM ri_policy._progress WHERE reference = $1 FOR UPDATE",
 			   1, &argtype, &arg);
 	if (!restart && SPI_processed == 1)
 	{
 		char	   *status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 		bool		isnull;
+		int			leaves = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
+														 SPI_tuptable->tupdesc, 4,
+														 &isnull));
 
-		/* "running" here means a run that died: we hold the lock */
-		if (strcmp(status, "running") == 0 || strcmp(status, "interrupted") == 0)
+		/*
+		 * "running" here means a run that died: we hold the lock.  A pass
+		 * whose set of child tables changed since (a partition attached or
+		 * detached) starts over, since its position would not say which
+		 * tables remain.
+		 */
+		if ((strcmp(status, "running") == 0 || strcmp(status, "interrupted") == 0) &&
+			leaves == list_length(v->leaves))
 		{
 			state->resume = true;
 			state->resume_rel = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
@@ -651,6 +660,7 @@ begin_run(Validator *v, bool restart, RunState *state)
 	state->resume_rel = v->leaves ? linitial_oid(v->leaves) : InvalidOid;
 	state->resume_block = 0;
 	args[2] = ObjectIdGetDatum(state->resume_rel);
+	args[3] = Int32GetDatum(list_length(v->leaves));
 	exec_owner(v, NULL, "WITH c AS (DELETE FROM ri_policy._changed WHERE reference = $1),"
 			   " s AS (INSERT INTO ri_policy._changed (reference, keys)"
 			   "        SELECT $1, '{}' FROM ri_policy._reference"
@@ -658,13 +668,14 @@ begin_run(Validator *v, bool restart, RunState *state)
 			   " DELETE FROM ri_policy._pending WHERE reference = $1",
 			   1, argtypes, args);
 	exec_owner(v, NULL, "INSERT INTO ri_policy._progress AS p (reference, status,"
-			   "   started_at, blocks_total, resume_rel)"
-			   " VALUES ($1, 'running', pg_catalog.clock_timestamp(), $2, $3)"
+			   "   started_at, blocks_total, resume_rel, leaves)"
+			   " VALUES ($1, 'running', pg_catalog.clock_timestamp(), $2, $3, $4)"
 			   " ON CONFLICT (reference) DO UPDATE SET status = 'running',"
 			   "   started_at = pg_catalog.clock_timestamp(), finished_at = NULL, batches = 0,"
 			   "   rows_checked = 0, blocks_total = $2, blocks_done = 0,"
-			   "   orphan_keys = 0, resume_rel = $3, resume_block = 0, error = NULL",
-			   3, argtypes, args);
+			   "   orphan_keys = 0, resume_rel = $3, resume_block = 0, leaves = $4,"
+			   "   error = NULL",
+			   4, argtypes, args);
 }
 
 /*

@@ -3,7 +3,7 @@
 -- any column name; tracked date keys do not depend on DateStyle; partitioned
 -- tables and RLS-hidden parents get full passes; _is_running takes no lock.
 BEGIN;
-SELECT plan(12);
+SELECT plan(13);
 
 CREATE ROLE regress_hard;
 CREATE SCHEMA hard AUTHORIZATION regress_hard;
@@ -89,6 +89,26 @@ SELECT throws_ok($$CALL ri_policy.repair('rls_ref')$$, '0A000', NULL,
 				 'repair refuses when the parent''s policies hide rows from the child''s owner');
 SELECT is((SELECT count(*) FROM hard.rc), 2::bigint, 'and deletes nothing');
 RESET ROLE;
+
+-- a pass interrupted before a partition was attached starts over, rather
+-- than resume past a table it never read
+CREATE TABLE hard.early (id int, pid int);
+INSERT INTO hard.early VALUES (150, 999);
+CREATE TABLE hard.rpar (id int PRIMARY KEY);
+CREATE TABLE hard.rch (id int, pid int) PARTITION BY RANGE (id);
+CREATE TABLE hard.rch1 PARTITION OF hard.rch FOR VALUES FROM (0) TO (100);
+INSERT INTO hard.rch VALUES (1, 998);
+SELECT ri_policy.declare_reference('hard.rch', '{pid}', 'hard.rpar', name => 'resume_ref');
+CALL ri_policy.validate('resume_ref');
+-- as if the pass had been interrupted after reading rch1 to its end
+UPDATE ri_policy._progress SET status = 'interrupted', resume_rel = 'hard.rch1'::regclass,
+							   resume_block = 1000000
+ WHERE reference = 'resume_ref';
+ALTER TABLE hard.rch ATTACH PARTITION hard.early FOR VALUES FROM (100) TO (200);
+CALL ri_policy.validate('resume_ref');
+SELECT is((SELECT string_agg(key::text, ',' ORDER BY key) FROM ri_policy.violations
+			WHERE reference = 'resume_ref'),
+		  '{"pid": 998},{"pid": 999}', 'the partition attached meanwhile was read');
 
 -- _is_running only looks
 SELECT is(ri_policy._is_running('date_ref'), false, '_is_running');
