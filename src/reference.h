@@ -13,6 +13,7 @@
 #define RI_POLICY_REFERENCE_H
 
 #include "access/attnum.h"
+#include "executor/spi.h"
 #include "nodes/pg_list.h"
 #include "pg_config_manual.h"
 
@@ -39,6 +40,9 @@ typedef struct RiReference
 extern RiReference *ri_load_reference(const char *name);
 extern List *ri_declared_reference_names(void);
 extern Oid	ri_extension_owner(void);
+extern int	ri_exec_as_owner(SPIPlanPtr *plan, const char *sql, int nargs,
+							 Oid *argtypes, Datum *values, const char *nulls,
+							 bool read_only);
 extern void ri_follow_column_rename(Node *parsetree);
 extern bool ri_registry_exists(void);
 

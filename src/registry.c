@@ -31,6 +31,7 @@
 #include "catalog/objectaddress.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_constraint.h"
+#include "catalog/pg_extension.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_opclass.h"
@@ -43,6 +44,7 @@
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/formatting.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
@@ -102,29 +104,34 @@ ri_restore_search_path(int nestlevel)
 Oid
 ri_extension_owner(void)
 {
-	bool		isnull;
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
 	Oid			owner;
-	int			nestlevel = ri_safe_search_path();
 
-	SPI_connect();
-	if (SPI_execute("SELECT extowner FROM pg_catalog.pg_extension"
-					" WHERE extname = 'ri_policy'", true, 1) != SPI_OK_SELECT ||
-		SPI_processed != 1)
+	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber,
+				F_NAMEEQ, CStringGetDatum("ri_policy"));
+	scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
+	tup = systable_getnext(scan);
+	if (!HeapTupleIsValid(tup))
 		elog(ERROR, "extension \"ri_policy\" is not installed");
-	owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
-										   SPI_tuptable->tupdesc, 1, &isnull));
-	SPI_finish();
-	ri_restore_search_path(nestlevel);
+	owner = ((Form_pg_extension) GETSTRUCT(tup))->extowner;
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
 	return owner;
 }
 
 /*
- * Run one statement on ri_policy's tables as the extension owner.  The
- * caller has connected to SPI.
+ * Run fixed SQL on ri_policy's own tables as the extension owner, with
+ * search_path pinned, keeping the caller's memory context (SPI leaves its
+ * own).  With "plan", the statement is prepared the first time and reused.
+ * The caller has connected to SPI.
  */
-static int
-exec_as_owner(const char *sql, int nargs, Oid *argtypes, Datum *values,
-			  const char *nulls, bool read_only)
+int
+ri_exec_as_owner(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes,
+				 Datum *values, const char *nulls, bool read_only)
 {
 	RiUserState saved;
 	int			rc;
@@ -133,14 +140,33 @@ exec_as_owner(const char *sql, int nargs, Oid *argtypes, Datum *values,
 
 	ri_become(ri_extension_owner(), SECURITY_LOCAL_USERID_CHANGE, &saved);
 	nestlevel = ri_safe_search_path();
-	rc = SPI_execute_with_args(sql, nargs, argtypes, values, nulls,
-							   read_only, 0);
+	if (plan != NULL)
+	{
+		if (*plan == NULL)
+		{
+			*plan = SPI_prepare(sql, nargs, argtypes);
+			if (*plan == NULL)
+				elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+			SPI_keepplan(*plan);
+		}
+		rc = SPI_execute_plan(*plan, values, nulls, read_only, 0);
+	}
+	else
+		rc = SPI_execute_with_args(sql, nargs, argtypes, values, nulls,
+								   read_only, 0);
 	MemoryContextSwitchTo(oldcxt);
 	ri_restore_search_path(nestlevel);
 	ri_restore(&saved);
 	if (rc < 0)
-		elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
+		elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(rc));
 	return rc;
+}
+
+static int
+exec_as_owner(const char *sql, int nargs, Oid *argtypes, Datum *values,
+			  const char *nulls, bool read_only)
+{
+	return ri_exec_as_owner(NULL, sql, nargs, argtypes, values, nulls, read_only);
 }
 
 /* Error out on a NULL argument. */

@@ -109,26 +109,11 @@ repair_sql(RiReference *ref, RepairAction action)
 	return buf.data;
 }
 
-/*
- * Run SQL on ri_policy's tables as the extension owner, keeping the
- * caller's memory context.
- */
+/* Run fixed SQL on ri_policy's tables as the extension owner. */
 static void
 exec_ext(const char *sql, int nargs, Oid *argtypes, Datum *values)
 {
-	RiUserState saved;
-	int			nestlevel;
-	MemoryContext oldcxt = CurrentMemoryContext;
-	int			rc;
-
-	ri_become(ri_extension_owner(), SECURITY_LOCAL_USERID_CHANGE, &saved);
-	nestlevel = ri_safe_search_path();
-	rc = SPI_execute_with_args(sql, nargs, argtypes, values, NULL, false, 0);
-	MemoryContextSwitchTo(oldcxt);
-	ri_restore_search_path(nestlevel);
-	ri_restore(&saved);
-	if (rc < 0)
-		elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(rc));
+	(void) ri_exec_as_owner(NULL, sql, nargs, argtypes, values, NULL, false);
 }
 
 /*

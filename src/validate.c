@@ -498,42 +498,12 @@ ri_lock_reference(const char *name, LOCKTAG *tag)
 	return ref;
 }
 
-/*
- * Run fixed SQL on ri_policy's tables as the extension owner.  With "plan",
- * the statement is prepared the first time and reused (the per-batch
- * statements).
- */
+/* Run fixed SQL on ri_policy's tables as the extension owner. */
 static void
 exec_owner(Validator *v, SPIPlanPtr *plan, const char *sql, int nargs,
 		   Oid *argtypes, Datum *values)
 {
-	RiUserState saved;
-	int			rc;
-	int			nestlevel;
-	MemoryContext oldcxt = CurrentMemoryContext;
-
-	ri_become(v->ext_owner, SECURITY_LOCAL_USERID_CHANGE, &saved);
-	nestlevel = ri_safe_search_path();
-	if (plan != NULL)
-	{
-		if (*plan == NULL)
-		{
-			*plan = SPI_prepare(sql, nargs, argtypes);
-			if (*plan == NULL)
-				elog(ERROR, "SPI_prepare failed: %s",
-					 SPI_result_code_string(SPI_result));
-			SPI_keepplan(*plan);
-		}
-		rc = SPI_execute_plan(*plan, values, NULL, false, 0);
-	}
-	else
-		rc = SPI_execute_with_args(sql, nargs, argtypes, values, NULL, false, 0);
-	/* SPI leaves us in its own context: go back to the batch's */
-	MemoryContextSwitchTo(oldcxt);
-	ri_restore_search_path(nestlevel);
-	ri_restore(&saved);
-	if (rc < 0)
-		elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(rc));
+	(void) ri_exec_as_owner(plan, sql, nargs, argtypes, values, NULL, false);
 }
 
 /*
