@@ -1055,6 +1055,73 @@ recheck_sql(RiReference *ref)
 }
 
 /*
+ * Run the re-check statement on one batch of keys, as the child's owner and
+ * under the settings the keys were written with, in a subtransaction.
+ * Returns false, with a NOTICE, if it failed (a cancel is re-thrown); the
+ * results are in SPI_tuptable otherwise.
+ */
+static bool
+recheck_keys(Validator *v, SPIPlanPtr *recheck, Datum *colargs)
+{
+	RiReference *ref = v->ref;
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	volatile bool ok = true;
+
+	BeginInternalSubTransaction(NULL);
+	PG_TRY();
+	{
+		RiUserState saved;
+		int			nestlevel;
+		int			fixed;
+		int			rc;
+
+		ri_become(v->scan_user, SECURITY_RESTRICTED_OPERATION, &saved);
+		nestlevel = ri_safe_search_path();
+		fixed = ri_fixed_output_begin();
+		if (*recheck == NULL)
+		{
+			Oid			types[INDEX_MAX_KEYS];
+
+			for (int c = 0; c < ref->nkeys; c++)
+				types[c] = TEXTARRAYOID;
+			*recheck = SPI_prepare(recheck_sql(ref), ref->nkeys, types);
+			if (*recheck == NULL)
+				elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+			SPI_keepplan(*recheck);
+		}
+		rc = SPI_execute_plan(*recheck, colargs, NULL, false, 0);
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+		ri_fixed_output_end(fixed);
+		ri_restore_search_path(nestlevel);
+		ri_restore(&saved);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+			PG_RE_THROW();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+		ereport(NOTICE,
+				(errmsg("incremental validation of \"%s\" failed, doing a full pass: %s",
+						ref->name, edata->message)));
+		ok = false;
+	}
+	PG_END_TRY();
+	return ok;
+}
+
+/*
  * Re-check the keys recorded since the last pass, batch_size keys per
  * batch (a transaction each, outside a transaction block).  Returns false,
  * having done nothing, if a TRUNCATE was recorded: a full pass is due.
@@ -1088,7 +1155,6 @@ validate_incremental(const char *name, int batch_size, bool atomic)
 	{
 		Datum		args[3];
 		Oid			argtypes[3] = {TEXTOID, INT4OID, TIMESTAMPTZOID};
-		Oid			text_array = TEXTARRAYOID;
 		Datum		started;
 
 		v = validator_create(ref, batch_size, atomic, record_orphans, cxt);
@@ -1106,9 +1172,6 @@ validate_incremental(const char *name, int batch_size, bool atomic)
 			int			nkeys;
 			int			norphans = 0;
 			int			nclean = 0;
-			RiUserState saved;
-			int			nestlevel;
-			int			rc;
 			bool		isnull;
 			Datum		colargs[INDEX_MAX_KEYS];
 			Datum		wargs[4];
@@ -1182,65 +1245,14 @@ validate_incremental(const char *name, int batch_size, bool atomic)
 			}
 
 			/*
-			 * Re-check them, as the child's owner, under the settings the keys
-			 * were written with.  If that fails (a parent key that no child
-			 * column can hold, say), a full pass will do instead.
+			 * Re-check them; if that fails (a parent key that no child column
+			 * can hold, say), a full pass will do instead.
 			 */
+			if (!recheck_keys(v, (SPIPlanPtr *) &recheck, colargs))
 			{
-				MemoryContext stepcxt = CurrentMemoryContext;
-				ResourceOwner stepowner = CurrentResourceOwner;
-				int			fixed;
-
-				BeginInternalSubTransaction(NULL);
-				PG_TRY();
-				{
-					ri_become(v->scan_user, SECURITY_RESTRICTED_OPERATION, &saved);
-					nestlevel = ri_safe_search_path();
-					fixed = ri_fixed_output_begin();
-					if (recheck == NULL)
-					{
-						Oid			types[INDEX_MAX_KEYS];
-
-						for (int c = 0; c < ref->nkeys; c++)
-							types[c] = text_array;
-						recheck = SPI_prepare(recheck_sql(ref), ref->nkeys, types);
-						if (recheck == NULL)
-							elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-						SPI_keepplan(recheck);
-					}
-					rc = SPI_execute_plan(recheck, colargs, NULL, false, 0);
-					if (rc != SPI_OK_SELECT)
-						elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
-					ri_fixed_output_end(fixed);
-					ri_restore_search_path(nestlevel);
-					ri_restore(&saved);
-					ReleaseCurrentSubTransaction();
-					MemoryContextSwitchTo(stepcxt);
-					CurrentResourceOwner = stepowner;
-				}
-				PG_CATCH();
-				{
-					ErrorData  *edata;
-
-					MemoryContextSwitchTo(stepcxt);
-					edata = CopyErrorData();
-					if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
-						PG_RE_THROW();
-					FlushErrorState();
-					RollbackAndReleaseCurrentSubTransaction();
-					MemoryContextSwitchTo(stepcxt);
-					CurrentResourceOwner = stepowner;
-					ereport(NOTICE,
-							(errmsg("incremental validation of \"%s\" failed, doing a full pass: %s",
-									name, edata->message)));
-					full_needed = true;
-				}
-				PG_END_TRY();
-				if (full_needed)
-				{
-					PopActiveSnapshot();
-					break;
-				}
+				full_needed = true;
+				PopActiveSnapshot();
+				break;
 			}
 
 			orphans = palloc((SPI_processed + 1) * sizeof(Datum));
