@@ -146,15 +146,27 @@ ALTER EVENT TRIGGER ri_policy_registry_sql_drop ENABLE ALWAYS;
 
 -- Views
 
+-- The child table of a reference, declared or a foreign key: the views show
+-- a reference's results only to roles that may read its child.  (Security
+-- definer: the registry is not readable by PUBLIC; ri_policy.references
+-- shows the same.)
+CREATE FUNCTION ri_policy._child_of(reference text)
+RETURNS regclass
+LANGUAGE sql STABLE STRICT SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT r.child FROM ri_policy._reference r WHERE r.name = reference
+	UNION ALL
+	SELECT c.conrelid::regclass FROM pg_catalog.pg_constraint c
+	 WHERE c.contype = 'f' AND c.conparentid = 0 AND c.conname = reference
+	LIMIT 1
+$$;
+
 CREATE VIEW ri_policy.violations AS
 SELECT v.reference, v.key, v.child_rows, v.first_seen, v.last_seen
   FROM ri_policy._violation v
  WHERE pg_catalog.has_table_privilege(
-		   (SELECT r.child FROM ri_policy._reference r WHERE r.name = v.reference
-			UNION ALL
-			SELECT c.conrelid::regclass FROM pg_catalog.pg_constraint c
-			 WHERE c.contype = 'f' AND c.conparentid = 0 AND c.conname = v.reference
-			LIMIT 1),
+		   ri_policy._child_of(v.reference),
 		   'SELECT');
 COMMENT ON VIEW ri_policy.violations IS
 'orphaned keys found by the last complete validation pass of each reference';
@@ -170,11 +182,7 @@ SELECT p.reference,
 	   p.orphan_keys
   FROM ri_policy._progress p
  WHERE pg_catalog.has_table_privilege(
-		   (SELECT r.child FROM ri_policy._reference r WHERE r.name = p.reference
-			UNION ALL
-			SELECT c.conrelid::regclass FROM pg_catalog.pg_constraint c
-			 WHERE c.contype = 'f' AND c.conparentid = 0 AND c.conname = p.reference
-			LIMIT 1),
+		   ri_policy._child_of(p.reference),
 		   'SELECT');
 COMMENT ON VIEW ri_policy.validation_progress IS
 'the latest validation run of each reference, readable while it runs';

@@ -14,6 +14,7 @@
 
 #include "access/attnum.h"
 #include "executor/spi.h"
+#include "storage/lock.h"
 #include "nodes/pg_list.h"
 #include "pg_config_manual.h"
 
@@ -68,9 +69,21 @@ extern char *ri_track_trigger_prefix(const char *name);
 extern void ri_untrack(RiReference *ref);
 
 /* validate.c */
-struct LOCKTAG;
-extern void ri_reference_locktag(struct LOCKTAG *tag, const char *name);
-extern RiReference *ri_lock_reference(const char *name, struct LOCKTAG *tag);
+extern void ri_reference_locktag(LOCKTAG *tag, const char *name);
+/*
+ * Work that changes a reference's results (validate, repair): a memory
+ * context that outlives the commits between batches, and the reference's
+ * session lock.
+ */
+typedef struct RiWork
+{
+	MemoryContext cxt;
+	MemoryContext oldcxt;
+	LOCKTAG		tag;
+} RiWork;
+
+extern RiReference *ri_begin_work(const char *name, RiWork *work);
+extern void ri_end_work(RiWork *work);
 extern Oid	ri_rel_owner(Oid relid);
 
 /* run SPI work on ri_policy's own tables as the extension's owner */

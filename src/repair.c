@@ -122,26 +122,19 @@ exec_ext(const char *sql, int nargs, Oid *argtypes, Datum *values)
 static int64
 repair_one(const char *name, const char *action_arg, int batch_size, bool atomic)
 {
+	RiWork		work;
 	MemoryContext cxt;
-	MemoryContext oldcxt = CurrentMemoryContext;
 	RiReference *ref;
 	RepairAction action;
 	const char *act;
-	LOCKTAG		tag;
 	int64		total_rows = 0;
 	int64		total_keys = 0;
 	SPIPlanPtr volatile plan = NULL;
 
-	cxt = AllocSetContextCreate(TopMemoryContext, "ri_policy repair",
-								ALLOCSET_DEFAULT_SIZES);
-	MemoryContextSwitchTo(cxt);
-	ref = ri_lock_reference(name, &tag);
+	ref = ri_begin_work(name, &work);
 	if (ref == NULL)
-	{
-		MemoryContextSwitchTo(oldcxt);
-		MemoryContextDelete(cxt);
 		return 0;
-	}
+	cxt = work.cxt;
 
 	act = action_arg;
 	if (act == NULL)
@@ -158,20 +151,21 @@ repair_one(const char *name, const char *action_arg, int batch_size, bool atomic
 					(errmsg("reference \"%s\" has ON DELETE %s, skipping",
 							name, ref->on_delete),
 					 errhint("Pass an action: 'delete', 'set null' or 'set default'.")));
-			LockRelease(&tag, ExclusiveLock, true);
-			MemoryContextSwitchTo(oldcxt);
-			MemoryContextDelete(cxt);
+			ri_end_work(&work);
 			return 0;
 		}
 	}
 	/* the re-check runs as the child's owner: it must see every parent row */
 	if (check_enable_rls(ref->parent, ri_rel_owner(ref->child), true) == RLS_ENABLED)
 	{
-		LockRelease(&tag, ExclusiveLock, true);
+		Oid			parent = ref->parent;
+		Oid			child = ref->child;
+
+		ri_end_work(&work);		/* frees ref */
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("cannot repair reference \"%s\": row-level security hides rows of table \"%s\" from the owner of table \"%s\"",
-						name, get_rel_name(ref->parent), get_rel_name(ref->child))));
+						name, get_rel_name(parent), get_rel_name(child))));
 	}
 	action = strcmp(act, "delete") == 0 ? REPAIR_DELETE :
 		strcmp(act, "set null") == 0 ? REPAIR_SET_NULL : REPAIR_SET_DEFAULT;
@@ -284,9 +278,7 @@ repair_one(const char *name, const char *action_arg, int batch_size, bool atomic
 	{
 		if (plan != NULL)
 			SPI_freeplan(plan);
-		LockRelease(&tag, ExclusiveLock, true);
-		MemoryContextSwitchTo(oldcxt);
-		MemoryContextDelete(cxt);
+		ri_end_work(&work);
 	}
 	PG_END_TRY();
 

@@ -477,25 +477,43 @@ ri_reference_locktag(LOCKTAG *tag, const char *name)
 }
 
 /*
- * Load a reference for work that changes its results (validate, repair):
- * check that the caller owns the child, and take the reference's session
- * lock.  Returns NULL, with a NOTICE, if another session holds the lock.
+ * Begin work that changes a reference's results: in a memory context of its
+ * own (under TopMemoryContext, to outlive the commits between batches),
+ * load the reference, check that the caller owns the child, and take the
+ * reference's session lock.  Returns NULL, with a NOTICE and nothing left
+ * behind, if another session holds the lock.
  */
 RiReference *
-ri_lock_reference(const char *name, LOCKTAG *tag)
+ri_begin_work(const char *name, RiWork *work)
 {
-	RiReference *ref = ri_load_reference(name);
+	RiReference *ref;
 
+	work->oldcxt = CurrentMemoryContext;
+	work->cxt = AllocSetContextCreate(TopMemoryContext, "ri_policy work",
+									  ALLOCSET_DEFAULT_SIZES);
+	MemoryContextSwitchTo(work->cxt);
+	ref = ri_load_reference(name);
 	ri_require_child_owner(ref);
-	ri_reference_locktag(tag, name);
-	if (LockAcquire(tag, ExclusiveLock, true, true) == LOCKACQUIRE_NOT_AVAIL)
+	ri_reference_locktag(&work->tag, name);
+	if (LockAcquire(&work->tag, ExclusiveLock, true, true) == LOCKACQUIRE_NOT_AVAIL)
 	{
 		ereport(NOTICE,
 				(errmsg("reference \"%s\" is being validated or repaired by another session, skipping",
 						name)));
+		MemoryContextSwitchTo(work->oldcxt);
+		MemoryContextDelete(work->cxt);
 		return NULL;
 	}
 	return ref;
+}
+
+/* ... and end it. */
+void
+ri_end_work(RiWork *work)
+{
+	LockRelease(&work->tag, ExclusiveLock, true);
+	MemoryContextSwitchTo(work->oldcxt);
+	MemoryContextDelete(work->cxt);
 }
 
 /* Run fixed SQL on ri_policy's tables as the extension owner. */
@@ -902,29 +920,20 @@ validator_create(RiReference *ref, int batch_size, bool atomic,
 static void
 validate_one(const char *name, int batch_size, bool restart, bool atomic)
 {
-	MemoryContext cxt;
-	MemoryContext oldcxt = CurrentMemoryContext;
-	LOCKTAG		tag;
+	RiWork		work;
 	RiReference *ref;
 	Validator  *volatile v = NULL;
 	RunState	state = {0};
 
-	cxt = AllocSetContextCreate(TopMemoryContext, "ri_policy validate",
-								ALLOCSET_DEFAULT_SIZES);
-	MemoryContextSwitchTo(cxt);
-	ref = ri_lock_reference(name, &tag);
+	ref = ri_begin_work(name, &work);
 	if (ref == NULL)
-	{
-		MemoryContextSwitchTo(oldcxt);
-		MemoryContextDelete(cxt);
 		return;
-	}
 
 	PG_TRY();
 	{
 		Step		step = {0};
 
-		v = validator_create(ref, batch_size, atomic, record_orphans, cxt);
+		v = validator_create(ref, batch_size, atomic, record_orphans, work.cxt);
 		v->confirm = prepare_confirm(ref);
 
 		step.kind = STEP_BEGIN;
@@ -954,9 +963,7 @@ validate_one(const char *name, int batch_size, bool restart, bool atomic)
 					SPI_freeplan(plans[i]);
 			}
 		}
-		LockRelease(&tag, ExclusiveLock, true);
-		MemoryContextSwitchTo(oldcxt);
-		MemoryContextDelete(cxt);
+		ri_end_work(&work);
 	}
 	PG_END_TRY();
 }
@@ -1129,10 +1136,8 @@ recheck_keys(Validator *v, SPIPlanPtr *recheck, Datum *colargs)
 static bool
 validate_incremental(const char *name, int batch_size, bool atomic)
 {
-	MemoryContext cxt;
 	MemoryContext batch_cxt;
-	MemoryContext oldcxt = CurrentMemoryContext;
-	LOCKTAG		tag;
+	RiWork		work;
 	RiReference *ref;
 	Validator  *volatile v = NULL;
 	SPIPlanPtr volatile recheck = NULL;
@@ -1140,16 +1145,9 @@ validate_incremental(const char *name, int batch_size, bool atomic)
 	int64		keys_checked = 0;
 	int64		batches = 0;
 
-	cxt = AllocSetContextCreate(TopMemoryContext, "ri_policy validate",
-								ALLOCSET_DEFAULT_SIZES);
-	MemoryContextSwitchTo(cxt);
-	ref = ri_lock_reference(name, &tag);
+	ref = ri_begin_work(name, &work);
 	if (ref == NULL)
-	{
-		MemoryContextSwitchTo(oldcxt);
-		MemoryContextDelete(cxt);
 		return true;
-	}
 
 	PG_TRY();
 	{
@@ -1157,7 +1155,7 @@ validate_incremental(const char *name, int batch_size, bool atomic)
 		Oid			argtypes[3] = {TEXTOID, INT4OID, TIMESTAMPTZOID};
 		Datum		started;
 
-		v = validator_create(ref, batch_size, atomic, record_orphans, cxt);
+		v = validator_create(ref, batch_size, atomic, record_orphans, work.cxt);
 		batch_cxt = v->batch_cxt;
 		args[0] = CStringGetTextDatum(name);
 		args[1] = Int32GetDatum(batch_size);
@@ -1329,9 +1327,7 @@ validate_incremental(const char *name, int batch_size, bool atomic)
 	{
 		if (recheck != NULL)
 			SPI_freeplan(recheck);
-		LockRelease(&tag, ExclusiveLock, true);
-		MemoryContextSwitchTo(oldcxt);
-		MemoryContextDelete(cxt);
+		ri_end_work(&work);
 	}
 	PG_END_TRY();
 	return !full_needed;
