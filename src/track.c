@@ -13,8 +13,9 @@
  * old transition tables, keeps the keys whose count changed (so an UPDATE
  * that leaves the key alone records nothing), and appends those keys, as the
  * text of their values, in one row per statement to ri_policy._changed with
- * a plain heap and index insert (no SPI, no WAL: the table is unlogged).  TRUNCATE records a marker that
- * makes the next validation a full pass.
+ * a plain heap insert (no SPI, no index, no WAL: the table is unlogged),
+ * marked with the side it came from.  TRUNCATE records a marker that makes
+ * the next validation a full pass.
  *
  * The next validate() of a tracked reference re-checks only those keys
  * (validate.c).  Finding the child rows of a key deleted from the parent
@@ -46,6 +47,7 @@
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -234,7 +236,7 @@ ri_policy_track(PG_FUNCTION_ARGS)
 			resetStringInfo(&sql);
 			appendStringInfo(&sql,
 							 "CREATE TRIGGER %s AFTER %s ON %s %s FOR EACH STATEMENT"
-							 " EXECUTE FUNCTION ri_policy._track_trigger(%s, %s",
+							 " EXECUTE FUNCTION ri_policy._track_trigger(%s, %s, %s",
 							 quote_identifier(psprintf("%s%c%c", prefix,
 													   ev->on_child ? 'c' : 'p', ev->tag)),
 							 ev->event,
@@ -242,7 +244,8 @@ ri_policy_track(PG_FUNCTION_ARGS)
 														get_rel_name(rel)),
 							 ev->referencing,
 							 quote_literal_cstr(name),
-							 quote_literal_cstr(ref->match_full ? "full" : "simple"));
+							 quote_literal_cstr(ref->match_full ? "full" : "simple"),
+							 quote_literal_cstr(ev->on_child ? "child" : "parent"));
 			/* the key's columns in this table, by number, and their JSON names */
 			for (int i = 0; i < ref->nkeys; i++)
 				appendStringInfo(&sql, ", '%d', %s",
@@ -314,46 +317,172 @@ count_keys(ChildKeyGroup *group, Tuplestorestate *store, TupleDesc desc,
 }
 
 /*
- * Open ri_policy._changed, remembering its OID for the next statements (and
- * looking it up again if the extension was re-created since).
+ * The keys of one pass-by-value column, counted in a hash table of Datums:
+ * most references are a single integer column, and a bulk load's trigger
+ * spends its time here.  Equal images are equal keys, as in childkeys_add().
  */
-static Relation
-open_changed(void)
+typedef struct ByvalKey
 {
-	static Oid	changed_relid = InvalidOid;
-	Relation	rel;
+	Datum		key;
+	int64		rows;
+	char		status;
+} ByvalKey;
 
-	if (OidIsValid(changed_relid))
+static inline uint32
+datum_hash(Datum key)
+{
+	uint64		h = (uint64) key;
+
+	/* the finalizer of MurmurHash3 */
+	h ^= h >> 33;
+	h *= UINT64CONST(0xff51afd7ed558ccd);
+	h ^= h >> 33;
+	h *= UINT64CONST(0xc4ceb9fe1a85ec53);
+	h ^= h >> 33;
+	return (uint32) h;
+}
+
+#define SH_PREFIX byvalkeys
+#define SH_ELEMENT_TYPE ByvalKey
+#define SH_KEY_TYPE Datum
+#define SH_KEY key
+#define SH_HASH_KEY(tb, k) datum_hash(k)
+#define SH_EQUAL(tb, a, b) ((a) == (b))
+#define SH_SCOPE static inline
+#define SH_DECLARE
+#define SH_DEFINE
+#include "lib/simplehash.h"
+
+static void
+count_byval_keys(byvalkeys_hash *keys, Tuplestorestate *store, TupleDesc desc,
+				 AttrNumber attnum, int sign)
+{
+	TupleTableSlot *slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
+
+	tuplestore_rescan(store);
+	while (tuplestore_gettupleslot(store, true, false, slot))
 	{
-		rel = try_table_open(changed_relid, RowExclusiveLock);
-		if (rel != NULL && strcmp(RelationGetRelationName(rel), "_changed") == 0)
-			return rel;
-		if (rel != NULL)
-			table_close(rel, RowExclusiveLock);
+		bool		isnull;
+		Datum		value = slot_getattr(slot, attnum, &isnull);
+		bool		found;
+
+		/* a NULL single-column key is never checked */
+		if (!isnull)
+		{
+			ByvalKey   *entry = byvalkeys_insert(keys, value, &found);
+
+			entry->rows = (found ? entry->rows : 0) + sign;
+		}
 	}
-	changed_relid = get_relname_relid("_changed", get_namespace_oid("ri_policy", false));
-	return table_open(changed_relid, RowExclusiveLock);
+	ExecDropSingleTupleTableSlot(slot);
+}
+
+/*
+ * The keys of a statement's transition tables whose number of rows changed,
+ * column after column into values and isnull (sized for all rows); returns
+ * how many.
+ */
+static int
+changed_keys(TriggerData *trigdata, int nkeys, AttrNumber *attnums,
+			 Oid *types, bool match_full, Datum *values, bool *isnull)
+{
+	TupleDesc	desc = RelationGetDescr(trigdata->tg_relation);
+	Tuplestorestate *stores[2] = {trigdata->tg_newtable, trigdata->tg_oldtable};
+	int			n = 0;
+
+	if (nkeys == 1 && TupleDescAttr(desc, attnums[0] - 1)->attbyval)
+	{
+		byvalkeys_hash *keys = byvalkeys_create(CurrentMemoryContext, 256, NULL);
+		byvalkeys_iterator it;
+		ByvalKey   *entry;
+
+		for (int s = 0; s < 2; s++)
+			if (stores[s])
+				count_byval_keys(keys, stores[s], desc, attnums[0], s ? -1 : 1);
+		byvalkeys_start_iterate(keys, &it);
+		while ((entry = byvalkeys_iterate(keys, &it)) != NULL)
+		{
+			if (entry->rows == 0)
+				continue;
+			values[n] = entry->key;
+			isnull[n++] = false;
+		}
+		return n;
+	}
+	else
+	{
+		ChildKeyGroup *group = childkeys_create(nkeys, types, CurrentMemoryContext);
+
+		for (int s = 0; s < 2; s++)
+			if (stores[s])
+				count_keys(group, stores[s], desc, nkeys, attnums, match_full, s ? -1 : 1);
+		for (ChildKey *key = childkeys_first(group); key != NULL; key = key->next)
+		{
+			if (key->rows == 0)
+				continue;
+			for (int i = 0; i < nkeys; i++, n++)
+			{
+				values[n] = key->values[i];
+				isnull[n] = key->isnull[i];
+			}
+		}
+		return n / nkeys;
+	}
+}
+
+/*
+ * The OID of ri_policy._changed, remembered for the next statements until
+ * a relcache invalidation of it (its drop, with the extension's).
+ */
+static Oid	changed_relid = InvalidOid;
+
+static void
+forget_changed_relid(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == changed_relid)
+		changed_relid = InvalidOid;
+}
+
+Oid
+ri_changed_relid(void)
+{
+	static bool registered = false;
+
+	if (!registered)
+	{
+		CacheRegisterRelcacheCallback(forget_changed_relid, (Datum) 0);
+		registered = true;
+	}
+	if (!OidIsValid(changed_relid))
+	{
+		changed_relid = get_relname_relid("_changed", get_namespace_oid("ri_policy", false));
+		if (!OidIsValid(changed_relid))
+			elog(ERROR, "table ri_policy._changed is missing");
+	}
+	return changed_relid;
 }
 
 /*
  * Append a statement's changed keys (NULL: the TRUNCATE marker) to
- * ri_policy._changed.
+ * ri_policy._changed.  Before version 0.4 the table had no from_parent
+ * column, and an index.
  */
 static void
-record_changes(Relation changed, const char *reference, Datum keys, bool isnull)
+record_changes(Relation changed, const char *reference, Datum keys, bool isnull,
+			   bool from_parent)
 {
-	Datum		values[2];
-	bool		nulls[2] = {false, isnull};
+	Datum		values[3];
+	bool		nulls[3] = {false, isnull, false};
 	HeapTuple	tup;
 	List	   *indexes;
 	ListCell   *lc;
 
 	values[0] = CStringGetTextDatum(reference);
 	values[1] = keys;
+	values[2] = BoolGetDatum(from_parent);
 	tup = heap_form_tuple(RelationGetDescr(changed), values, nulls);
 	simple_heap_insert(changed, tup);
 
-	/* its one index, on "reference" (the first column) */
 	indexes = RelationGetIndexList(changed);
 	foreach(lc, indexes)
 	{
@@ -368,8 +497,10 @@ record_changes(Relation changed, const char *reference, Datum keys, bool isnull)
 }
 
 /*
- * ri_policy._track_trigger(reference, match, attnum1, column1, ...): the
- * statement-level trigger of a tracked reference.
+ * ri_policy._track_trigger(reference, match, side, attnum1, column1, ...):
+ * the statement-level trigger of a tracked reference, on its child (side
+ * 'child') or its parent.  Triggers created before version 0.4 have no side
+ * argument; their changes count as the parent's, which is always safe.
  */
 Datum
 ri_policy_track_trigger(PG_FUNCTION_ARGS)
@@ -378,12 +509,16 @@ ri_policy_track_trigger(PG_FUNCTION_ARGS)
 	Trigger    *trigger;
 	const char *reference;
 	bool		match_full;
+	bool		from_parent = true;
+	int			first;
 	int			nkeys;
 	AttrNumber	attnums[INDEX_MAX_KEYS];
-	RiReference ref = {0};
+	Oid			types[INDEX_MAX_KEYS];
 	TupleDesc	desc;
-	ChildKeyGroup *group;
 	Relation	changed;
+	Datum	   *values;
+	bool	   *isnull;
+	int			n;
 
 	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event))
 		ereport(ERROR,
@@ -391,84 +526,70 @@ ri_policy_track_trigger(PG_FUNCTION_ARGS)
 				 errmsg("function \"%s\" must be fired as a statement trigger",
 						"ri_policy._track_trigger")));
 	trigger = trigdata->tg_trigger;
-	if (trigger->tgnargs < 4 || trigger->tgnargs % 2 != 0 ||
-		trigger->tgnargs > 2 + 2 * INDEX_MAX_KEYS)
+	first = 2 + trigger->tgnargs % 2;
+	if (trigger->tgnargs < first + 2 || trigger->tgnargs > first + 2 * INDEX_MAX_KEYS)
 		elog(ERROR, "ri_policy._track_trigger: wrong arguments");
 	reference = trigger->tgargs[0];
 	match_full = strcmp(trigger->tgargs[1], "full") == 0;
-	nkeys = (trigger->tgnargs - 2) / 2;
+	if (first == 3)
+		from_parent = strcmp(trigger->tgargs[2], "child") != 0;
+	nkeys = (trigger->tgnargs - first) / 2;
 
-	changed = open_changed();
+	changed = table_open(ri_changed_relid(), RowExclusiveLock);
 
 	if (TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
 	{
-		record_changes(changed, reference, (Datum) 0, true);
+		record_changes(changed, reference, (Datum) 0, true, from_parent);
 		table_close(changed, RowExclusiveLock);
 		return PointerGetDatum(NULL);
 	}
 
 	desc = RelationGetDescr(trigdata->tg_relation);
-	ref.nkeys = nkeys;
 	for (int i = 0; i < nkeys; i++)
 	{
-		attnums[i] = (AttrNumber) pg_strtoint32(trigger->tgargs[2 + 2 * i]);
+		attnums[i] = (AttrNumber) pg_strtoint32(trigger->tgargs[first + 2 * i]);
 		if (attnums[i] < 1 || attnums[i] > desc->natts ||
 			TupleDescAttr(desc, attnums[i] - 1)->attisdropped)
 			elog(ERROR, "ri_policy._track_trigger: no column %d in \"%s\"",
 				 attnums[i], RelationGetRelationName(trigdata->tg_relation));
-		ref.child_columns[i] = trigger->tgargs[3 + 2 * i];
-		ref.child_types[i] = TupleDescAttr(desc, attnums[i] - 1)->atttypid;
+		types[i] = TupleDescAttr(desc, attnums[i] - 1)->atttypid;
 	}
 
 	/* the trigger manager resets this (per-event) context afterwards */
-	group = childkeys_create(nkeys, ref.child_types, CurrentMemoryContext);
-	if (trigdata->tg_newtable)
-		count_keys(group, trigdata->tg_newtable, desc, nkeys, attnums, match_full, 1);
-	if (trigdata->tg_oldtable)
-		count_keys(group, trigdata->tg_oldtable, desc, nkeys, attnums, match_full, -1);
+	n = (trigdata->tg_newtable ? tuplestore_tuple_count(trigdata->tg_newtable) : 0) +
+		(trigdata->tg_oldtable ? tuplestore_tuple_count(trigdata->tg_oldtable) : 0);
+	values = palloc((n * nkeys + 1) * sizeof(Datum));
+	isnull = palloc((n * nkeys + 1) * sizeof(bool));
+	n = changed_keys(trigdata, nkeys, attnums, types, match_full, values, isnull);
 
+	if (n > 0)
 	{
-		Datum	   *elems = palloc((childkeys_count(group) * nkeys + 1) * sizeof(Datum));
-		bool	   *nulls = palloc((childkeys_count(group) * nkeys + 1) * sizeof(bool));
 		FmgrInfo	out[INDEX_MAX_KEYS];
-		int			n = 0;
 		int			fixed = -1;
+		int			dims[1] = {n * nkeys};
+		int			lbs[1] = {1};
 
 		for (int i = 0; i < nkeys; i++)
 		{
 			Oid			typoutput;
 			bool		typisvarlena;
 
-			getTypeOutputInfo(ref.child_types[i], &typoutput, &typisvarlena);
+			getTypeOutputInfo(types[i], &typoutput, &typisvarlena);
 			fmgr_info(typoutput, &out[i]);
 			/* dates and floats are written as validation will read them */
-			if (fixed < 0 && ri_output_depends_on_settings(ref.child_types[i]))
+			if (fixed < 0 && ri_output_depends_on_settings(types[i]))
 				fixed = ri_fixed_output_begin();
 		}
-		for (ChildKey *key = childkeys_first(group); key != NULL; key = key->next)
-		{
-			if (key->rows == 0)
-				continue;
-			for (int i = 0; i < nkeys; i++, n++)
-			{
-				nulls[n] = key->isnull[i];
-				elems[n] = nulls[n] ? (Datum) 0 :
-					CStringGetTextDatum(OutputFunctionCall(&out[i], key->values[i]));
-			}
-		}
+		for (int e = 0; e < n * nkeys; e++)
+			if (!isnull[e])
+				values[e] = CStringGetTextDatum(OutputFunctionCall(&out[e % nkeys], values[e]));
 		if (fixed >= 0)
 			ri_fixed_output_end(fixed);
-		if (n > 0)
-		{
-			int			dims[1] = {n};
-			int			lbs[1] = {1};
-
-			record_changes(changed, reference,
-						   PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs,
-															  TEXTOID, -1, false,
-															  TYPALIGN_INT)),
-						   false);
-		}
+		record_changes(changed, reference,
+					   PointerGetDatum(construct_md_array(values, isnull, 1, dims, lbs,
+														  TEXTOID, -1, false,
+														  TYPALIGN_INT)),
+					   false, from_parent);
 	}
 	table_close(changed, RowExclusiveLock);
 	return PointerGetDatum(NULL);

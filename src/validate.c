@@ -650,9 +650,13 @@ begin_run(Validator *v, bool restart, RunState *state)
 	args[2] = ObjectIdGetDatum(state->resume_rel);
 	args[3] = Int32GetDatum(list_length(v->leaves));
 	exec_owner(v, NULL, "WITH c AS (DELETE FROM ri_policy._changed WHERE reference = $1),"
-			   " s AS (INSERT INTO ri_policy._changed (reference, keys)"
-			   "        SELECT $1, '{}' FROM ri_policy._reference"
-			   "         WHERE name = $1 AND tracked_since IS NOT NULL)"
+			   " s AS (INSERT INTO ri_policy._sentinel"
+			   "        SELECT $1 FROM ri_policy._reference"
+			   "         WHERE name = $1 AND tracked_since IS NOT NULL"
+			   "        ON CONFLICT DO NOTHING),"
+			   " x AS (DELETE FROM ri_policy._sentinel s"
+			   "        WHERE NOT EXISTS (SELECT 1 FROM ri_policy._reference r"
+			   "                           WHERE r.name = s.reference))"
 			   " DELETE FROM ri_policy._pending WHERE reference = $1",
 			   1, argtypes, args);
 	exec_owner(v, NULL, "INSERT INTO ri_policy._progress AS p (reference, status,"
@@ -990,14 +994,12 @@ incremental_possible(const char *name)
 
 	if (OidIsValid(ref->conoid) || !ri_incremental_safe(ref, ri_rel_owner(ref->child)))
 		return false;
-
 	ri_become(ri_extension_owner(), SECURITY_LOCAL_USERID_CHANGE, &saved);
 	nestlevel = ri_safe_search_path();
 	if (SPI_execute_with_args("SELECT r.tracked_since IS NOT NULL AND p.status = 'done'"
 							  "       AND p.last_full_at >= r.tracked_since"
-							  "       AND EXISTS (SELECT 1 FROM ri_policy._changed c"
-							  "                    WHERE c.reference = r.name"
-							  "                      AND pg_catalog.cardinality(c.keys) = 0)"
+							  "       AND EXISTS (SELECT 1 FROM ri_policy._sentinel s"
+							  "                    WHERE s.reference = r.name)"
 							  "  FROM ri_policy._reference r"
 							  "  JOIN ri_policy._progress p ON p.reference = r.name"
 							  " WHERE r.name = $1", 1, &argtype, &arg, NULL,
@@ -1017,15 +1019,25 @@ incremental_possible(const char *name)
 
 /*
  * The statement that re-checks a batch of changed keys ($1 ... $n, the text
- * of their values, an array per column): for each key, its jsonb form and
- * the number of child rows that hold it if it is an orphan (0 otherwise).
+ * of their values, an array per column; $n+1, whether each was recorded
+ * from the parent): for each key that needs it, its jsonb form and the
+ * number of child rows that hold it if it is an orphan (0 otherwise).
  *
- *	SELECT jsonb_build_object('c1', k.k1, ...),
- *		   CASE WHEN <checked> AND NOT EXISTS (<parent probe>)
- *				THEN count(c.*) ELSE 0 END
- *	  FROM (SELECT DISTINCT (j->>'c1')::t1 AS k1, ... FROM unnest($1) j) k
- *	  LEFT JOIN [ONLY] child c ON c.c1 = k.k1 AND ...
- *	 GROUP BY k.k1, ...
+ * A key whose parent exists needs nothing, unless it was recorded from the
+ * parent: it can have a recorded violation only if its parent appeared
+ * since that violation was recorded, which the parent's trigger recorded.
+ * So the keys of child rows that have their parent, most of them, cost one
+ * probe of the parent each.
+ *
+ *	SELECT jsonb_build_object('c1', k.k1, ...), COALESCE(k.n, 0)
+ *	  FROM (SELECT k.*, CASE WHEN <checked> AND NOT EXISTS (<parent probe>)
+ *							 THEN (SELECT count(*) FROM [ONLY] child c
+ *									WHERE c.c1 = k.k1 AND ...) END AS n
+ *			  FROM (SELECT u.v1::t1 AS k1, ..., bool_or(u.p) AS p
+ *					  FROM ROWS FROM (unnest($1), ..., unnest($n+1)) AS u(v1, ..., p)
+ *					 GROUP BY 1, ...) k
+ *			OFFSET 0) k
+ *	 WHERE k.n IS NOT NULL OR k.p
  */
 static char *
 recheck_sql(RiReference *ref)
@@ -1037,7 +1049,8 @@ recheck_sql(RiReference *ref)
 	for (int i = 0; i < ref->nkeys; i++)
 		appendStringInfo(&buf, "%s%s, k.k%d", i ? ", " : "",
 						 quote_literal_cstr(ref->child_columns[i]), i + 1);
-	appendStringInfoString(&buf, "), CASE WHEN ");
+	appendStringInfoString(&buf, "), COALESCE(k.n, 0)"
+						   " FROM (SELECT k.*, CASE WHEN ");
 	/* which keys are checked: MATCH SIMPLE none with a NULL, FULL not all NULL */
 	for (int i = 0; i < ref->nkeys; i++)
 		appendStringInfo(&buf, "%sk.k%d IS NOT NULL", i ? (ref->match_full ? " OR " : " AND ") : "(", i + 1);
@@ -1047,17 +1060,21 @@ recheck_sql(RiReference *ref)
 	appendStringInfo(&buf, " THEN (SELECT pg_catalog.count(*) FROM %s%s c WHERE ",
 					 ref->only_child ? "ONLY " : "", ri_qualified_name(ref->child));
 	ri_append_child_match(&buf, ref, "k.k%d", ref->match_full);
-	appendStringInfoString(&buf, ") ELSE 0 END FROM (SELECT DISTINCT ");
+	appendStringInfoString(&buf, ") END AS n FROM (SELECT ");
 	for (int i = 0; i < ref->nkeys; i++)
-		appendStringInfo(&buf, "%su.v%d::%s AS k%d", i ? ", " : "", i + 1,
+		appendStringInfo(&buf, "u.v%d::%s AS k%d, ", i + 1,
 						 format_type_be_qualified(ref->child_types[i]), i + 1);
-	appendStringInfoString(&buf, " FROM ROWS FROM (");
-	for (int i = 0; i < ref->nkeys; i++)
+	appendStringInfoString(&buf, "pg_catalog.bool_or(u.p) AS p FROM ROWS FROM (");
+	for (int i = 0; i <= ref->nkeys; i++)
 		appendStringInfo(&buf, "%spg_catalog.unnest($%d)", i ? ", " : "", i + 1);
 	appendStringInfoString(&buf, ") AS u(");
 	for (int i = 0; i < ref->nkeys; i++)
-		appendStringInfo(&buf, "%sv%d", i ? ", " : "", i + 1);
-	appendStringInfoString(&buf, ")) k");
+		appendStringInfo(&buf, "v%d, ", i + 1);
+	appendStringInfoString(&buf, "p) GROUP BY ");
+	for (int i = 0; i < ref->nkeys; i++)
+		appendStringInfo(&buf, "%s%d", i ? ", " : "", i + 1);
+	/* OFFSET 0: n is computed once, not again for the WHERE clause */
+	appendStringInfoString(&buf, ") k OFFSET 0) k WHERE k.n IS NOT NULL OR k.p");
 	return buf.data;
 }
 
@@ -1088,11 +1105,12 @@ recheck_keys(Validator *v, SPIPlanPtr *recheck, Datum *colargs)
 		fixed = ri_fixed_output_begin();
 		if (*recheck == NULL)
 		{
-			Oid			types[INDEX_MAX_KEYS];
+			Oid			types[INDEX_MAX_KEYS + 1];
 
 			for (int c = 0; c < ref->nkeys; c++)
 				types[c] = TEXTARRAYOID;
-			*recheck = SPI_prepare(recheck_sql(ref), ref->nkeys, types);
+			types[ref->nkeys] = BOOLARRAYOID;
+			*recheck = SPI_prepare(recheck_sql(ref), ref->nkeys + 1, types);
 			if (*recheck == NULL)
 				elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
 			SPI_keepplan(*recheck);
@@ -1129,6 +1147,137 @@ recheck_keys(Validator *v, SPIPlanPtr *recheck, Datum *colargs)
 }
 
 /*
+ * Take (delete) the change log's entries for a reference from block *next
+ * on, whole blocks until batch_size statements' entries, and set *next to
+ * the block to go on from (InvalidBlockNumber: the end).  A pass reads the
+ * log once, in physical order, whatever it holds for other references;
+ * entries that land behind it meanwhile are left for the next pass.
+ *
+ * Their keys go to colargs as a text array per column, then a boolean array
+ * of whether each was recorded from the parent.  Returns the number of
+ * statements taken; *truncated, if one was a TRUNCATE.
+ */
+static uint64
+take_changes(Validator *v, Datum name, int batch_size, BlockNumber *next,
+			 Datum *colargs, bool *truncated)
+{
+	int			nkeys = v->ref->nkeys;
+	text	   *wanted = DatumGetTextPP(name);
+	Relation	rel;
+	BlockNumber nblocks;
+	TableScanDesc scan;
+	TupleTableSlot *slot;
+	BlockNumber curblock = InvalidBlockNumber;
+	Datum	   *tids;
+	int			ntids = 0;
+	Oid			tidarray = TIDARRAYOID;
+	Datum		arg;
+	uint64		nrows;
+	int			total = 0;
+	Datum	  **elems;
+	bool	  **enulls;
+	int		   *nelems;
+	bool	   *sides;
+	Datum	   *values;
+	bool	   *nulls;
+
+	/* the entries' addresses, read directly */
+	rel = table_open(ri_changed_relid(), AccessShareLock);
+	nblocks = RelationGetNumberOfBlocks(rel);
+	tids = palloc((batch_size + MaxHeapTuplesPerPage) * sizeof(Datum));
+	if (*next < nblocks)
+	{
+		scan = compat_beginscan_blocks(rel, GetActiveSnapshot(), *next, nblocks);
+		slot = table_slot_create(rel, NULL);
+		*next = InvalidBlockNumber;
+		while (compat_scan_getnextslot_blocks(scan, slot))
+		{
+			BlockNumber block = ItemPointerGetBlockNumber(&slot->tts_tid);
+			bool		isnull;
+			text	   *reference;
+
+			if (block != curblock)
+			{
+				if (ntids >= batch_size)
+				{
+					*next = block;
+					break;
+				}
+				curblock = block;
+			}
+			reference = DatumGetTextPP(slot_getattr(slot, 1, &isnull));
+			if (VARSIZE_ANY_EXHDR(reference) != VARSIZE_ANY_EXHDR(wanted) ||
+				memcmp(VARDATA_ANY(reference), VARDATA_ANY(wanted),
+					   VARSIZE_ANY_EXHDR(wanted)) != 0)
+				continue;
+			tids[ntids] = PointerGetDatum(palloc(sizeof(ItemPointerData)));
+			ItemPointerCopy(&slot->tts_tid, (ItemPointer) DatumGetPointer(tids[ntids]));
+			ntids++;
+		}
+		ExecDropSingleTupleTableSlot(slot);
+		table_endscan(scan);
+	}
+	else
+		*next = InvalidBlockNumber;
+	table_close(rel, AccessShareLock);
+
+	/* delete them, unless gone meanwhile, and take their keys */
+	arg = PointerGetDatum(construct_array(tids, ntids, TIDOID, sizeof(ItemPointerData),
+										  false, TYPALIGN_SHORT));
+	exec_owner(v, NULL,
+			   "DELETE FROM ri_policy._changed WHERE ctid = ANY ($1)"
+			   " RETURNING keys, from_parent",
+			   1, &tidarray, &arg);
+	nrows = SPI_processed;
+	*truncated = false;
+	elems = palloc((nrows + 1) * sizeof(Datum *));
+	enulls = palloc((nrows + 1) * sizeof(bool *));
+	nelems = palloc0((nrows + 1) * sizeof(int));
+	sides = palloc((nrows + 1) * sizeof(bool));
+	for (uint64 r = 0; r < nrows; r++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[r];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		Datum		keys = SPI_getbinval(tup, desc, 1, &isnull);
+
+		if (isnull)
+		{
+			*truncated = true;
+			continue;
+		}
+		sides[r] = DatumGetBool(SPI_getbinval(tup, desc, 2, &isnull));
+		deconstruct_array(DatumGetArrayTypeP(keys), TEXTOID, -1, false, TYPALIGN_INT,
+						  &elems[r], &enulls[r], &nelems[r]);
+		total += nelems[r] / nkeys;
+	}
+
+	/* one array per column, and the flags */
+	values = palloc((total + 1) * sizeof(Datum));
+	nulls = palloc((total + 1) * sizeof(bool));
+	for (int c = 0; c <= nkeys; c++)
+	{
+		int			n = 0;
+		int			dims[1] = {total};
+		int			lbs[1] = {1};
+
+		for (uint64 r = 0; r < nrows; r++)
+			for (int e = c < nkeys ? c : 0; e < nelems[r]; e += nkeys, n++)
+			{
+				values[n] = c < nkeys ? elems[r][e] : BoolGetDatum(sides[r]);
+				nulls[n] = c < nkeys ? enulls[r][e] : false;
+			}
+		colargs[c] = PointerGetDatum(construct_md_array(values, nulls, 1, dims, lbs,
+														c < nkeys ? TEXTOID : BOOLOID,
+														c < nkeys ? -1 : 1,
+														c < nkeys ? false : true,
+														c < nkeys ? TYPALIGN_INT : TYPALIGN_CHAR));
+	}
+	SPI_freetuptable(SPI_tuptable);
+	return nrows;
+}
+
+/*
  * Re-check the keys recorded since the last pass, batch_size keys per
  * batch (a transaction each, outside a transaction block).  Returns false,
  * having done nothing, if a TRUNCATE was recorded: a full pass is due.
@@ -1144,6 +1293,7 @@ validate_incremental(const char *name, int batch_size, bool atomic)
 	volatile bool full_needed = false;
 	int64		keys_checked = 0;
 	int64		batches = 0;
+	BlockNumber next = 0;
 
 	ref = ri_begin_work(name, &work);
 	if (ref == NULL)
@@ -1151,27 +1301,24 @@ validate_incremental(const char *name, int batch_size, bool atomic)
 
 	PG_TRY();
 	{
-		Datum		args[3];
-		Oid			argtypes[3] = {TEXTOID, INT4OID, TIMESTAMPTZOID};
+		Datum		args[1];
 		Datum		started;
 
 		v = validator_create(ref, batch_size, atomic, record_orphans, work.cxt);
 		batch_cxt = v->batch_cxt;
 		args[0] = CStringGetTextDatum(name);
-		args[1] = Int32GetDatum(batch_size);
 		started = DirectFunctionCall1(clock_timestamp, (Datum) 0);
 
-		for (;;)
+		while (next != InvalidBlockNumber)
 		{
-			Datum	   *keys;
 			Datum	   *orphans;
 			Datum	   *counts;
 			Datum	   *clean;
-			int			nkeys;
+			uint64		nstatements;
 			int			norphans = 0;
 			int			nclean = 0;
 			bool		isnull;
-			Datum		colargs[INDEX_MAX_KEYS];
+			Datum		colargs[INDEX_MAX_KEYS + 1];
 			Datum		wargs[4];
 			Oid			wtypes[4] = {TEXTOID, JSONBARRAYOID, INT8ARRAYOID, JSONBARRAYOID};
 
@@ -1180,66 +1327,17 @@ validate_incremental(const char *name, int batch_size, bool atomic)
 			PushActiveSnapshot(GetTransactionSnapshot());
 
 			/* take the next batch of recorded statements' keys */
-			exec_owner(v, NULL,
-					   "WITH d AS (DELETE FROM ri_policy._changed"
-					   "            WHERE ctid = ANY (ARRAY(SELECT ctid FROM ri_policy._changed"
-					   "                                     WHERE reference = $1"
-					   "                                       AND pg_catalog.cardinality(keys)"
-					   "                                           IS DISTINCT FROM 0"
-					   "                                     LIMIT $2))"
-					   "           RETURNING keys),"
-					   " r AS (SELECT keys, pg_catalog.row_number() OVER () AS r FROM d)"
-					   " SELECT (SELECT pg_catalog.bool_or(keys IS NULL) FROM d),"
-					   "        (SELECT pg_catalog.count(*) FROM d),"
-					   "        ARRAY(SELECT u.k FROM r, pg_catalog.unnest(r.keys)"
-					   "                               WITH ORDINALITY AS u(k, o)"
-					   "               ORDER BY r.r, u.o)",
-					   2, argtypes, args);
-			if (SPI_processed != 1)
-				elog(ERROR, "could not read recorded changes");
-			full_needed = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
-													 SPI_tuptable->tupdesc, 1, &isnull)) && !isnull;
-			nkeys = (int) DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-													  SPI_tuptable->tupdesc, 2, &isnull));
-			keys = (Datum *) palloc(sizeof(Datum));
-			keys[0] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull);
-			if (!isnull)
-				keys[0] = PointerGetDatum(PG_DETOAST_DATUM_COPY(keys[0]));
-			SPI_freetuptable(SPI_tuptable);
-			if (nkeys == 0 || full_needed || isnull)
+			nstatements = take_changes(v, args[0], batch_size, &next, colargs,
+									   (bool *) &full_needed);
+			if (full_needed)
 			{
 				PopActiveSnapshot();
-				if (full_needed || nkeys == 0)
-					break;
-				commit_point(v);
-				continue;		/* statements that recorded no key */
+				break;
 			}
-
-			/* split the keys' values into an array per column */
+			if (nstatements == 0)
 			{
-				ArrayType  *flat = DatumGetArrayTypeP(keys[0]);
-				Datum	   *elems;
-				bool	   *enulls;
-				int			nelems;
-
-				deconstruct_array(flat, TEXTOID, -1, false, TYPALIGN_INT,
-								  &elems, &enulls, &nelems);
-				for (int c = 0; c < ref->nkeys; c++)
-				{
-					int			dims[1] = {nelems / ref->nkeys};
-					int			lbs[1] = {1};
-					Datum	   *ce = palloc((dims[0] + 1) * sizeof(Datum));
-					bool	   *cn = palloc((dims[0] + 1) * sizeof(bool));
-
-					for (int e = 0; e < dims[0]; e++)
-					{
-						ce[e] = elems[e * ref->nkeys + c];
-						cn[e] = enulls[e * ref->nkeys + c];
-					}
-					colargs[c] = PointerGetDatum(construct_md_array(ce, cn, 1, dims, lbs,
-																	TEXTOID, -1, false,
-																	TYPALIGN_INT));
-				}
+				PopActiveSnapshot();
+				continue;
 			}
 
 			/*
@@ -1272,7 +1370,7 @@ validate_incremental(const char *name, int batch_size, bool atomic)
 				else
 					clean[nclean++] = key;
 			}
-			keys_checked += SPI_processed;
+			keys_checked += ArrayGetNItems(1, ARR_DIMS(DatumGetArrayTypeP(colargs[0])));
 			SPI_freetuptable(SPI_tuptable);
 
 			/* and record the outcome */
@@ -1334,6 +1432,20 @@ validate_incremental(const char *name, int batch_size, bool atomic)
 }
 
 /*
+ * A new library can be installed before ALTER EXTENSION ri_policy UPDATE
+ * brings the extension's tables to its version (0.4's here).
+ */
+static void
+require_current_objects(void)
+{
+	if (!OidIsValid(get_relname_relid("_sentinel", get_namespace_oid("ri_policy", false))))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("extension \"ri_policy\" must be updated to the version of its library"),
+				 errhint("Run ALTER EXTENSION ri_policy UPDATE.")));
+}
+
+/*
  * CALL ri_policy.validate(reference, batch_size, restart, full)
  *
  * A tracked reference whose last full pass started after tracking did gets
@@ -1366,6 +1478,7 @@ ri_policy_validate(PG_FUNCTION_ARGS)
 	}
 	restart = PG_GETARG_BOOL(2);
 	full = PG_GETARG_BOOL(3);
+	require_current_objects();
 
 	SPI_connect_ext(atomic ? 0 : SPI_OPT_NONATOMIC);
 
