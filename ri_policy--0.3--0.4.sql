@@ -6,28 +6,64 @@
 -- Whether the change log of a reference has been kept since its last full
 -- pass began: a full pass adds the reference's row, and a crash empties
 -- this table with the change log, so that the next pass is full.  It was a
--- row with empty keys in the change log itself, where it could keep the
--- table from ever shrinking.
+-- row with empty keys in the change log itself.
 CREATE UNLOGGED TABLE ri_policy._sentinel (
 	reference		text COLLATE "C" PRIMARY KEY
 );
 COMMENT ON TABLE ri_policy._sentinel IS
 'ri_policy: tracked references whose change log is complete since their last full pass';
 SELECT pg_catalog.pg_extension_config_dump('ri_policy._sentinel', '');
+
+-- The change log, again: one row per statement as before, now saying which
+-- table changed.  A key whose parent exists can have a recorded violation
+-- only if the parent gained it since, which the parent's trigger records:
+-- keys recorded from the child alone need re-checking only when their
+-- parent is missing.
+--
+-- Its index on reference cost as much again as the row: every entry of a
+-- reference went to the same leaf page.  Instead, the log is partitioned by
+-- a hash of the reference, and a pass reads its reference's partition once,
+-- in physical order, in batches of whole blocks; a reference with a large
+-- backlog slows only the passes of references in the same partition.
+ALTER EXTENSION ri_policy DROP TABLE ri_policy._changed;
+ALTER TABLE ri_policy._changed RENAME TO _changed_0_3;
+CREATE TABLE ri_policy._changed (
+	reference		text COLLATE "C" NOT NULL,
+	keys			text[],
+	from_parent		boolean NOT NULL
+) PARTITION BY HASH (reference);
+COMMENT ON TABLE ri_policy._changed IS
+'ri_policy: keys changed since the last validation of tracked references';
+CREATE UNLOGGED TABLE ri_policy._changed_0 PARTITION OF ri_policy._changed
+	FOR VALUES WITH (MODULUS 8, REMAINDER 0);
+CREATE UNLOGGED TABLE ri_policy._changed_1 PARTITION OF ri_policy._changed
+	FOR VALUES WITH (MODULUS 8, REMAINDER 1);
+CREATE UNLOGGED TABLE ri_policy._changed_2 PARTITION OF ri_policy._changed
+	FOR VALUES WITH (MODULUS 8, REMAINDER 2);
+CREATE UNLOGGED TABLE ri_policy._changed_3 PARTITION OF ri_policy._changed
+	FOR VALUES WITH (MODULUS 8, REMAINDER 3);
+CREATE UNLOGGED TABLE ri_policy._changed_4 PARTITION OF ri_policy._changed
+	FOR VALUES WITH (MODULUS 8, REMAINDER 4);
+CREATE UNLOGGED TABLE ri_policy._changed_5 PARTITION OF ri_policy._changed
+	FOR VALUES WITH (MODULUS 8, REMAINDER 5);
+CREATE UNLOGGED TABLE ri_policy._changed_6 PARTITION OF ri_policy._changed
+	FOR VALUES WITH (MODULUS 8, REMAINDER 6);
+CREATE UNLOGGED TABLE ri_policy._changed_7 PARTITION OF ri_policy._changed
+	FOR VALUES WITH (MODULUS 8, REMAINDER 7);
+SELECT pg_catalog.pg_extension_config_dump('ri_policy._changed_0', '');
+SELECT pg_catalog.pg_extension_config_dump('ri_policy._changed_1', '');
+SELECT pg_catalog.pg_extension_config_dump('ri_policy._changed_2', '');
+SELECT pg_catalog.pg_extension_config_dump('ri_policy._changed_3', '');
+SELECT pg_catalog.pg_extension_config_dump('ri_policy._changed_4', '');
+SELECT pg_catalog.pg_extension_config_dump('ri_policy._changed_5', '');
+SELECT pg_catalog.pg_extension_config_dump('ri_policy._changed_6', '');
+SELECT pg_catalog.pg_extension_config_dump('ri_policy._changed_7', '');
+
+-- Changes waiting from 0.3 count as the parent's, which re-checks them all.
 INSERT INTO ri_policy._sentinel
-	SELECT DISTINCT reference FROM ri_policy._changed
+	SELECT DISTINCT reference FROM ri_policy._changed_0_3
 	 WHERE pg_catalog.cardinality(keys) = 0;
-DELETE FROM ri_policy._changed WHERE pg_catalog.cardinality(keys) = 0;
-
--- Which table a statement changed.  A key whose parent exists can have a
--- recorded violation only if the parent gained it since, which the parent's
--- trigger records: keys recorded from the child alone need re-checking only
--- when their parent is missing.  Rows recorded before this version, and by
--- triggers that track() created before it, count as from the parent, which
--- re-checks everything as before.
-ALTER TABLE ri_policy._changed ADD COLUMN from_parent boolean NOT NULL DEFAULT true;
-
--- Appending a row per statement cost twice as much with this index, whose
--- every entry went to the same page.  A pass now reads the log once, in
--- physical order, in batches of whole blocks.
-DROP INDEX ri_policy._changed_reference_idx;
+INSERT INTO ri_policy._changed (reference, keys, from_parent)
+	SELECT reference, keys, true FROM ri_policy._changed_0_3
+	 WHERE pg_catalog.cardinality(keys) IS DISTINCT FROM 0;
+DROP TABLE ri_policy._changed_0_3;

@@ -42,6 +42,13 @@
 #define try_table_open(relid, lockmode) try_relation_open(relid, lockmode)
 #endif
 
+/* RelationGetPartitionDesc() learned to omit detached partitions in 14. */
+#if PG_VERSION_NUM >= 140000
+#define compat_partition_desc(rel) RelationGetPartitionDesc(rel, true)
+#else
+#define compat_partition_desc(rel) RelationGetPartitionDesc(rel)
+#endif
+
 /* MarkGUCPrefixReserved() replaced EmitWarningsOnPlaceholders() in 15. */
 #if PG_VERSION_NUM < 150000
 #define MarkGUCPrefixReserved(prefix) EmitWarningsOnPlaceholders(prefix)

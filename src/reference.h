@@ -67,7 +67,7 @@ extern void ri_require_child_owner(RiReference *ref);
 /* track.c */
 extern char *ri_track_trigger_prefix(const char *name);
 extern void ri_untrack(RiReference *ref);
-extern Oid	ri_changed_relid(void);
+extern Oid	ri_changed_partition(const char *reference);
 
 /* validate.c */
 extern void ri_reference_locktag(LOCKTAG *tag, const char *name);

@@ -45,9 +45,12 @@
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "partitioning/partbounds.h"
+#include "partitioning/partdesc.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
+#include "utils/partcache.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -431,26 +434,36 @@ changed_keys(TriggerData *trigdata, int nkeys, AttrNumber *attnums,
 }
 
 /*
- * The OID of ri_policy._changed, remembered for the next statements until
- * a relcache invalidation of it (its drop, with the extension's).
+ * Where a reference's change log entries go: from version 0.4 on, its hash
+ * partition of ri_policy._changed, chosen as PostgreSQL's tuple routing
+ * would (get_partition_for_tuple()); before, the table itself.  The log's
+ * OID is remembered until a relcache invalidation of it (its drop, with the
+ * extension's), and the partition of the reference last asked about too.
  */
 static Oid	changed_relid = InvalidOid;
+static char *cached_reference = NULL;
+static Oid	cached_partition = InvalidOid;
 
 static void
-forget_changed_relid(Datum arg, Oid relid)
+forget_changed(Datum arg, Oid relid)
 {
-	if (relid == InvalidOid || relid == changed_relid)
+	if (relid == InvalidOid || relid == changed_relid || relid == cached_partition)
+	{
 		changed_relid = InvalidOid;
+		cached_partition = InvalidOid;
+	}
 }
 
 Oid
-ri_changed_relid(void)
+ri_changed_partition(const char *reference)
 {
 	static bool registered = false;
+	Relation	rel;
+	Oid			partition;
 
 	if (!registered)
 	{
-		CacheRegisterRelcacheCallback(forget_changed_relid, (Datum) 0);
+		CacheRegisterRelcacheCallback(forget_changed, (Datum) 0);
 		registered = true;
 	}
 	if (!OidIsValid(changed_relid))
@@ -459,7 +472,35 @@ ri_changed_relid(void)
 		if (!OidIsValid(changed_relid))
 			elog(ERROR, "table ri_policy._changed is missing");
 	}
-	return changed_relid;
+	if (OidIsValid(cached_partition) && strcmp(cached_reference, reference) == 0)
+		return cached_partition;
+
+	rel = table_open(changed_relid, AccessShareLock);
+	if (rel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE)
+		partition = changed_relid;
+	else
+	{
+		PartitionKey key = RelationGetPartitionKey(rel);
+		PartitionDesc desc = compat_partition_desc(rel);
+		Datum		value = CStringGetTextDatum(reference);
+		bool		isnull = false;
+		uint64		hash;
+		int			index;
+
+		hash = compute_partition_hash_value(key->partnatts, key->partsupfunc,
+											key->partcollation, &value, &isnull);
+		index = desc->boundinfo->indexes[hash % get_hash_partition_greatest_modulus(desc->boundinfo)];
+		if (index < 0)
+			elog(ERROR, "ri_policy._changed has no partition for reference \"%s\"", reference);
+		partition = desc->oids[index];
+	}
+	table_close(rel, AccessShareLock);
+
+	if (cached_reference)
+		pfree(cached_reference);
+	cached_reference = MemoryContextStrdup(TopMemoryContext, reference);
+	cached_partition = partition;
+	return partition;
 }
 
 /*
@@ -535,7 +576,7 @@ ri_policy_track_trigger(PG_FUNCTION_ARGS)
 		from_parent = strcmp(trigger->tgargs[2], "child") != 0;
 	nkeys = (trigger->tgnargs - first) / 2;
 
-	changed = table_open(ri_changed_relid(), RowExclusiveLock);
+	changed = table_open(ri_changed_partition(reference), RowExclusiveLock);
 
 	if (TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
 	{

@@ -1164,6 +1164,7 @@ take_changes(Validator *v, Datum name, int batch_size, BlockNumber *next,
 	int			nkeys = v->ref->nkeys;
 	text	   *wanted = DatumGetTextPP(name);
 	Relation	rel;
+	char	   *partition;
 	BlockNumber nblocks;
 	TableScanDesc scan;
 	TupleTableSlot *slot;
@@ -1182,7 +1183,8 @@ take_changes(Validator *v, Datum name, int batch_size, BlockNumber *next,
 	bool	   *nulls;
 
 	/* the entries' addresses, read directly */
-	rel = table_open(ri_changed_relid(), AccessShareLock);
+	rel = table_open(ri_changed_partition(v->ref->name), AccessShareLock);
+	partition = quote_qualified_identifier("ri_policy", RelationGetRelationName(rel));
 	nblocks = RelationGetNumberOfBlocks(rel);
 	tids = palloc((batch_size + MaxHeapTuplesPerPage) * sizeof(Datum));
 	if (*next < nblocks)
@@ -1225,8 +1227,8 @@ take_changes(Validator *v, Datum name, int batch_size, BlockNumber *next,
 	arg = PointerGetDatum(construct_array(tids, ntids, TIDOID, sizeof(ItemPointerData),
 										  false, TYPALIGN_SHORT));
 	exec_owner(v, NULL,
-			   "DELETE FROM ri_policy._changed WHERE ctid = ANY ($1)"
-			   " RETURNING keys, from_parent",
+			   psprintf("DELETE FROM %s WHERE ctid = ANY ($1) RETURNING keys, from_parent",
+						partition),
 			   1, &tidarray, &arg);
 	nrows = SPI_processed;
 	*truncated = false;

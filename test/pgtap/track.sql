@@ -1,7 +1,7 @@
 -- track(): the keys changed on either table are recorded, and the next
 -- validate() re-checks only those, with the same result as a full pass.
 BEGIN;
-SELECT plan(35);
+SELECT plan(36);
 
 CREATE TABLE tp (id int PRIMARY KEY);
 INSERT INTO tp SELECT generate_series(1, 200);
@@ -44,6 +44,17 @@ COPY tc FROM STDIN;
 -5	30
 \.
 SELECT is(changed(), 11::bigint, 'COPY records its keys');
+
+-- the entries go to the partition that PostgreSQL routes the reference to
+SAVEPOINT routed;
+CREATE TEMP TABLE routed AS
+	WITH p AS (INSERT INTO ri_policy._changed VALUES ('tr', '{0}', false) RETURNING tableoid AS part)
+	SELECT part FROM p;
+SELECT is((SELECT DISTINCT tableoid FROM ri_policy._changed WHERE reference = 'tr' AND keys <> '{0}'),
+		  (SELECT part FROM routed),
+		  'entries go to the reference''s partition of the change log');
+ROLLBACK TO SAVEPOINT routed;
+
 -- each entry says which table changed
 SELECT is((SELECT array_agg(n ORDER BY from_parent)
 			 FROM (SELECT from_parent, sum(cardinality(keys)) AS n FROM ri_policy._changed
