@@ -320,14 +320,20 @@ count_keys(ChildKeyGroup *group, Tuplestorestate *store, TupleDesc desc,
 }
 
 /*
- * The keys of one pass-by-value column, counted in a hash table of Datums:
- * most references are a single integer column, and a bulk load's trigger
- * spends its time here.  Equal images are equal keys, as in childkeys_add().
+ * The keys of one pass-by-value column, in a hash table of Datums: most
+ * references are a single integer column, and a bulk load's trigger spends
+ * its time here.  Equal images are equal keys, as in childkeys_add().
+ *
+ * An UPDATE's keys are counted, +1 for each new row and -1 for each old
+ * one.  The keys of an INSERT or a DELETE all changed: they are a set, kept
+ * as 64-bit words of a bitmap of the Datums' values (entry "key" holds value
+ * >> 6), so that the dense keys of a bulk load share few entries.
  */
 typedef struct ByvalKey
 {
-	Datum		key;
-	int64		rows;
+	Datum		key;			/* a key; in a set, value >> 6 */
+	uint64		bits;			/* in a set: values (key << 6) + 0 ... 63 */
+	int64		rows;			/* counted: rows of the key */
 	char		status;
 } ByvalKey;
 
@@ -356,9 +362,10 @@ datum_hash(Datum key)
 #define SH_DEFINE
 #include "lib/simplehash.h"
 
+/* Add a transition table's keys: to a set (sign 0), or counted. */
 static void
-count_byval_keys(byvalkeys_hash *keys, Tuplestorestate *store, TupleDesc desc,
-				 AttrNumber attnum, int sign)
+add_byval_keys(byvalkeys_hash *keys, Tuplestorestate *store, TupleDesc desc,
+			   AttrNumber attnum, int sign)
 {
 	TupleTableSlot *slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
 
@@ -367,13 +374,20 @@ count_byval_keys(byvalkeys_hash *keys, Tuplestorestate *store, TupleDesc desc,
 	{
 		bool		isnull;
 		Datum		value = slot_getattr(slot, attnum, &isnull);
+		ByvalKey   *entry;
 		bool		found;
 
 		/* a NULL single-column key is never checked */
-		if (!isnull)
+		if (isnull)
+			continue;
+		if (sign == 0)
 		{
-			ByvalKey   *entry = byvalkeys_insert(keys, value, &found);
-
+			entry = byvalkeys_insert(keys, value >> 6, &found);
+			entry->bits = (found ? entry->bits : 0) | (UINT64CONST(1) << (value & 63));
+		}
+		else
+		{
+			entry = byvalkeys_insert(keys, value, &found);
 			entry->rows = (found ? entry->rows : 0) + sign;
 		}
 	}
@@ -381,13 +395,13 @@ count_byval_keys(byvalkeys_hash *keys, Tuplestorestate *store, TupleDesc desc,
 }
 
 /*
- * The keys of a statement's transition tables whose number of rows changed,
- * column after column into values and isnull (sized for all rows); returns
- * how many.
+ * The keys of a statement's transition tables (nrows rows in all) whose
+ * number of rows changed, column after column into values and isnull (sized
+ * for all rows); returns how many.
  */
 static int
 changed_keys(TriggerData *trigdata, int nkeys, AttrNumber *attnums,
-			 Oid *types, bool match_full, Datum *values, bool *isnull)
+			 Oid *types, bool match_full, int64 nrows, Datum *values, bool *isnull)
 {
 	TupleDesc	desc = RelationGetDescr(trigdata->tg_relation);
 	Tuplestorestate *stores[2] = {trigdata->tg_newtable, trigdata->tg_oldtable};
@@ -395,20 +409,29 @@ changed_keys(TriggerData *trigdata, int nkeys, AttrNumber *attnums,
 
 	if (nkeys == 1 && TupleDescAttr(desc, attnums[0] - 1)->attbyval)
 	{
-		byvalkeys_hash *keys = byvalkeys_create(CurrentMemoryContext, 256, NULL);
+		bool		counted = stores[0] && stores[1];
+		byvalkeys_hash *keys;
 		byvalkeys_iterator it;
 		ByvalKey   *entry;
 
+		keys = byvalkeys_create(CurrentMemoryContext, Min(Max(nrows, 8), 1024), NULL);
 		for (int s = 0; s < 2; s++)
 			if (stores[s])
-				count_byval_keys(keys, stores[s], desc, attnums[0], s ? -1 : 1);
+				add_byval_keys(keys, stores[s], desc, attnums[0], counted ? (s ? -1 : 1) : 0);
 		byvalkeys_start_iterate(keys, &it);
 		while ((entry = byvalkeys_iterate(keys, &it)) != NULL)
 		{
-			if (entry->rows == 0)
-				continue;
-			values[n] = entry->key;
-			isnull[n++] = false;
+			if (counted && entry->rows != 0)
+			{
+				values[n] = entry->key;
+				isnull[n++] = false;
+			}
+			for (int b = 0; !counted && b < 64; b++)
+				if (entry->bits & (UINT64CONST(1) << b))
+				{
+					values[n] = (entry->key << 6) | b;
+					isnull[n++] = false;
+				}
 		}
 		return n;
 	}
@@ -601,7 +624,7 @@ ri_policy_track_trigger(PG_FUNCTION_ARGS)
 		(trigdata->tg_oldtable ? tuplestore_tuple_count(trigdata->tg_oldtable) : 0);
 	values = palloc((n * nkeys + 1) * sizeof(Datum));
 	isnull = palloc((n * nkeys + 1) * sizeof(bool));
-	n = changed_keys(trigdata, nkeys, attnums, types, match_full, values, isnull);
+	n = changed_keys(trigdata, nkeys, attnums, types, match_full, n, values, isnull);
 
 	if (n > 0)
 	{
