@@ -47,12 +47,13 @@
 #include "miscadmin.h"
 #include "partitioning/partbounds.h"
 #include "partitioning/partdesc.h"
+#include "port/pg_bitutils.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
-#include "utils/partcache.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/partcache.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
 #include "utils/tuplestore.h"
@@ -395,13 +396,12 @@ add_byval_keys(byvalkeys_hash *keys, Tuplestorestate *store, TupleDesc desc,
 }
 
 /*
- * The keys of a statement's transition tables (nrows rows in all) whose
- * number of rows changed, column after column into values and isnull (sized
- * for all rows); returns how many.
+ * The keys of a statement's transition tables whose number of rows changed,
+ * column after column into *values and *isnull; returns how many.
  */
 static int
 changed_keys(TriggerData *trigdata, int nkeys, AttrNumber *attnums,
-			 Oid *types, bool match_full, int64 nrows, Datum *values, bool *isnull)
+			 Oid *types, bool match_full, Datum **values, bool **isnull)
 {
 	TupleDesc	desc = RelationGetDescr(trigdata->tg_relation);
 	Tuplestorestate *stores[2] = {trigdata->tg_newtable, trigdata->tg_oldtable};
@@ -410,28 +410,34 @@ changed_keys(TriggerData *trigdata, int nkeys, AttrNumber *attnums,
 	if (nkeys == 1 && TupleDescAttr(desc, attnums[0] - 1)->attbyval)
 	{
 		bool		counted = stores[0] && stores[1];
+		int64		nrows = 0;
 		byvalkeys_hash *keys;
 		byvalkeys_iterator it;
 		ByvalKey   *entry;
 
+		for (int s = 0; s < 2; s++)
+			if (stores[s])
+				nrows += tuplestore_tuple_count(stores[s]);
 		keys = byvalkeys_create(CurrentMemoryContext, Min(Max(nrows, 8), 1024), NULL);
 		for (int s = 0; s < 2; s++)
 			if (stores[s])
 				add_byval_keys(keys, stores[s], desc, attnums[0], counted ? (s ? -1 : 1) : 0);
+
+		/* counted keys, or a set's entries of up to 64 keys each */
+		byvalkeys_start_iterate(keys, &it);
+		while ((entry = byvalkeys_iterate(keys, &it)) != NULL)
+			n += counted ? (entry->rows != 0) : pg_popcount64(entry->bits);
+		*values = palloc((n + 1) * sizeof(Datum));
+		*isnull = palloc0((n + 1) * sizeof(bool));
+		n = 0;
 		byvalkeys_start_iterate(keys, &it);
 		while ((entry = byvalkeys_iterate(keys, &it)) != NULL)
 		{
 			if (counted && entry->rows != 0)
-			{
-				values[n] = entry->key;
-				isnull[n++] = false;
-			}
+				(*values)[n++] = entry->key;
 			for (int b = 0; !counted && b < 64; b++)
 				if (entry->bits & (UINT64CONST(1) << b))
-				{
-					values[n] = (entry->key << 6) | b;
-					isnull[n++] = false;
-				}
+					(*values)[n++] = (entry->key << 6) | b;
 		}
 		return n;
 	}
@@ -442,14 +448,16 @@ changed_keys(TriggerData *trigdata, int nkeys, AttrNumber *attnums,
 		for (int s = 0; s < 2; s++)
 			if (stores[s])
 				count_keys(group, stores[s], desc, nkeys, attnums, match_full, s ? -1 : 1);
+		*values = palloc((childkeys_count(group) * nkeys + 1) * sizeof(Datum));
+		*isnull = palloc((childkeys_count(group) * nkeys + 1) * sizeof(bool));
 		for (ChildKey *key = childkeys_first(group); key != NULL; key = key->next)
 		{
 			if (key->rows == 0)
 				continue;
 			for (int i = 0; i < nkeys; i++, n++)
 			{
-				values[n] = key->values[i];
-				isnull[n] = key->isnull[i];
+				(*values)[n] = key->values[i];
+				(*isnull)[n] = key->isnull[i];
 			}
 		}
 		return n / nkeys;
@@ -620,11 +628,7 @@ ri_policy_track_trigger(PG_FUNCTION_ARGS)
 	}
 
 	/* the trigger manager resets this (per-event) context afterwards */
-	n = (trigdata->tg_newtable ? tuplestore_tuple_count(trigdata->tg_newtable) : 0) +
-		(trigdata->tg_oldtable ? tuplestore_tuple_count(trigdata->tg_oldtable) : 0);
-	values = palloc((n * nkeys + 1) * sizeof(Datum));
-	isnull = palloc((n * nkeys + 1) * sizeof(bool));
-	n = changed_keys(trigdata, nkeys, attnums, types, match_full, n, values, isnull);
+	n = changed_keys(trigdata, nkeys, attnums, types, match_full, &values, &isnull);
 
 	if (n > 0)
 	{
