@@ -1150,8 +1150,9 @@ recheck_keys(Validator *v, SPIPlanPtr *recheck, Datum *colargs)
  * Take (delete) the change log's entries for a reference from block *next
  * on, whole blocks until batch_size statements' entries, and set *next to
  * the block to go on from (InvalidBlockNumber: the end).  A pass reads the
- * log once, in physical order, whatever it holds for other references;
- * entries that land behind it meanwhile are left for the next pass.
+ * reference's partition of the log once, in physical order, whatever it
+ * holds for other references; entries that land behind it meanwhile are
+ * left for the next pass.
  *
  * Their keys go to colargs as a text array per column, then a boolean array
  * of whether each was recorded from the parent.  Returns the number of
@@ -1171,6 +1172,7 @@ take_changes(Validator *v, Datum name, int batch_size, BlockNumber *next,
 	BlockNumber curblock = InvalidBlockNumber;
 	Datum	   *tids;
 	int			ntids = 0;
+	int			maxtids = 1024;
 	Oid			tidarray = TIDARRAYOID;
 	Datum		arg;
 	uint64		nrows;
@@ -1186,7 +1188,7 @@ take_changes(Validator *v, Datum name, int batch_size, BlockNumber *next,
 	rel = table_open(ri_changed_partition(v->ref->name), AccessShareLock);
 	partition = quote_qualified_identifier("ri_policy", RelationGetRelationName(rel));
 	nblocks = RelationGetNumberOfBlocks(rel);
-	tids = palloc((batch_size + MaxHeapTuplesPerPage) * sizeof(Datum));
+	tids = palloc(maxtids * sizeof(Datum));
 	if (*next < nblocks)
 	{
 		scan = compat_beginscan_blocks(rel, GetActiveSnapshot(), *next, nblocks);
@@ -1212,6 +1214,11 @@ take_changes(Validator *v, Datum name, int batch_size, BlockNumber *next,
 				memcmp(VARDATA_ANY(reference), VARDATA_ANY(wanted),
 					   VARSIZE_ANY_EXHDR(wanted)) != 0)
 				continue;
+			if (ntids == maxtids)
+			{
+				maxtids *= 2;
+				tids = repalloc(tids, maxtids * sizeof(Datum));
+			}
 			tids[ntids] = PointerGetDatum(palloc(sizeof(ItemPointerData)));
 			ItemPointerCopy(&slot->tts_tid, (ItemPointer) DatumGetPointer(tids[ntids]));
 			ntids++;

@@ -1,7 +1,7 @@
 -- track(): the keys changed on either table are recorded, and the next
 -- validate() re-checks only those, with the same result as a full pass.
 BEGIN;
-SELECT plan(39);
+SELECT plan(41);
 
 CREATE TABLE tp (id int PRIMARY KEY);
 INSERT INTO tp SELECT generate_series(1, 200);
@@ -121,6 +121,11 @@ SELECT set_eq('SELECT key, child_rows FROM ri_policy.violations WHERE reference 
 			  'SELECT * FROM truth()', 'a pass in small batches is right');
 SELECT is(progress(), 'done 601', 'and re-checks every recorded key');
 SELECT is(changed(), 0::bigint, 'and consumes them all');
+INSERT INTO tc VALUES (-701, 1001);
+SELECT lives_ok($$CALL ri_policy.validate('tr', batch_size => 2147483647)$$,
+				'and in one batch as large as can be');
+SELECT set_eq('SELECT key, child_rows FROM ri_policy.violations WHERE reference = ''tr''',
+			  'SELECT * FROM truth()', 'right too');
 
 TRUNCATE tc;
 CALL ri_policy.validate('tr');
