@@ -734,8 +734,6 @@ ri_policy_on_sql_drop(PG_FUNCTION_ARGS)
 				  " p AS (DELETE FROM ri_policy._pending x USING names"
 				  "        WHERE x.reference = names.name),"
 				  " q AS (DELETE FROM ri_policy._progress x USING names"
-				  "        WHERE x.reference = names.name),"
-				  " ch AS (DELETE FROM ri_policy._changed x USING names"
 				  "        WHERE x.reference = names.name)"
 				  " SELECT DISTINCT name, child, parent FROM gone ORDER BY 1",
 				  0, NULL, NULL, NULL, false);
@@ -753,6 +751,14 @@ ri_policy_on_sql_drop(PG_FUNCTION_ARGS)
 			ref.parent = DatumGetObjectId(SPI_getbinval(gone->vals[i], gone->tupdesc, 3, &isnull));
 			/* the tracking triggers left on the table that remains */
 			ri_untrack(&ref);
+			/* its recorded changes, by name: the log is partitioned by it */
+			{
+				Datum		arg = CStringGetTextDatum(ref.name);
+				Oid			argtype = TEXTOID;
+
+				exec_as_owner("DELETE FROM ri_policy._changed WHERE reference = $1",
+							  1, &argtype, &arg, NULL, false);
+			}
 			ereport(NOTICE,
 					(errmsg("drop cascades to reference \"%s\"", ref.name)));
 		}

@@ -1,7 +1,7 @@
 -- track(): the keys changed on either table are recorded, and the next
 -- validate() re-checks only those, with the same result as a full pass.
 BEGIN;
-SELECT plan(41);
+SELECT plan(43);
 
 CREATE TABLE tp (id int PRIMARY KEY);
 INSERT INTO tp SELECT generate_series(1, 200);
@@ -158,6 +158,18 @@ SELECT is((SELECT rows_checked < 300 FROM ri_policy.validation_progress WHERE re
 SELECT set_eq('SELECT key, child_rows FROM ri_policy.violations WHERE reference = ''mr''',
 			  'SELECT * FROM truth_mr()', 'and right');
 SELECT ri_policy.track('mr', false);
+
+-- dropping a tracked table forgets the reference's recorded changes
+CREATE TABLE dp (id int PRIMARY KEY);
+CREATE TABLE dc (pid int);
+SELECT ri_policy.declare_reference('dc', '{pid}', 'dp', name => 'dr');
+SELECT ri_policy.track('dr');
+INSERT INTO dc VALUES (1), (2);
+SELECT is((SELECT count(*) FROM ri_policy._changed WHERE reference = 'dr'), 1::bigint,
+		  'a tracked table''s changes are recorded');
+DROP TABLE dc;
+SELECT is((SELECT count(*) FROM ri_policy._changed WHERE reference = 'dr'), 0::bigint,
+		  'and forgotten when it is dropped');
 
 -- stop tracking
 SELECT lives_ok($$SELECT ri_policy.track('tr', false)$$, 'track(false)');
