@@ -246,10 +246,11 @@ ri_policy_promote(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
 				 errmsg("could not start a background worker to promote \"%s\"", name),
 				 errhint("Raise max_worker_processes.")));
-	if (WaitForBackgroundWorkerStartup(handle, &pid) != BGWH_STARTED)
+	/* a quick worker may have done its work and gone already (BGWH_STOPPED) */
+	if (WaitForBackgroundWorkerStartup(handle, &pid) == BGWH_POSTMASTER_DIED)
 		ereport(ERROR,
-				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-				 errmsg("could not start a background worker to promote \"%s\"", name)));
+				(errcode(ERRCODE_ADMIN_SHUTDOWN),
+				 errmsg("postmaster exited while promoting \"%s\"", name)));
 
 	/* if we are cancelled while waiting, so is the worker */
 	PG_TRY();

@@ -50,6 +50,7 @@
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "storage/bufmgr.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
 #include "compat.h"
@@ -137,6 +138,7 @@ ri_exec_as_owner(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes,
 	int			rc;
 	int			nestlevel;
 	MemoryContext oldcxt = CurrentMemoryContext;
+	bool		snapshot = read_only && ri_push_snapshot();
 
 	ri_become(ri_extension_owner(), SECURITY_LOCAL_USERID_CHANGE, &saved);
 	nestlevel = ri_safe_search_path();
@@ -157,9 +159,25 @@ ri_exec_as_owner(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes,
 	MemoryContextSwitchTo(oldcxt);
 	ri_restore_search_path(nestlevel);
 	ri_restore(&saved);
+	if (snapshot)
+		PopActiveSnapshot();
 	if (rc < 0)
 		elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(rc));
 	return rc;
+}
+
+/*
+ * A read-only SPI query runs on the active snapshot, and a procedure that
+ * has committed has none until it takes one (SPI does not, before 14).
+ * Push one if need be; returns whether it did.
+ */
+bool
+ri_push_snapshot(void)
+{
+	if (ActiveSnapshotSet())
+		return false;
+	PushActiveSnapshot(GetTransactionSnapshot());
+	return true;
 }
 
 static int

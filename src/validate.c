@@ -987,23 +987,18 @@ incremental_possible(const char *name)
 	RiReference *ref = ri_load_reference(name);
 	Datum		arg = CStringGetTextDatum(name);
 	Oid			argtype = TEXTOID;
-	RiUserState saved;
-	int			nestlevel;
 	bool		ok = false;
-	MemoryContext oldcxt = CurrentMemoryContext;
 
 	if (OidIsValid(ref->conoid) || !ri_incremental_safe(ref, ri_rel_owner(ref->child)))
 		return false;
-	ri_become(ri_extension_owner(), SECURITY_LOCAL_USERID_CHANGE, &saved);
-	nestlevel = ri_safe_search_path();
-	if (SPI_execute_with_args("SELECT r.tracked_since IS NOT NULL AND p.status = 'done'"
-							  "       AND p.last_full_at >= r.tracked_since"
-							  "       AND EXISTS (SELECT 1 FROM ri_policy._sentinel s"
-							  "                    WHERE s.reference = r.name)"
-							  "  FROM ri_policy._reference r"
-							  "  JOIN ri_policy._progress p ON p.reference = r.name"
-							  " WHERE r.name = $1", 1, &argtype, &arg, NULL,
-							  true, 1) == SPI_OK_SELECT && SPI_processed == 1)
+	if (ri_exec_as_owner(NULL, "SELECT r.tracked_since IS NOT NULL AND p.status = 'done'"
+						 "       AND p.last_full_at >= r.tracked_since"
+						 "       AND EXISTS (SELECT 1 FROM ri_policy._sentinel s"
+						 "                    WHERE s.reference = r.name)"
+						 "  FROM ri_policy._reference r"
+						 "  JOIN ri_policy._progress p ON p.reference = r.name"
+						 " WHERE r.name = $1", 1, &argtype, &arg, NULL,
+						 true) == SPI_OK_SELECT && SPI_processed == 1)
 	{
 		bool		isnull;
 
@@ -1011,9 +1006,6 @@ incremental_possible(const char *name)
 										SPI_tuptable->tupdesc, 1, &isnull)) && !isnull;
 	}
 	SPI_freetuptable(SPI_tuptable);
-	MemoryContextSwitchTo(oldcxt);
-	ri_restore_search_path(nestlevel);
-	ri_restore(&saved);
 	return ok;
 }
 
