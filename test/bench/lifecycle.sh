@@ -48,7 +48,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
-sql <<SQL
+sql >/dev/null <<SQL
 CREATE EXTENSION ri_policy;
 CREATE TABLE parent (id int PRIMARY KEY);
 INSERT INTO parent SELECT generate_series(1, 100000);
@@ -101,7 +101,7 @@ done
 
 # (c) incremental validation after 0.02% of rows changed
 say "(c) loading $child_rows rows"
-sql <<SQL
+sql >/dev/null <<SQL
 CREATE TABLE big (id int, pid int);
 INSERT INTO big SELECT g, CASE WHEN g % 1000 = 0 THEN 100001 + g % 997 ELSE g % 100000 + 1 END
   FROM generate_series(1, $child_rows) g;

@@ -52,7 +52,7 @@ trap 'exit 130' INT TERM
 psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
 
 say "loading $child_rows child rows, $parent_rows parent rows"
-sql <<SQL
+sql >/dev/null <<SQL
 CREATE EXTENSION ri_policy;
 CREATE TABLE parent (id int PRIMARY KEY);
 INSERT INTO parent SELECT generate_series(1, $parent_rows);
