@@ -6,7 +6,8 @@
 -- Whether the change log of a reference has been kept since its last full
 -- pass began: a full pass adds the reference's row, and a crash empties
 -- this table with the change log, so that the next pass is full.  It was a
--- row with empty keys in the change log itself.
+-- row with empty keys in the change log itself.  (Any sentinel from 0.3 is
+-- gone with the old log: the next passes are full ones.)
 CREATE UNLOGGED TABLE ri_policy._sentinel (
 	reference		text COLLATE "C" PRIMARY KEY
 );
@@ -25,8 +26,13 @@ SELECT pg_catalog.pg_extension_config_dump('ri_policy._sentinel', '');
 -- a hash of the reference, and a pass reads its reference's partition once,
 -- in physical order, in batches of whole blocks; a reference with a large
 -- backlog slows only the passes of references in the same partition.
+--
+-- The changes waiting are dropped with the old log: the tracked references
+-- are tracked again below, which makes their next passes full ones.
+-- (Dropping the table out of the extension first also removes it from the
+-- extension's configuration tables, which DROP TABLE alone would not.)
 ALTER EXTENSION ri_policy DROP TABLE ri_policy._changed;
-ALTER TABLE ri_policy._changed RENAME TO _changed_0_3;
+DROP TABLE ri_policy._changed;
 CREATE TABLE ri_policy._changed (
 	reference		text COLLATE "C" NOT NULL,
 	keys			text[],
@@ -62,11 +68,8 @@ SELECT pg_catalog.pg_extension_config_dump('ri_policy._changed_5', '');
 SELECT pg_catalog.pg_extension_config_dump('ri_policy._changed_6', '');
 SELECT pg_catalog.pg_extension_config_dump('ri_policy._changed_7', '');
 
--- Changes waiting from 0.3 count as the parent's, which re-checks them all.
-INSERT INTO ri_policy._sentinel
-	SELECT DISTINCT reference FROM ri_policy._changed_0_3
-	 WHERE pg_catalog.cardinality(keys) = 0;
-INSERT INTO ri_policy._changed (reference, keys, from_parent)
-	SELECT reference, keys, true FROM ri_policy._changed_0_3
-	 WHERE pg_catalog.cardinality(keys) IS DISTINCT FROM 0;
-DROP TABLE ri_policy._changed_0_3;
+-- Tracked references get their triggers again: the triggers now also record
+-- deletes from the child (whose orphans a pass must see go) and say which
+-- table they are on.  Since deletes were not recorded before, track() also
+-- makes the next pass of each a full one.
+SELECT ri_policy.track(name) FROM ri_policy._reference WHERE tracked_since IS NOT NULL;

@@ -5,8 +5,10 @@
  *		the keys a statement changed.
  *
  * Tracking a reference puts statement-level AFTER triggers with transition
- * tables on both tables: child INSERT and UPDATE, parent INSERT, UPDATE and
- * DELETE, and TRUNCATE of either.  Statement-level, because a row-level
+ * tables on both tables: INSERT, UPDATE, DELETE and TRUNCATE of either (a
+ * child's INSERT or UPDATE can add an orphan, a parent's DELETE or UPDATE
+ * too; the others can make one disappear, which a pass must also see).
+ * Statement-level, because a row-level
  * trigger would cost a function call per row of a bulk load; with transition
  * tables one call sees all of a statement's rows.  The trigger reads no
  * other table and locks nothing: it counts each key's rows in the new and
@@ -77,6 +79,7 @@ typedef struct TrackEvent
 static const TrackEvent track_events[] = {
 	{true, "INSERT", "REFERENCING NEW TABLE AS ri_new", 'i'},
 	{true, "UPDATE", "REFERENCING OLD TABLE AS ri_old NEW TABLE AS ri_new", 'u'},
+	{true, "DELETE", "REFERENCING OLD TABLE AS ri_old", 'd'},
 	{true, "TRUNCATE", "", 't'},
 	{false, "INSERT", "REFERENCING NEW TABLE AS ri_new", 'i'},
 	{false, "UPDATE", "REFERENCING OLD TABLE AS ri_old NEW TABLE AS ri_new", 'u'},
