@@ -15,6 +15,14 @@ COMMENT ON TABLE ri_policy._sentinel IS
 'ri_policy: tracked references whose change log is complete since their last full pass';
 SELECT pg_catalog.pg_extension_config_dump('ri_policy._sentinel', '');
 
+-- Tracked references get their triggers again: the triggers now also record
+-- deletes from the child (whose orphans a pass must see go) and say which
+-- table they are on.  Since deletes were not recorded before, track() also
+-- makes the next pass of each a full one.  This comes first, so that the
+-- update locks the tracked tables before the change log, in the order their
+-- writers do.
+SELECT ri_policy.track(name) FROM ri_policy._reference WHERE tracked_since IS NOT NULL;
+
 -- The change log, again: one row per statement as before, now saying which
 -- table changed.  A key whose parent exists can have a recorded violation
 -- only if the parent gained it since, which the parent's trigger records:
@@ -36,7 +44,7 @@ DROP TABLE ri_policy._changed;
 CREATE TABLE ri_policy._changed (
 	reference		text COLLATE "C" NOT NULL,
 	keys			text[],
-	from_parent		boolean NOT NULL
+	from_parent		boolean NOT NULL DEFAULT true	-- rows of a 0.3 dump: re-check all
 ) PARTITION BY HASH (reference);
 COMMENT ON TABLE ri_policy._changed IS
 'ri_policy: keys changed since the last validation of tracked references';
@@ -67,9 +75,3 @@ SELECT pg_catalog.pg_extension_config_dump('ri_policy._changed_4', '');
 SELECT pg_catalog.pg_extension_config_dump('ri_policy._changed_5', '');
 SELECT pg_catalog.pg_extension_config_dump('ri_policy._changed_6', '');
 SELECT pg_catalog.pg_extension_config_dump('ri_policy._changed_7', '');
-
--- Tracked references get their triggers again: the triggers now also record
--- deletes from the child (whose orphans a pass must see go) and say which
--- table they are on.  Since deletes were not recorded before, track() also
--- makes the next pass of each a full one.
-SELECT ri_policy.track(name) FROM ri_policy._reference WHERE tracked_since IS NOT NULL;

@@ -174,7 +174,8 @@ compat_beginscan_blocks(Relation rel, Snapshot snapshot,
 	ItemPointerSet(&maxtid, nblocks - 1, MaxOffsetNumber);
 	return table_beginscan_tidrange(rel, snapshot, &mintid, &maxtid);
 #else
-	TableScanDesc scan = table_beginscan(rel, snapshot, 0, NULL);
+	/* heap_setscanlimits() wants a scan that may not start elsewhere */
+	TableScanDesc scan = table_beginscan_strat(rel, snapshot, 0, NULL, true, false);
 
 	heap_setscanlimits(scan, start, nblocks - start);
 	return scan;

@@ -13,6 +13,7 @@
  */
 #include "postgres.h"
 
+#include "access/transam.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_type.h"
 #include "lib/stringinfo.h"
@@ -147,4 +148,63 @@ ri_incremental_safe(RiReference *ref, Oid child_owner)
 	if (has_subclass(ref->child) || has_subclass(ref->parent))
 		return false;
 	return check_enable_rls(ref->parent, child_owner, true) != RLS_ENABLED;
+}
+
+/* Types whose equal values have equal jsonb forms (to_jsonb), see below. */
+static bool
+type_compares_by_image(Oid type)
+{
+	switch (type)
+	{
+		case BOOLOID:
+		case INT2OID:
+		case INT4OID:
+		case INT8OID:
+		case OIDOID:
+		case NUMERICOID:		/* 1.0 and 1.00: equal as jsonb numbers too */
+		case FLOAT4OID:
+		case FLOAT8OID:
+		case TEXTOID:
+		case VARCHAROID:
+		case BYTEAOID:
+		case UUIDOID:
+		case DATEOID:
+		case TIMESTAMPOID:
+		case TIMESTAMPTZOID:
+			return true;
+		default:
+			return false;
+	}
+}
+
+/*
+ * Do equal keys of this reference have equal jsonb forms?  An incremental
+ * pass clears a recorded violation through the jsonb form of the key that
+ * its new parent has, and skips the keys of child rows whose parent exists
+ * (validate.c).  Both need a parent key to equal the orphan's key exactly:
+ * built-in types and equality operators, and deterministic collations.  Not
+ * so for citext, intervals or case-insensitive collations, where 'ABC' can
+ * be the parent of 'abc'.
+ */
+bool
+ri_keys_compare_by_image(RiReference *ref)
+{
+	for (int i = 0; i < ref->nkeys; i++)
+	{
+		Oid			type;
+		int32		typmod;
+		Oid			collation;
+
+		get_atttypetypmodcoll(ref->child, get_attnum(ref->child, ref->child_columns[i]),
+							  &type, &typmod, &collation);
+
+		if (!type_compares_by_image(ref->child_types[i]) ||
+			!type_compares_by_image(ref->parent_types[i]) ||
+			ref->eq_operators[i] >= FirstGenbkiObjectId ||
+			(OidIsValid(collation) && !get_collation_isdeterministic(collation)) ||
+			(OidIsValid(ref->parent_collations[i]) &&
+			 !get_collation_isdeterministic(ref->parent_collations[i])))
+			return false;
+	}
+	return true;
 }

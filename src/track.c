@@ -509,6 +509,7 @@ ri_changed_partition(const char *reference)
 	if (OidIsValid(cached_partition) && strcmp(cached_reference, reference) == 0)
 		return cached_partition;
 
+	/* locked until the end of the transaction, as tuple routing does */
 	rel = table_open(changed_relid, AccessShareLock);
 	if (rel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE)
 		partition = changed_relid;
@@ -519,16 +520,21 @@ ri_changed_partition(const char *reference)
 		Datum		value = CStringGetTextDatum(reference);
 		bool		isnull = false;
 		uint64		hash;
-		int			index;
+		int			index = -1;
 
 		hash = compute_partition_hash_value(key->partnatts, key->partsupfunc,
 											key->partcollation, &value, &isnull);
-		index = desc->boundinfo->indexes[hash % get_hash_partition_greatest_modulus(desc->boundinfo)];
+		if (desc->nparts > 0)
+			index = desc->boundinfo->indexes[hash % get_hash_partition_greatest_modulus(desc->boundinfo)];
 		if (index < 0)
-			elog(ERROR, "ri_policy._changed has no partition for reference \"%s\"", reference);
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("table ri_policy._changed has no partition for reference \"%s\"",
+							reference),
+					 errhint("Reinstall extension \"ri_policy\".")));
 		partition = desc->oids[index];
 	}
-	table_close(rel, AccessShareLock);
+	table_close(rel, NoLock);
 
 	if (cached_reference)
 		pfree(cached_reference);
@@ -610,7 +616,13 @@ ri_policy_track_trigger(PG_FUNCTION_ARGS)
 		from_parent = strcmp(trigger->tgargs[2], "child") != 0;
 	nkeys = (trigger->tgnargs - first) / 2;
 
-	changed = table_open(ri_changed_partition(reference), RowExclusiveLock);
+	/* a partition remembered from before the extension was re-created? */
+	changed = try_table_open(ri_changed_partition(reference), RowExclusiveLock);
+	if (changed == NULL)
+	{
+		forget_changed((Datum) 0, InvalidOid);
+		changed = table_open(ri_changed_partition(reference), RowExclusiveLock);
+	}
 
 	if (TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
 	{

@@ -42,6 +42,7 @@
  */
 #include "postgres.h"
 
+#include "access/detoast.h"
 #include "access/htup_details.h"
 #include "access/relation.h"
 #include "access/table.h"
@@ -53,6 +54,7 @@
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
+#include "commands/trigger.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "fmgr.h"
@@ -989,7 +991,17 @@ incremental_possible(const char *name)
 	Oid			argtype = TEXTOID;
 	bool		ok = false;
 
-	if (OidIsValid(ref->conoid) || !ri_incremental_safe(ref, ri_rel_owner(ref->child)))
+	if (OidIsValid(ref->conoid) || !ri_incremental_safe(ref, ri_rel_owner(ref->child)) ||
+		!ri_keys_compare_by_image(ref))
+		return false;
+
+	/*
+	 * Triggers created before 0.4 (restored from an older dump, say) do not
+	 * record deletes from the child: the reference must be tracked again.
+	 */
+	if (!OidIsValid(get_trigger_oid(ref->child,
+									psprintf("%scd", ri_track_trigger_prefix(name)),
+									true)))
 		return false;
 	if (ri_exec_as_owner(NULL, "SELECT r.tracked_since IS NOT NULL AND p.status = 'done'"
 						 "       AND p.last_full_at >= r.tracked_since"
@@ -1138,10 +1150,14 @@ recheck_keys(Validator *v, SPIPlanPtr *recheck, Datum *colargs)
 	return ok;
 }
 
+/* A batch of an incremental pass takes at most about this much of keys. */
+#define MAX_BATCH_KEY_BYTES ((Size) 64 * 1024 * 1024)
+
 /*
  * Take (delete) the change log's entries for a reference from block *next
- * on, whole blocks until batch_size statements' entries, and set *next to
- * the block to go on from (InvalidBlockNumber: the end).  A pass reads the
+ * on, whole blocks until batch_size entries were read (the reference's or
+ * others') or MAX_BATCH_KEY_BYTES of keys taken, and set *next to the block
+ * to go on from (InvalidBlockNumber: the end).  A pass reads the
  * reference's partition of the log once, in physical order, whatever it
  * holds for other references; entries that land behind it meanwhile are
  * left for the next pass.
@@ -1165,6 +1181,8 @@ take_changes(Validator *v, Datum name, int batch_size, BlockNumber *next,
 	Datum	   *tids;
 	int			ntids = 0;
 	int			maxtids = 1024;
+	int64		examined = 0;
+	Size		key_bytes = 0;
 	Oid			tidarray = TIDARRAYOID;
 	Datum		arg;
 	uint64		nrows;
@@ -1191,21 +1209,27 @@ take_changes(Validator *v, Datum name, int batch_size, BlockNumber *next,
 			BlockNumber block = ItemPointerGetBlockNumber(&slot->tts_tid);
 			bool		isnull;
 			text	   *reference;
+			Datum		keys;
 
 			if (block != curblock)
 			{
-				if (ntids >= batch_size)
+				if (examined >= batch_size || key_bytes >= MAX_BATCH_KEY_BYTES)
 				{
 					*next = block;
 					break;
 				}
 				curblock = block;
+				CHECK_FOR_INTERRUPTS();
 			}
+			examined++;
 			reference = DatumGetTextPP(slot_getattr(slot, 1, &isnull));
 			if (VARSIZE_ANY_EXHDR(reference) != VARSIZE_ANY_EXHDR(wanted) ||
 				memcmp(VARDATA_ANY(reference), VARDATA_ANY(wanted),
 					   VARSIZE_ANY_EXHDR(wanted)) != 0)
 				continue;
+			keys = slot_getattr(slot, 2, &isnull);
+			if (!isnull)
+				key_bytes += toast_raw_datum_size(keys);
 			if (ntids == maxtids)
 			{
 				maxtids *= 2;
@@ -1299,6 +1323,13 @@ validate_incremental(const char *name, int batch_size, bool atomic)
 	ref = ri_begin_work(name, &work);
 	if (ref == NULL)
 		return true;
+
+	/* a full pass may have begun (and stopped) since the caller looked */
+	if (!incremental_possible(name))
+	{
+		ri_end_work(&work);
+		return false;
+	}
 
 	PG_TRY();
 	{
