@@ -253,12 +253,15 @@ ri_policy_track(PG_FUNCTION_ARGS)
 							 quote_literal_cstr(name),
 							 quote_literal_cstr(ref->match_full ? "full" : "simple"),
 							 quote_literal_cstr(ev->on_child ? "child" : "parent"));
-			/* the key's columns in this table, by number, and their JSON names */
+			/* the key's columns in this table, by number and by name */
 			for (int i = 0; i < ref->nkeys; i++)
-				appendStringInfo(&sql, ", '%d', %s",
-								 get_attnum(rel, ev->on_child ? ref->child_columns[i] :
-											ref->parent_columns[i]),
-								 quote_literal_cstr(ref->child_columns[i]));
+			{
+				char	   *column = ev->on_child ? ref->child_columns[i] :
+					ref->parent_columns[i];
+
+				appendStringInfo(&sql, ", '%d', %s", get_attnum(rel, column),
+								 quote_literal_cstr(column));
+			}
 			appendStringInfoChar(&sql, ')');
 			if (SPI_execute(sql.data, false, 0) != SPI_OK_UTILITY)
 				elog(ERROR, "could not run \"%s\"", sql.data);
@@ -580,7 +583,7 @@ record_changes(Relation changed, const char *reference, Datum keys, bool isnull,
 /*
  * ri_policy._track_trigger(reference, match, side, attnum1, column1, ...):
  * the statement-level trigger of a tracked reference, on its child (side
- * 'child') or its parent.  Triggers created before version 0.4 have no side
+ * 'child') or its parent, whose key columns are given by number and name.  Triggers created before version 0.4 have no side
  * argument; their changes count as the parent's, which is always safe.
  */
 Datum
@@ -634,7 +637,24 @@ ri_policy_track_trigger(PG_FUNCTION_ARGS)
 	desc = RelationGetDescr(trigdata->tg_relation);
 	for (int i = 0; i < nkeys; i++)
 	{
+		const char *column = trigger->tgargs[first + 2 * i + 1];
+
+		/*
+		 * The column by number, unless that is another column's now: a
+		 * dump restored without a dropped column moves the numbers of those
+		 * after it, and then its name finds it.  (A renamed column keeps its
+		 * number.)  Triggers from before 0.4 name the child's columns.
+		 */
 		attnums[i] = (AttrNumber) pg_strtoint32(trigger->tgargs[first + 2 * i]);
+		if (first == 3 &&
+			(attnums[i] < 1 || attnums[i] > desc->natts ||
+			 strcmp(NameStr(TupleDescAttr(desc, attnums[i] - 1)->attname), column) != 0))
+		{
+			AttrNumber	byname = get_attnum(RelationGetRelid(trigdata->tg_relation), column);
+
+			if (byname != InvalidAttrNumber)
+				attnums[i] = byname;
+		}
 		if (attnums[i] < 1 || attnums[i] > desc->natts ||
 			TupleDescAttr(desc, attnums[i] - 1)->attisdropped)
 			elog(ERROR, "ri_policy._track_trigger: no column %d in \"%s\"",
