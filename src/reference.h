@@ -44,7 +44,6 @@ extern Oid	ri_extension_owner(void);
 extern int	ri_exec_as_owner(SPIPlanPtr *plan, const char *sql, int nargs,
 							 Oid *argtypes, Datum *values, const char *nulls,
 							 bool read_only);
-extern bool ri_push_snapshot(void);
 extern void ri_follow_column_rename(Node *parsetree);
 extern bool ri_registry_exists(void);
 

@@ -125,6 +125,20 @@ ri_extension_owner(void)
 }
 
 /*
+ * A read-only SPI query runs on the active snapshot, and a procedure that
+ * has committed has none until it takes one (SPI does not, before 14).
+ * Push one if need be; returns whether it did.
+ */
+static bool
+push_snapshot(void)
+{
+	if (ActiveSnapshotSet())
+		return false;
+	PushActiveSnapshot(GetTransactionSnapshot());
+	return true;
+}
+
+/*
  * Run fixed SQL on ri_policy's own tables as the extension owner, with
  * search_path pinned, keeping the caller's memory context (SPI leaves its
  * own).  With "plan", the statement is prepared the first time and reused.
@@ -138,7 +152,7 @@ ri_exec_as_owner(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes,
 	int			rc;
 	int			nestlevel;
 	MemoryContext oldcxt = CurrentMemoryContext;
-	bool		snapshot = read_only && ri_push_snapshot();
+	bool		snapshot = read_only && push_snapshot();
 
 	ri_become(ri_extension_owner(), SECURITY_LOCAL_USERID_CHANGE, &saved);
 	nestlevel = ri_safe_search_path();
@@ -166,19 +180,6 @@ ri_exec_as_owner(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes,
 	return rc;
 }
 
-/*
- * A read-only SPI query runs on the active snapshot, and a procedure that
- * has committed has none until it takes one (SPI does not, before 14).
- * Push one if need be; returns whether it did.
- */
-bool
-ri_push_snapshot(void)
-{
-	if (ActiveSnapshotSet())
-		return false;
-	PushActiveSnapshot(GetTransactionSnapshot());
-	return true;
-}
 
 static int
 exec_as_owner(const char *sql, int nargs, Oid *argtypes, Datum *values,

@@ -1347,6 +1347,7 @@ validate_incremental(const char *name, int batch_size, bool atomic)
 			Datum	   *counts;
 			Datum	   *clean;
 			uint64		nstatements;
+			bool		truncated;
 			int			norphans = 0;
 			int			nclean = 0;
 			bool		isnull;
@@ -1360,9 +1361,10 @@ validate_incremental(const char *name, int batch_size, bool atomic)
 
 			/* take the next batch of recorded statements' keys */
 			nstatements = take_changes(v, args[0], batch_size, &next, colargs,
-									   (bool *) &full_needed);
-			if (full_needed)
+									   &truncated);
+			if (truncated)
 			{
+				full_needed = true;
 				PopActiveSnapshot();
 				break;
 			}
