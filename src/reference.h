@@ -68,6 +68,7 @@ extern void ri_require_child_owner(RiReference *ref);
 /* track.c */
 extern char *ri_track_trigger_prefix(const char *name);
 extern void ri_untrack(RiReference *ref);
+extern void ri_retrack_table(RiReference *ref, Oid rel);
 extern Oid	ri_changed_partition(const char *reference);
 
 /* validate.c */

@@ -25,6 +25,7 @@
 
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "access/xact.h"
 #include "catalog/catalog.h"
 #include "catalog/index.h"
 #include "catalog/namespace.h"
@@ -839,8 +840,34 @@ ri_follow_column_rename(Node *parsetree)
 				  "       parent_columns = CASE WHEN parent::oid = ANY ($1)"
 				  "         THEN pg_catalog.array_replace(parent_columns, $2, $3)"
 				  "         ELSE parent_columns END"
-				  " WHERE child::oid = ANY ($1) OR parent::oid = ANY ($1)",
+				  " WHERE child::oid = ANY ($1) OR parent::oid = ANY ($1)"
+				  " RETURNING name, tracked_since IS NOT NULL"
+				  "       AND ($3 = ANY (child_columns) OR $3 = ANY (parent_columns))",
 				  3, argtypes, values, NULL, false);
+
+	/* tracked references whose key column it was: their triggers name it */
+	{
+		SPITupleTable *updated = SPI_tuptable;
+		uint64		nupdated = SPI_processed;
+
+		CommandCounterIncrement();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		for (uint64 i = 0; i < nupdated; i++)
+		{
+			bool		isnull;
+			RiReference *ref;
+
+			if (!DatumGetBool(SPI_getbinval(updated->vals[i], updated->tupdesc, 2, &isnull)))
+				continue;
+			ref = ri_load_reference(SPI_getvalue(updated->vals[i], updated->tupdesc, 1));
+			foreach(lc, rels)
+			{
+				if (lfirst_oid(lc) == ref->child || lfirst_oid(lc) == ref->parent)
+					ri_retrack_table(ref, lfirst_oid(lc));
+			}
+		}
+		PopActiveSnapshot();
+	}
 	SPI_finish();
 }
 

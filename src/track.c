@@ -100,12 +100,12 @@ ri_track_trigger_prefix(const char *name)
 
 /*
  * Drop the tracking triggers of a reference from both tables (those that
- * still exist), if any.  Runs as the extension's owner: the caller may be
- * dropping the other table, and these are ri_policy's own triggers, dropped
- * by exact name.
+ * still exist), or from only_rel if valid.  Runs as the extension's owner:
+ * the caller may be dropping the other table, and these are ri_policy's
+ * own triggers, dropped by exact name.
  */
-void
-ri_untrack(RiReference *ref)
+static void
+drop_triggers(RiReference *ref, Oid only_rel)
 {
 	char	   *prefix = ri_track_trigger_prefix(ref->name);
 	StringInfoData sql;
@@ -117,8 +117,8 @@ ri_untrack(RiReference *ref)
 	uint64		ntriggers;
 
 	args[0] = CStringGetTextDatum(prefix);
-	args[1] = ObjectIdGetDatum(ref->child);
-	args[2] = ObjectIdGetDatum(ref->parent);
+	args[1] = ObjectIdGetDatum(OidIsValid(only_rel) ? only_rel : ref->child);
+	args[2] = ObjectIdGetDatum(OidIsValid(only_rel) ? only_rel : ref->parent);
 	initStringInfo(&sql);
 	SPI_connect();
 	ri_become(ri_extension_owner(), SECURITY_LOCAL_USERID_CHANGE, &saved);
@@ -149,6 +149,79 @@ ri_untrack(RiReference *ref)
 	ri_restore_search_path(nestlevel);
 	ri_restore(&saved);
 	SPI_finish();
+}
+
+void
+ri_untrack(RiReference *ref)
+{
+	drop_triggers(ref, InvalidOid);
+}
+
+/*
+ * Create the tracking triggers of a reference on both tables, or on only_rel
+ * if valid, as the extension's owner (the trigger function is not PUBLIC).
+ * Their arguments name the key columns as they are now.
+ */
+static void
+create_triggers(RiReference *ref, Oid only_rel)
+{
+	char	   *prefix = ri_track_trigger_prefix(ref->name);
+	StringInfoData sql;
+	RiUserState owner;
+	int			nest;
+
+	initStringInfo(&sql);
+	SPI_connect();
+	ri_become(ri_extension_owner(), SECURITY_LOCAL_USERID_CHANGE, &owner);
+	nest = ri_safe_search_path();
+	for (int e = 0; e < lengthof(track_events); e++)
+	{
+		const TrackEvent *ev = &track_events[e];
+		Oid			rel = ev->on_child ? ref->child : ref->parent;
+
+		if (OidIsValid(only_rel) && rel != only_rel)
+			continue;
+		resetStringInfo(&sql);
+		appendStringInfo(&sql,
+						 "CREATE TRIGGER %s AFTER %s ON %s %s FOR EACH STATEMENT"
+						 " EXECUTE FUNCTION ri_policy._track_trigger(%s, %s, %s",
+						 quote_identifier(psprintf("%s%c%c", prefix,
+												   ev->on_child ? 'c' : 'p', ev->tag)),
+						 ev->event,
+						 quote_qualified_identifier(get_namespace_name(get_rel_namespace(rel)),
+													get_rel_name(rel)),
+						 ev->referencing,
+						 quote_literal_cstr(ref->name),
+						 quote_literal_cstr(ref->match_full ? "full" : "simple"),
+						 quote_literal_cstr(ev->on_child ? "child" : "parent"));
+		/* the key's columns in this table, by number and by name */
+		for (int i = 0; i < ref->nkeys; i++)
+		{
+			char	   *column = ev->on_child ? ref->child_columns[i] :
+				ref->parent_columns[i];
+
+			appendStringInfo(&sql, ", '%d', %s", get_attnum(rel, column),
+							 quote_literal_cstr(column));
+		}
+		appendStringInfoChar(&sql, ')');
+		if (SPI_execute(sql.data, false, 0) != SPI_OK_UTILITY)
+			elog(ERROR, "could not run \"%s\"", sql.data);
+	}
+	ri_restore_search_path(nest);
+	ri_restore(&owner);
+	SPI_finish();
+}
+
+/*
+ * After a key column of rel was renamed: its tracking triggers name the
+ * columns again as they are now (a later column could take the old name).
+ * Nothing else changes: what was recorded stays valid.
+ */
+void
+ri_retrack_table(RiReference *ref, Oid rel)
+{
+	drop_triggers(ref, rel);
+	create_triggers(ref, rel);
 }
 
 /*
@@ -196,8 +269,6 @@ ri_policy_track(PG_FUNCTION_ARGS)
 	char	   *name;
 	bool		enabled;
 	RiReference *ref;
-	char	   *prefix;
-	StringInfoData sql;
 	Datum		args[2];
 	Oid			argtypes[2] = {TEXTOID, BOOLOID};
 	RiUserState saved;
@@ -226,50 +297,7 @@ ri_policy_track(PG_FUNCTION_ARGS)
 	ri_untrack(ref);
 	if (enabled)
 	{
-		RiUserState owner;
-		int			nest;
-
-		prefix = ri_track_trigger_prefix(name);
-		initStringInfo(&sql);
-		SPI_connect();
-		/* as the extension's owner: the trigger function is not PUBLIC */
-		ri_become(ri_extension_owner(), SECURITY_LOCAL_USERID_CHANGE, &owner);
-		nest = ri_safe_search_path();
-		for (int e = 0; e < lengthof(track_events); e++)
-		{
-			const TrackEvent *ev = &track_events[e];
-			Oid			rel = ev->on_child ? ref->child : ref->parent;
-
-			resetStringInfo(&sql);
-			appendStringInfo(&sql,
-							 "CREATE TRIGGER %s AFTER %s ON %s %s FOR EACH STATEMENT"
-							 " EXECUTE FUNCTION ri_policy._track_trigger(%s, %s, %s",
-							 quote_identifier(psprintf("%s%c%c", prefix,
-													   ev->on_child ? 'c' : 'p', ev->tag)),
-							 ev->event,
-							 quote_qualified_identifier(get_namespace_name(get_rel_namespace(rel)),
-														get_rel_name(rel)),
-							 ev->referencing,
-							 quote_literal_cstr(name),
-							 quote_literal_cstr(ref->match_full ? "full" : "simple"),
-							 quote_literal_cstr(ev->on_child ? "child" : "parent"));
-			/* the key's columns in this table, by number and by name */
-			for (int i = 0; i < ref->nkeys; i++)
-			{
-				char	   *column = ev->on_child ? ref->child_columns[i] :
-					ref->parent_columns[i];
-
-				appendStringInfo(&sql, ", '%d', %s", get_attnum(rel, column),
-								 quote_literal_cstr(column));
-			}
-			appendStringInfoChar(&sql, ')');
-			if (SPI_execute(sql.data, false, 0) != SPI_OK_UTILITY)
-				elog(ERROR, "could not run \"%s\"", sql.data);
-		}
-		ri_restore_search_path(nest);
-		ri_restore(&owner);
-		SPI_finish();
-
+		create_triggers(ref, InvalidOid);
 		if (!child_has_index(ref))
 			ereport(NOTICE,
 					(errmsg("table \"%s\" has no index on the columns of reference \"%s\"",

@@ -1,7 +1,7 @@
 -- track(): the keys changed on either table are recorded, and the next
 -- validate() re-checks only those, with the same result as a full pass.
 BEGIN;
-SELECT plan(49);
+SELECT plan(51);
 
 CREATE TABLE tp (id int PRIMARY KEY);
 INSERT INTO tp SELECT generate_series(1, 200);
@@ -197,6 +197,22 @@ INSERT INTO tc VALUES (-802, 1002);
 CALL ri_policy.validate('tr');
 SELECT is(progress(), 'done 1', 'tracked again, passes are incremental');
 DELETE FROM tc WHERE id IN (-801, -802);
+
+-- renaming key columns, even so that another column takes the key's old
+-- name, keeps tracking the key
+CALL ri_policy.validate('tr');
+ALTER TABLE tc RENAME pid TO pid_x;
+ALTER TABLE tc RENAME id TO pid;
+INSERT INTO tc (pid, pid_x) VALUES (-901, 1003);
+SELECT is((SELECT array_agg(k) FROM ri_policy._changed, unnest(keys) AS k
+			WHERE reference = 'tr' AND NOT from_parent),
+		  '{1003}', 'after renames the key column is still the one recorded');
+ALTER TABLE tc RENAME pid TO id;
+ALTER TABLE tc RENAME pid_x TO pid;
+CALL ri_policy.validate('tr');
+SELECT set_eq('SELECT key, child_rows FROM ri_policy.violations WHERE reference = ''tr''',
+			  'SELECT * FROM truth()', 'and the pass is right');
+DELETE FROM tc WHERE id = -901;
 
 -- dropping a tracked table forgets the reference's recorded changes
 CREATE TABLE dp (id int PRIMARY KEY);
