@@ -7,7 +7,10 @@
  * Tracking a reference puts statement-level AFTER triggers with transition
  * tables on both tables: INSERT, UPDATE, DELETE and TRUNCATE of either (a
  * child's INSERT or UPDATE can add an orphan, a parent's DELETE or UPDATE
- * too; the others can make one disappear, which a pass must also see).
+ * too; the others can make one disappear, which a pass must also see).  A
+ * child's DELETE can only shrink the recorded violations, so it records no
+ * keys, just that it happened (an entry with no keys, and no transition
+ * table to fill): the next pass re-checks the recorded violations.
  * Statement-level, because a row-level
  * trigger would cost a function call per row of a bulk load; with transition
  * tables one call sees all of a statement's rows.  The trigger reads no
@@ -79,7 +82,7 @@ typedef struct TrackEvent
 static const TrackEvent track_events[] = {
 	{true, "INSERT", "REFERENCING NEW TABLE AS ri_new", 'i'},
 	{true, "UPDATE", "REFERENCING OLD TABLE AS ri_old NEW TABLE AS ri_new", 'u'},
-	{true, "DELETE", "REFERENCING OLD TABLE AS ri_old", 'd'},
+	{true, "DELETE", "", 'd'},	/* see below */
 	{true, "TRUNCATE", "", 't'},
 	{false, "INSERT", "REFERENCING NEW TABLE AS ri_new", 'i'},
 	{false, "UPDATE", "REFERENCING OLD TABLE AS ri_old NEW TABLE AS ri_new", 'u'},
@@ -658,6 +661,15 @@ ri_policy_track_trigger(PG_FUNCTION_ARGS)
 	if (TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
 	{
 		record_changes(changed, reference, (Datum) 0, true, from_parent);
+		table_close(changed, RowExclusiveLock);
+		return PointerGetDatum(NULL);
+	}
+
+	/* a DELETE from the child: the marker that rows went (see above) */
+	if (trigdata->tg_newtable == NULL && trigdata->tg_oldtable == NULL)
+	{
+		record_changes(changed, reference, PointerGetDatum(construct_empty_array(TEXTOID)),
+					   false, from_parent);
 		table_close(changed, RowExclusiveLock);
 		return PointerGetDatum(NULL);
 	}

@@ -1164,11 +1164,12 @@ recheck_keys(Validator *v, SPIPlanPtr *recheck, Datum *colargs)
  *
  * Their keys go to colargs as a text array per column, then a boolean array
  * of whether each was recorded from the parent.  Returns the number of
- * statements taken; *truncated, if one was a TRUNCATE.
+ * statements taken; sets *truncated if one was a TRUNCATE, *deleted if one
+ * was a DELETE from the child (an entry without keys).
  */
 static uint64
 take_changes(Validator *v, Datum name, int batch_size, BlockNumber *next,
-			 Datum *colargs, bool *truncated)
+			 Datum *colargs, bool *truncated, bool *deleted)
 {
 	int			nkeys = v->ref->nkeys;
 	text	   *wanted = DatumGetTextPP(name);
@@ -1274,6 +1275,8 @@ take_changes(Validator *v, Datum name, int batch_size, BlockNumber *next,
 		sides[r] = DatumGetBool(SPI_getbinval(tup, desc, 2, &isnull));
 		deconstruct_array(DatumGetArrayTypeP(keys), TEXTOID, -1, false, TYPALIGN_INT,
 						  &elems[r], &enulls[r], &nelems[r]);
+		if (nelems[r] == 0)
+			*deleted = true;
 		total += nelems[r] / nkeys;
 	}
 
@@ -1303,6 +1306,55 @@ take_changes(Validator *v, Datum name, int batch_size, BlockNumber *next,
 }
 
 /*
+ * The keys of the reference's recorded violations, in colargs as
+ * take_changes() gives keys (each as if recorded from the parent, so that
+ * it is reported whatever it is now).  After rows were deleted from the
+ * child, these are the keys whose counts may have changed.  Their jsonb
+ * values read back as their text (the types of keys validated
+ * incrementally, ri_keys_compare_by_image(), allow that).
+ */
+static void
+violation_keys(Validator *v, Datum name, Datum *colargs)
+{
+	RiReference *ref = v->ref;
+	StringInfoData sql;
+	Oid			argtype = TEXTOID;
+	uint64		nrows;
+	Datum	   *values;
+	bool	   *nulls;
+
+	initStringInfo(&sql);
+	appendStringInfoString(&sql, "SELECT ");
+	for (int c = 0; c < ref->nkeys; c++)
+		appendStringInfo(&sql, "%sv.key ->> %s", c ? ", " : "",
+						 quote_literal_cstr(ref->child_columns[c]));
+	appendStringInfoString(&sql, " FROM ri_policy._violation v WHERE v.reference = $1");
+	exec_owner(v, NULL, sql.data, 1, &argtype, &name);
+	nrows = SPI_processed;
+	values = palloc((nrows + 1) * sizeof(Datum));
+	nulls = palloc((nrows + 1) * sizeof(bool));
+	for (int c = 0; c <= ref->nkeys; c++)
+	{
+		int			dims[1] = {(int) nrows};
+		int			lbs[1] = {1};
+
+		for (uint64 r = 0; r < nrows; r++)
+		{
+			nulls[r] = false;
+			values[r] = c < ref->nkeys ?
+				SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, c + 1, &nulls[r]) :
+				BoolGetDatum(true);
+		}
+		colargs[c] = PointerGetDatum(construct_md_array(values, nulls, 1, dims, lbs,
+														c < ref->nkeys ? TEXTOID : BOOLOID,
+														c < ref->nkeys ? -1 : 1,
+														c < ref->nkeys ? false : true,
+														c < ref->nkeys ? TYPALIGN_INT : TYPALIGN_CHAR));
+	}
+	SPI_freetuptable(SPI_tuptable);
+}
+
+/*
  * Re-check the keys recorded since the last pass, batch_size keys per
  * batch (a transaction each, outside a transaction block).  Returns false,
  * having done nothing, if a TRUNCATE was recorded: a full pass is due.
@@ -1319,6 +1371,7 @@ validate_incremental(const char *name, int batch_size, bool atomic)
 	int64		keys_checked = 0;
 	int64		batches = 0;
 	BlockNumber next = 0;
+	bool		deleted = false;
 
 	ref = ri_begin_work(name, &work);
 	if (ref == NULL)
@@ -1341,7 +1394,7 @@ validate_incremental(const char *name, int batch_size, bool atomic)
 		args[0] = CStringGetTextDatum(name);
 		started = DirectFunctionCall1(clock_timestamp, (Datum) 0);
 
-		while (next != InvalidBlockNumber)
+		for (;;)
 		{
 			Datum	   *orphans;
 			Datum	   *counts;
@@ -1359,19 +1412,35 @@ validate_incremental(const char *name, int batch_size, bool atomic)
 			MemoryContextSwitchTo(batch_cxt);
 			PushActiveSnapshot(GetTransactionSnapshot());
 
-			/* take the next batch of recorded statements' keys */
-			nstatements = take_changes(v, args[0], batch_size, &next, colargs,
-									   &truncated);
-			if (truncated)
+			/*
+			 * Take the next batch of recorded statements' keys; at the end,
+			 * if rows were deleted from the child, the recorded violations'.
+			 */
+			if (next != InvalidBlockNumber)
 			{
-				full_needed = true;
+				nstatements = take_changes(v, args[0], batch_size, &next, colargs,
+										   &truncated, &deleted);
+				if (truncated)
+				{
+					full_needed = true;
+					PopActiveSnapshot();
+					break;
+				}
+				if (nstatements == 0)
+				{
+					PopActiveSnapshot();
+					continue;
+				}
+			}
+			else if (deleted)
+			{
+				violation_keys(v, args[0], colargs);
+				deleted = false;
+			}
+			else
+			{
 				PopActiveSnapshot();
 				break;
-			}
-			if (nstatements == 0)
-			{
-				PopActiveSnapshot();
-				continue;
 			}
 
 			/*
@@ -1404,7 +1473,11 @@ validate_incremental(const char *name, int batch_size, bool atomic)
 				else
 					clean[nclean++] = key;
 			}
-			keys_checked += ArrayGetNItems(1, ARR_DIMS(DatumGetArrayTypeP(colargs[0])));
+			{
+				ArrayType  *first = DatumGetArrayTypeP(colargs[0]);
+
+				keys_checked += ArrayGetNItems(ARR_NDIM(first), ARR_DIMS(first));
+			}
 			SPI_freetuptable(SPI_tuptable);
 
 			/* and record the outcome */

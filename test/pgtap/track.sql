@@ -114,7 +114,8 @@ DELETE FROM tc WHERE pid = 998;
 CALL ri_policy.validate('tr');
 SELECT set_eq('SELECT key, child_rows FROM ri_policy.violations WHERE reference = ''tr''',
 			  'SELECT * FROM truth()', 'deleting an orphan''s rows clears it incrementally');
-SELECT is(progress(), 'done 1', 'having re-checked its key');
+SELECT is(progress(), 'done ' || ((SELECT count(*) FROM ri_policy.violations WHERE reference = 'tr') + 1),
+		  'having re-checked the violations recorded before (a DELETE records no keys)');
 
 -- many statements, read in batches of whole blocks of the change log
 DO $$ BEGIN FOR i IN 1..600 LOOP INSERT INTO tc VALUES (-100 - i, 1000 + i % 7); END LOOP; END $$;
