@@ -3,7 +3,7 @@
 -- any column name; tracked date keys do not depend on DateStyle; partitioned
 -- tables and RLS-hidden parents get full passes; _is_running takes no lock.
 BEGIN;
-SELECT plan(13);
+SELECT plan(14);
 
 CREATE ROLE regress_hard;
 CREATE SCHEMA hard AUTHORIZATION regress_hard;
@@ -58,6 +58,15 @@ SET LOCAL DateStyle = 'ISO, MDY';
 CALL ri_policy.validate('date_ref');
 SELECT is((SELECT string_agg(key::text, ',') FROM ri_policy.violations WHERE reference = 'date_ref'),
 		  '{"d": "2024-04-05"}', 'the incremental pass checked the dates that were written');
+INSERT INTO hard.dc VALUES ('2024-04-05'), ('2024-04-06');
+CALL ri_policy.validate('date_ref');
+SET LOCAL DateStyle = 'SQL, DMY';
+DELETE FROM hard.dc WHERE d = '05/04/2024';
+CALL ri_policy.validate('date_ref');
+SELECT is((SELECT string_agg(key::text || ' ' || child_rows, ',') FROM ri_policy.violations
+			WHERE reference = 'date_ref'),
+		  '{"d": "2024-04-06"} 1', 'after a delete, recorded date violations are re-checked by value');
+SET LOCAL DateStyle = 'ISO, MDY';
 
 -- partitioned tables: passes stay full
 CREATE TABLE hard.pp (id int PRIMARY KEY);
