@@ -1306,33 +1306,53 @@ take_changes(Validator *v, Datum name, int batch_size, BlockNumber *next,
 }
 
 /*
- * The keys of the reference's recorded violations, in colargs as
- * take_changes() gives keys (each as if recorded from the parent, so that
- * it is reported whatever it is now).  After rows were deleted from the
- * child, these are the keys whose counts may have changed.  Their jsonb
- * values read back as their text (the types of keys validated
- * incrementally, ri_keys_compare_by_image(), allow that).
+ * The next batch_size keys of the reference's recorded violations after
+ * *last (NULL: from the first), in colargs as take_changes() gives keys
+ * (each as if recorded from the parent, so that it is reported whatever it
+ * is now); *last moves to the batch's last key.  Returns how many.  After
+ * rows were deleted from the child, these are the keys whose counts may
+ * have changed.  Their jsonb values read back as their text (the types of
+ * keys validated incrementally, ri_keys_compare_by_image(), allow that).
+ * A batch's outcome only touches its own keys, so paging by key is stable.
  */
-static void
-violation_keys(Validator *v, Datum name, Datum *colargs)
+static uint64
+violation_keys(Validator *v, Datum name, int batch_size, Datum *last,
+			   MemoryContext lastcxt, Datum *colargs)
 {
 	RiReference *ref = v->ref;
 	StringInfoData sql;
-	Oid			argtype = TEXTOID;
+	Datum		args[3];
+	Oid			argtypes[3] = {TEXTOID, JSONBOID, INT4OID};
+	char		nulls[3] = {' ', *last ? ' ' : 'n', ' '};
 	uint64		nrows;
 	Datum	   *values;
-	bool	   *nulls;
+	bool	   *isnull;
 
 	initStringInfo(&sql);
-	appendStringInfoString(&sql, "SELECT ");
+	appendStringInfoString(&sql, "SELECT v.key");
 	for (int c = 0; c < ref->nkeys; c++)
-		appendStringInfo(&sql, "%sv.key ->> %s", c ? ", " : "",
-						 quote_literal_cstr(ref->child_columns[c]));
-	appendStringInfoString(&sql, " FROM ri_policy._violation v WHERE v.reference = $1");
-	exec_owner(v, NULL, sql.data, 1, &argtype, &name);
+		appendStringInfo(&sql, ", v.key ->> %s", quote_literal_cstr(ref->child_columns[c]));
+	appendStringInfoString(&sql, " FROM ri_policy._violation v WHERE v.reference = $1"
+						   " AND ($2 IS NULL OR v.key > $2) ORDER BY v.key LIMIT $3");
+	args[0] = name;
+	args[1] = *last;
+	args[2] = Int32GetDatum(batch_size);
+	(void) ri_exec_as_owner(NULL, sql.data, 3, argtypes, args, nulls, true);
 	nrows = SPI_processed;
 	values = palloc((nrows + 1) * sizeof(Datum));
-	nulls = palloc((nrows + 1) * sizeof(bool));
+	isnull = palloc((nrows + 1) * sizeof(bool));
+	if (nrows > 0)
+	{
+		bool		keynull;
+		MemoryContext oldcxt = MemoryContextSwitchTo(lastcxt);
+
+		if (*last)
+			pfree(DatumGetPointer(*last));
+		*last = PointerGetDatum(DatumGetJsonbPCopy(SPI_getbinval(SPI_tuptable->vals[nrows - 1],
+																 SPI_tuptable->tupdesc, 1,
+																 &keynull)));
+		MemoryContextSwitchTo(oldcxt);
+	}
 	for (int c = 0; c <= ref->nkeys; c++)
 	{
 		int			dims[1] = {(int) nrows};
@@ -1340,18 +1360,19 @@ violation_keys(Validator *v, Datum name, Datum *colargs)
 
 		for (uint64 r = 0; r < nrows; r++)
 		{
-			nulls[r] = false;
+			isnull[r] = false;
 			values[r] = c < ref->nkeys ?
-				SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, c + 1, &nulls[r]) :
+				SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, c + 2, &isnull[r]) :
 				BoolGetDatum(true);
 		}
-		colargs[c] = PointerGetDatum(construct_md_array(values, nulls, 1, dims, lbs,
+		colargs[c] = PointerGetDatum(construct_md_array(values, isnull, 1, dims, lbs,
 														c < ref->nkeys ? TEXTOID : BOOLOID,
 														c < ref->nkeys ? -1 : 1,
 														c < ref->nkeys ? false : true,
 														c < ref->nkeys ? TYPALIGN_INT : TYPALIGN_CHAR));
 	}
 	SPI_freetuptable(SPI_tuptable);
+	return nrows;
 }
 
 /*
@@ -1372,6 +1393,7 @@ validate_incremental(const char *name, int batch_size, bool atomic)
 	int64		batches = 0;
 	BlockNumber next = 0;
 	bool		deleted = false;
+	Datum		last_violation = (Datum) 0;
 
 	ref = ri_begin_work(name, &work);
 	if (ref == NULL)
@@ -1434,8 +1456,18 @@ validate_incremental(const char *name, int batch_size, bool atomic)
 			}
 			else if (deleted)
 			{
-				violation_keys(v, args[0], colargs);
-				deleted = false;
+				uint64		nkeys;
+
+				/* the last key lives across batches: outside batch_cxt */
+				nkeys = violation_keys(v, args[0], batch_size, &last_violation,
+									   work.cxt, colargs);
+				if (nkeys < (uint64) batch_size)
+					deleted = false;
+				if (nkeys == 0)
+				{
+					PopActiveSnapshot();
+					continue;
+				}
 			}
 			else
 			{
