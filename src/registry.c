@@ -850,6 +850,19 @@ ri_follow_column_rename(Node *parsetree)
 		SPITupleTable *updated = SPI_tuptable;
 		uint64		nupdated = SPI_processed;
 
+		/* recorded keys are objects keyed by the child's column names */
+		exec_as_owner("WITH r AS (SELECT name FROM ri_policy._reference"
+					  "            WHERE child::oid = ANY ($1) AND $3 = ANY (child_columns)),"
+					  " p AS (UPDATE ri_policy._pending x"
+					  "        SET key = (x.key - $2::text)"
+					  "                  || pg_catalog.jsonb_build_object($3::text, x.key -> $2::text)"
+					  "       FROM r WHERE x.reference = r.name AND x.key ? $2::text)"
+					  " UPDATE ri_policy._violation x"
+					  "    SET key = (x.key - $2::text)"
+					  "              || pg_catalog.jsonb_build_object($3::text, x.key -> $2::text)"
+					  "   FROM r WHERE x.reference = r.name AND x.key ? $2::text",
+					  3, argtypes, values, NULL, false);
+
 		CommandCounterIncrement();
 		PushActiveSnapshot(GetTransactionSnapshot());
 		for (uint64 i = 0; i < nupdated; i++)

@@ -107,6 +107,8 @@ ri_fixed_output_begin(void)
 							 GUC_ACTION_SAVE, true, 0, false);
 	(void) set_config_option("extra_float_digits", "3", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("bytea_output", "hex", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
 	return nestlevel;
 }
 
@@ -130,6 +132,7 @@ ri_output_depends_on_settings(Oid type)
 		case INTERVALOID:
 		case FLOAT4OID:
 		case FLOAT8OID:
+		case BYTEAOID:
 			return true;
 		default:
 			return false;
@@ -140,12 +143,14 @@ ri_output_depends_on_settings(Oid type)
  * Can an incremental pass (or repair) rely on what the child's owner sees
  * of the parent?  Not if row-level security hides parent rows from it, and
  * not if either table has partitions or inheritance children (rows written
- * directly to those escape the tracking triggers).
+ * directly to those escape the tracking triggers), nor if either is one
+ * (rows written through its parent escape them too).
  */
 bool
 ri_incremental_safe(RiReference *ref, Oid child_owner)
 {
-	if (has_subclass(ref->child) || has_subclass(ref->parent))
+	if (has_subclass(ref->child) || has_subclass(ref->parent) ||
+		has_superclass(ref->child) || has_superclass(ref->parent))
 		return false;
 	return check_enable_rls(ref->parent, child_owner, true) != RLS_ENABLED;
 }

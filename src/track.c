@@ -223,8 +223,29 @@ create_triggers(RiReference *ref, Oid only_rel)
 void
 ri_retrack_table(RiReference *ref, Oid rel)
 {
+	bool		had_delete = OidIsValid(get_trigger_oid(ref->child,
+														psprintf("%scd", ri_track_trigger_prefix(ref->name)),
+														true));
+
 	drop_triggers(ref, rel);
 	create_triggers(ref, rel);
+
+	/*
+	 * Triggers from before 0.4 (a restored dump) did not record deletes from
+	 * the child, and the new ones do: the log is not complete, so the next
+	 * pass must be a full one.
+	 */
+	if (!had_delete &&
+		OidIsValid(get_relname_relid("_sentinel", get_namespace_oid("ri_policy", false))))
+	{
+		Datum		arg = CStringGetTextDatum(ref->name);
+		Oid			argtype = TEXTOID;
+
+		SPI_connect();
+		(void) ri_exec_as_owner(NULL, "DELETE FROM ri_policy._sentinel WHERE reference = $1",
+								1, &argtype, &arg, NULL, false);
+		SPI_finish();
+	}
 }
 
 /*
@@ -668,6 +689,9 @@ ri_policy_track_trigger(PG_FUNCTION_ARGS)
 	/* a DELETE from the child: the marker that rows went (see above) */
 	if (trigdata->tg_newtable == NULL && trigdata->tg_oldtable == NULL)
 	{
+		if (!TRIGGER_FIRED_BY_DELETE(trigdata->tg_event) || from_parent)
+			elog(ERROR, "ri_policy._track_trigger: no transition table on \"%s\"",
+				 RelationGetRelationName(trigdata->tg_relation));
 		record_changes(changed, reference, PointerGetDatum(construct_empty_array(TEXTOID)),
 					   false, from_parent);
 		table_close(changed, RowExclusiveLock);

@@ -1393,6 +1393,7 @@ validate_incremental(const char *name, int batch_size, bool atomic)
 	int64		batches = 0;
 	BlockNumber next = 0;
 	bool		deleted = false;
+	bool		sentinel_taken = false;
 	Datum		last_violation = (Datum) 0;
 
 	ref = ri_begin_work(name, &work);
@@ -1447,6 +1448,21 @@ validate_incremental(const char *name, int batch_size, bool atomic)
 					full_needed = true;
 					PopActiveSnapshot();
 					break;
+				}
+
+				/*
+				 * Until its violations are re-checked, the DELETE marker taken
+				 * (and committed) here is all that says they must be: without
+				 * the sentinel, a pass stopped meanwhile is followed by a full
+				 * one.  The pass's last transaction puts it back.
+				 */
+				if (deleted && !sentinel_taken)
+				{
+					Oid			argtype = TEXTOID;
+
+					exec_owner(v, NULL, "DELETE FROM ri_policy._sentinel WHERE reference = $1",
+							   1, &argtype, args);
+					sentinel_taken = true;
 				}
 				if (nstatements == 0)
 				{
@@ -1539,8 +1555,8 @@ validate_incremental(const char *name, int batch_size, bool atomic)
 
 		if (!full_needed)
 		{
-			Datum		pargs[4];
-			Oid			ptypes[4] = {TEXTOID, INT8OID, INT8OID, TIMESTAMPTZOID};
+			Datum		pargs[5];
+			Oid			ptypes[5] = {TEXTOID, INT8OID, INT8OID, TIMESTAMPTZOID, BOOLOID};
 
 			MemoryContextSwitchTo(batch_cxt);
 			PushActiveSnapshot(GetTransactionSnapshot());
@@ -1548,14 +1564,17 @@ validate_incremental(const char *name, int batch_size, bool atomic)
 			pargs[1] = Int64GetDatum(batches);
 			pargs[2] = Int64GetDatum(keys_checked);
 			pargs[3] = started;
+			pargs[4] = BoolGetDatum(sentinel_taken);
 			exec_owner(v, NULL,
-					   "UPDATE ri_policy._progress"
+					   "WITH s AS (INSERT INTO ri_policy._sentinel SELECT $1 WHERE $5"
+					   "            ON CONFLICT DO NOTHING)"
+					   " UPDATE ri_policy._progress"
 					   "   SET status = 'done', started_at = $4, finished_at = pg_catalog.clock_timestamp(),"
 					   "       last_done_at = pg_catalog.clock_timestamp(), batches = $2, rows_checked = $3,"
 					   "       blocks_total = 0, blocks_done = 0, error = NULL,"
 					   "       orphan_keys = (SELECT pg_catalog.count(*) FROM ri_policy._violation"
 					   "                       WHERE reference = $1)"
-					   " WHERE reference = $1", 4, ptypes, pargs);
+					   " WHERE reference = $1", 5, ptypes, pargs);
 			PopActiveSnapshot();
 			commit_point(v);
 		}
