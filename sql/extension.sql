@@ -59,7 +59,9 @@ SELECT ri_policy.track('up');
 INSERT INTO regress_ext.c VALUES (1), (2), (3);
 DELETE FROM regress_ext.p WHERE id = 2;
 SELECT count(*) AS changes FROM ri_policy._changed;
-CALL ri_policy.validate('up');
+DO $$ BEGIN CALL ri_policy.validate('up');
+EXCEPTION WHEN object_not_in_prerequisite_state THEN RAISE NOTICE '55000: %', SQLERRM; END $$;
+SELECT count(*) AS runs FROM ri_policy.validation_progress;
 ALTER EXTENSION ri_policy UPDATE;
 SELECT count(*) AS changes FROM ri_policy._changed;
 SELECT tgrelid::regclass, right(tgname, 2) AS tracks FROM pg_trigger

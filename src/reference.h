@@ -46,6 +46,7 @@ extern int	ri_exec_as_owner(SPIPlanPtr *plan, const char *sql, int nargs,
 							 bool read_only);
 extern void ri_follow_column_rename(Node *parsetree);
 extern bool ri_registry_exists(void);
+extern bool ri_objects_current(void);
 
 /* sqlgen.c */
 struct StringInfoData;
@@ -69,6 +70,7 @@ extern void ri_require_child_owner(RiReference *ref);
 extern char *ri_track_trigger_prefix(const char *name);
 extern void ri_untrack(RiReference *ref);
 extern void ri_retrack_table(RiReference *ref, Oid rel);
+extern bool ri_tracks_child_deletes(RiReference *ref);
 extern Oid	ri_changed_partition(const char *reference);
 
 /* validate.c */

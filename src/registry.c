@@ -800,6 +800,16 @@ ri_registry_exists(void)
 }
 
 /*
+ * Are the extension's objects those of this library's version (0.4)?  Not
+ * between the installation of a new library and ALTER EXTENSION UPDATE.
+ */
+bool
+ri_objects_current(void)
+{
+	return OidIsValid(get_relname_relid("_sentinel", get_namespace_oid("ri_policy", false)));
+}
+
+/*
  * Called at ddl_command_end for ALTER TABLE ... RENAME COLUMN: rename the
  * column in the references of that table and of the tables that inherited
  * the rename.

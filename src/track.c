@@ -216,6 +216,18 @@ create_triggers(RiReference *ref, Oid only_rel)
 }
 
 /*
+ * Does the reference have its trigger for deletes from the child?  Those
+ * created before 0.4 (restored from an older dump, say) do not.
+ */
+bool
+ri_tracks_child_deletes(RiReference *ref)
+{
+	return OidIsValid(get_trigger_oid(ref->child,
+									  psprintf("%scd", ri_track_trigger_prefix(ref->name)),
+									  true));
+}
+
+/*
  * After a key column of rel was renamed: its tracking triggers name the
  * columns again as they are now (a later column could take the old name).
  * Nothing else changes: what was recorded stays valid.
@@ -223,9 +235,7 @@ create_triggers(RiReference *ref, Oid only_rel)
 void
 ri_retrack_table(RiReference *ref, Oid rel)
 {
-	bool		had_delete = OidIsValid(get_trigger_oid(ref->child,
-														psprintf("%scd", ri_track_trigger_prefix(ref->name)),
-														true));
+	bool		had_delete = ri_tracks_child_deletes(ref);
 
 	drop_triggers(ref, rel);
 	create_triggers(ref, rel);
@@ -235,8 +245,7 @@ ri_retrack_table(RiReference *ref, Oid rel)
 	 * the child, and the new ones do: the log is not complete, so the next
 	 * pass must be a full one.
 	 */
-	if (!had_delete &&
-		OidIsValid(get_relname_relid("_sentinel", get_namespace_oid("ri_policy", false))))
+	if (!had_delete && ri_objects_current())
 	{
 		Datum		arg = CStringGetTextDatum(ref->name);
 		Oid			argtype = TEXTOID;

@@ -54,7 +54,6 @@
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
-#include "commands/trigger.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "fmgr.h"
@@ -999,9 +998,7 @@ incremental_possible(const char *name)
 	 * Triggers created before 0.4 (restored from an older dump, say) do not
 	 * record deletes from the child: the reference must be tracked again.
 	 */
-	if (!OidIsValid(get_trigger_oid(ref->child,
-									psprintf("%scd", ri_track_trigger_prefix(name)),
-									true)))
+	if (!ri_tracks_child_deletes(ref))
 		return false;
 	if (ri_exec_as_owner(NULL, "SELECT r.tracked_since IS NOT NULL AND p.status = 'done'"
 						 "       AND p.last_full_at >= r.tracked_since"
@@ -1596,7 +1593,7 @@ validate_incremental(const char *name, int batch_size, bool atomic)
 static void
 require_current_objects(void)
 {
-	if (!OidIsValid(get_relname_relid("_sentinel", get_namespace_oid("ri_policy", false))))
+	if (!ri_objects_current())
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("extension \"ri_policy\" must be updated to the version of its library"),
