@@ -146,6 +146,16 @@ compat_subcmd_creates_constraint(const AlterTableCmd *cmd)
 	return false;
 }
 
+/*
+ * Can altering a constraint make a foreign key enforced (ALTER CONSTRAINT
+ * ... ENFORCED, 18+)?  The guard notes altered constraints only then.
+ */
+#if PG_VERSION_NUM >= 180000
+#define COMPAT_ALTER_CAN_ENFORCE true
+#else
+#define COMPAT_ALTER_CAN_ENFORCE false
+#endif
+
 /* Is a pg_constraint row enforced?  Every constraint is, before 18. */
 static inline bool
 compat_conenforced(const FormData_pg_constraint *con)

@@ -5,18 +5,31 @@
  *		ri_policy.mode to every statement that creates an enforced foreign
  *		key.
  *
- * Blocking happens at ddl_command_start, from the raw parse tree, before
- * any lock is taken or any table is created or scanned: rejecting
- * ALTER TABLE big ADD FOREIGN KEY must not read "big".  Warning happens at
- * ddl_command_end, from the commands PostgreSQL collected, so that each
- * WARNING names a constraint that really exists, with its real (possibly
- * generated) name.
+ * Block mode has two gates.  The first, at ddl_command_start, reads the raw
+ * parse tree and rejects any statement that asks for an enforced foreign
+ * key, before any lock is taken or any table is created or scanned:
+ * rejecting ALTER TABLE big ADD FOREIGN KEY must not read "big".  Where a
+ * statement may turn out to be a no-op (IF [NOT] EXISTS), the first gate
+ * decides it as PostgreSQL will, in the creation namespace and from current
+ * catalog state.
  *
- * Foreign keys that PostgreSQL derives from existing ones (partition clones,
- * keys rebuilt by ALTER COLUMN TYPE) carry no FOREIGN KEY syntax and arrive
- * as different subcommands, so both functions let them pass, as they do
- * VALIDATE CONSTRAINT and (on 18+) NOT ENFORCED keys.  Binary upgrade is
- * never blocked.
+ * The second gate does not trust the first.  An object-access hook notes
+ * every constraint the command creates (and, on 18+, alters); at
+ * ddl_command_end each noted constraint that is an enforced, top-level
+ * foreign key is checked against the subcommands PostgreSQL collected, and
+ * rejected unless it is one of the documented derived kinds.  A race or a
+ * mistake of the first gate therefore costs a scan, never a key.  Warn mode
+ * uses the same list, so that each WARNING names a constraint that really
+ * exists, with its real (possibly generated) name.
+ *
+ * Foreign keys that PostgreSQL derives from existing ones are not counted:
+ * partition clones (and the rows a partitioned parent adds) have a parent
+ * constraint; keys rebuilt by ALTER COLUMN TYPE arrive as
+ * AT_ReAddConstraint; VALIDATE CONSTRAINT and (on 18+) NOT ENFORCED keys
+ * enforce nothing new.  Binary upgrade is never blocked.
+ *
+ * The hook costs a list append per constraint created; DDL that creates no
+ * foreign key never queries the collected commands.
  *
  * src/guard.c
  *
@@ -24,16 +37,20 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/objectaccess.h"
 #include "catalog/pg_constraint.h"
 #include "commands/event_trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
-#include "nodes/makefuncs.h"
 #include "nodes/parsenodes.h"
+#include "storage/lmgr.h"
 #include "tcop/deparse_utility.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/syscache.h"
 
 #include "compat.h"
@@ -43,16 +60,34 @@
 PG_FUNCTION_INFO_V1(ri_policy_guard_ddl_start);
 PG_FUNCTION_INFO_V1(ri_policy_guard_ddl_end);
 
-static void check_statement(Node *stmt);
-static void check_create_table(CreateStmt *stmt);
+/*
+ * Constraints created (and, on 18+, altered) since the last ddl_command_end,
+ * noted by the object-access hook.  Allocated in TopTransactionContext and
+ * forgotten at the end of the transaction.
+ */
+static List *created_constraints = NIL;
+static List *altered_constraints = NIL;
+static object_access_hook_type prev_object_access_hook = NULL;
+
+/* What the collected commands say about one noted constraint. */
+typedef enum NotedKind
+{
+	NOTED_UNKNOWN,				/* no subcommand names it */
+	NOTED_ADDED,				/* ADD CONSTRAINT, or ALTER ... ENFORCED */
+	NOTED_DERIVED				/* rebuilt by ALTER COLUMN TYPE, validated, ... */
+} NotedKind;
+
+static void check_statement(Node *stmt, bool in_create_schema);
+static void check_create_table(CreateStmt *stmt, bool in_create_schema);
 static void check_alter_table(AlterTableStmt *stmt);
 static bool is_enforced_foreign_key(Constraint *con);
 static Constraint *column_foreign_key(ColumnDef *col);
 static void check_enforce_constraint(RangeVar *table, const char *conname);
-static bool relation_exists(RangeVar *rv);
-static void report_blocked(RangeVar *table, const char *conname,
-						   RangeVar *pktable);
-static void report_created(Oid conoid);
+static bool create_is_noop(CreateStmt *stmt, bool in_create_schema);
+static Oid	current_relid(RangeVar *rv);
+static void report_blocked(const char *table, const char *conname,
+						   const char *pktable);
+static void check_noted_constraints(void);
 
 /*
  * DETAIL and HINT of every message of the guard: which policy applied, where
@@ -100,7 +135,7 @@ ri_policy_guard_ddl_start(PG_FUNCTION_ARGS)
 		PG_RETURN_VOID();
 
 	trigdata = (EventTriggerData *) fcinfo->context;
-	check_statement(trigdata->parsetree);
+	check_statement(trigdata->parsetree, false);
 
 	PG_RETURN_VOID();
 }
@@ -109,7 +144,7 @@ ri_policy_guard_ddl_start(PG_FUNCTION_ARGS)
  * Look for FOREIGN KEY clauses in a raw statement; report the first one.
  */
 static void
-check_statement(Node *stmt)
+check_statement(Node *stmt, bool in_create_schema)
 {
 	if (stmt == NULL)
 		return;
@@ -117,7 +152,7 @@ check_statement(Node *stmt)
 	switch (nodeTag(stmt))
 	{
 		case T_CreateStmt:
-			check_create_table((CreateStmt *) stmt);
+			check_create_table((CreateStmt *) stmt, in_create_schema);
 			break;
 		case T_AlterTableStmt:
 			check_alter_table((AlterTableStmt *) stmt);
@@ -127,7 +162,7 @@ check_statement(Node *stmt)
 				ListCell   *lc;
 
 				foreach(lc, ((CreateSchemaStmt *) stmt)->schemaElts)
-					check_statement((Node *) lfirst(lc));
+					check_statement((Node *) lfirst(lc), true);
 			}
 			break;
 		default:
@@ -140,7 +175,7 @@ check_statement(Node *stmt)
  * whatever the persistence and whether or not the table is a partition.
  */
 static void
-check_create_table(CreateStmt *stmt)
+check_create_table(CreateStmt *stmt, bool in_create_schema)
 {
 	ListCell   *lc;
 
@@ -156,10 +191,10 @@ check_create_table(CreateStmt *stmt)
 
 		if (con == NULL)
 			continue;
-		/* CREATE TABLE IF NOT EXISTS on an existing table is a no-op */
-		if (stmt->if_not_exists && relation_exists(stmt->relation))
+		if (stmt->if_not_exists && create_is_noop(stmt, in_create_schema))
 			return;
-		report_blocked(stmt->relation, con->conname, con->pktable);
+		report_blocked(stmt->relation->relname, con->conname,
+					   con->pktable ? con->pktable->relname : stmt->relation->relname);
 	}
 }
 
@@ -189,10 +224,28 @@ check_alter_table(AlterTableStmt *stmt)
 
 		if (con == NULL)
 			continue;
-		/* ALTER TABLE IF EXISTS on a missing table is a no-op */
-		if (stmt->missing_ok && !relation_exists(stmt->relation))
-			return;
-		report_blocked(stmt->relation, con->conname, con->pktable);
+
+		/*
+		 * ALTER TABLE IF EXISTS on a missing table is a no-op, and so is
+		 * ADD COLUMN IF NOT EXISTS of a column the table has (PostgreSQL
+		 * skips the column and its constraints).  If either answer changes
+		 * before PostgreSQL looks, the second gate sees the key.
+		 */
+		if (stmt->missing_ok || cmd->subtype == AT_AddColumn)
+		{
+			Oid			relid = current_relid(stmt->relation);
+
+			if (!OidIsValid(relid))
+			{
+				if (stmt->missing_ok)
+					return;
+			}
+			else if (cmd->subtype == AT_AddColumn && cmd->missing_ok &&
+					 get_attnum(relid, ((ColumnDef *) cmd->def)->colname) > 0)
+				continue;
+		}
+		report_blocked(stmt->relation->relname, con->conname,
+					   con->pktable ? con->pktable->relname : stmt->relation->relname);
 	}
 }
 
@@ -252,7 +305,7 @@ check_enforce_constraint(RangeVar *table, const char *conname)
 	Oid			pkrelid = InvalidOid;
 	HeapTuple	tup;
 
-	relid = RangeVarGetRelid(table, NoLock, true);
+	relid = current_relid(table);
 	if (!OidIsValid(relid))
 		return;
 	tup = SearchSysCache1(CONSTROID,
@@ -266,40 +319,59 @@ check_enforce_constraint(RangeVar *table, const char *conname)
 		ReleaseSysCache(tup);
 	}
 	if (OidIsValid(pkrelid))
-		report_blocked(table, conname,
-					   makeRangeVar(NULL, get_rel_name(pkrelid), -1));
+		report_blocked(table->relname, conname, get_rel_name(pkrelid));
 }
 
 /*
- * Does the named relation exist?  No lock is taken: this only decides
- * whether an IF [NOT] EXISTS statement is a no-op.
+ * Will CREATE TABLE IF NOT EXISTS skip this statement?  Decided as
+ * transformCreateStmt() decides it: only a relation of that name in the
+ * creation namespace makes it a no-op, looked up under the namespace lock
+ * PostgreSQL takes anyway, with invalidations accepted.  In CREATE SCHEMA
+ * the namespace is new, so nothing can be skipped.
  */
 static bool
-relation_exists(RangeVar *rv)
+create_is_noop(CreateStmt *stmt, bool in_create_schema)
 {
-	return OidIsValid(RangeVarGetRelid(rv, NoLock, true));
+	RangeVar   *rv;
+	Oid			existing = InvalidOid;
+
+	if (in_create_schema)
+		return false;
+	rv = copyObject(stmt->relation);
+	(void) RangeVarGetAndCheckCreationNamespace(rv, NoLock, &existing);
+	return OidIsValid(existing);
+}
+
+/*
+ * The relation a name stands for now, or InvalidOid; no lock is taken, but
+ * pending invalidations are accepted first, so that the answer is not read
+ * from a stale cache.
+ */
+static Oid
+current_relid(RangeVar *rv)
+{
+	AcceptInvalidationMessages();
+	return RangeVarGetRelid(rv, NoLock, true);
 }
 
 /*
  * Raise the block-mode error for one foreign key.
  */
 static void
-report_blocked(RangeVar *table, const char *conname, RangeVar *pktable)
+report_blocked(const char *table, const char *conname, const char *pktable)
 {
-	const char *pkname = pktable ? pktable->relname : table->relname;
-
 	if (conname)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("foreign key constraint \"%s\" on table \"%s\" referencing table \"%s\" is not allowed",
-						conname, table->relname, pkname),
+						conname, table, pktable),
 				 errdetail_policy(),
 				 errhint_policy()));
 	else
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("foreign key constraint on table \"%s\" referencing table \"%s\" is not allowed",
-						table->relname, pkname),
+						table, pktable),
 				 errdetail_policy(),
 				 errhint_policy()));
 }
@@ -314,8 +386,22 @@ ri_guard_check_create(Oid child, const char *conname, Oid parent)
 {
 	ri_policy_restore_settings();
 	if (ri_policy_mode == RI_POLICY_BLOCK && !IsBinaryUpgrade)
-		report_blocked(makeRangeVar(NULL, get_rel_name(child), -1), conname,
-					   makeRangeVar(NULL, get_rel_name(parent), -1));
+		report_blocked(get_rel_name(child), conname, get_rel_name(parent));
+}
+
+/*
+ * Emit the warn-mode WARNING for a foreign key that exists.
+ */
+static void
+report_created(Form_pg_constraint con)
+{
+	ereport(WARNING,
+			(errcode(ERRCODE_WARNING),
+			 errmsg("foreign key constraint \"%s\" created on table \"%s\" referencing table \"%s\"",
+					NameStr(con->conname), get_rel_name(con->conrelid),
+					get_rel_name(con->confrelid)),
+			 errdetail_policy(),
+			 errhint_policy()));
 }
 
 /*
@@ -324,18 +410,24 @@ ri_guard_check_create(Oid child, const char *conname, Oid parent)
 void
 ri_guard_report_created(Oid conoid)
 {
-	if (ri_policy_mode == RI_POLICY_WARN && !IsBinaryUpgrade)
-		report_created(conoid);
+	HeapTuple	tup;
+
+	if (ri_policy_mode != RI_POLICY_WARN || IsBinaryUpgrade)
+		return;
+	tup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(conoid));
+	if (!HeapTupleIsValid(tup))
+		return;
+	report_created((Form_pg_constraint) GETSTRUCT(tup));
+	ReleaseSysCache(tup);
 }
 
 /*
- * ddl_command_end: in warn mode, one WARNING per enforced foreign key the
- * command created.
+ * ddl_command_end: the second gate of block mode, and warn mode; both act
+ * on the constraints the hook noted.
  */
 Datum
 ri_policy_guard_ddl_end(PG_FUNCTION_ARGS)
 {
-	uint64		i;
 	Node	   *parsetree;
 
 	require_event_trigger(fcinfo, "ri_policy_guard_ddl_end");
@@ -346,15 +438,48 @@ ri_policy_guard_ddl_end(PG_FUNCTION_ARGS)
 	if (IsA(parsetree, RenameStmt) && ri_registry_exists())
 		ri_follow_column_rename(parsetree);
 
-	if (ri_policy_mode != RI_POLICY_WARN || IsBinaryUpgrade)
-		PG_RETURN_VOID();
+	check_noted_constraints();
+
+	PG_RETURN_VOID();
+}
+
+/*
+ * Is a constraint an enforced foreign key of its own (no parent constraint)?
+ * Copies its row into *con if so.
+ */
+static bool
+fetch_own_foreign_key(Oid conoid, FormData_pg_constraint *con)
+{
+	HeapTuple	tup;
+	bool		result = false;
+
+	tup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(conoid));
+	if (!HeapTupleIsValid(tup))
+		return false;			/* rolled back, or dropped since */
+	memcpy(con, GETSTRUCT(tup), sizeof(FormData_pg_constraint));
+	ReleaseSysCache(tup);
+	if (con->contype == CONSTRAINT_FOREIGN && !OidIsValid(con->conparentid) &&
+		compat_conenforced(con))
+		result = true;
+	return result;
+}
+
+/*
+ * What did the command do to a constraint, according to the subcommands
+ * PostgreSQL collected?  Only asked about foreign keys, so the collected
+ * commands are read only when a statement touched one.
+ */
+static NotedKind
+collected_kind(Oid conoid)
+{
+	NotedKind	kind = NOTED_UNKNOWN;
 
 	SPI_connect();
 	if (SPI_execute("SELECT command FROM pg_catalog.pg_event_trigger_ddl_commands()",
 					true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read collected DDL commands");
 
-	for (i = 0; i < SPI_processed; i++)
+	for (uint64 i = 0; i < SPI_processed && kind != NOTED_ADDED; i++)
 	{
 		bool		isnull;
 		CollectedCommand *cmd;
@@ -370,41 +495,119 @@ ri_policy_guard_ddl_end(PG_FUNCTION_ARGS)
 		{
 			CollectedATSubcmd *sub = (CollectedATSubcmd *) lfirst(lc);
 
-			if (sub->address.classId == ConstraintRelationId &&
-				OidIsValid(sub->address.objectId) &&
-				compat_subcmd_creates_constraint((AlterTableCmd *) sub->parsetree))
-				report_created(sub->address.objectId);
+			if (sub->address.classId != ConstraintRelationId ||
+				sub->address.objectId != conoid)
+				continue;
+			if (compat_subcmd_creates_constraint((AlterTableCmd *) sub->parsetree))
+			{
+				kind = NOTED_ADDED;
+				break;
+			}
+			kind = NOTED_DERIVED;
 		}
 	}
 	SPI_finish();
-
-	PG_RETURN_VOID();
+	return kind;
 }
 
 /*
- * Emit the warn-mode WARNING for a constraint, if it is a top-level enforced
- * foreign key.
+ * Apply the mode to every enforced foreign key the command brought into
+ * being.  A created constraint that no subcommand explains counts as added
+ * (fail closed); an altered one counts only when a subcommand enforced it.
  */
 static void
-report_created(Oid conoid)
+check_noted_constraints(void)
 {
-	HeapTuple	tup;
-	Form_pg_constraint con;
+	List	   *created = created_constraints;
+	List	   *altered = altered_constraints;
+	ListCell   *lc;
 
-	tup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(conoid));
-	if (!HeapTupleIsValid(tup))
+	created_constraints = NIL;
+	altered_constraints = NIL;
+	if (ri_policy_mode == RI_POLICY_ALLOW || IsBinaryUpgrade)
 		return;
-	con = (Form_pg_constraint) GETSTRUCT(tup);
 
-	if (con->contype == CONSTRAINT_FOREIGN && !OidIsValid(con->conparentid) &&
-		compat_conenforced(con))
-		ereport(WARNING,
-				(errcode(ERRCODE_WARNING),
-				 errmsg("foreign key constraint \"%s\" created on table \"%s\" referencing table \"%s\"",
-						NameStr(con->conname), get_rel_name(con->conrelid),
-						get_rel_name(con->confrelid)),
-				 errdetail_policy(),
-				 errhint_policy()));
+	foreach(lc, created)
+	{
+		FormData_pg_constraint con;
 
-	ReleaseSysCache(tup);
+		if (fetch_own_foreign_key(lfirst_oid(lc), &con) &&
+			collected_kind(lfirst_oid(lc)) != NOTED_DERIVED)
+		{
+			if (ri_policy_mode == RI_POLICY_BLOCK)
+				report_blocked(get_rel_name(con.conrelid), NameStr(con.conname),
+							   get_rel_name(con.confrelid));
+			report_created(&con);
+		}
+	}
+	foreach(lc, altered)
+	{
+		FormData_pg_constraint con;
+
+		if (!list_member_oid(created, lfirst_oid(lc)) &&
+			fetch_own_foreign_key(lfirst_oid(lc), &con) &&
+			collected_kind(lfirst_oid(lc)) == NOTED_ADDED)
+		{
+			if (ri_policy_mode == RI_POLICY_BLOCK)
+				report_blocked(get_rel_name(con.conrelid), NameStr(con.conname),
+							   get_rel_name(con.confrelid));
+			report_created(&con);
+		}
+	}
+}
+
+/*
+ * Object-access hook: note constraints as they are created (and altered,
+ * where ALTER CONSTRAINT can enforce a key), for ddl_command_end.  The row
+ * is not visible yet, so only its OID is kept.
+ */
+static void
+guard_object_access(ObjectAccessType access, Oid classId, Oid objectId,
+					int subId, void *arg)
+{
+	if (prev_object_access_hook)
+		prev_object_access_hook(access, classId, objectId, subId, arg);
+
+	if (classId != ConstraintRelationId || IsBinaryUpgrade)
+		return;
+	if (access == OAT_POST_CREATE)
+	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(TopTransactionContext);
+
+		created_constraints = lappend_oid(created_constraints, objectId);
+		MemoryContextSwitchTo(oldcxt);
+	}
+	else if (access == OAT_POST_ALTER && COMPAT_ALTER_CAN_ENFORCE)
+	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(TopTransactionContext);
+
+		altered_constraints = list_append_unique_oid(altered_constraints, objectId);
+		MemoryContextSwitchTo(oldcxt);
+	}
+}
+
+/*
+ * The lists live in TopTransactionContext: forget them with it.
+ */
+static void
+guard_xact_callback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PARALLEL_COMMIT ||
+		event == XACT_EVENT_PARALLEL_ABORT || event == XACT_EVENT_PREPARE)
+	{
+		created_constraints = NIL;
+		altered_constraints = NIL;
+	}
+}
+
+/*
+ * Install the hook; called from _PG_init.
+ */
+void
+ri_guard_init(void)
+{
+	prev_object_access_hook = object_access_hook;
+	object_access_hook = guard_object_access;
+	RegisterXactCallback(guard_xact_callback, NULL);
 }

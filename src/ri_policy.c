@@ -11,12 +11,15 @@
  * (and refused, for an unprivileged role) when it loads.
  *
  * One refusal needs repair.  A value sent by the client at connection start
- * takes precedence over the role, database and configuration-file values,
- * which PostgreSQL then discards; when the library loads and refuses the
- * client's value, the setting would fall back to its default, "allow".  So
- * when loading lowered the value's source, the guard re-applies the values
- * of pg_db_role_setting and the configuration files before it looks at the
- * mode (ri_policy_restore_settings).
+ * takes precedence over the role, database, configuration-file and
+ * command-line values, which PostgreSQL then discards; when the library
+ * loads and refuses the client's value, the setting would fall back to its
+ * default, "allow".  So when loading lowered the value's source, the guard
+ * re-derives the server's value, as PostgreSQL set it at connection start,
+ * from the postmaster's command line (postmaster.opts), the configuration
+ * files and pg_db_role_setting before it looks at the mode
+ * (ri_policy_restore_settings).  If any of them cannot be read, the session
+ * fails closed: its mode is block, and the guard's DETAIL says why.
  *
  * src/ri_policy.c
  *
@@ -36,6 +39,7 @@
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/rel.h"
+#include "utils/varlena.h"
 
 #include "compat.h"
 #include "ri_policy.h"
@@ -54,6 +58,9 @@ static const struct config_enum_entry mode_options[] = {
 
 /* Did loading the library refuse a value set before it was loaded? */
 static bool value_refused_at_load = false;
+
+/* Could the server's value not be re-derived, so that block applies? */
+static bool mode_failed_closed = false;
 
 void		_PG_init(void);
 
@@ -90,6 +97,8 @@ _PG_init(void)
 							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("ri_policy");
+
+	ri_guard_init();
 
 	gconf = compat_find_guc("ri_policy.mode");
 	if (gconf != NULL && gconf->source < source_before)
@@ -142,8 +151,9 @@ apply_db_role_setting(Relation rel, Oid databaseid, Oid roleid,
 
 /*
  * Apply the last ri_policy.mode entry of the configuration files, if any.
+ * Returns false if a file could not be read.
  */
-static void
+static bool
 apply_config_files(void)
 {
 	const char *files[] = {ConfigFileName, PG_AUTOCONF_FILENAME};
@@ -154,9 +164,13 @@ apply_config_files(void)
 		ConfigVariable *head = NULL;
 		ConfigVariable *tail = NULL;
 
-		if (files[i] == NULL ||
-			!ParseConfigFile(files[i], false, NULL, 0, 0, DEBUG1, &head, &tail))
+		if (files[i] == NULL)
 			continue;
+		if (!ParseConfigFile(files[i], i == 0, NULL, 0, 0, DEBUG1, &head, &tail))
+		{
+			FreeConfigVariables(head);
+			return false;
+		}
 		for (ConfigVariable *item = head; item; item = item->next)
 		{
 			if (item->name && item->value &&
@@ -170,13 +184,93 @@ apply_config_files(void)
 		(void) set_config_option("ri_policy.mode", value, PGC_SIGHUP,
 								 PGC_S_FILE, GUC_ACTION_SET, true, WARNING,
 								 false);
+	return true;
+}
+
+/*
+ * Apply the last ri_policy.mode given on the postmaster's command line
+ * ("-c ri_policy.mode=block", "-cri_policy.mode=block" or
+ * "--ri_policy.mode=block"), as recorded in postmaster.opts: each argument
+ * in double quotes, after the program's name.  Returns false if the file
+ * could not be read.
+ */
+static bool
+apply_command_line(void)
+{
+	char		path[MAXPGPATH];
+	FILE	   *file;
+	StringInfoData line;
+	List	   *args = NIL;
+	char	   *value = NULL;
+	bool		take_next = false;
+	char	   *p;
+	ListCell   *lc;
+
+	snprintf(path, sizeof(path), "%s/postmaster.opts", DataDir);
+	file = AllocateFile(path, "r");
+	if (file == NULL)
+		return false;
+	initStringInfo(&line);
+	while (!feof(file) && !ferror(file))
+	{
+		char		chunk[1024];
+		size_t		n = fread(chunk, 1, sizeof(chunk), file);
+
+		appendBinaryStringInfo(&line, chunk, n);
+	}
+	if (ferror(file))
+	{
+		FreeFile(file);
+		return false;
+	}
+	FreeFile(file);
+
+	/* the arguments: every double-quoted string */
+	for (p = line.data; (p = strchr(p, '"')) != NULL;)
+	{
+		char	   *end = strchr(p + 1, '"');
+
+		if (end == NULL)
+			break;
+		args = lappend(args, pnstrdup(p + 1, end - p - 1));
+		p = end + 1;
+	}
+
+	foreach(lc, args)
+	{
+		char	   *arg = (char *) lfirst(lc);
+		char	   *option = NULL;
+		char	   *name;
+		char	   *optvalue;
+
+		if (take_next)
+			option = arg;
+		else if (strncmp(arg, "--", 2) == 0)
+			option = arg + 2;
+		else if (strncmp(arg, "-c", 2) == 0 && arg[2] != '\0')
+			option = arg + 2;
+		take_next = (strcmp(arg, "-c") == 0);
+		if (option == NULL)
+			continue;
+
+		ParseLongOption(option, &name, &optvalue);
+		if (optvalue != NULL && strcmp(name, "ri_policy.mode") == 0)
+			value = optvalue;
+	}
+
+	if (value != NULL)
+		(void) set_config_option("ri_policy.mode", value, PGC_POSTMASTER,
+								 PGC_S_ARGV, GUC_ACTION_SET, true, WARNING,
+								 false);
+	return true;
 }
 
 /*
  * If loading the library refused a value that had displaced the role,
- * database or configuration-file value, put those back, in the order and
- * with the sources PostgreSQL uses at connection start.  Needs a
- * transaction; the guard calls it before it reads the mode.
+ * database, configuration-file or command-line value, put those back, in
+ * the order and with the sources PostgreSQL uses at connection start.  If
+ * one of them cannot be read, fail closed: block.  Needs a transaction; the
+ * guard calls it before it reads the mode.
  */
 void
 ri_policy_restore_settings(void)
@@ -188,7 +282,14 @@ ri_policy_restore_settings(void)
 		return;
 	value_refused_at_load = false;
 
-	apply_config_files();
+	if (!apply_config_files() || !apply_command_line())
+	{
+		mode_failed_closed = true;
+		(void) set_config_option("ri_policy.mode", "block", PGC_SUSET,
+								 PGC_S_OVERRIDE, GUC_ACTION_SET, true, ERROR,
+								 false);
+		return;
+	}
 
 	rel = table_open(DbRoleSettingRelationId, AccessShareLock);
 	apply_db_role_setting(rel, MyDatabaseId, roleid, PGC_S_DATABASE_USER);
@@ -217,6 +318,8 @@ ri_policy_mode_origin(void)
 {
 	struct config_generic *gconf = compat_find_guc("ri_policy.mode");
 
+	if (mode_failed_closed)
+		return pstrdup("for this session, because a value sent at connection start was refused and the server's own value could not be determined");
 	if (gconf == NULL)
 		return pstrdup("by default");
 

@@ -28,5 +28,6 @@ extern void ri_policy_restore_settings(void);
 /* guard.c, for functions that create foreign keys themselves */
 extern void ri_guard_check_create(Oid child, const char *conname, Oid parent);
 extern void ri_guard_report_created(Oid conoid);
+extern void ri_guard_init(void);
 
 #endif							/* RI_POLICY_H */

@@ -1,8 +1,8 @@
 #!/bin/sh
 # Runs the pg_regress suite (sql/, expected/), the pgTAP suite
-# (test/pgtap/) and test/dump_restore.sh against the server the PG*
-# variables name; make test runs it inside a throwaway pg_virtualenv
-# cluster.  Prints regression.diffs when a pg_regress test fails, and a
+# (test/pgtap/), test/dump_restore.sh and test/server_options.sh against
+# the server the PG* variables name; make test runs it inside a throwaway
+# pg_virtualenv cluster.  Prints regression.diffs when a pg_regress test fails, and a
 # closing "N passed, N failed" line; exits non-zero when anything failed.
 set -u
 cd "$(dirname "$0")/.."
@@ -34,10 +34,16 @@ echo "=== test/dump_restore.sh ==="
 test/dump_restore.sh >"$log/dump" 2>&1 || status=1
 cat "$log/dump"
 
+echo "=== test/server_options.sh ==="
+test/server_options.sh >"$log/options" 2>&1 || status=1
+cat "$log/options"
+
 passed=$(cat "$log/regress" | grep -c '^\(test\|     \) .* \.\.\. ok')
 failed=$(cat "$log/regress" | grep -c '\.\.\. FAILED')
-passed=$((passed + $(grep -c '^ok ' "$log/tap") + $(grep -c '^ok ' "$log/dump")))
-failed=$((failed + $(grep -c '^not ok ' "$log/tap") + $(grep -c '^not ok ' "$log/dump")))
+for f in tap dump options; do
+	passed=$((passed + $(grep -c '^ok ' "$log/$f")))
+	failed=$((failed + $(grep -c '^not ok ' "$log/$f")))
+done
 [ "$status" -ne 0 ] && [ "$failed" -eq 0 ] && failed=1
 echo "ri_policy: $passed passed, $failed failed"
 exit "$status"

@@ -1,0 +1,93 @@
+#!/bin/sh
+# ri_policy.mode set on the server command line (postgres -c ..., as
+# pg_ctl -o and container images do) holds against a role's connection
+# option, and a session whose server value cannot be re-derived fails
+# closed.  Starts a throwaway server of its own (the tests' cluster cannot be
+# restarted with other options); prints TAP; exits non-zero on failure.  Run
+# by test/run-tests.sh.
+set -eu
+
+bindir=$(pg_config --bindir)
+dir=$(mktemp -d)
+port=$(( 20000 + $$ % 20000 ))
+# the server cannot run as root
+as_owner() { if [ "$(id -u)" -eq 0 ]; then su postgres -s /bin/sh -c "$*"; else sh -c "$*"; fi; }
+[ "$(id -u)" -eq 0 ] && chown postgres "$dir"
+cleanup() { as_owner "'$bindir/pg_ctl' -D '$dir/data' -m immediate stop" >/dev/null 2>&1 || true; rm -rf "$dir"; }
+trap cleanup EXIT
+
+as_owner "'$bindir/initdb' -D '$dir/data' -A trust -U postgres" >/dev/null
+start() {
+	as_owner "'$bindir/pg_ctl' -D '$dir/data' -l '$dir/log' -w -o \"-p $port -k $dir -c listen_addresses='' $1\" start" >/dev/null
+}
+stop() { as_owner "'$bindir/pg_ctl' -D '$dir/data' -m fast -w stop" >/dev/null; }
+sql() { psql -X -q -At -h "$dir" -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 "$@"; }
+
+# what an attempt to create a foreign key as regress_so returns: the
+# SQLSTATE and DETAIL, or "ok"
+attempt() {
+	PGOPTIONS="$1" psql -X -q -At -h "$dir" -p "$port" -U regress_so -d postgres \
+		-v VERBOSITY=verbose 2>&1 <<'SQL' | sed -n 's/^ERROR:  \([0-9A-Z]*\): .*/\1/p; s/^DETAIL:  /  /p' | tr -d '\n'
+DROP TABLE IF EXISTS regress_so.c;
+CREATE TABLE regress_so.c (a int REFERENCES regress_so.parent);
+SQL
+}
+
+n=0
+failed=0
+check() {	# check DESCRIPTION HAVE WANT
+	n=$((n + 1))
+	if [ "$2" = "$3" ]; then
+		echo "ok $n - $1"
+	else
+		echo "not ok $n - $1"
+		echo "#   have: $2"
+		echo "#   want: $3"
+		failed=$((failed + 1))
+	fi
+}
+
+start "-c ri_policy.mode=block"
+sql <<'SQL'
+CREATE EXTENSION ri_policy;
+CREATE ROLE regress_so LOGIN;
+CREATE SCHEMA regress_so AUTHORIZATION regress_so;
+CREATE TABLE regress_so.parent (id int PRIMARY KEY);
+ALTER TABLE regress_so.parent OWNER TO regress_so;
+SQL
+argv='42501  Parameter "ri_policy.mode" is set to "block" on the server command line.'
+check "-c ri_policy.mode=block on the command line: blocked" "$(attempt '')" "$argv"
+check "a connection option cannot lower it" "$(attempt '-c ri_policy.mode=allow')" "$argv"
+check "nor one that says warn" "$(attempt '-c ri_policy.mode=warn')" "$argv"
+stop
+
+start "--ri_policy.mode=block"
+check "--ri_policy.mode=block on the command line: a connection option cannot lower it" \
+	"$(attempt '-c ri_policy.mode=allow')" "$argv"
+stop
+
+start "-c ri_policy.mode=warn -c ri_policy.mode=block"
+check "the last of several command-line values holds" "$(attempt '-c ri_policy.mode=allow')" "$argv"
+stop
+
+# a role's own setting still comes before the command line, as in PostgreSQL
+start "-c ri_policy.mode=allow"
+sql -c "ALTER ROLE regress_so SET ri_policy.mode = 'block'"
+check "the role's value over an allow on the command line" \
+	"$(attempt '-c ri_policy.mode=allow')" \
+	'42501  Parameter "ri_policy.mode" is set to "block" for role "regress_so".'
+sql -c "ALTER ROLE regress_so RESET ri_policy.mode"
+stop
+
+# when the server's own value cannot be read back, the session fails closed
+start "-c ri_policy.mode=allow"
+chmod 000 "$dir/data/postmaster.opts"
+check "postmaster.opts unreadable: the session is blocked, and says why" \
+	"$(attempt '-c ri_policy.mode=allow')" \
+	'42501  Parameter "ri_policy.mode" is set to "block" for this session, because a value sent at connection start was refused and the server'"'"'s own value could not be determined.'
+check "without a refused value nothing changes" "$(attempt '')" ""
+chmod 600 "$dir/data/postmaster.opts"
+stop
+
+echo "1..$n"
+[ "$failed" -eq 0 ]
