@@ -31,10 +31,12 @@
  * ri_policy.validation_progress tells a dead run ("interrupted").
  *
  * Security: validation requires ownership of the child, and the work runs
- * as the tables' owners, as ANALYZE and the RI triggers do: the child scan,
- * hashing and key formatting as the child's owner (in a restricted security
- * context), probes of the parent as the parent's owner, and only the fixed
- * writes to ri_policy's own tables as the extension's owner.
+ * as the tables' owners, as ANALYZE and the RI triggers do, each in a
+ * restricted security context: the child scan, hashing, conversion and key
+ * formatting as the child's owner (whoever calls), probes of the parent as
+ * the parent's owner, and only the fixed writes to ri_policy's own tables as
+ * the extension's owner.  Which functions a comparison may run at all is
+ * checked when a pass begins (compare.c).
  *
  * src/validate.c
  *
@@ -103,7 +105,8 @@ struct Validator
 	SPIPlanPtr	confirm;		/* which of these keys has no parent? */
 	SPIPlanPtr	record_plan;	/* add orphans to _pending */
 	SPIPlanPtr	progress_plan;	/* record a batch's progress */
-	Oid			scan_user;		/* reads the child, formats keys */
+	Oid			scan_user;		/* the child's owner: reads, converts and
+								 * formats its values */
 	Oid			parent_owner;	/* probes the parent */
 	Oid			ext_owner;		/* writes ri_policy's tables */
 	List	   *leaves;			/* child tables to read, in OID order */

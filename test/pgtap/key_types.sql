@@ -4,7 +4,7 @@
 -- a field value then served as an array index (a crash).  Every other type
 -- validates exactly: validate(), orphans() and repair() against NOT EXISTS.
 BEGIN;
-SELECT plan(56);
+SELECT plan(58);
 
 CREATE SCHEMA kt;
 CREATE TABLE kt.p (id int PRIMARY KEY);
@@ -91,6 +91,14 @@ SELECT throws_ok($$SELECT ri_policy.declare_reference('kt.dc', '{n, b}', 'kt.mp'
 				 'an array column among others is refused');
 SELECT is((SELECT count(*) FROM ri_policy.references WHERE kind = 'declared'), 0::bigint,
 		  'none of these was declared');
+
+-- demote_all() demotes nothing when one of the keys is refused
+CREATE TABLE kt.okc (pid int REFERENCES kt.p);
+SELECT throws_ok($$SELECT * FROM ri_policy.demote_all('kt')$$, '0A000', NULL,
+				 'demote_all() refuses a schema with such a key');
+SELECT is((SELECT count(*) FROM pg_constraint WHERE contype = 'f'
+			AND connamespace = 'kt'::regnamespace AND convalidated), 1::bigint,
+		  'and demotes none of its keys');
 
 -- Everything else validates exactly.  For each pair of types: a parent, a
 -- child with matching, orphaned and NULL keys; validate() (two rows a
