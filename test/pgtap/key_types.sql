@@ -4,7 +4,7 @@
 -- a field value then served as an array index (a crash).  Every other type
 -- validates exactly: validate(), orphans() and repair() against NOT EXISTS.
 BEGIN;
-SELECT plan(58);
+SELECT plan(62);
 
 CREATE SCHEMA kt;
 CREATE TABLE kt.p (id int PRIMARY KEY);
@@ -178,6 +178,8 @@ SELECT is(pg_temp.check_types(c, p, pv, cv, c <> 'kt.shade'), 'exact', format('%
 	('numeric', 'float8', '(0.1), (2)', '(0.1), (2.00), (3), (0.30000000000000000001), (NULL)'),
 	('int4', 'float8', '(1), (2)', '(1), (3), (NULL)'),
 	('float8', 'float8', '(0.1), (2)', '(0.1), (2), (3), (''NaN''), (''Infinity''), (NULL)'),
+	('float4', 'float8', '(0.5), (2)', '(0.5), (2), (0.1), (NULL)'),
+	('float4', 'float4', '(0.1), (2)', '(0.1), (2), (3.5), (NULL)'),
 	('text', 'text', '(''a''), (''b'')', '(''a''), (''c''), (''c''), (''''), (NULL)'),
 	('varchar(5)', 'text', '(''a''), (''b'')', '(''a''), (''c''), (NULL)'),
 	('text', 'varchar(5)', '(''a''), (''b'')', '(''a''), (''c''), (NULL)'),
@@ -192,6 +194,8 @@ SELECT is(pg_temp.check_types(c, p, pv, cv, c <> 'kt.shade'), 'exact', format('%
 	 '(''2024-01-01 10:00''), (''2024-01-02 10:00:00.5''), (NULL)'),
 	('timestamptz', 'timestamptz', '(''2024-01-01 10:00+02'')',
 	 '(''2024-01-01 08:00+00''), (''2024-01-02 10:00+05''), (NULL)'),
+	('time', 'time', '(''10:00'')', '(''10:00''), (''11:00:00.25''), (NULL)'),
+	('name', 'name', '(''a'')', '(''a''), (''c''), (NULL)'),
 	('interval', 'interval', '(''1 day'')', '(''1 day''), (''2 days''), (NULL)'),
 	('bool', 'bool', '(true)', '(true), (false), (NULL)'),
 	('bytea', 'bytea', '(''\x01'')', '(''\x01''), (''\x0203''), (NULL)'),
