@@ -17,7 +17,8 @@
  * - The comparison itself: the operator's function and the other members of
  *   the operator families it belongs to, for the key's types (the hash and
  *   b-tree support functions that the key set, index scans, sorts and hash
- *   joins call).  These run on both sides: as the parent's owner when the
+ *   joins call), and for a range key its subtype's functions, which the
+ *   range's own built-in comparison and hashing call.  These run on both sides: as the parent's owner when the
  *   parent is probed, and as the child's owner in the key set, incremental
  *   re-checks and repair.  So each must be owned by a superuser, or by the
  *   one role that owns both tables; otherwise the reference is refused with
@@ -56,8 +57,10 @@
 #include "utils/regproc.h"
 #include "utils/resowner.h"
 #include "utils/syscache.h"
+#include "utils/typcache.h"
 
 #include "compare.h"
+#include "compat.h"
 
 /* Who owns the tables of the reference being checked */
 typedef struct Owners
@@ -152,6 +155,39 @@ require_trusted_family(RiReference *ref, Owners *owners, Oid opfamily,
 }
 
 /*
+ * Functions that comparing values of a type calls besides its operators': a
+ * range (or multirange) compares and hashes its bounds with its subtype's
+ * b-tree and hash functions, and may canonicalize them.
+ */
+static void
+require_trusted_type(RiReference *ref, Owners *owners, Oid type)
+{
+	Oid			base = getBaseType(type);
+	TypeCacheEntry *range;
+	TypeCacheEntry *subtype;
+	Oid			sub;
+
+	if (OidIsValid(compat_multirange_range(base)))
+		base = compat_multirange_range(base);
+	if (get_typtype(base) != TYPTYPE_RANGE)
+		return;
+
+	range = lookup_type_cache(base, TYPECACHE_RANGE_INFO);
+	sub = range->rngelemtype->type_id;
+	require_trusted(ref, owners, range->rng_cmp_proc_finfo.fn_oid);
+	if (OidIsValid(range->rng_canonical_finfo.fn_oid))
+		require_trusted(ref, owners, range->rng_canonical_finfo.fn_oid);
+	if (OidIsValid(range->rng_subdiff_finfo.fn_oid))
+		require_trusted(ref, owners, range->rng_subdiff_finfo.fn_oid);
+	subtype = lookup_type_cache(sub, TYPECACHE_HASH_PROC | TYPECACHE_HASH_EXTENDED_PROC);
+	if (OidIsValid(subtype->hash_proc))
+		require_trusted(ref, owners, subtype->hash_proc);
+	if (OidIsValid(subtype->hash_extended_proc))
+		require_trusted(ref, owners, subtype->hash_extended_proc);
+	require_trusted_type(ref, owners, sub);
+}
+
+/*
  * The operator's function, and the members of every operator family that
  * holds the operator (b-tree, hash, or any other an index of the parent
  * could use).
@@ -225,6 +261,8 @@ ri_check_comparison(RiReference *ref)
 					 errdetail("Type %s has no array type.", format_type_be(probe))));
 
 		require_trusted_operator(ref, &owners, ref->eq_operators[i]);
+		require_trusted_type(ref, &owners, ref->child_types[i]);
+		require_trusted_type(ref, &owners, ref->parent_types[i]);
 	}
 }
 

@@ -9,7 +9,7 @@
 -- orphans(), repair() and an incremental pass, run by the owner, by a
 -- superuser and by a reader.
 BEGIN;
-SELECT plan(46);
+SELECT plan(48);
 
 CREATE ROLE regress_priv_att;
 CREATE ROLE regress_priv_reader;
@@ -49,6 +49,16 @@ CREATE FUNCTION pg_temp.nothing_escalated() RETURNS boolean LANGUAGE sql AS $$
 	SELECT NOT (SELECT rolsuper FROM pg_roles WHERE rolname = 'regress_priv_att')
 	   AND NOT EXISTS (SELECT 1 FROM public.priv_secret)
 $$;
+CREATE FUNCTION pg_temp.detail_of(stmt text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+	detail text;
+BEGIN
+	EXECUTE stmt;
+	RETURN NULL;
+EXCEPTION WHEN OTHERS THEN
+	GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
+	RETURN detail;
+END $$;
 CREATE FUNCTION pg_temp.who_ran(f text) RETURNS name[] LANGUAGE sql AS $$
 	SELECT array_agg(DISTINCT who ORDER BY who) FROM public.priv_ran WHERE fn = f
 $$;
@@ -191,16 +201,6 @@ SELECT is((SELECT count(*) FROM ri_policy.references WHERE name = 'priv_op2'), 0
 		  'nothing was declared');
 
 -- The error says which function and whose.
-CREATE FUNCTION pg_temp.detail_of(stmt text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-	detail text;
-BEGIN
-	EXECUTE stmt;
-	RETURN NULL;
-EXCEPTION WHEN OTHERS THEN
-	GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
-	RETURN detail;
-END $$;
 SELECT is(pg_temp.detail_of($$CALL ri_policy.validate('priv_op')$$),
 		  'The comparison runs function priv_eq(integer,integer), owned by role "regress_priv_att", which is neither a superuser nor the owner of both tables.',
 		  'with the function and its owner in the detail');
@@ -264,7 +264,33 @@ SELECT throws_ok($$CALL ri_policy.repair('priv_own', 'delete')$$, '42501', NULL,
 SELECT is((SELECT count(*) FROM public.priv_ran), 0::bigint, 'the hash function did not run');
 ALTER TABLE priv.hp OWNER TO regress_priv_att;
 
--- 5. A tracked reference between the role's tables, validated incrementally
+-- 5. A range key, whose built-in equality compares its bounds with the
+-- subtype's b-tree function: the role owns that function.
+CREATE FUNCTION public.priv_cmp(int, int) RETURNS int LANGUAGE sql IMMUTABLE
+	AS 'SELECT pg_catalog.btint4cmp($1, $2)';
+CREATE OPERATOR CLASS public.priv_ops3 FOR TYPE int USING btree AS
+	OPERATOR 1 <, OPERATOR 2 <=, OPERATOR 3 =, OPERATOR 4 >=, OPERATOR 5 >,
+	FUNCTION 1 public.priv_cmp(int, int);
+CREATE TYPE public.priv_range AS RANGE (subtype = int, subtype_opclass = public.priv_ops3);
+CREATE TABLE public.priv_rlookup (id public.priv_range PRIMARY KEY);
+INSERT INTO public.priv_rlookup VALUES ('[1,2)');
+GRANT REFERENCES ON public.priv_rlookup TO regress_priv_att;
+ALTER FUNCTION public.priv_cmp(int, int) OWNER TO regress_priv_att;
+SET ROLE regress_priv_att;
+CREATE OR REPLACE FUNCTION public.priv_cmp(int, int) RETURNS int LANGUAGE plpgsql IMMUTABLE
+	AS $$BEGIN PERFORM priv.plant('range'); RETURN pg_catalog.btint4cmp($1, $2); END$$;
+CREATE TABLE priv.rc (k public.priv_range);
+INSERT INTO priv.rc VALUES ('[1,2)'), ('[5,6)');
+RESET ROLE;
+TRUNCATE public.priv_ran;
+SET ROLE regress_priv_att;
+SELECT is(pg_temp.detail_of($$SELECT ri_policy.declare_reference('priv.rc', '{k}', 'public.priv_rlookup')$$),
+		  'The comparison runs function priv_cmp(integer,integer), owned by role "regress_priv_att", which is neither a superuser nor the owner of both tables.',
+		  'a range key whose subtype''s comparison function its declarer owns is refused');
+RESET ROLE;
+SELECT is((SELECT count(*) FROM public.priv_ran), 0::bigint, 'and that function did not run');
+
+-- 6. A tracked reference between the role's tables, validated incrementally
 -- by a superuser: the child's index predicate calls the role's function,
 -- which the planner evaluates.
 SET ROLE regress_priv_att;
@@ -296,7 +322,7 @@ SELECT is(pg_temp.who_ran('predicate'), '{regress_priv_att}'::name[],
 		  'the index predicate''s function ran, only as its owner');
 SELECT ok(pg_temp.nothing_escalated(), 'nothing gained');
 
--- 6. Nothing above left the role superuser or wrote the superuser's table.
+-- 7. Nothing above left the role superuser or wrote the superuser's table.
 SELECT is((SELECT rolsuper FROM pg_roles WHERE rolname = 'regress_priv_att'), false,
 		  'the role is not a superuser');
 SELECT is((SELECT count(*) FROM public.priv_secret), 0::bigint,
