@@ -249,6 +249,7 @@ ri_check_comparison(RiReference *ref)
 							   format_type_be(ref->child_types[i]),
 							   format_type_be(ref->parent_types[i]),
 							   format_operator(ref->eq_operators[i])),
+					 OidIsValid(ref->conoid) ? 0 :
 					 errhint("Declare the reference again.")));
 
 		probe = ri_probe_type(ref, i);
