@@ -157,7 +157,8 @@ require_trusted_family(RiReference *ref, Owners *owners, Oid opfamily,
 /*
  * Functions that comparing values of a type calls besides its operators': a
  * range (or multirange) compares and hashes its bounds with its subtype's
- * b-tree and hash functions, and may canonicalize them.
+ * b-tree and hash functions, and may canonicalize them.  (Its subtype_diff
+ * function serves GiST index builds only.)
  */
 static void
 require_trusted_type(RiReference *ref, Owners *owners, Oid type)
@@ -177,8 +178,6 @@ require_trusted_type(RiReference *ref, Owners *owners, Oid type)
 	require_trusted(ref, owners, range->rng_cmp_proc_finfo.fn_oid);
 	if (OidIsValid(range->rng_canonical_finfo.fn_oid))
 		require_trusted(ref, owners, range->rng_canonical_finfo.fn_oid);
-	if (OidIsValid(range->rng_subdiff_finfo.fn_oid))
-		require_trusted(ref, owners, range->rng_subdiff_finfo.fn_oid);
 	subtype = lookup_type_cache(sub, TYPECACHE_HASH_PROC | TYPECACHE_HASH_EXTENDED_PROC);
 	if (OidIsValid(subtype->hash_proc))
 		require_trusted(ref, owners, subtype->hash_proc);
