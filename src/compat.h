@@ -18,6 +18,7 @@
 #include "catalog/pg_constraint.h"
 #include "executor/spi.h"
 #include "utils/acl.h"
+#include "utils/lsyscache.h"
 #include "nodes/execnodes.h"
 #include "nodes/parsenodes.h"
 #include "storage/lock.h"
@@ -247,6 +248,17 @@ compat_class_ownercheck(Oid relid, Oid roleid)
 	return object_ownercheck(RelationRelationId, relid, roleid);
 #else
 	return pg_class_ownercheck(relid, roleid);
+#endif
+}
+
+/* Multiranges arrived in 14: the range type of a multirange, if it is one. */
+static inline Oid
+compat_multirange_range(Oid type)
+{
+#if PG_VERSION_NUM >= 140000
+	return get_multirange_range(type);
+#else
+	return InvalidOid;
 #endif
 }
 

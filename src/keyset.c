@@ -18,6 +18,12 @@
  * outgrow its memory limit reports so, and the caller falls back the same
  * way.
  *
+ * The set is filled as the parent's owner and probed as the child's owner
+ * (validate.c), each in a restricted security context; the hash and
+ * equality functions it calls are members of the operator's families, which
+ * compare.c allows only when a superuser or the owner of both tables owns
+ * them.
+ *
  * The batch's child keys (and orphans()'s results, as jsonb) are grouped by
  * binary image, which is enough to
  * count rows per key: keys that compare equal but differ in image simply
@@ -524,7 +530,8 @@ childkeys_count(ChildKeyGroup *group)
  * The jsonb form of a key: an object from child column names to values,
  * each value exactly as to_jsonb() renders it (so keys compare equal to
  * jsonb_build_object('col', col, ...) in a user's query).  Type output
- * functions run as the current user.
+ * functions (or a type's cast to json) run as the current user: the caller
+ * switches to the child's owner first.
  */
 Datum
 key_to_jsonb(RiReference *ref, Datum *values, bool *isnull)

@@ -53,6 +53,9 @@ struct StringInfoData;
 extern char *ri_qualified_name(Oid relid);
 extern void ri_append_no_parent(struct StringInfoData *buf, RiReference *ref,
 								const char *keyfmt);
+extern void ri_append_no_parent_typed(struct StringInfoData *buf,
+									  RiReference *ref, const char *keyfmt,
+									  const Oid *keytypes);
 extern void ri_append_child_match(struct StringInfoData *buf, RiReference *ref,
 								  const char *keyfmt, bool nulls_match);
 

@@ -54,6 +54,7 @@
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
+#include "compare.h"
 #include "compat.h"
 #include "reference.h"
 
@@ -447,6 +448,34 @@ check_references_privilege(Oid parent, int nkeys, AttrNumber *attnums)
 }
 
 /*
+ * Can validation compare these keys, and may it (compare.c)?  Key types it
+ * cannot handle, and comparisons that would run functions of someone other
+ * than a superuser or the owner of both tables, are refused here rather
+ * than at every validation.
+ */
+static void
+check_comparison(const char *name, Oid child, char **child_names,
+				 AttrNumber *child_attnums, Oid parent, char **parent_names,
+				 AttrNumber *parent_attnums, int nkeys, Oid *operators)
+{
+	RiReference ref = {0};
+
+	ref.name = (char *) name;
+	ref.child = child;
+	ref.parent = parent;
+	ref.nkeys = nkeys;
+	for (int i = 0; i < nkeys; i++)
+	{
+		ref.child_columns[i] = child_names[i];
+		ref.parent_columns[i] = parent_names[i];
+		ref.child_types[i] = get_atttype(child, child_attnums[i]);
+		ref.parent_types[i] = get_atttype(parent, parent_attnums[i]);
+		ref.eq_operators[i] = operators[i];
+	}
+	ri_check_comparison(&ref);
+}
+
+/*
  * Lower-case a text argument and check it against the allowed values.
  */
 static char *
@@ -584,6 +613,8 @@ ri_policy_declare_reference(PG_FUNCTION_ARGS)
 	}
 
 	check_references_privilege(parent, nkeys, parent_attnums);
+	check_comparison(name, child, child_names, child_attnums, parent,
+					 parent_names, parent_attnums, nkeys, operators);
 
 	/* record it */
 	SPI_connect();

@@ -45,6 +45,7 @@
 #include "utils/snapmgr.h"
 #include "utils/typcache.h"
 
+#include "compare.h"
 #include "compat.h"
 #include "reference.h"
 #include "ri_policy.h"
@@ -176,9 +177,13 @@ repair_one(const char *name, const char *action_arg, int batch_size, bool atomic
 		Datum		last_key = (Datum) 0;
 		bool		have_last = false;
 		Oid			child_owner = ri_rel_owner(ref->child);
-		char	   *sql = repair_sql(ref, action);
+		char	   *sql;
 		MemoryContext batch_cxt = AllocSetContextCreate(cxt, "ri_policy repair batch",
 														ALLOCSET_DEFAULT_SIZES);
+
+		/* owners, casts and types may have changed since the declaration */
+		ri_check_comparison(ref);
+		sql = repair_sql(ref, action);
 
 		for (;;)
 		{
@@ -234,7 +239,7 @@ repair_one(const char *name, const char *action_arg, int batch_size, bool atomic
 			arg = PointerGetDatum(construct_array(keys, nkeys, JSONBOID, -1, false,
 												  TYPALIGN_INT));
 			SPI_freetuptable(SPI_tuptable);
-			ri_become(child_owner, SECURITY_RESTRICTED_OPERATION, &saved);
+			ri_become(child_owner, RI_OWNER_CONTEXT, &saved);
 			nestlevel = ri_safe_search_path();
 			if (plan == NULL)
 			{

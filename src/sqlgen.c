@@ -36,10 +36,22 @@ ri_qualified_name(Oid relid)
 /*
  * NOT EXISTS (SELECT 1 FROM [ONLY] parent x WHERE x.p1 OPERATOR(op1) <k1>
  * AND ...), where <ki> is keyfmt with i (from 1) substituted, e.g. "k.k%d":
- * is there no parent row for this key, through the pinned operators?
+ * is there no parent row for this key, through the pinned operators?  The
+ * keys are of the child columns' types.
  */
 void
 ri_append_no_parent(StringInfo buf, RiReference *ref, const char *keyfmt)
+{
+	ri_append_no_parent_typed(buf, ref, keyfmt, ref->child_types);
+}
+
+/*
+ * The same, for keys of the given types: where a key is of the operator's
+ * own input type, no cast is added, so the query runs no conversion.
+ */
+void
+ri_append_no_parent_typed(StringInfo buf, RiReference *ref, const char *keyfmt,
+						  const Oid *keytypes)
 {
 	appendStringInfo(buf, "NOT EXISTS (SELECT 1 FROM %s%s x WHERE ",
 					 ref->only_parent ? "ONLY " : "", ri_qualified_name(ref->parent));
@@ -51,7 +63,7 @@ ri_append_no_parent(StringInfo buf, RiReference *ref, const char *keyfmt)
 		if (i > 0)
 			appendStringInfoString(buf, " AND ");
 		generate_operator_clause(buf, left, ref->parent_types[i],
-								 ref->eq_operators[i], right, ref->child_types[i]);
+								 ref->eq_operators[i], right, keytypes[i]);
 	}
 	appendStringInfoChar(buf, ')');
 }

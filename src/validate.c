@@ -31,10 +31,12 @@
  * ri_policy.validation_progress tells a dead run ("interrupted").
  *
  * Security: validation requires ownership of the child, and the work runs
- * as the tables' owners, as ANALYZE and the RI triggers do: the child scan,
- * hashing and key formatting as the child's owner (in a restricted security
- * context), probes of the parent as the parent's owner, and only the fixed
- * writes to ri_policy's own tables as the extension's owner.
+ * as the tables' owners, as ANALYZE and the RI triggers do, each in a
+ * restricted security context: the child scan, hashing, conversion and key
+ * formatting as the child's owner (whoever calls), probes of the parent as
+ * the parent's owner, and only the fixed writes to ri_policy's own tables as
+ * the extension's owner.  Which functions a comparison may run at all is
+ * checked when a pass begins (compare.c).
  *
  * src/validate.c
  *
@@ -78,6 +80,7 @@
 #include "utils/tuplestore.h"
 #include "utils/typcache.h"
 
+#include "compare.h"
 #include "compat.h"
 #include "keyset.h"
 #include "reference.h"
@@ -102,7 +105,8 @@ struct Validator
 	SPIPlanPtr	confirm;		/* which of these keys has no parent? */
 	SPIPlanPtr	record_plan;	/* add orphans to _pending */
 	SPIPlanPtr	progress_plan;	/* record a batch's progress */
-	Oid			scan_user;		/* reads the child, formats keys */
+	Oid			scan_user;		/* the child's owner: reads, converts and
+								 * formats its values */
 	Oid			parent_owner;	/* probes the parent */
 	Oid			ext_owner;		/* writes ri_policy's tables */
 	List	   *leaves;			/* child tables to read, in OID order */
@@ -156,9 +160,14 @@ child_leaves(RiReference *ref)
  *	 WHERE NOT EXISTS (SELECT 1 FROM [ONLY] parent x
  *					   WHERE x.pk1 OPERATOR(op1) u.k1 [AND ...])
  *
- * with the pinned operators (generate_operator_clause adds casts where the
- * types need them, as ri_triggers.c does); $n is an array of the child
- * column's type.  It returns the positions of the keys that are orphans.
+ * with the pinned operators; $n is an array of the type the operator takes
+ * on its right (ri_probe_type), the child values converted already as the
+ * child's owner, so that the query runs no cast the child's owner controls
+ * (generate_operator_clause adds only a relabelling to a polymorphic input
+ * type, or of the parent column to its index's type).  No key type is an
+ * array or a composite (ri_check_comparison), so each unnest() yields one
+ * column and u.i is the ordinality.  It returns the positions of the keys
+ * that are orphans.
  */
 static SPIPlanPtr
 prepare_confirm(RiReference *ref)
@@ -166,26 +175,24 @@ prepare_confirm(RiReference *ref)
 	StringInfoData buf;
 	SPIPlanPtr	plan;
 	Oid			argtypes[INDEX_MAX_KEYS];
+	Oid			keytypes[INDEX_MAX_KEYS];
 	int			nestlevel;
 
 	initStringInfo(&buf);
 	appendStringInfoString(&buf, "SELECT u.i FROM ROWS FROM (");
 	for (int i = 0; i < ref->nkeys; i++)
 	{
-		argtypes[i] = get_array_type(ref->child_types[i]);
+		keytypes[i] = ri_probe_type(ref, i);
+		argtypes[i] = get_array_type(keytypes[i]);
 		if (!OidIsValid(argtypes[i]))
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("type %s of column \"%s\" has no array type",
-							format_type_be(ref->child_types[i]),
-							ref->child_columns[i])));
+			elog(ERROR, "type %s has no array type", format_type_be(keytypes[i]));
 		appendStringInfo(&buf, "%spg_catalog.unnest($%d)", i > 0 ? ", " : "", i + 1);
 	}
 	appendStringInfoString(&buf, ") WITH ORDINALITY AS u(");
 	for (int i = 0; i < ref->nkeys; i++)
 		appendStringInfo(&buf, "k%d, ", i + 1);
 	appendStringInfoString(&buf, "i) WHERE ");
-	ri_append_no_parent(&buf, ref, "u.k%d");
+	ri_append_no_parent_typed(&buf, ref, "u.k%d", keytypes);
 
 	nestlevel = ri_safe_search_path();
 	plan = SPI_prepare(buf.data, ref->nkeys, argtypes);
@@ -218,7 +225,7 @@ build_parent_set(Validator *v)
 	rels = ref->only_parent ? list_make1_oid(ref->parent) :
 		find_all_inheritors(ref->parent, AccessShareLock, NULL);
 
-	ri_become(v->parent_owner, SECURITY_RESTRICTED_OPERATION, &saved);
+	ri_become(v->parent_owner, RI_OWNER_CONTEXT, &saved);
 	foreach(lc, rels)
 	{
 		Relation	rel;
@@ -348,7 +355,7 @@ read_batch(Validator *v, Oid leaf, BlockNumber start, BlockNumber *next)
 							RelationGetRelationName(rel))));
 	}
 
-	ri_become(v->scan_user, SECURITY_RESTRICTED_OPERATION, &saved);
+	ri_become(v->scan_user, RI_OWNER_CONTEXT, &saved);
 	scan = compat_beginscan_blocks(rel, GetActiveSnapshot(), start, nblocks);
 	slot = table_slot_create(rel, NULL);
 	while (compat_scan_getnextslot_blocks(scan, slot))
@@ -402,7 +409,10 @@ read_batch(Validator *v, Oid leaf, BlockNumber start, BlockNumber *next)
 /*
  * Confirm the batch's suspects against the live parent, in one query run as
  * the parent's owner (like the RI triggers) with a fresh snapshot: the
- * keys it returns are the orphans.
+ * keys it returns are the orphans.  The child values are first converted to
+ * the operator's input type as the child's owner (compare.c); one that
+ * cannot be converted goes to the probe as NULL, which no parent key
+ * equals.
  */
 static void
 confirm_suspects(Validator *v, ChildKeyGroup *group)
@@ -410,6 +420,8 @@ confirm_suspects(Validator *v, ChildKeyGroup *group)
 	RiReference *ref = v->ref;
 	RiUserState saved;
 	ChildKey  **suspects;
+	Datum	   *elems[INDEX_MAX_KEYS];
+	bool	   *unmatched;
 	Datum		args[INDEX_MAX_KEYS];
 	int			n = 0;
 	int			nestlevel;
@@ -425,22 +437,32 @@ confirm_suspects(Validator *v, ChildKeyGroup *group)
 	if (n == 0)
 		return;
 
+	unmatched = palloc0(n * sizeof(bool));
+	ri_become(v->scan_user, RI_OWNER_CONTEXT, &saved);
 	for (int i = 0; i < ref->nkeys; i++)
 	{
-		Datum	   *elems = palloc(n * sizeof(Datum));
+		elems[i] = palloc(n * sizeof(Datum));
+		for (int k = 0; k < n; k++)
+			elems[i][k] = suspects[k]->values[i];
+		elems[i] = ri_convert_for_probe(ref, i, elems[i], n, unmatched);
+	}
+	ri_restore(&saved);
+
+	for (int i = 0; i < ref->nkeys; i++)
+	{
+		Oid			type = ri_probe_type(ref, i);
+		int			dims[1] = {n};
+		int			lbs[1] = {1};
 		int16		typlen;
 		bool		typbyval;
 		char		typalign;
 
-		for (int k = 0; k < n; k++)
-			elems[k] = suspects[k]->values[i];
-		get_typlenbyvalalign(ref->child_types[i], &typlen, &typbyval, &typalign);
-		args[i] = PointerGetDatum(construct_array(elems, n, ref->child_types[i],
-												  typlen, typbyval, typalign));
+		get_typlenbyvalalign(type, &typlen, &typbyval, &typalign);
+		args[i] = PointerGetDatum(construct_md_array(elems[i], unmatched, 1, dims, lbs,
+													 type, typlen, typbyval, typalign));
 	}
 
-	ri_become(v->parent_owner,
-			  SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS, &saved);
+	ri_become(v->parent_owner, RI_OWNER_CONTEXT | SECURITY_NOFORCE_RLS, &saved);
 	nestlevel = ri_safe_search_path();
 	rc = SPI_execute_plan(v->confirm, args, NULL, false, 0);
 	MemoryContextSwitchTo(oldcxt);
@@ -448,6 +470,10 @@ confirm_suspects(Validator *v, ChildKeyGroup *group)
 	ri_restore(&saved);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+	if (SPI_tuptable->tupdesc->natts != 1 ||
+		TupleDescAttr(SPI_tuptable->tupdesc, 0)->atttypid != INT8OID)
+		elog(ERROR, "unexpected result of the probe of table \"%s\"",
+			 get_rel_name(ref->parent));
 
 	for (uint64 r = 0; r < SPI_processed; r++)
 	{
@@ -456,6 +482,9 @@ confirm_suspects(Validator *v, ChildKeyGroup *group)
 													  SPI_tuptable->tupdesc, 1,
 													  &isnull));
 
+		if (isnull || pos < 1 || pos > n)
+			elog(ERROR, "probe of table \"%s\" returned position " INT64_FORMAT " of %d",
+				 get_rel_name(ref->parent), isnull ? 0 : pos, n);
 		suspects[pos - 1]->orphan = true;
 	}
 	SPI_freetuptable(SPI_tuptable);
@@ -542,7 +571,7 @@ record_orphans(Validator *v, ChildKeyGroup *batch)
 
 	keys = palloc(childkeys_count(batch) * sizeof(Datum) + 1);
 	rows = palloc(childkeys_count(batch) * sizeof(Datum) + 1);
-	ri_become(v->scan_user, SECURITY_RESTRICTED_OPERATION, &saved);
+	ri_become(v->scan_user, RI_OWNER_CONTEXT, &saved);
 	nestlevel = ri_fixed_output_begin();
 	for (ChildKey *key = childkeys_first(batch); key != NULL; key = key->next)
 	{
@@ -896,7 +925,6 @@ validator_create(RiReference *ref, int batch_size, bool atomic,
 				 OrphanSink sink, MemoryContext cxt)
 {
 	Validator  *v = MemoryContextAllocZero(cxt, sizeof(Validator));
-	Oid			child_owner;
 
 	v->ref = ref;
 	v->batch_size = batch_size;
@@ -907,12 +935,18 @@ validator_create(RiReference *ref, int batch_size, bool atomic,
 	v->sink = sink;
 
 	/*
-	 * Read the child as its owner when a superuser (or the owner) asks, as
-	 * ANALYZE would; anyone else reads it as themselves.
+	 * May this reference be compared, and by whom?  Owners, casts and types
+	 * may have changed since it was declared.
 	 */
-	child_owner = ri_rel_owner(ref->child);
-	v->scan_user = (superuser() || compat_class_ownercheck(ref->child, GetUserId())) ?
-		child_owner : GetUserId();
+	ri_check_comparison(ref);
+
+	/*
+	 * The child's values are read, converted and formatted as its owner,
+	 * whoever asks (as ANALYZE would): its owner's code never runs as
+	 * anyone else.  A caller of orphans() who is not the owner has SELECT
+	 * on the child and no row-level security there, so sees the same rows.
+	 */
+	v->scan_user = ri_rel_owner(ref->child);
 	v->parent_owner = ri_rel_owner(ref->parent);
 	v->ext_owner = ri_extension_owner();
 	v->leaves = child_leaves(ref);
@@ -1101,7 +1135,7 @@ recheck_keys(Validator *v, SPIPlanPtr *recheck, Datum *colargs)
 		int			fixed;
 		int			rc;
 
-		ri_become(v->scan_user, SECURITY_RESTRICTED_OPERATION, &saved);
+		ri_become(v->scan_user, RI_OWNER_CONTEXT, &saved);
 		nestlevel = ri_safe_search_path();
 		fixed = ri_fixed_output_begin();
 		if (*recheck == NULL)
@@ -1272,6 +1306,9 @@ take_changes(Validator *v, Datum name, int batch_size, BlockNumber *next,
 		sides[r] = DatumGetBool(SPI_getbinval(tup, desc, 2, &isnull));
 		deconstruct_array(DatumGetArrayTypeP(keys), TEXTOID, -1, false, TYPALIGN_INT,
 						  &elems[r], &enulls[r], &nelems[r]);
+		if (nelems[r] % nkeys != 0)
+			elog(ERROR, "recorded change of reference \"%s\" has %d values for %d key columns",
+				 v->ref->name, nelems[r], nkeys);
 		if (nelems[r] == 0)
 			*deleted = true;
 		total += nelems[r] / nkeys;
@@ -1667,7 +1704,7 @@ collect_orphans(Validator *v, ChildKeyGroup *batch)
 	RiUserState saved;
 	int			nestlevel;
 
-	ri_become(v->scan_user, SECURITY_RESTRICTED_OPERATION, &saved);
+	ri_become(v->scan_user, RI_OWNER_CONTEXT, &saved);
 	nestlevel = ri_fixed_output_begin();
 	for (ChildKey *key = childkeys_first(batch); key != NULL; key = key->next)
 	{

@@ -1,0 +1,29 @@
+/*-------------------------------------------------------------------------
+ *
+ * compare.h
+ *		Which keys a reference can compare, which functions comparing them
+ *		may run, and the conversion of child values for the parent probe.
+ *
+ * src/compare.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef RI_POLICY_COMPARE_H
+#define RI_POLICY_COMPARE_H
+
+#include "miscadmin.h"
+
+#include "reference.h"
+
+/*
+ * How code that a table's owner controls is run: as that owner, who cannot
+ * change roles or leave anything behind for later (analyze.c does the same).
+ */
+#define RI_OWNER_CONTEXT (SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION)
+
+extern void ri_check_comparison(RiReference *ref);
+extern Oid	ri_probe_type(RiReference *ref, int col);
+extern Datum *ri_convert_for_probe(RiReference *ref, int col, Datum *values,
+								   int n, bool *unmatched);
+
+#endif							/* RI_POLICY_COMPARE_H */
