@@ -7,6 +7,9 @@
 #   make demo   the same set-up, then a scripted walk-through
 #   make prove  the pgTAP suite against a running server
 #   make bench  the benchmarks under test/bench (not part of make test)
+#   make test-cassert  the same suite against an assertion-enabled
+#               PostgreSQL 18 built from Debian's source, cached outside
+#               the tree (test/cassert.sh)
 
 EXTENSION = ri_policy
 EXTVERSION = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION).control)
@@ -33,7 +36,7 @@ $(OBJS): $(wildcard src/*.h)
 VIRTUALENV = pg_virtualenv -t -i --auth=trust \
 	-o shared_preload_libraries=pg_cron -o cron.database_name=postgres
 
-.PHONY: deps test demo prove bench
+.PHONY: deps test demo prove bench test-cassert
 
 deps:
 	@test/install-deps.sh
@@ -55,3 +58,6 @@ bench: deps
 	$(MAKE) all
 	$(MAKE) install
 	$(VIRTUALENV) test/bench/run.sh
+
+test-cassert:
+	test/cassert.sh
