@@ -222,7 +222,8 @@ ri_policy_promote(PG_FUNCTION_ARGS)
 	memset(task, 0, sizeof(PromoteTask));
 	task->dbid = MyDatabaseId;
 	task->session_userid = GetSessionUserId();
-	task->userid = GetUserId();
+	/* as the child's owner: no code of theirs runs with the caller's rights */
+	task->userid = ri_rel_owner(ref->child);
 	task->validate = validate;
 	task->lock_timeout = LockTimeout;
 	strlcpy(task->name, name, sizeof(task->name));
@@ -314,8 +315,14 @@ static bool
 run_in_transaction(PromoteTask *task, const char *sql, bool forget_reference)
 {
 	bool		ok = true;
+	Oid			save_userid;
+	int			save_sec_context;
+	MemoryContext oldcxt = CurrentMemoryContext;
 
 	StartTransactionCommand();
+	/* as the caller; a security context may only be set in a transaction */
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(task->userid, SECURITY_LOCAL_USERID_CHANGE);
 	PushActiveSnapshot(GetTransactionSnapshot());
 	PG_TRY();
 	{
@@ -341,10 +348,13 @@ run_in_transaction(PromoteTask *task, const char *sql, bool forget_reference)
 		}
 		SPI_finish();
 		PopActiveSnapshot();
+		SetUserIdAndSecContext(save_userid, save_sec_context);
 		CommitTransactionCommand();
 	}
 	PG_CATCH();
 	{
+		/* CopyErrorData() copies out of ErrorContext, not into it */
+		MemoryContextSwitchTo(oldcxt);
 		report_error(task);
 		AbortCurrentTransaction();
 		ok = false;
@@ -372,7 +382,6 @@ ri_policy_promote_worker(Datum main_arg)
 				 errmsg("could not map the promote task")));
 	task = dsm_segment_address(seg);
 	BackgroundWorkerInitializeConnectionByOid(task->dbid, task->session_userid, 0);
-	SetUserIdAndSecContext(task->userid, SECURITY_LOCAL_USERID_CHANGE);
 
 	/* the caller has applied the policy already */
 	SetConfigOption("ri_policy.mode", "allow", PGC_SUSET, PGC_S_OVERRIDE);

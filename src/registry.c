@@ -1047,7 +1047,7 @@ ri_load_reference(const char *name)
 						  NAMEOID, NAMEDATALEN, false, TYPALIGN_CHAR,
 						  &pcols, NULL, &n);
 		deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(tup, desc, 5, &isnull)),
-						  OIDOID, sizeof(Oid), true, TYPALIGN_INT,
+						  REGOPERATOROID, sizeof(Oid), true, TYPALIGN_INT,
 						  &ops, NULL, &n);
 		ref->nkeys = n;
 		for (int i = 0; i < n; i++)
