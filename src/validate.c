@@ -81,6 +81,7 @@
 #include "utils/typcache.h"
 
 #include "compare.h"
+#include "columns.h"
 #include "compat.h"
 #include "keyset.h"
 #include "reference.h"
@@ -118,6 +119,10 @@ struct Validator
 
 	/* validate(): counters of this batch */
 	uint64		batch_rows;
+
+	/* validate(): the key columns as the pass began; has it begun? */
+	RiColumns  *columns;
+	bool		run_begun;
 };
 
 /* ----------------------------------------------------------------
@@ -772,7 +777,7 @@ record_stop(Validator *v, ErrorData *edata)
 								  "interrupted" : "failed");
 	args[2] = CStringGetTextDatum(edata->message ? edata->message : "");
 	exec_owner(v, NULL, "UPDATE ri_policy._progress SET status = $2, error = $3"
-			   " WHERE reference = $1",
+			   " WHERE reference = $1 AND status = 'running'",
 			   3, argtypes, args);
 }
 
@@ -849,6 +854,15 @@ run_step(Validator *v, Step *step)
 				finish_run(v);
 				break;
 		}
+
+		/*
+		 * What this step read was read under locks it still holds: check
+		 * that the names it went by still lead to the columns the pass
+		 * began with, and at the end that it read every child table.
+		 */
+		if (v->columns != NULL)
+			ri_columns_check(v->columns,
+							 step->kind == STEP_FINISH ? child_leaves(v->ref) : NIL);
 		PopActiveSnapshot();
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
@@ -865,7 +879,12 @@ run_step(Validator *v, Step *step)
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
 
-		if (v->sink == record_orphans)
+		/*
+		 * Record why the run stopped, unless it never began: then the
+		 * progress row is still the previous run's, perhaps a finished one
+		 * that must not become resumable.
+		 */
+		if (v->sink == record_orphans && v->run_begun)
 		{
 			PushActiveSnapshot(GetTransactionSnapshot());
 			record_stop(v, edata);
@@ -974,11 +993,13 @@ validate_one(const char *name, int batch_size, bool restart, bool atomic)
 
 		v = validator_create(ref, batch_size, atomic, record_orphans, work.cxt);
 		v->confirm = prepare_confirm(ref);
+		v->columns = ri_columns_remember(ref, v->leaves);
 
 		step.kind = STEP_BEGIN;
 		step.restart = restart;
 		step.state = &state;
 		run_step(v, &step);
+		v->run_begun = true;
 		commit_point(v);
 
 		step.kind = STEP_SET;

@@ -147,7 +147,9 @@ top=$({ tar -tf "$tarball" || true; } | head -n 1 | cut -d/ -f1)
 [[ $top =~ ^postgresql-([0-9]+) ]] || die "$tarball is not a PostgreSQL source tarball ($top)"
 major=${BASH_REMATCH[1]}
 prefix="$cache/$top"
-stamp="$(sha "$tarball") $configure_opts CFLAGS=$cflags"
+# the contrib modules the tests use
+contrib="dblink citext"
+stamp="$(sha "$tarball") $configure_opts CFLAGS=$cflags contrib=$contrib"
 PG_CONFIG="$prefix/bin/pg_config"
 
 if [ "$(cat "$prefix/.cassert-stamp" 2>/dev/null)" = "$stamp" ]; then
@@ -162,8 +164,9 @@ else
 		cd "$cache/build/$top" &&
 			$nice ./configure --prefix="$prefix" $configure_opts CFLAGS="$cflags" &&
 			$nice make -s -j"$jobs" &&
-			$nice make -s -C contrib/dblink -j"$jobs" &&
-			make -s install && make -s -C contrib/dblink install
+			for m in $contrib; do $nice make -s -C contrib/$m -j"$jobs" || exit 1; done &&
+			make -s install &&
+			for m in $contrib; do make -s -C contrib/$m install || exit 1; done
 	) >"$log" 2>&1 || { tail -n 40 "$log"; die "building $top failed; see $log"; }
 	rm -rf "$cache/build"
 	echo "$stamp" >"$prefix/.cassert-stamp"

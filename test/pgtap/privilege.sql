@@ -266,8 +266,8 @@ ALTER TABLE priv.hp OWNER TO regress_priv_att;
 
 -- 5. A range key, whose built-in equality compares its bounds with the
 -- subtype's b-tree function: the role owns that function.
-CREATE FUNCTION public.priv_cmp(int, int) RETURNS int LANGUAGE sql IMMUTABLE
-	AS 'SELECT pg_catalog.btint4cmp($1, $2)';
+CREATE FUNCTION public.priv_cmp(int, int) RETURNS int LANGUAGE plpgsql IMMUTABLE
+	AS $$BEGIN RETURN pg_catalog.btint4cmp($1, $2); END$$;
 CREATE OPERATOR CLASS public.priv_ops3 FOR TYPE int USING btree AS
 	OPERATOR 1 <, OPERATOR 2 <=, OPERATOR 3 =, OPERATOR 4 >=, OPERATOR 5 >,
 	FUNCTION 1 public.priv_cmp(int, int);

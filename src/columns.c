@@ -1,0 +1,151 @@
+/*-------------------------------------------------------------------------
+ *
+ * columns.c
+ *		Detect DDL on a reference's tables while a pass runs.
+ *
+ * A pass spans many transactions and holds no lock between them, so the
+ * tables can change under it: a column renamed (or two swapped), dropped or
+ * given another type, a partition attached or detached.  Queries and scans
+ * find key columns by name, so after a swap they would read the wrong
+ * column.  Instead of trusting names, a pass remembers, when it begins,
+ * which attribute number and type each key column has in every table it
+ * reads, and each unit of work checks, inside its own transaction and after
+ * it has locked the tables, that the names still lead there.  Any change
+ * stops the pass with an error; the next call starts over, on the tables as
+ * they are then.
+ *
+ * src/columns.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_attribute.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+
+#include "columns.h"
+
+/* One table's key columns: attribute numbers and types, by position. */
+typedef struct TableColumns
+{
+	Oid			relid;
+	int			ncols;
+	char	  **names;
+	AttrNumber	attnums[INDEX_MAX_KEYS];
+	Oid			types[INDEX_MAX_KEYS];
+	int32		typmods[INDEX_MAX_KEYS];
+} TableColumns;
+
+struct RiColumns
+{
+	const char *reference;
+	List	   *tables;			/* of TableColumns */
+	List	   *leaves;			/* the child tables the pass reads */
+};
+
+/*
+ * Where a named column of a table is now; attnum 0 if it is gone.
+ */
+static void
+lookup_column(Oid relid, const char *name, AttrNumber *attnum, Oid *type,
+			  int32 *typmod)
+{
+	HeapTuple	tup = SearchSysCacheAttName(relid, name);
+
+	*attnum = 0;
+	*type = InvalidOid;
+	*typmod = -1;
+	if (!HeapTupleIsValid(tup))
+		return;
+	*attnum = ((Form_pg_attribute) GETSTRUCT(tup))->attnum;
+	*type = ((Form_pg_attribute) GETSTRUCT(tup))->atttypid;
+	*typmod = ((Form_pg_attribute) GETSTRUCT(tup))->atttypmod;
+	ReleaseSysCache(tup);
+}
+
+static TableColumns *
+remember_table(Oid relid, int ncols, char **names)
+{
+	TableColumns *t = palloc0(sizeof(TableColumns));
+
+	t->relid = relid;
+	t->ncols = ncols;
+	t->names = names;
+	for (int i = 0; i < ncols; i++)
+		lookup_column(relid, names[i], &t->attnums[i], &t->types[i],
+					  &t->typmods[i]);
+	return t;
+}
+
+/*
+ * Remember the key columns of the parent and of each child table the pass
+ * reads, in the current memory context.
+ */
+RiColumns *
+ri_columns_remember(RiReference *ref, List *leaves)
+{
+	RiColumns  *cols = palloc0(sizeof(RiColumns));
+	ListCell   *lc;
+
+	cols->reference = pstrdup(ref->name);
+	cols->leaves = list_copy(leaves);
+	cols->tables = lappend(cols->tables,
+						   remember_table(ref->parent, ref->nkeys,
+										  ref->parent_columns));
+	if (!list_member_oid(leaves, ref->child))
+		cols->tables = lappend(cols->tables,
+							   remember_table(ref->child, ref->nkeys,
+											  ref->child_columns));
+	foreach(lc, leaves)
+		cols->tables = lappend(cols->tables,
+							   remember_table(lfirst_oid(lc), ref->nkeys,
+											  ref->child_columns));
+	return cols;
+}
+
+/*
+ * Raise an error if a key column moved, vanished or changed type since the
+ * pass began, or (when leaves_now is given) if the set of child tables
+ * changed.  Call it after the tables have been locked in this transaction,
+ * so that what is checked is what was read.
+ */
+void
+ri_columns_check(RiColumns *cols, List *leaves_now)
+{
+	ListCell   *lc;
+
+	foreach(lc, cols->tables)
+	{
+		TableColumns *t = lfirst(lc);
+
+		for (int i = 0; i < t->ncols; i++)
+		{
+			AttrNumber	attnum;
+			Oid			type;
+			int32		typmod;
+
+			lookup_column(t->relid, t->names[i], &attnum, &type, &typmod);
+			if (attnum != t->attnums[i] || type != t->types[i] ||
+				typmod != t->typmods[i])
+				ereport(ERROR,
+						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						 errmsg("the columns of reference \"%s\" changed while it was being validated",
+								cols->reference),
+						 errdetail("Column \"%s\" of table \"%s\" was renamed, dropped or given another type.",
+								   t->names[i], get_rel_name(t->relid)),
+						 errhint("Call ri_policy.validate() again: the next pass starts over.")));
+		}
+	}
+
+	if (leaves_now == NIL)
+		return;
+	if (list_length(leaves_now) != list_length(cols->leaves) ||
+		list_difference_oid(leaves_now, cols->leaves) != NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the partitions of the child of reference \"%s\" changed while it was being validated",
+						cols->reference),
+				 errdetail("A partition or inheritance child was attached, detached, created or dropped."),
+				 errhint("Call ri_policy.validate() again: the next pass starts over.")));
+}
