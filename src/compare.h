@@ -17,9 +17,13 @@
 
 /*
  * How code that a table's owner controls is run: as that owner, who cannot
- * change roles or leave anything behind for later (analyze.c does the same).
+ * change roles or leave anything behind for later (analyze.c does the same),
+ * and whom a forced row-level security policy does not hide rows from (as
+ * for the foreign-key triggers' queries): every path (the heap scan of a
+ * full pass, incremental re-checks, orphans(), repair()) sees the same rows.
  */
-#define RI_OWNER_CONTEXT (SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION)
+#define RI_OWNER_CONTEXT \
+	(SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION | SECURITY_NOFORCE_RLS)
 
 extern void ri_check_comparison(RiReference *ref);
 extern Oid	ri_probe_type(RiReference *ref, int col);

@@ -467,7 +467,7 @@ confirm_suspects(Validator *v, ChildKeyGroup *group)
 													 type, typlen, typbyval, typalign));
 	}
 
-	ri_become(v->parent_owner, RI_OWNER_CONTEXT | SECURITY_NOFORCE_RLS, &saved);
+	ri_become(v->parent_owner, RI_OWNER_CONTEXT, &saved);
 	nestlevel = ri_safe_search_path();
 	rc = SPI_execute_plan(v->confirm, args, NULL, false, 0);
 	MemoryContextSwitchTo(oldcxt);
@@ -1793,8 +1793,13 @@ ri_policy_orphans(PG_FUNCTION_ARGS)
 		aclcheck_error(ACLCHECK_NO_PRIV,
 					   get_relkind_objtype(get_rel_relkind(ref->child)),
 					   get_rel_name(ref->child));
-	/* the child is read directly: refuse rather than bypass its policies */
-	if (check_enable_rls(ref->child, InvalidOid, false) == RLS_ENABLED)
+	/*
+	 * The child is read directly: refuse rather than bypass its policies,
+	 * except for its owner, whom a forced policy does not bind here (as for
+	 * the foreign-key triggers), since they could lift it anyway.
+	 */
+	if (check_enable_rls(ref->child, InvalidOid, false) == RLS_ENABLED &&
+		!compat_class_ownercheck(ref->child, GetUserId()))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("ri_policy.orphans() is not available for table \"%s\" under row-level security",
