@@ -68,7 +68,7 @@ check "tracking records the key columns after a restore" \
 	"$(sql -d "$dst" -c "INSERT INTO shop.lines VALUES (3, 9)" \
 		-c "DELETE FROM shop.items WHERE sku = 1" \
 		-c "SELECT string_agg(k, ',' ORDER BY k) FROM ri_policy._changed, unnest(keys) k
-			 WHERE reference = 'lines_sku'")" "1,9"
+			 WHERE reference = (SELECT id FROM ri_policy._reference WHERE name = 'lines_sku')")" "1,9"
 check "and the next pass finds the orphans" \
 	"$(sql -d "$dst" -c "CALL ri_policy.validate('lines_sku')" \
 		-c "SELECT string_agg(key::text, ' ' ORDER BY key) FROM ri_policy.violations
