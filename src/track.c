@@ -58,6 +58,7 @@
 #include "port/pg_bitutils.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -111,6 +112,33 @@ track_function(void)
 }
 
 /*
+ * Argument n (from 0) of a pg_trigger row, or NULL if it has fewer.  tgargs
+ * holds them one after another, each ending in a NUL byte.
+ */
+static char *
+trigger_arg(HeapTuple tup, TupleDesc desc, int n)
+{
+	Form_pg_trigger tg = (Form_pg_trigger) GETSTRUCT(tup);
+	bool		isnull;
+	bytea	   *args;
+	char	   *p;
+	char	   *end;
+
+	if (n >= tg->tgnargs)
+		return NULL;
+	args = DatumGetByteaPP(heap_getattr(tup, Anum_pg_trigger_tgargs, desc, &isnull));
+	if (isnull)
+		return NULL;
+	p = VARDATA_ANY(args);
+	end = p + VARSIZE_ANY_EXHDR(args);
+	for (int i = 0; i < n && p < end; i++)
+		p += strnlen(p, end - p) + 1;
+	if (p >= end)
+		return NULL;
+	return pnstrdup(p, strnlen(p, end - p));
+}
+
+/*
  * The tracking triggers of a reference on one table (names, in a list),
  * found by their function and arguments, never by name: any role that can
  * create triggers on the table can choose their names.  With
@@ -122,26 +150,40 @@ tracking_triggers(Oid relid, int64 id, bool child_deletes)
 	Oid			fn = track_function();
 	char	   *idstr = psprintf(INT64_FORMAT, id);
 	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
 	List	   *names = NIL;
 
 	if (!OidIsValid(fn))
 		return NIL;
-	rel = try_relation_open(relid, AccessShareLock);
-	if (rel == NULL)
-		return NIL;				/* being dropped */
-	for (int i = 0; rel->trigdesc && i < rel->trigdesc->numtriggers; i++)
+	/* the catalog, not the table's relcache entry: no lock on the table */
+	rel = table_open(TriggerRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_trigger_tgrelid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(relid));
+	scan = systable_beginscan(rel, TriggerRelidNameIndexId, true, NULL, 1, &key);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
 	{
-		Trigger    *tg = &rel->trigdesc->triggers[i];
+		Form_pg_trigger tg = (Form_pg_trigger) GETSTRUCT(tup);
+		char	   *first;
+		char	   *side;
 
-		if (tg->tgfoid != fn || tg->tgnargs < 1 || strcmp(tg->tgargs[0], idstr) != 0)
+		if (tg->tgfoid != fn)
 			continue;
-		if (child_deletes &&
-			!(TRIGGER_FOR_DELETE(tg->tgtype) && tg->tgnargs >= 3 &&
-			  strcmp(tg->tgargs[2], "child") == 0))
+		first = trigger_arg(tup, RelationGetDescr(rel), 0);
+		if (first == NULL || strcmp(first, idstr) != 0)
 			continue;
-		names = lappend(names, pstrdup(tg->tgname));
+		if (child_deletes)
+		{
+			side = trigger_arg(tup, RelationGetDescr(rel), 2);
+			if (!TRIGGER_FOR_DELETE(tg->tgtype) || side == NULL ||
+				strcmp(side, "child") != 0)
+				continue;
+		}
+		names = lappend(names, pstrdup(NameStr(tg->tgname)));
 	}
-	relation_close(rel, AccessShareLock);
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
 	return names;
 }
 
