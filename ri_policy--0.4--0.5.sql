@@ -165,7 +165,7 @@ ALTER TABLE ri_policy._changed ALTER COLUMN keys SET STORAGE EXTERNAL;
 -- Copy: declared references first (in the order they were declared), then
 -- the foreign keys that have results, each found by the name it had; the
 -- results of a name that no foreign key has any more (or several have) are
--- dropped, with a NOTICE.  So are references whose table was dropped while
+-- dropped, with a WARNING.  So are references whose table was dropped while
 -- the extension's objects were older than its library.
 DO $$
 DECLARE
@@ -176,7 +176,7 @@ BEGIN
 				 OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = o.parent::oid)
 			  ORDER BY 1
 	LOOP
-		RAISE NOTICE 'dropping reference "%", whose table no longer exists', r.name;
+		RAISE WARNING 'dropping reference "%", whose table no longer exists', r.name;
 	END LOOP;
 END
 $$;
@@ -209,7 +209,7 @@ BEGIN
 			INSERT INTO ri_policy._foreign_key (child, name)
 				VALUES (r.tables[1], r.reference);
 		ELSE
-			RAISE NOTICE 'dropping the validation results of "%": %', r.reference,
+			RAISE WARNING 'dropping the validation results of "%": %', r.reference,
 				CASE WHEN pg_catalog.cardinality(r.tables) = 0
 					 THEN 'no foreign key has that name'
 					 ELSE 'several foreign keys have that name' END;

@@ -1483,13 +1483,16 @@ ri_resolve_reference(const char *address)
 			one_table &= (SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3, &isnull) ==
 						  SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
 		}
+		/* possible only in a registry from before 0.5 */
 		if (one_table)
 			ereport(ERROR,
 					(errcode(ERRCODE_AMBIGUOUS_PARAMETER),
 					 errmsg("reference name \"%s\" is ambiguous", address),
 					 errdetail("Table %s has a declared reference and a foreign key constraint of that name.",
-							   list.data),
-					 errhint("Rename one of them, with ri_policy.rename_reference() or ALTER TABLE ... RENAME CONSTRAINT.")));
+							   ri_qualified_name(DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
+																				SPI_tuptable->tupdesc,
+																				3, &isnull)))),
+					 errhint("Rename the constraint with ALTER TABLE ... RENAME CONSTRAINT.")));
 		ereport(ERROR,
 				(errcode(ERRCODE_AMBIGUOUS_PARAMETER),
 				 errmsg("reference name \"%s\" is ambiguous", address),
