@@ -308,11 +308,16 @@ COMMENT ON FUNCTION ri_policy.drop_reference(text) IS
 -- Views.  They filter by privilege, so they are security barriers: a
 -- caller's function in WHERE sees only the rows the filter let through.
 
--- The name and child table of every id
+-- The name and child table of every id (of a foreign key only while it
+-- exists: a row left by a rename or drop made while event triggers were
+-- off shows nothing)
 CREATE VIEW ri_policy._names AS
 	SELECT r.id, r.name, r.child FROM ri_policy._reference r
 	UNION ALL
-	SELECT f.id, f.name::text, f.child FROM ri_policy._foreign_key f;
+	SELECT f.id, f.name::text, f.child FROM ri_policy._foreign_key f
+	 WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_constraint c
+					WHERE c.conrelid = f.child::oid AND c.contypid = 0
+					  AND c.conname = f.name AND c.contype = 'f' AND c.conparentid = 0);
 REVOKE ALL ON ri_policy._names FROM PUBLIC;
 COMMENT ON VIEW ri_policy._names IS
 'ri_policy: the name and child table of each reference id';

@@ -304,7 +304,10 @@ run_in_transaction(PromoteTask *task, const char *sql, bool forget_reference)
 			Datum		arg = Int64GetDatum(task->id);
 			Oid			argtype = INT8OID;
 
-			ri_untrack(ri_load_reference_id(task->id));
+			RiReference *ref = ri_load_reference_id(task->id);
+
+			ri_untrack(ref);
+			ri_forget_foreign_key(ref->child, ref->name);
 			(void) ri_exec_as_owner(NULL,
 									"WITH r AS (DELETE FROM ri_policy._reference WHERE id = $1"
 									"           RETURNING id, child, name),"

@@ -1027,6 +1027,8 @@ follow_constraint_rename(RenameStmt *stmt, Oid relid)
 				 errmsg("reference \"%s\" of table \"%s\" already exists",
 						stmt->newname, get_rel_name(relid)),
 				 errhint("A constraint's name must differ from the names of its table's declared references.")));
+	/* no key had the new name: a row of it is left from one not followed */
+	ri_forget_foreign_key(relid, stmt->newname);
 	values[0] = ObjectIdGetDatum(relid);
 	values[1] = DirectFunctionCall1(namein, CStringGetDatum(stmt->subname));
 	values[2] = DirectFunctionCall1(namein, CStringGetDatum(stmt->newname));
@@ -1034,6 +1036,30 @@ follow_constraint_rename(RenameStmt *stmt, Oid relid)
 	exec_as_owner("UPDATE ri_policy._foreign_key SET name = $3"
 				  " WHERE child::pg_catalog.oid = $1 AND name = $2",
 				  3, argtypes, values, NULL, false);
+	SPI_finish();
+}
+
+/*
+ * Forget the id of the foreign key "name" of table "child", with its
+ * results: before another key takes that name, the row is a leftover (of a
+ * rename or drop made while event triggers were off), and the new key must
+ * not inherit it.
+ */
+void
+ri_forget_foreign_key(Oid child, const char *name)
+{
+	Datum		values[2];
+	Oid			argtypes[2] = {OIDOID, NAMEOID};
+
+	values[0] = ObjectIdGetDatum(child);
+	values[1] = DirectFunctionCall1(namein, CStringGetDatum(name));
+	SPI_connect();
+	exec_as_owner("WITH f AS (DELETE FROM ri_policy._foreign_key"
+				  "            WHERE child::pg_catalog.oid = $1 AND name = $2 RETURNING id),"
+				  " v AS (DELETE FROM ri_policy._violation x USING f WHERE x.reference = f.id),"
+				  " p AS (DELETE FROM ri_policy._pending x USING f WHERE x.reference = f.id)"
+				  " DELETE FROM ri_policy._progress x USING f WHERE x.reference = f.id",
+				  2, argtypes, values, NULL, false);
 	SPI_finish();
 }
 

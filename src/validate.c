@@ -491,6 +491,7 @@ ri_begin_work(RiReference *found, RiWork *work)
 {
 	RiReference *ref;
 
+	ri_require_child_owner(found);
 	ri_ensure_identity(found);
 	work->oldcxt = CurrentMemoryContext;
 	work->cxt = AllocSetContextCreate(TopMemoryContext, "ri_policy work",
