@@ -1,9 +1,10 @@
 /*-------------------------------------------------------------------------
  *
  * registry.c
- *		Declared references: declare_reference(), drop_reference(), the
- *		upkeep that follows renames and drops, and loading a reference (or a
- *		foreign key constraint) for the validator.
+ *		Declared references: declare_reference(), drop_reference(),
+ *		rename_reference(), the upkeep that follows renames and drops, and
+ *		finding and loading a reference (or a foreign key constraint) for
+ *		the other parts.
  *
  * A declaration is checked like ALTER TABLE ... ADD FOREIGN KEY checks a
  * foreign key (ATAddForeignKeyConstraint in tablecmds.c): the parent columns
@@ -16,6 +17,15 @@
  * The registry table ri_policy._reference is written only here and only as
  * the extension's owner; callers are checked first (they must own the
  * child, as ALTER TABLE would require).
+ *
+ * Identity: every reference has an id, and everything that belongs to it
+ * (results, progress, change log, tracking triggers, lock) is keyed by the
+ * id, never by a name.  A declared reference's id is its registry row's; a
+ * foreign key gets one in ri_policy._foreign_key, which names the key by
+ * its table and name (an OID would change with a dump and restore or an
+ * ALTER COLUMN TYPE rebuild), when it is first validated.  Names are
+ * unique per child table, as constraint names are, and a reference is
+ * addressed as [[schema.]table.]name (ri_resolve_reference()).
  *
  * src/registry.c
  *

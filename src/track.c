@@ -22,6 +22,12 @@
  * marked with the side it came from.  TRUNCATE records a marker that makes
  * the next validation a full pass.
  *
+ * The triggers belong to the reference's id, not its name: they are named
+ * ri_policy_track_<id>_<side><event>, take the id as their first argument
+ * (which also keys the change log), and are found by the function they call
+ * and that argument, never by their names (which any role that may create
+ * triggers on the table can choose).
+ *
  * The next validate() of a tracked reference re-checks only those keys
  * (validate.c).  Finding the child rows of a key deleted from the parent
  * needs an index on the child's reference columns to be fast; track()
@@ -671,7 +677,7 @@ changed_key(const char *reference, Datum *key)
 		int64		id;
 
 		errno = 0;
-		id = strtoi64(reference, &end, 10);
+		id = (int64) strtoll(reference, &end, 10);
 		if (errno != 0 || end == reference || *end != '\0')
 			return false;
 		*key = Int64GetDatum(id);
