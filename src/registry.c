@@ -63,6 +63,7 @@
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "storage/bufmgr.h"
+#include "storage/lmgr.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/varlena.h"
@@ -1583,6 +1584,17 @@ ri_ensure_identity(RiReference *ref)
 	if (ref->id != 0)
 		return;
 	Assert(OidIsValid(ref->conoid));
+
+	/*
+	 * Dropping or renaming the key locks its table: with this lock (which
+	 * validation takes anyway) the key is still there by that name, and a
+	 * DROP that waits for it sees the row (sql_drop).
+	 */
+	LockRelationOid(ref->child, AccessShareLock);
+	if (!OidIsValid(foreign_key_oid(ref->child, ref->name)))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("reference \"%s\" does not exist", ref->name)));
 	args[0] = ObjectIdGetDatum(ref->child);
 	args[1] = DirectFunctionCall1(namein, CStringGetDatum(ref->name));
 	SPI_connect();
