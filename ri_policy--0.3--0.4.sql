@@ -17,11 +17,29 @@ SELECT pg_catalog.pg_extension_config_dump('ri_policy._sentinel', '');
 
 -- Tracked references get their triggers again: the triggers now also record
 -- deletes from the child (whose orphans a pass must see go) and say which
--- table they are on.  Since deletes were not recorded before, track() also
--- makes the next pass of each a full one.  This comes first, so that the
--- update locks the tracked tables before the change log, in the order their
--- writers do.
-SELECT ri_policy.track(name) FROM ri_policy._reference WHERE tracked_since IS NOT NULL;
+-- table they are on.  That is done by the update to 0.5, which re-creates
+-- every tracking trigger and comes with the library that runs this script
+-- (a library runs only its own version's objects).  Here the tracked tables
+-- are locked as CREATE TRIGGER would lock them, first, so that the update
+-- locks them before the change log, in the order their writers do.  Since
+-- deletes were not recorded before, no reference has a sentinel (the table
+-- is new): the next pass of each is a full one.
+DO $$
+DECLARE
+	t regclass;
+BEGIN
+	FOR t IN SELECT c.oid::pg_catalog.regclass FROM pg_catalog.pg_class c
+			  WHERE c.oid IN (SELECT r.child::pg_catalog.oid FROM ri_policy._reference r
+							   WHERE r.tracked_since IS NOT NULL
+							  UNION
+							  SELECT r.parent::pg_catalog.oid FROM ri_policy._reference r
+							   WHERE r.tracked_since IS NOT NULL)
+			  ORDER BY c.oid
+	LOOP
+		EXECUTE pg_catalog.format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', t);
+	END LOOP;
+END
+$$;
 
 -- The change log, again: one row per statement as before, now saying which
 -- table changed.  A key whose parent exists can have a recorded violation

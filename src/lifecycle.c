@@ -72,6 +72,7 @@ typedef struct PromoteTask
 	Oid			userid;			/* does the work */
 	bool		validate;
 	int			lock_timeout;	/* ms, the caller's */
+	int64		id;				/* the reference's, and the key's after */
 	char		name[NAMEDATALEN];
 	char		add_sql[8192];
 	char		validate_sql[1024];
@@ -117,31 +118,6 @@ holds_any_lock(Oid relid)
 	return false;
 }
 
-/* Fetch a declared reference's match type and ON DELETE action. */
-static void
-reference_options(const char *name, char **match, char **on_delete)
-{
-	Datum		arg = CStringGetTextDatum(name);
-	Oid			argtype = TEXTOID;
-	RiUserState saved;
-	int			nestlevel;
-	MemoryContext oldcxt = CurrentMemoryContext;
-
-	SPI_connect();
-	ri_become(ri_extension_owner(), SECURITY_LOCAL_USERID_CHANGE, &saved);
-	nestlevel = ri_safe_search_path();
-	if (SPI_execute_with_args("SELECT match, on_delete FROM ri_policy._reference"
-							  " WHERE name = $1", 1, &argtype, &arg, NULL,
-							  true, 1) != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "reference \"%s\" vanished", name);
-	ri_restore_search_path(nestlevel);
-	ri_restore(&saved);
-	MemoryContextSwitchTo(oldcxt);
-	*match = pstrdup(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
-	*on_delete = pstrdup(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2));
-	SPI_finish();
-}
-
 /*
  * promote(reference text, validate boolean) returns void
  */
@@ -151,8 +127,6 @@ ri_policy_promote(PG_FUNCTION_ARGS)
 	char	   *name;
 	bool		validate;
 	RiReference *ref;
-	char	   *match;
-	char	   *on_delete;
 	StringInfoData buf;
 	dsm_segment *seg;
 	PromoteTask *task;
@@ -165,7 +139,6 @@ ri_policy_promote(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("%s must not be null", PG_ARGISNULL(0) ? "reference" : "validate")));
-	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	validate = PG_GETARG_BOOL(1);
 
 	if (IsTransactionBlock() && !IsSubTransaction())
@@ -174,7 +147,8 @@ ri_policy_promote(PG_FUNCTION_ARGS)
 				 errmsg("ri_policy.promote() cannot run inside a transaction block"),
 				 errdetail("It commits the new foreign key before validating it, so that writers are not blocked during the scan.")));
 
-	ref = ri_load_reference(name);
+	ref = ri_resolve_reference(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	name = ref->name;
 	if (OidIsValid(ref->conoid))
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
@@ -198,8 +172,6 @@ ri_policy_promote(PG_FUNCTION_ARGS)
 	/* the policy applies as to any DDL, before anything is done */
 	ri_guard_check_create(ref->child, name, ref->parent);
 
-	reference_options(name, &match, &on_delete);
-
 	/* ALTER TABLE ... ADD CONSTRAINT ... FOREIGN KEY ... NOT VALID */
 	initStringInfo(&buf);
 	appendStringInfo(&buf, "ALTER TABLE %s ADD CONSTRAINT %s FOREIGN KEY (",
@@ -210,8 +182,8 @@ ri_policy_promote(PG_FUNCTION_ARGS)
 	for (int i = 0; i < ref->nkeys; i++)
 		appendStringInfo(&buf, "%s%s", i ? ", " : "", quote_identifier(ref->parent_columns[i]));
 	appendStringInfo(&buf, ") MATCH %s ON DELETE %s NOT VALID",
-					 strcmp(match, "full") == 0 ? "FULL" : "SIMPLE",
-					 delete_action_sql(on_delete));
+					 ref->match_full ? "FULL" : "SIMPLE",
+					 delete_action_sql(ref->on_delete));
 	if (buf.len >= sizeof(task->add_sql))
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -226,6 +198,7 @@ ri_policy_promote(PG_FUNCTION_ARGS)
 	task->userid = ri_rel_owner(ref->child);
 	task->validate = validate;
 	task->lock_timeout = LockTimeout;
+	task->id = ref->id;
 	strlcpy(task->name, name, sizeof(task->name));
 	strlcpy(task->add_sql, buf.data, sizeof(task->add_sql));
 	snprintf(task->validate_sql, sizeof(task->validate_sql),
@@ -290,8 +263,8 @@ ri_policy_promote(PG_FUNCTION_ARGS)
 				 task->detail[0] ?
 				 errdetail("VALIDATE CONSTRAINT found an orphan: %s", task->detail) :
 				 errdetail("VALIDATE CONSTRAINT failed: %s.", task->message),
-				 errhint("Find every orphan with CALL ri_policy.validate('%s'), repair them, then run ALTER TABLE ... VALIDATE CONSTRAINT.",
-						 name)));
+				 errhint("Find every orphan with CALL ri_policy.validate(%s), repair them, then run ALTER TABLE ... VALIDATE CONSTRAINT.",
+						 quote_literal_cstr(ri_reference_address(ref)))));
 	dsm_detach(seg);
 	PG_RETURN_VOID();
 }
@@ -310,7 +283,13 @@ report_error(PromoteTask *task)
 	FreeErrorData(edata);
 }
 
-/* Run one statement in a transaction of its own; false on error. */
+/*
+ * Run one statement in a transaction of its own; false on error.  With
+ * forget_reference, the declared reference becomes the new foreign key
+ * first: its id (with its results and progress) moves to the key, and its
+ * tracking ends.  First, so that the guard does not see a declared
+ * reference of the key's name.
+ */
 static bool
 run_in_transaction(PromoteTask *task, const char *sql, bool forget_reference)
 {
@@ -327,25 +306,27 @@ run_in_transaction(PromoteTask *task, const char *sql, bool forget_reference)
 	PG_TRY();
 	{
 		SPI_connect();
-		if (SPI_execute(sql, false, 0) != SPI_OK_UTILITY)
-			elog(ERROR, "could not run \"%s\"", sql);
 		if (forget_reference)
 		{
-			/* the relationship is a foreign key now, no longer declared */
-			Datum		arg = CStringGetTextDatum(task->name);
-			Oid			argtype = TEXTOID;
-			RiUserState saved;
-			int			nestlevel;
+			Datum		arg = Int64GetDatum(task->id);
+			Oid			argtype = INT8OID;
 
-			ri_untrack(ri_load_reference(task->name));
-			ri_become(ri_extension_owner(), SECURITY_LOCAL_USERID_CHANGE, &saved);
-			nestlevel = ri_safe_search_path();
-			SPI_execute_with_args("WITH c AS (DELETE FROM ri_policy._changed WHERE reference = $1)"
-								  " DELETE FROM ri_policy._reference WHERE name = $1",
-								  1, &argtype, &arg, NULL, false, 0);
-			ri_restore_search_path(nestlevel);
-			ri_restore(&saved);
+			RiReference *ref = ri_load_reference_id(task->id);
+
+			ri_untrack(ref);
+			ri_forget_foreign_key(ref->child, ref->name);
+			(void) ri_exec_as_owner(NULL,
+									"WITH r AS (DELETE FROM ri_policy._reference WHERE id = $1"
+									"           RETURNING id, child, name),"
+									" c AS (DELETE FROM ri_policy._changed WHERE reference = $1),"
+									" s AS (DELETE FROM ri_policy._sentinel WHERE reference = $1)"
+									" INSERT INTO ri_policy._foreign_key (id, child, name)"
+									" SELECT id, child, name::pg_catalog.name FROM r",
+									1, &argtype, &arg, NULL, false);
+			CommandCounterIncrement();
 		}
+		if (SPI_execute(sql, false, 0) != SPI_OK_UTILITY)
+			elog(ERROR, "could not run \"%s\"", sql);
 		SPI_finish();
 		PopActiveSnapshot();
 		SetUserIdAndSecContext(save_userid, save_sec_context);

@@ -20,6 +20,7 @@
 
 typedef struct RiReference
 {
+	int64		id;				/* identity; 0: a foreign key without one yet */
 	char	   *name;
 	Oid			conoid;			/* the foreign key, or InvalidOid if declared */
 	Oid			child;
@@ -38,13 +39,20 @@ typedef struct RiReference
 } RiReference;
 
 /* registry.c */
-extern RiReference *ri_load_reference(const char *name);
-extern List *ri_declared_reference_names(void);
+extern RiReference *ri_resolve_reference(const char *address);
+extern RiReference *ri_load_reference_id(int64 id);
+extern void ri_ensure_identity(RiReference *ref);
+extern void ri_forget_foreign_key(Oid child, const char *name);
+extern char *ri_reference_address(RiReference *ref);
+extern bool ri_reference_name_taken(Oid child, const char *name);
+extern void ri_require_current_objects(void);
 extern Oid	ri_extension_owner(void);
 extern int	ri_exec_as_owner(SPIPlanPtr *plan, const char *sql, int nargs,
 							 Oid *argtypes, Datum *values, const char *nulls,
 							 bool read_only);
-extern void ri_follow_column_rename(Node *parsetree);
+extern void ri_follow_rename(Node *parsetree);
+/* the name guard.c calls (it follows constraint renames too) */
+#define ri_follow_column_rename(parsetree) ri_follow_rename(parsetree)
 extern bool ri_registry_exists(void);
 extern bool ri_objects_current(void);
 
@@ -66,18 +74,17 @@ extern bool ri_keys_compare_by_image(RiReference *ref);
 extern bool ri_incremental_safe(RiReference *ref, Oid child_owner);
 
 /* registry.c: the declared references whose child the caller owns */
-extern List *ri_owned_reference_names(void);
+extern List *ri_owned_references(void);
 extern void ri_require_child_owner(RiReference *ref);
 
 /* track.c */
-extern char *ri_track_trigger_prefix(const char *name);
 extern void ri_untrack(RiReference *ref);
 extern void ri_retrack_table(RiReference *ref, Oid rel);
 extern bool ri_tracks_child_deletes(RiReference *ref);
-extern Oid	ri_changed_partition(const char *reference);
+extern Oid	ri_changed_partition(int64 id);
 
 /* validate.c */
-extern void ri_reference_locktag(LOCKTAG *tag, const char *name);
+extern void ri_reference_locktag(LOCKTAG *tag, int64 id);
 /*
  * Work that changes a reference's results (validate, repair): a memory
  * context that outlives the commits between batches, and the reference's
@@ -90,7 +97,7 @@ typedef struct RiWork
 	LOCKTAG		tag;
 } RiWork;
 
-extern RiReference *ri_begin_work(const char *name, RiWork *work);
+extern RiReference *ri_begin_work(RiReference *ref, RiWork *work);
 extern void ri_end_work(RiWork *work);
 extern Oid	ri_rel_owner(Oid relid);
 

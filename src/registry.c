@@ -1,9 +1,10 @@
 /*-------------------------------------------------------------------------
  *
  * registry.c
- *		Declared references: declare_reference(), drop_reference(), the
- *		upkeep that follows renames and drops, and loading a reference (or a
- *		foreign key constraint) for the validator.
+ *		Declared references: declare_reference(), drop_reference(),
+ *		rename_reference(), the upkeep that follows renames and drops, and
+ *		finding and loading a reference (or a foreign key constraint) for
+ *		the other parts.
  *
  * A declaration is checked like ALTER TABLE ... ADD FOREIGN KEY checks a
  * foreign key (ATAddForeignKeyConstraint in tablecmds.c): the parent columns
@@ -17,12 +18,22 @@
  * the extension's owner; callers are checked first (they must own the
  * child, as ALTER TABLE would require).
  *
+ * Identity: every reference has an id, and everything that belongs to it
+ * (results, progress, change log, tracking triggers, lock) is keyed by the
+ * id, never by a name.  A declared reference's id is its registry row's; a
+ * foreign key gets one in ri_policy._foreign_key, which names the key by
+ * its table and name (an OID would change with a dump and restore or an
+ * ALTER COLUMN TYPE rebuild), when it is first validated.  Names are
+ * unique per child table, as constraint names are, and a reference is
+ * addressed as [[schema.]table.]name (ri_resolve_reference()).
+ *
  * src/registry.c
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "access/xact.h"
@@ -41,6 +52,7 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "nodes/makefuncs.h"
 #include "parser/parse_coerce.h"
 #include "utils/acl.h"
 #include "utils/array.h"
@@ -51,8 +63,10 @@
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "storage/bufmgr.h"
+#include "storage/lmgr.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
+#include "utils/varlena.h"
 
 #include "compare.h"
 #include "compat.h"
@@ -60,6 +74,7 @@
 
 PG_FUNCTION_INFO_V1(ri_policy_declare_reference);
 PG_FUNCTION_INFO_V1(ri_policy_drop_reference);
+PG_FUNCTION_INFO_V1(ri_policy_rename_reference);
 PG_FUNCTION_INFO_V1(ri_policy_on_sql_drop);
 
 /*
@@ -497,6 +512,44 @@ check_choice(text *arg, const char *argname, const char *const *choices,
 }
 
 /*
+ * A reference's name must differ from the names of its child's constraints,
+ * which promote() would otherwise collide with (and ri_policy.references
+ * would list twice).  Constraints being created by transactions still in
+ * progress count too (a dirty snapshot): see declare_reference().
+ */
+static void
+check_name_free(Oid child, const char *name)
+{
+	Relation	rel;
+	ScanKeyData keys[3];
+	SysScanDesc scan;
+	SnapshotData dirty;
+	bool		taken;
+
+	if (strlen(name) >= NAMEDATALEN)
+		return;					/* no constraint can have it */
+	InitDirtySnapshot(dirty);
+	rel = table_open(ConstraintRelationId, AccessShareLock);
+	ScanKeyInit(&keys[0], Anum_pg_constraint_conrelid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(child));
+	ScanKeyInit(&keys[1], Anum_pg_constraint_contypid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(InvalidOid));
+	ScanKeyInit(&keys[2], Anum_pg_constraint_conname, BTEqualStrategyNumber,
+				F_NAMEEQ, CStringGetDatum(name));
+	scan = systable_beginscan(rel, ConstraintRelidTypidNameIndexId, true,
+							  &dirty, 3, keys);
+	taken = HeapTupleIsValid(systable_getnext(scan));
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	if (taken)
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("constraint \"%s\" of relation \"%s\" already exists",
+						name, get_rel_name(child)),
+				 errhint("A reference's name must differ from the names of its child table's constraints.")));
+}
+
+/*
  * declare_reference(child, child_columns, parent, parent_columns, name,
  *					 match, on_delete) returns text
  */
@@ -533,6 +586,7 @@ ri_policy_declare_reference(PG_FUNCTION_ARGS)
 	require_arg(fcinfo, 2, "parent");
 	require_arg(fcinfo, 5, "match");
 	require_arg(fcinfo, 6, "on_delete");
+	ri_require_current_objects();
 	child = PG_GETARG_OID(0);
 	parent = PG_GETARG_OID(2);
 	match = check_choice(PG_GETARG_TEXT_PP(5), "match type", match_choices,
@@ -638,25 +692,22 @@ ri_policy_declare_reference(PG_FUNCTION_ARGS)
 	values[6] = CStringGetTextDatum(match);
 	values[7] = CStringGetTextDatum(on_delete);
 
-	exec_as_owner("SELECT 1 FROM ri_policy._reference WHERE name = $1",
-				  1, argtypes, values, NULL, true);
-	if (SPI_processed > 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_DUPLICATE_OBJECT),
-				 errmsg("reference \"%s\" already exists", name)));
-	exec_as_owner("SELECT 1 FROM pg_catalog.pg_constraint"
-				  " WHERE contype = 'f' AND conparentid = 0 AND conname = $1",
-				  1, argtypes, values, NULL, true);
-	if (SPI_processed > 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_DUPLICATE_OBJECT),
-				 errmsg("a foreign key constraint named \"%s\" already exists", name),
-				 errhint("Reference names share one namespace with foreign key constraint names.")));
-
+	/*
+	 * Insert, then check the child's constraints: a concurrent ADD
+	 * CONSTRAINT of the same name checks the registry after creating its
+	 * key (ri_reference_name_taken()), so one of the two sees the other.
+	 */
 	exec_as_owner("INSERT INTO ri_policy._reference (name, child, child_columns,"
 				  " parent, parent_columns, eq_operators, match, on_delete)"
-				  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+				  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+				  " ON CONFLICT (child, name) DO NOTHING RETURNING id",
 				  8, argtypes, values, NULL, false);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("reference \"%s\" of table \"%s\" already exists",
+						name, RelationGetRelationName(childrel))));
+	check_name_free(child, name);
 	SPI_finish();
 
 	table_close(parentrel, NoLock);
@@ -665,57 +716,97 @@ ri_policy_declare_reference(PG_FUNCTION_ARGS)
 	PG_RETURN_TEXT_P(cstring_to_text(name));
 }
 
+
 /*
- * drop_reference(name)
+ * drop_reference(reference)
  */
 Datum
 ri_policy_drop_reference(PG_FUNCTION_ARGS)
 {
-	Datum		name;
-	Oid			argtypes[1] = {TEXTOID};
-	Oid			child;
-	bool		isnull;
+	RiReference *ref;
+	Datum		id;
+	Oid			argtype = INT8OID;
 
 	require_arg(fcinfo, 0, "name");
-	name = PG_GETARG_DATUM(0);
+	ri_require_current_objects();
+	ref = ri_resolve_reference(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	if (OidIsValid(ref->conoid))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is a foreign key constraint, not a declared reference",
+						ref->name),
+				 errhint("Use ALTER TABLE ... DROP CONSTRAINT.")));
+	ri_require_child_owner(ref);
 
 	SPI_connect();
-	exec_as_owner("SELECT child FROM ri_policy._reference WHERE name = $1 FOR UPDATE",
-				  1, argtypes, &name, NULL, false);
+	id = Int64GetDatum(ref->id);
+	/* lock the row first: a concurrent drop or rename waits */
+	exec_as_owner("SELECT 1 FROM ri_policy._reference WHERE id = $1 FOR UPDATE",
+				  1, &argtype, &id, NULL, false);
 	if (SPI_processed == 0)
-	{
-		exec_as_owner("SELECT 1 FROM pg_catalog.pg_constraint"
-					  " WHERE contype = 'f' AND conname = $1",
-					  1, argtypes, &name, NULL, true);
-		if (SPI_processed > 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-					 errmsg("\"%s\" is a foreign key constraint, not a declared reference",
-							TextDatumGetCString(name)),
-					 errhint("Use ALTER TABLE ... DROP CONSTRAINT.")));
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("reference \"%s\" does not exist",
-						TextDatumGetCString(name))));
-	}
-	child = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
-										   SPI_tuptable->tupdesc, 1, &isnull));
-	if (!compat_class_ownercheck(child, GetUserId()))
-		aclcheck_error(ACLCHECK_NOT_OWNER,
-					   get_relkind_objtype(get_rel_relkind(child)),
-					   get_rel_name(child));
-
-	{
-		RiReference *ref = ri_load_reference(TextDatumGetCString(name));
-
-		ri_untrack(ref);
-	}
-	exec_as_owner("WITH r AS (DELETE FROM ri_policy._reference WHERE name = $1),"
+				 errmsg("reference \"%s\" does not exist", ref->name)));
+	ri_untrack(ref);
+	exec_as_owner("WITH r AS (DELETE FROM ri_policy._reference WHERE id = $1),"
 				  " v AS (DELETE FROM ri_policy._violation WHERE reference = $1),"
 				  " p AS (DELETE FROM ri_policy._pending WHERE reference = $1),"
-				  " c AS (DELETE FROM ri_policy._changed WHERE reference = $1)"
+				  " c AS (DELETE FROM ri_policy._changed WHERE reference = $1),"
+				  " s AS (DELETE FROM ri_policy._sentinel WHERE reference = $1)"
 				  " DELETE FROM ri_policy._progress WHERE reference = $1",
-				  1, argtypes, &name, NULL, false);
+				  1, &argtype, &id, NULL, false);
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/*
+ * rename_reference(reference, new_name): everything that belongs to the
+ * reference (results, progress, tracking) belongs to its id, and stays.
+ */
+Datum
+ri_policy_rename_reference(PG_FUNCTION_ARGS)
+{
+	RiReference *ref;
+	char	   *new_name;
+	Datum		args[2];
+	Oid			argtypes[2] = {INT8OID, TEXTOID};
+
+	require_arg(fcinfo, 0, "reference");
+	require_arg(fcinfo, 1, "new_name");
+	ri_require_current_objects();
+	ref = ri_resolve_reference(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	new_name = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	if (OidIsValid(ref->conoid))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is a foreign key constraint, not a declared reference",
+						ref->name),
+				 errhint("Use ALTER TABLE ... RENAME CONSTRAINT.")));
+	ri_require_child_owner(ref);
+	if (new_name[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("reference name must not be empty")));
+
+	SPI_connect();
+	args[0] = Int64GetDatum(ref->id);
+	args[1] = CStringGetTextDatum(new_name);
+	exec_as_owner("SELECT 1 FROM ri_policy._reference r"
+				  " WHERE r.child = (SELECT child FROM ri_policy._reference WHERE id = $1)"
+				  "   AND r.name = $2 AND r.id <> $1",
+				  2, argtypes, args, NULL, false);
+	if (SPI_processed > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("reference \"%s\" of table \"%s\" already exists",
+						new_name, get_rel_name(ref->child))));
+	exec_as_owner("UPDATE ri_policy._reference SET name = $2 WHERE id = $1",
+				  2, argtypes, args, NULL, false);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("reference \"%s\" does not exist", ref->name)));
+	check_name_free(ref->child, new_name);
 	SPI_finish();
 	PG_RETURN_VOID();
 }
@@ -729,7 +820,7 @@ static bool
 registry_has_rows(void)
 {
 	Oid			nsp = get_namespace_oid("ri_policy", false);
-	const char *tables[] = {"_reference", "_progress"};
+	const char *tables[] = {"_reference", "_foreign_key", "_progress"};
 
 	for (int i = 0; i < lengthof(tables); i++)
 	{
@@ -745,7 +836,10 @@ registry_has_rows(void)
 
 /*
  * sql_drop: forget the references of dropped tables and columns, saying so
- * with a NOTICE each, and the results of dropped foreign keys.
+ * with a NOTICE each, and the ids (with their results) of dropped foreign
+ * keys.  A foreign key is the one its registry row names by table and
+ * name; a DROP reports it by the same address.  (ALTER COLUMN TYPE
+ * re-creates a foreign key with its name, and does not report it.)
  */
 Datum
 ri_policy_on_sql_drop(PG_FUNCTION_ARGS)
@@ -755,38 +849,46 @@ ri_policy_on_sql_drop(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("function \"%s\" was not called by the event trigger manager",
 						"ri_policy_on_sql_drop")));
-	if (!ri_registry_exists() || !registry_has_rows())
+	/* older objects are for ALTER EXTENSION UPDATE to tidy up */
+	if (!ri_registry_exists() || !ri_objects_current() || !registry_has_rows())
 		PG_RETURN_VOID();
 
 	SPI_connect();
 	exec_as_owner("WITH d AS ("
 				  "  SELECT objid, objsubid, object_type, address_names"
 				  "    FROM pg_catalog.pg_event_trigger_dropped_objects()"
-				  "   WHERE classid = 'pg_catalog.pg_class'::pg_catalog.regclass"
-				  "     AND object_type IN ('table', 'table column')),"
+				  "   WHERE object_type IN ('table', 'table column', 'table constraint')),"
 				  " gone AS ("
 				  "  DELETE FROM ri_policy._reference r USING d"
-				  "   WHERE (d.objsubid = 0 AND d.objid IN (r.child::oid, r.parent::oid))"
-				  "      OR (d.objsubid <> 0 AND r.child::oid = d.objid"
+				  "   WHERE (d.object_type = 'table'"
+				  "          AND d.objid IN (r.child::pg_catalog.oid, r.parent::pg_catalog.oid))"
+				  "      OR (d.object_type = 'table column' AND r.child::pg_catalog.oid = d.objid"
 				  "          AND d.address_names[3] = ANY (r.child_columns))"
-				  "      OR (d.objsubid <> 0 AND r.parent::oid = d.objid"
+				  "      OR (d.object_type = 'table column' AND r.parent::pg_catalog.oid = d.objid"
 				  "          AND d.address_names[3] = ANY (r.parent_columns))"
-				  "  RETURNING r.name, r.child::oid AS child, r.parent::oid AS parent),"
+				  "  RETURNING r.id, r.name, r.child::pg_catalog.oid AS child,"
+				  "            r.parent::pg_catalog.oid AS parent),"
 				  " fk AS ("
-				  "  SELECT address_names[3] AS name"
-				  "    FROM pg_catalog.pg_event_trigger_dropped_objects()"
-				  "   WHERE object_type = 'table constraint'"
-				  "     AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint c"
-				  "                      WHERE c.contype = 'f'"
-				  "                        AND c.conname = address_names[3])),"
-				  " names AS (SELECT name FROM gone UNION SELECT name FROM fk),"
-				  " v AS (DELETE FROM ri_policy._violation x USING names"
-				  "        WHERE x.reference = names.name),"
-				  " p AS (DELETE FROM ri_policy._pending x USING names"
-				  "        WHERE x.reference = names.name),"
-				  " q AS (DELETE FROM ri_policy._progress x USING names"
-				  "        WHERE x.reference = names.name)"
-				  " SELECT DISTINCT name, child, parent FROM gone ORDER BY 1",
+				  "  DELETE FROM ri_policy._foreign_key f USING d"
+				  "   WHERE (d.object_type = 'table' AND d.objid = f.child::pg_catalog.oid)"
+				  "      OR (d.object_type = 'table constraint'"
+				  "          AND d.address_names[3] = f.name"
+				  "          AND EXISTS (SELECT 1 FROM pg_catalog.pg_class c"
+				  "                        JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+				  "                       WHERE c.oid = f.child::pg_catalog.oid"
+				  "                         AND n.nspname = d.address_names[1]"
+				  "                         AND c.relname = d.address_names[2]))"
+				  "  RETURNING f.id),"
+				  " ids AS (SELECT id FROM gone UNION SELECT id FROM fk),"
+				  " v AS (DELETE FROM ri_policy._violation x USING ids"
+				  "        WHERE x.reference = ids.id),"
+				  " p AS (DELETE FROM ri_policy._pending x USING ids"
+				  "        WHERE x.reference = ids.id),"
+				  " s AS (DELETE FROM ri_policy._sentinel x USING ids"
+				  "        WHERE x.reference = ids.id),"
+				  " q AS (DELETE FROM ri_policy._progress x USING ids"
+				  "        WHERE x.reference = ids.id)"
+				  " SELECT DISTINCT id, name, child, parent FROM gone ORDER BY 2, 1",
 				  0, NULL, NULL, NULL, false);
 	{
 		SPITupleTable *gone = SPI_tuptable;
@@ -796,20 +898,19 @@ ri_policy_on_sql_drop(PG_FUNCTION_ARGS)
 		{
 			RiReference ref = {0};
 			bool		isnull;
+			Datum		arg;
+			Oid			argtype = INT8OID;
 
-			ref.name = SPI_getvalue(gone->vals[i], gone->tupdesc, 1);
-			ref.child = DatumGetObjectId(SPI_getbinval(gone->vals[i], gone->tupdesc, 2, &isnull));
-			ref.parent = DatumGetObjectId(SPI_getbinval(gone->vals[i], gone->tupdesc, 3, &isnull));
+			ref.id = DatumGetInt64(SPI_getbinval(gone->vals[i], gone->tupdesc, 1, &isnull));
+			ref.name = SPI_getvalue(gone->vals[i], gone->tupdesc, 2);
+			ref.child = DatumGetObjectId(SPI_getbinval(gone->vals[i], gone->tupdesc, 3, &isnull));
+			ref.parent = DatumGetObjectId(SPI_getbinval(gone->vals[i], gone->tupdesc, 4, &isnull));
 			/* the tracking triggers left on the table that remains */
 			ri_untrack(&ref);
-			/* its recorded changes, by name: the log is partitioned by it */
-			{
-				Datum		arg = CStringGetTextDatum(ref.name);
-				Oid			argtype = TEXTOID;
-
-				exec_as_owner("DELETE FROM ri_policy._changed WHERE reference = $1",
-							  1, &argtype, &arg, NULL, false);
-			}
+			/* its recorded changes: the log is partitioned by id */
+			arg = Int64GetDatum(ref.id);
+			exec_as_owner("DELETE FROM ri_policy._changed WHERE reference = $1",
+						  1, &argtype, &arg, NULL, false);
 			ereport(NOTICE,
 					(errmsg("drop cascades to reference \"%s\"", ref.name)));
 		}
@@ -831,38 +932,43 @@ ri_registry_exists(void)
 }
 
 /*
- * Are the extension's objects those of this library's version (0.4)?  Not
+ * Are the extension's objects those of this library's version (0.5)?  Not
  * between the installation of a new library and ALTER EXTENSION UPDATE.
  */
 bool
 ri_objects_current(void)
 {
-	return OidIsValid(get_relname_relid("_sentinel", get_namespace_oid("ri_policy", false)));
+	Oid			nsp = get_namespace_oid("ri_policy", true);
+
+	return OidIsValid(nsp) && OidIsValid(get_relname_relid("_foreign_key", nsp));
+}
+
+/* ... and refuse to work on older ones. */
+void
+ri_require_current_objects(void)
+{
+	if (!ri_objects_current())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("extension \"ri_policy\" must be updated to the version of its library"),
+				 errhint("Run ALTER EXTENSION ri_policy UPDATE.")));
 }
 
 /*
- * Called at ddl_command_end for ALTER TABLE ... RENAME COLUMN: rename the
- * column in the references of that table and of the tables that inherited
- * the rename.
+ * After ALTER TABLE ... RENAME COLUMN: rename the column in the references
+ * of that table and of the tables that inherited the rename, and in the
+ * keys of their results.
  */
-void
-ri_follow_column_rename(Node *parsetree)
+static void
+follow_column_rename(RenameStmt *stmt, Oid relid)
 {
-	RenameStmt *stmt = (RenameStmt *) parsetree;
-	Oid			relid;
 	List	   *rels;
 	ListCell   *lc;
 	Datum	   *oids;
 	int			n = 0;
 	Datum		values[3];
 	Oid			argtypes[3] = {OIDARRAYOID, NAMEOID, NAMEOID};
-
-	if (!IsA(parsetree, RenameStmt) || stmt->renameType != OBJECT_COLUMN ||
-		stmt->relation == NULL)
-		return;
-	relid = RangeVarGetRelid(stmt->relation, NoLock, true);
-	if (!OidIsValid(relid))
-		return;
+	bool		current = ri_objects_current();
 
 	rels = find_all_inheritors(relid, NoLock, NULL);
 	oids = palloc(list_length(rels) * sizeof(Datum));
@@ -881,39 +987,60 @@ ri_follow_column_rename(Node *parsetree)
 				  "       parent_columns = CASE WHEN parent::oid = ANY ($1)"
 				  "         THEN pg_catalog.array_replace(parent_columns, $2, $3)"
 				  "         ELSE parent_columns END"
-				  " WHERE child::oid = ANY ($1) OR parent::oid = ANY ($1)"
-				  " RETURNING name, tracked_since IS NOT NULL"
-				  "       AND ($3 = ANY (child_columns) OR $3 = ANY (parent_columns))",
+				  " WHERE child::oid = ANY ($1) OR parent::oid = ANY ($1)",
+				  3, argtypes, values, NULL, false);
+	/* older objects: ALTER EXTENSION UPDATE re-creates the triggers */
+	if (!current)
+	{
+		SPI_finish();
+		return;
+	}
+	exec_as_owner("SELECT id FROM ri_policy._reference"
+				  " WHERE (child::oid = ANY ($1) OR parent::oid = ANY ($1))"
+				  "   AND tracked_since IS NOT NULL"
+				  "   AND ($3 = ANY (child_columns) OR $3 = ANY (parent_columns))",
 				  3, argtypes, values, NULL, false);
 
 	/* tracked references whose key column it was: their triggers name it */
 	{
-		SPITupleTable *updated = SPI_tuptable;
-		uint64		nupdated = SPI_processed;
+		SPITupleTable *tracked = SPI_tuptable;
+		uint64		ntracked = SPI_processed;
 
-		/* recorded keys are objects keyed by the child's column names */
-		exec_as_owner("WITH r AS (SELECT name FROM ri_policy._reference"
-					  "            WHERE child::oid = ANY ($1) AND $3 = ANY (child_columns)),"
+		/*
+		 * Recorded keys are objects keyed by the child's column names: those
+		 * of declared references and of foreign keys on that column.
+		 */
+		exec_as_owner("WITH r AS (SELECT id FROM ri_policy._reference"
+					  "            WHERE child::oid = ANY ($1) AND $3 = ANY (child_columns)"
+					  "           UNION ALL"
+					  "           SELECT f.id FROM ri_policy._foreign_key f"
+					  "             JOIN pg_catalog.pg_constraint c"
+					  "               ON c.conrelid = f.child::pg_catalog.oid AND c.conname = f.name"
+					  "            WHERE f.child::oid = ANY ($1) AND c.contype = 'f'"
+					  "              AND EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a"
+					  "                           WHERE a.attrelid = c.conrelid"
+					  "                             AND a.attnum = ANY (c.conkey)"
+					  "                             AND a.attname = $3)),"
 					  " p AS (UPDATE ri_policy._pending x"
 					  "        SET key = (x.key - $2::text)"
 					  "                  || pg_catalog.jsonb_build_object($3::text, x.key -> $2::text)"
-					  "       FROM r WHERE x.reference = r.name AND x.key ? $2::text)"
+					  "       FROM r WHERE x.reference = r.id AND x.key ? $2::text)"
 					  " UPDATE ri_policy._violation x"
 					  "    SET key = (x.key - $2::text)"
 					  "              || pg_catalog.jsonb_build_object($3::text, x.key -> $2::text)"
-					  "   FROM r WHERE x.reference = r.name AND x.key ? $2::text",
+					  "   FROM r WHERE x.reference = r.id AND x.key ? $2::text",
 					  3, argtypes, values, NULL, false);
 
 		CommandCounterIncrement();
 		PushActiveSnapshot(GetTransactionSnapshot());
-		for (uint64 i = 0; i < nupdated; i++)
+		for (uint64 i = 0; i < ntracked; i++)
 		{
 			bool		isnull;
 			RiReference *ref;
 
-			if (!DatumGetBool(SPI_getbinval(updated->vals[i], updated->tupdesc, 2, &isnull)))
-				continue;
-			ref = ri_load_reference(SPI_getvalue(updated->vals[i], updated->tupdesc, 1));
+			ref = ri_load_reference_id(DatumGetInt64(SPI_getbinval(tracked->vals[i],
+																   tracked->tupdesc,
+																   1, &isnull)));
 			foreach(lc, rels)
 			{
 				if (lfirst_oid(lc) == ref->child || lfirst_oid(lc) == ref->parent)
@@ -926,27 +1053,79 @@ ri_follow_column_rename(Node *parsetree)
 }
 
 /*
- * The names of all declared references, in order.
+ * After ALTER TABLE ... RENAME CONSTRAINT: a foreign key's id stays with
+ * it; and no constraint may take the name of a declared reference of its
+ * table.
  */
-List *
-ri_declared_reference_names(void)
+static void
+follow_constraint_rename(RenameStmt *stmt, Oid relid)
 {
-	List	   *names = NIL;
-	MemoryContext oldcxt = CurrentMemoryContext;
+	Datum		values[3];
+	Oid			argtypes[3] = {OIDOID, NAMEOID, NAMEOID};
 
+	if (ri_reference_name_taken(relid, stmt->newname))
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("reference \"%s\" of table \"%s\" already exists",
+						stmt->newname, get_rel_name(relid)),
+				 errhint("A constraint's name must differ from the names of its table's declared references.")));
+	/* no key had the new name: a row of it is left from one not followed */
+	ri_forget_foreign_key(relid, stmt->newname);
+	values[0] = ObjectIdGetDatum(relid);
+	values[1] = DirectFunctionCall1(namein, CStringGetDatum(stmt->subname));
+	values[2] = DirectFunctionCall1(namein, CStringGetDatum(stmt->newname));
 	SPI_connect();
-	exec_as_owner("SELECT name FROM ri_policy._reference ORDER BY name",
-				  0, NULL, NULL, NULL, true);
-	for (uint64 i = 0; i < SPI_processed; i++)
-	{
-		MemoryContext spicxt = MemoryContextSwitchTo(oldcxt);
-
-		names = lappend(names, SPI_getvalue(SPI_tuptable->vals[i],
-											SPI_tuptable->tupdesc, 1));
-		MemoryContextSwitchTo(spicxt);
-	}
+	exec_as_owner("UPDATE ri_policy._foreign_key SET name = $3"
+				  " WHERE child::pg_catalog.oid = $1 AND name = $2",
+				  3, argtypes, values, NULL, false);
 	SPI_finish();
-	return names;
+}
+
+/*
+ * Forget the id of the foreign key "name" of table "child", with its
+ * results: before another key takes that name, the row is a leftover (of a
+ * rename or drop made while event triggers were off), and the new key must
+ * not inherit it.
+ */
+void
+ri_forget_foreign_key(Oid child, const char *name)
+{
+	Datum		values[2];
+	Oid			argtypes[2] = {OIDOID, NAMEOID};
+
+	values[0] = ObjectIdGetDatum(child);
+	values[1] = DirectFunctionCall1(namein, CStringGetDatum(name));
+	SPI_connect();
+	exec_as_owner("WITH f AS (DELETE FROM ri_policy._foreign_key"
+				  "            WHERE child::pg_catalog.oid = $1 AND name = $2 RETURNING id),"
+				  " v AS (DELETE FROM ri_policy._violation x USING f WHERE x.reference = f.id),"
+				  " p AS (DELETE FROM ri_policy._pending x USING f WHERE x.reference = f.id)"
+				  " DELETE FROM ri_policy._progress x USING f WHERE x.reference = f.id",
+				  2, argtypes, values, NULL, false);
+	SPI_finish();
+}
+
+/*
+ * Called at ddl_command_end for ALTER TABLE ... RENAME: follow the renames
+ * of columns and constraints.
+ */
+void
+ri_follow_rename(Node *parsetree)
+{
+	RenameStmt *stmt = (RenameStmt *) parsetree;
+	Oid			relid;
+
+	if (!IsA(parsetree, RenameStmt) || stmt->relation == NULL ||
+		(stmt->renameType != OBJECT_COLUMN &&
+		 stmt->renameType != OBJECT_TABCONSTRAINT))
+		return;
+	relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+	if (!OidIsValid(relid))
+		return;
+	if (stmt->renameType == OBJECT_COLUMN)
+		follow_column_rename(stmt, relid);
+	else if (ri_objects_current())
+		follow_constraint_rename(stmt, relid);
 }
 
 /*
@@ -954,19 +1133,38 @@ ri_declared_reference_names(void)
  * (what validate() and repair() do when given no reference).
  */
 List *
-ri_owned_reference_names(void)
+ri_owned_references(void)
 {
-	List	   *names = NIL;
+	List	   *ids = NIL;
+	List	   *refs = NIL;
 	ListCell   *lc;
+	MemoryContext oldcxt = CurrentMemoryContext;
 
-	foreach(lc, ri_declared_reference_names())
+	SPI_connect();
+	exec_as_owner("SELECT id FROM ri_policy._reference ORDER BY name, id",
+				  0, NULL, NULL, NULL, false);
+	for (uint64 i = 0; i < SPI_processed; i++)
 	{
-		RiReference *ref = ri_load_reference(lfirst(lc));
+		bool		isnull;
+		int64		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
+													 SPI_tuptable->tupdesc, 1, &isnull));
+		MemoryContext spicxt = MemoryContextSwitchTo(oldcxt);
+		int64	   *idp = palloc(sizeof(int64));
+
+		*idp = id;
+		ids = lappend(ids, idp);
+		MemoryContextSwitchTo(spicxt);
+	}
+	SPI_finish();
+
+	foreach(lc, ids)
+	{
+		RiReference *ref = ri_load_reference_id(*(int64 *) lfirst(lc));
 
 		if (compat_class_ownercheck(ref->child, GetUserId()))
-			names = lappend(names, lfirst(lc));
+			refs = lappend(refs, ref);
 	}
-	return names;
+	return refs;
 }
 
 /*
@@ -983,12 +1181,18 @@ ri_require_child_owner(RiReference *ref)
 }
 
 /*
- * Fill in column types and collations, checking that the columns still
- * exist with the types the pinned operators were chosen for.
+ * Fill in column types and collations, checking that the tables and the
+ * columns still exist (with the types the pinned operators were chosen
+ * for).
  */
 static void
 complete_reference(RiReference *ref)
 {
+	if (get_rel_relkind(ref->child) == '\0' ||
+		get_rel_relkind(ref->parent) == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("a table of reference \"%s\" no longer exists", ref->name)));
 	for (int i = 0; i < ref->nkeys; i++)
 	{
 		AttrNumber	cattnum = get_attnum(ref->child, ref->child_columns[i]);
@@ -1007,138 +1211,481 @@ complete_reference(RiReference *ref)
 	ref->only_parent = (get_rel_relkind(ref->parent) != RELKIND_PARTITIONED_TABLE);
 }
 
+/* The columns of ri_policy._reference that load_declared() reads */
+#define DECLARED_COLUMNS \
+	"id, name, child, child_columns, parent, parent_columns, eq_operators," \
+	" match, on_delete"
+
 /*
- * Load a reference by name: a declared reference, or else a foreign key
- * constraint of that name (which must be unique among foreign keys).
+ * A declared reference from its registry row, read by SPI (in the
+ * caller's memory context).
  */
-RiReference *
-ri_load_reference(const char *name)
+static RiReference *
+load_declared(HeapTuple tup, TupleDesc desc, MemoryContext cxt)
+{
+	RiReference *ref;
+	Datum	   *cols;
+	Datum	   *pcols;
+	Datum	   *ops;
+	int			n;
+	bool		isnull;
+	MemoryContext spicxt = MemoryContextSwitchTo(cxt);
+
+	ref = palloc0(sizeof(RiReference));
+	ref->id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+	ref->name = TextDatumGetCString(SPI_getbinval(tup, desc, 2, &isnull));
+	ref->child = DatumGetObjectId(SPI_getbinval(tup, desc, 3, &isnull));
+	ref->parent = DatumGetObjectId(SPI_getbinval(tup, desc, 5, &isnull));
+	deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(tup, desc, 4, &isnull)),
+					  NAMEOID, NAMEDATALEN, false, TYPALIGN_CHAR,
+					  &cols, NULL, &n);
+	deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(tup, desc, 6, &isnull)),
+					  NAMEOID, NAMEDATALEN, false, TYPALIGN_CHAR,
+					  &pcols, NULL, &n);
+	/* regoperator[], whose elements are OIDs */
+	deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(tup, desc, 7, &isnull)),
+					  REGOPERATOROID, sizeof(Oid), true, TYPALIGN_INT,
+					  &ops, NULL, &n);
+	ref->nkeys = n;
+	for (int i = 0; i < n; i++)
+	{
+		ref->child_columns[i] = pstrdup(NameStr(*DatumGetName(cols[i])));
+		ref->parent_columns[i] = pstrdup(NameStr(*DatumGetName(pcols[i])));
+		ref->eq_operators[i] = DatumGetObjectId(ops[i]);
+	}
+	ref->match_full = strcmp(TextDatumGetCString(SPI_getbinval(tup, desc, 8, &isnull)),
+							 "full") == 0;
+	ref->on_delete = TextDatumGetCString(SPI_getbinval(tup, desc, 9, &isnull));
+	MemoryContextSwitchTo(spicxt);
+	return ref;
+}
+
+/*
+ * A foreign key constraint as a reference, with the given id (0: none yet).
+ */
+static RiReference *
+load_foreign_key(Oid conoid, int64 id)
 {
 	RiReference *ref = palloc0(sizeof(RiReference));
-	MemoryContext oldcxt = CurrentMemoryContext;
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		arg = CStringGetTextDatum(name);
+	HeapTuple	tup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(conoid));
+	Form_pg_constraint con;
+	Datum		datum;
 	bool		isnull;
+	ArrayType  *arr;
+	int16	   *conkey;
+	int16	   *confkey;
+	Oid		   *pfeqop;
 
-	ref->name = pstrdup(name);
-
-	SPI_connect();
-	exec_as_owner("SELECT child, child_columns, parent, parent_columns,"
-				  "       eq_operators, match, on_delete"
-				  "  FROM ri_policy._reference WHERE name = $1",
-				  1, argtypes, &arg, NULL, true);
-	if (SPI_processed == 1)
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for constraint %u", conoid);
+	con = (Form_pg_constraint) GETSTRUCT(tup);
+	ref->id = id;
+	ref->conoid = conoid;
+	ref->name = pstrdup(NameStr(con->conname));
+	ref->child = con->conrelid;
+	ref->parent = con->confrelid;
+	ref->match_full = (con->confmatchtype == FKCONSTR_MATCH_FULL);
+	switch (con->confdeltype)
 	{
-		HeapTuple	tup = SPI_tuptable->vals[0];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		Datum	   *cols;
-		Datum	   *pcols;
-		Datum	   *ops;
-		int			n;
-		MemoryContext spicxt;
-
-		spicxt = MemoryContextSwitchTo(oldcxt);
-		ref->child = DatumGetObjectId(SPI_getbinval(tup, desc, 1, &isnull));
-		ref->parent = DatumGetObjectId(SPI_getbinval(tup, desc, 3, &isnull));
-		deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(tup, desc, 2, &isnull)),
-						  NAMEOID, NAMEDATALEN, false, TYPALIGN_CHAR,
-						  &cols, NULL, &n);
-		deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(tup, desc, 4, &isnull)),
-						  NAMEOID, NAMEDATALEN, false, TYPALIGN_CHAR,
-						  &pcols, NULL, &n);
-		deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(tup, desc, 5, &isnull)),
-						  REGOPERATOROID, sizeof(Oid), true, TYPALIGN_INT,
-						  &ops, NULL, &n);
-		ref->nkeys = n;
-		for (int i = 0; i < n; i++)
-		{
-			ref->child_columns[i] = pstrdup(NameStr(*DatumGetName(cols[i])));
-			ref->parent_columns[i] = pstrdup(NameStr(*DatumGetName(pcols[i])));
-			ref->eq_operators[i] = DatumGetObjectId(ops[i]);
-		}
-		ref->match_full = strcmp(TextDatumGetCString(SPI_getbinval(tup, desc, 6, &isnull)),
-								 "full") == 0;
-		ref->on_delete = TextDatumGetCString(SPI_getbinval(tup, desc, 7, &isnull));
-		MemoryContextSwitchTo(spicxt);
-		SPI_finish();
-
-		if (get_rel_relkind(ref->child) == '\0' ||
-			get_rel_relkind(ref->parent) == '\0')
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_TABLE),
-					 errmsg("a table of reference \"%s\" no longer exists", name)));
-		complete_reference(ref);
-		return ref;
+		case FKCONSTR_ACTION_CASCADE:
+			ref->on_delete = "cascade";
+			break;
+		case FKCONSTR_ACTION_SETNULL:
+			ref->on_delete = "set null";
+			break;
+		case FKCONSTR_ACTION_SETDEFAULT:
+			ref->on_delete = "set default";
+			break;
+		case FKCONSTR_ACTION_RESTRICT:
+			ref->on_delete = "restrict";
+			break;
+		default:
+			ref->on_delete = "no action";
+			break;
 	}
-
-	exec_as_owner("SELECT oid FROM pg_catalog.pg_constraint"
-				  " WHERE contype = 'f' AND conparentid = 0 AND conname = $1",
-				  1, argtypes, &arg, NULL, true);
-	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("reference \"%s\" does not exist", name)));
-	if (SPI_processed > 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_AMBIGUOUS_PARAMETER),
-				 errmsg("foreign key name \"%s\" is ambiguous", name),
-				 errdetail("%llu foreign key constraints have that name.",
-						   (unsigned long long) SPI_processed)));
-	ref->conoid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
-												 SPI_tuptable->tupdesc, 1, &isnull));
-	SPI_finish();
-
+	/* int2[] and oid[], read as core reads them (ri_triggers.c) */
+	datum = SysCacheGetAttr(CONSTROID, tup, Anum_pg_constraint_conkey, &isnull);
+	arr = DatumGetArrayTypeP(datum);
+	ref->nkeys = ARR_DIMS(arr)[0];
+	conkey = (int16 *) ARR_DATA_PTR(arr);
+	datum = SysCacheGetAttr(CONSTROID, tup, Anum_pg_constraint_confkey, &isnull);
+	confkey = (int16 *) ARR_DATA_PTR(DatumGetArrayTypeP(datum));
+	datum = SysCacheGetAttr(CONSTROID, tup, Anum_pg_constraint_conpfeqop, &isnull);
+	pfeqop = (Oid *) ARR_DATA_PTR(DatumGetArrayTypeP(datum));
+	for (int i = 0; i < ref->nkeys; i++)
 	{
-		HeapTuple	tup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(ref->conoid));
-		Form_pg_constraint con;
-		Datum		datum;
-		ArrayType  *arr;
-		int16	   *conkey;
-		int16	   *confkey;
-		Oid		   *pfeqop;
-
-		if (!HeapTupleIsValid(tup))
-			elog(ERROR, "cache lookup failed for constraint %u", ref->conoid);
-		con = (Form_pg_constraint) GETSTRUCT(tup);
-		ref->child = con->conrelid;
-		ref->parent = con->confrelid;
-		ref->match_full = (con->confmatchtype == FKCONSTR_MATCH_FULL);
-		switch (con->confdeltype)
-		{
-			case FKCONSTR_ACTION_CASCADE:
-				ref->on_delete = "cascade";
-				break;
-			case FKCONSTR_ACTION_SETNULL:
-				ref->on_delete = "set null";
-				break;
-			case FKCONSTR_ACTION_SETDEFAULT:
-				ref->on_delete = "set default";
-				break;
-			case FKCONSTR_ACTION_RESTRICT:
-				ref->on_delete = "restrict";
-				break;
-			default:
-				ref->on_delete = "no action";
-				break;
-		}
-		datum = SysCacheGetAttr(CONSTROID, tup, Anum_pg_constraint_conkey, &isnull);
-		arr = DatumGetArrayTypeP(datum);
-		ref->nkeys = ARR_DIMS(arr)[0];
-		conkey = (int16 *) ARR_DATA_PTR(arr);
-		datum = SysCacheGetAttr(CONSTROID, tup, Anum_pg_constraint_confkey, &isnull);
-		confkey = (int16 *) ARR_DATA_PTR(DatumGetArrayTypeP(datum));
-		datum = SysCacheGetAttr(CONSTROID, tup, Anum_pg_constraint_conpfeqop, &isnull);
-		pfeqop = (Oid *) ARR_DATA_PTR(DatumGetArrayTypeP(datum));
-		for (int i = 0; i < ref->nkeys; i++)
-		{
-			ref->child_columns[i] = get_attname(ref->child, conkey[i], false);
-			ref->parent_columns[i] = get_attname(ref->parent, confkey[i], false);
-			ref->eq_operators[i] = pfeqop[i];
-		}
-		ReleaseSysCache(tup);
+		ref->child_columns[i] = get_attname(ref->child, conkey[i], false);
+		ref->parent_columns[i] = get_attname(ref->parent, confkey[i], false);
+		ref->eq_operators[i] = pfeqop[i];
 	}
+	ReleaseSysCache(tup);
 	/* a foreign key covers the rows of its own table (or its partitions) */
 	ref->only_child = (get_rel_relkind(ref->child) != RELKIND_PARTITIONED_TABLE);
 	complete_reference(ref);
 	return ref;
+}
+
+/*
+ * The top-level foreign key of that name on that table, or InvalidOid.
+ */
+static Oid
+foreign_key_oid(Oid child, const char *name)
+{
+	Oid			conoid = get_relation_constraint_oid(child, name, true);
+	HeapTuple	tup;
+	bool		ok = false;
+
+	if (!OidIsValid(conoid))
+		return InvalidOid;
+	tup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(conoid));
+	if (HeapTupleIsValid(tup))
+	{
+		Form_pg_constraint con = (Form_pg_constraint) GETSTRUCT(tup);
+
+		ok = con->contype == CONSTRAINT_FOREIGN && !OidIsValid(con->conparentid);
+		ReleaseSysCache(tup);
+	}
+	return ok ? conoid : InvalidOid;
+}
+
+/*
+ * Load a reference by its id: a declared reference, or the foreign key that
+ * the id's registry row names.
+ */
+RiReference *
+ri_load_reference_id(int64 id)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	RiReference *ref = NULL;
+	Datum		arg = Int64GetDatum(id);
+	Oid			argtype = INT8OID;
+	Oid			child = InvalidOid;
+	char	   *name = NULL;
+
+	ri_require_current_objects();
+	SPI_connect();
+	exec_as_owner("SELECT " DECLARED_COLUMNS " FROM ri_policy._reference WHERE id = $1",
+				  1, &argtype, &arg, NULL, false);
+	if (SPI_processed == 1)
+		ref = load_declared(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, cxt);
+	else
+	{
+		exec_as_owner("SELECT child, name FROM ri_policy._foreign_key WHERE id = $1",
+					  1, &argtype, &arg, NULL, false);
+		if (SPI_processed == 1)
+		{
+			bool		isnull;
+
+			child = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
+												   SPI_tuptable->tupdesc, 1, &isnull));
+			name = MemoryContextStrdup(cxt, SPI_getvalue(SPI_tuptable->vals[0],
+														 SPI_tuptable->tupdesc, 2));
+		}
+	}
+	SPI_finish();
+
+	if (ref != NULL)
+		complete_reference(ref);
+	else if (name != NULL && OidIsValid(foreign_key_oid(child, name)))
+		ref = load_foreign_key(foreign_key_oid(child, name), id);
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("reference %lld no longer exists", (long long) id)));
+	return ref;
+}
+
+/*
+ * Split an address, [[schema.]table.]name, by PostgreSQL's rules for
+ * qualified names (SplitIdentifierString(): double quotes, case folding).
+ * Returns the number of parts, or 0 if the text is not a list of
+ * identifiers.
+ */
+static int
+split_address(const char *address, char **parts)
+{
+	char	   *raw = pstrdup(address);
+	List	   *names;
+	ListCell   *lc;
+	int			n = 0;
+
+	if (!SplitIdentifierString(raw, '.', &names) || names == NIL)
+		return 0;
+	if (list_length(names) > 3)
+		ereport(ERROR,
+				(errcode(ERRCODE_SYNTAX_ERROR),
+				 errmsg("improper qualified name (too many dotted names): %s", address),
+				 errhint("A reference is named as name, table.name or schema.table.name.")));
+	foreach(lc, names)
+		parts[n++] = pstrdup(lfirst(lc));
+	return n;
+}
+
+/*
+ * Find a reference by its address, as the functions that take a reference
+ * do.
+ *
+ * "schema.table.name" and "table.name" name a reference of that table (the
+ * table found as a regclass would be, along search_path): a reference's
+ * name is unique among the declared references and constraints of its
+ * child table.  A bare "name" is looked up in the whole database and must
+ * be unique there, or the call fails with 42P08 and a hint naming the
+ * qualified forms.  Identifiers follow PostgreSQL's rules (double quotes
+ * keep case and special characters); a bare name also matches a reference
+ * named exactly as written, as in 0.4 (but if both exist, that is
+ * ambiguous too), and a text that is not an identifier at all is taken as
+ * such a name.  Whatever the form, every reference it could mean is
+ * considered: another role's reference can make a bare name ambiguous,
+ * never make it mean something else.
+ */
+RiReference *
+ri_resolve_reference(const char *address)
+{
+	char	   *parts[3];
+	int			nparts = split_address(address, parts);
+	Oid			child = InvalidOid;
+	Datum		args[3];
+	Oid			argtypes[3] = {OIDOID, TEXTOID, TEXTOID};
+	char		nulls[3] = {' ', ' ', 'n'};
+	MemoryContext cxt = CurrentMemoryContext;
+	RiReference *ref = NULL;
+	int64		id = 0;
+	Oid			conoid = InvalidOid;
+	bool		isnull;
+	uint64		n;
+
+	ri_require_current_objects();
+	if (nparts <= 1)
+	{
+		args[1] = CStringGetTextDatum(nparts == 1 ? parts[0] : address);
+		if (nparts == 1 && strcmp(parts[0], address) != 0)
+		{
+			args[2] = CStringGetTextDatum(address);
+			nulls[2] = ' ';
+		}
+	}
+	else
+	{
+		RangeVar   *rv = makeRangeVar(nparts == 3 ? parts[0] : NULL,
+									  parts[nparts - 2], -1);
+
+		child = RangeVarGetRelid(rv, NoLock, true);
+		if (!OidIsValid(child))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_TABLE),
+					 errmsg("relation \"%s\" does not exist",
+							nparts == 3 ? quote_qualified_identifier(parts[0], parts[1]) :
+							quote_identifier(parts[0]))));
+		args[1] = CStringGetTextDatum(parts[nparts - 1]);
+	}
+	args[0] = ObjectIdGetDatum(child);
+
+	/*
+	 * Declared references, then foreign keys (with their id if they have
+	 * one).  Two queries, so that each finds its rows through an index.
+	 */
+	SPI_connect();
+	exec_as_owner(OidIsValid(child) ?
+				  "SELECT r.id, 0::pg_catalog.oid, r.child::pg_catalog.oid,"
+				  "       pg_catalog.quote_ident(n.nspname) || '.' ||"
+				  "       pg_catalog.quote_ident(c.relname) || '.' || pg_catalog.quote_ident(r.name)"
+				  "  FROM ri_policy._reference r"
+				  "  JOIN pg_catalog.pg_class c ON c.oid = r.child::pg_catalog.oid"
+				  "  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+				  " WHERE r.child::pg_catalog.oid = $1 AND r.name IN ($2, $3)"
+				  " UNION ALL "
+				  "SELECT f.id, k.oid, k.conrelid,"
+				  "       pg_catalog.quote_ident(n.nspname) || '.' ||"
+				  "       pg_catalog.quote_ident(c.relname) || '.' || pg_catalog.quote_ident(k.conname)"
+				  "  FROM pg_catalog.pg_constraint k"
+				  "  JOIN pg_catalog.pg_class c ON c.oid = k.conrelid"
+				  "  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+				  "  LEFT JOIN ri_policy._foreign_key f"
+				  "         ON f.child::pg_catalog.oid = k.conrelid AND f.name = k.conname"
+				  " WHERE k.conrelid = $1 AND k.contype = 'f' AND k.conparentid = 0"
+				  "   AND k.conname::pg_catalog.text IN ($2, $3)"
+				  " ORDER BY 4" :
+				  "SELECT r.id, 0::pg_catalog.oid, r.child::pg_catalog.oid,"
+				  "       pg_catalog.quote_ident(n.nspname) || '.' ||"
+				  "       pg_catalog.quote_ident(c.relname) || '.' || pg_catalog.quote_ident(r.name)"
+				  "  FROM ri_policy._reference r"
+				  "  LEFT JOIN pg_catalog.pg_class c ON c.oid = r.child::pg_catalog.oid"
+				  "  LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+				  " WHERE r.name IN ($2, $3)"
+				  " UNION ALL "
+				  "SELECT f.id, k.oid, k.conrelid,"
+				  "       pg_catalog.quote_ident(n.nspname) || '.' ||"
+				  "       pg_catalog.quote_ident(c.relname) || '.' || pg_catalog.quote_ident(k.conname)"
+				  "  FROM pg_catalog.pg_constraint k"
+				  "  JOIN pg_catalog.pg_class c ON c.oid = k.conrelid"
+				  "  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+				  "  LEFT JOIN ri_policy._foreign_key f"
+				  "         ON f.child::pg_catalog.oid = k.conrelid AND f.name = k.conname"
+				  " WHERE k.conname IN ($2::pg_catalog.name, $3::pg_catalog.name)"
+				  "   AND k.conname::pg_catalog.text IN ($2, $3)"
+				  "   AND k.contype = 'f' AND k.conparentid = 0"
+				  " ORDER BY 4",
+				  3, argtypes, args, nulls, false);
+	n = SPI_processed;
+	if (n == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("reference \"%s\" does not exist", address)));
+	if (n > 1)
+	{
+		StringInfoData list;
+		bool		one_table = true;
+
+		initStringInfo(&list);
+		for (uint64 i = 0; i < n; i++)
+		{
+			if (i > 0)
+				appendStringInfoString(&list, ", ");
+			if (i == 10)
+			{
+				appendStringInfoString(&list, "...");
+				break;
+			}
+			appendStringInfoString(&list, SPI_getvalue(SPI_tuptable->vals[i],
+														SPI_tuptable->tupdesc, 4));
+			one_table &= (SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3, &isnull) ==
+						  SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
+		}
+		/* possible only in a registry from before 0.5 */
+		if (one_table)
+			ereport(ERROR,
+					(errcode(ERRCODE_AMBIGUOUS_PARAMETER),
+					 errmsg("reference name \"%s\" is ambiguous", address),
+					 errdetail("Table %s has a declared reference and a foreign key constraint of that name.",
+							   ri_qualified_name(DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
+																				SPI_tuptable->tupdesc,
+																				3, &isnull)))),
+					 errhint("Rename the constraint with ALTER TABLE ... RENAME CONSTRAINT.")));
+		ereport(ERROR,
+				(errcode(ERRCODE_AMBIGUOUS_PARAMETER),
+				 errmsg("reference name \"%s\" is ambiguous", address),
+				 errdetail("%llu references have that name.", (unsigned long long) n),
+				 errhint("Name one of them with its table: %s.", list.data)));
+	}
+	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	if (isnull)
+		id = 0;
+	conoid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	if (!OidIsValid(conoid))
+	{
+		Datum		arg = Int64GetDatum(id);
+		Oid			argtype = INT8OID;
+
+		exec_as_owner("SELECT " DECLARED_COLUMNS " FROM ri_policy._reference WHERE id = $1",
+					  1, &argtype, &arg, NULL, false);
+		if (SPI_processed != 1)
+			elog(ERROR, "reference %lld vanished", (long long) id);
+		ref = load_declared(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, cxt);
+	}
+	SPI_finish();
+
+	if (ref != NULL)
+		complete_reference(ref);
+	else
+		ref = load_foreign_key(conoid, id);
+	return ref;
+}
+
+/*
+ * A reference's address that no other reference shares:
+ * schema.table.name, quoted as need be.
+ */
+char *
+ri_reference_address(RiReference *ref)
+{
+	return psprintf("%s.%s", ri_qualified_name(ref->child), quote_identifier(ref->name));
+}
+
+/*
+ * Give a foreign key an id, the first time it gets results: a row of
+ * ri_policy._foreign_key naming it by table and name.
+ */
+void
+ri_ensure_identity(RiReference *ref)
+{
+	Datum		args[2];
+	Oid			argtypes[2] = {REGCLASSOID, NAMEOID};
+	bool		isnull;
+
+	if (ref->id != 0)
+		return;
+	Assert(OidIsValid(ref->conoid));
+
+	/*
+	 * Dropping or renaming the key locks its table: with this lock (which
+	 * validation takes anyway) the key is still there by that name, and a
+	 * DROP that waits for it sees the row (sql_drop).
+	 */
+	LockRelationOid(ref->child, AccessShareLock);
+	if (!OidIsValid(foreign_key_oid(ref->child, ref->name)))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("reference \"%s\" does not exist", ref->name)));
+	args[0] = ObjectIdGetDatum(ref->child);
+	args[1] = DirectFunctionCall1(namein, CStringGetDatum(ref->name));
+	SPI_connect();
+	exec_as_owner("INSERT INTO ri_policy._foreign_key (child, name) VALUES ($1, $2)"
+				  " ON CONFLICT (child, name) DO NOTHING RETURNING id",
+				  2, argtypes, args, NULL, false);
+	if (SPI_processed == 0)
+		exec_as_owner("SELECT id FROM ri_policy._foreign_key WHERE child = $1 AND name = $2",
+					  2, argtypes, args, NULL, false);
+	if (SPI_processed != 1)
+		elog(ERROR, "could not record an id for foreign key \"%s\"", ref->name);
+	ref->id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+										  1, &isnull));
+	SPI_finish();
+}
+
+/*
+ * Does table "child" have a declared reference named "name"?  For the
+ * guard, which refuses a foreign key of that name on that table.  Reads
+ * the registry directly, through its (child, name) index, with a dirty
+ * snapshot: a reference declared by a transaction still in progress counts
+ * (declare_reference() inserts, then checks the constraints, so that one
+ * of two concurrent commands sees the other).  Cheap, and false while the
+ * extension has no registry.
+ */
+bool
+ri_reference_name_taken(Oid child, const char *name)
+{
+	Oid			nsp = get_namespace_oid("ri_policy", true);
+	Oid			relid;
+	Oid			indexid;
+	Relation	rel;
+	ScanKeyData keys[2];
+	SysScanDesc scan;
+	SnapshotData dirty;
+	AttrNumber	child_attnum;
+	AttrNumber	name_attnum;
+	bool		taken;
+
+	if (!OidIsValid(nsp))
+		return false;
+	relid = get_relname_relid("_reference", nsp);
+	if (!OidIsValid(relid))
+		return false;
+	/* 0.4's registry has no such index: read the (small) table */
+	indexid = get_relname_relid("_reference_child_name_key", nsp);
+	child_attnum = get_attnum(relid, "child");
+	name_attnum = get_attnum(relid, "name");
+	if (child_attnum == InvalidAttrNumber || name_attnum == InvalidAttrNumber)
+		return false;
+
+	InitDirtySnapshot(dirty);
+	rel = table_open(relid, AccessShareLock);
+	ScanKeyInit(&keys[0], child_attnum, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(child));
+	ScanKeyInit(&keys[1], name_attnum, BTEqualStrategyNumber, F_TEXTEQ,
+				CStringGetTextDatum(name));
+	scan = systable_beginscan(rel, indexid, OidIsValid(indexid), &dirty, 2, keys);
+	taken = HeapTupleIsValid(systable_getnext(scan));
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return taken;
 }

@@ -121,7 +121,7 @@ exec_ext(const char *sql, int nargs, Oid *argtypes, Datum *values)
  * Repair one reference.  Returns the number of child rows changed.
  */
 static int64
-repair_one(const char *name, const char *action_arg, int batch_size, bool atomic)
+repair_one(RiReference *found, const char *action_arg, int batch_size, bool atomic)
 {
 	RiWork		work;
 	MemoryContext cxt;
@@ -131,11 +131,13 @@ repair_one(const char *name, const char *action_arg, int batch_size, bool atomic
 	int64		total_rows = 0;
 	int64		total_keys = 0;
 	SPIPlanPtr volatile plan = NULL;
+	const char *name;
 
-	ref = ri_begin_work(name, &work);
+	ref = ri_begin_work(found, &work);
 	if (ref == NULL)
 		return 0;
 	cxt = work.cxt;
+	name = found->name;		/* outlives work.cxt */
 
 	act = action_arg;
 	if (act == NULL)
@@ -188,7 +190,7 @@ repair_one(const char *name, const char *action_arg, int batch_size, bool atomic
 		for (;;)
 		{
 			Datum		args[3];
-			Oid			argtypes[3] = {TEXTOID, INT4OID, JSONBOID};
+			Oid			argtypes[3] = {INT8OID, INT4OID, JSONBOID};
 			Datum	   *keys;
 			int			nkeys = 0;
 			int64		rows = 0;
@@ -205,7 +207,7 @@ repair_one(const char *name, const char *action_arg, int batch_size, bool atomic
 
 			/* the next keys, about batch_size child rows' worth */
 			/* (each key holds at least one row: batch_size keys suffice) */
-			args[0] = CStringGetTextDatum(name);
+			args[0] = Int64GetDatum(ref->id);
 			args[1] = Int32GetDatum(batch_size);
 			args[2] = have_last ? last_key : (Datum) 0;
 			exec_ext(have_last ?
@@ -306,7 +308,7 @@ ri_policy_repair(PG_FUNCTION_ARGS)
 	bool		atomic;
 	int			batch_size = ri_policy_batch_size;
 	char	   *action = NULL;
-	List	   *names;
+	List	   *refs;
 	ListCell   *lc;
 
 	atomic = !(fcinfo->context && IsA(fcinfo->context, CallContext) &&
@@ -339,9 +341,9 @@ ri_policy_repair(PG_FUNCTION_ARGS)
 	}
 
 	SPI_connect_ext(atomic ? 0 : SPI_OPT_NONATOMIC);
-	names = PG_ARGISNULL(0) ? ri_owned_reference_names() :
-		list_make1(text_to_cstring(PG_GETARG_TEXT_PP(0)));
-	foreach(lc, names)
+	refs = PG_ARGISNULL(0) ? ri_owned_references() :
+		list_make1(ri_resolve_reference(text_to_cstring(PG_GETARG_TEXT_PP(0))));
+	foreach(lc, refs)
 		(void) repair_one(lfirst(lc), action, batch_size, atomic);
 	SPI_finish();
 	PG_RETURN_VOID();

@@ -22,6 +22,12 @@
  * marked with the side it came from.  TRUNCATE records a marker that makes
  * the next validation a full pass.
  *
+ * The triggers belong to the reference's id, not its name: they are named
+ * ri_policy_track_<id>_<side><event>, take the id as their first argument
+ * (which also keys the change log), and are found by the function they call
+ * and that argument, never by their names (which any role that may create
+ * triggers on the table can choose).
+ *
  * The next validate() of a tracked reference re-checks only those keys
  * (validate.c).  Finding the child rows of a key deleted from the parent
  * needs an index on the child's reference columns to be fast; track()
@@ -42,6 +48,7 @@
 #include "catalog/namespace.h"
 #include "catalog/objectaddress.h"
 #include "catalog/pg_index.h"
+#include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "common/hashfn.h"
@@ -50,11 +57,14 @@
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "nodes/value.h"
+#include "parser/parse_func.h"
 #include "partitioning/partbounds.h"
 #include "partitioning/partdesc.h"
 #include "port/pg_bitutils.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -69,6 +79,7 @@
 
 PG_FUNCTION_INFO_V1(ri_policy_track);
 PG_FUNCTION_INFO_V1(ri_policy_track_trigger);
+PG_FUNCTION_INFO_V1(ri_policy_track_triggers);
 
 /* Events tracked, with the transition tables each needs */
 typedef struct TrackEvent
@@ -91,63 +102,130 @@ static const TrackEvent track_events[] = {
 };
 
 /*
- * The names of a reference's tracking triggers start with this prefix, which
- * depends on the reference's name only.
+ * The trigger function, ri_policy._track_trigger(), or InvalidOid if the
+ * extension has none.  Nobody else may use it in a trigger (it is not
+ * PUBLIC), so a trigger that calls it, with a reference's id as its first
+ * argument, is that reference's.
  */
-char *
-ri_track_trigger_prefix(const char *name)
+static Oid
+track_function(void)
 {
-	return psprintf("ri_policy_track_%08x_",
-					hash_bytes((const unsigned char *) name, strlen(name)));
+	List	   *name = list_make2(makeString("ri_policy"), makeString("_track_trigger"));
+
+	if (!OidIsValid(get_namespace_oid("ri_policy", true)))
+		return InvalidOid;
+	return LookupFuncName(name, 0, NULL, true);
+}
+
+/*
+ * Argument n (from 0) of a pg_trigger row, or NULL if it has fewer.  tgargs
+ * holds them one after another, each ending in a NUL byte.
+ */
+static char *
+trigger_arg(HeapTuple tup, TupleDesc desc, int n)
+{
+	Form_pg_trigger tg = (Form_pg_trigger) GETSTRUCT(tup);
+	bool		isnull;
+	bytea	   *args;
+	char	   *p;
+	char	   *end;
+
+	if (n >= tg->tgnargs)
+		return NULL;
+	args = DatumGetByteaPP(heap_getattr(tup, Anum_pg_trigger_tgargs, desc, &isnull));
+	if (isnull)
+		return NULL;
+	p = VARDATA_ANY(args);
+	end = p + VARSIZE_ANY_EXHDR(args);
+	for (int i = 0; i < n && p < end; i++)
+		p += strnlen(p, end - p) + 1;
+	if (p >= end)
+		return NULL;
+	return pnstrdup(p, strnlen(p, end - p));
+}
+
+/*
+ * The tracking triggers of a reference on one table (names, in a list),
+ * found by their function and arguments, never by name: any role that can
+ * create triggers on the table can choose their names.  With
+ * child_deletes, only the one that records deletes from the child.
+ */
+static List *
+tracking_triggers(Oid relid, int64 id, bool child_deletes)
+{
+	Oid			fn = track_function();
+	char	   *idstr = psprintf(INT64_FORMAT, id);
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	List	   *names = NIL;
+
+	if (!OidIsValid(fn))
+		return NIL;
+	/* the catalog, not the table's relcache entry: no lock on the table */
+	rel = table_open(TriggerRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_trigger_tgrelid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(relid));
+	scan = systable_beginscan(rel, TriggerRelidNameIndexId, true, NULL, 1, &key);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_trigger tg = (Form_pg_trigger) GETSTRUCT(tup);
+		char	   *first;
+		char	   *side;
+
+		if (tg->tgfoid != fn)
+			continue;
+		first = trigger_arg(tup, RelationGetDescr(rel), 0);
+		if (first == NULL || strcmp(first, idstr) != 0)
+			continue;
+		if (child_deletes)
+		{
+			side = trigger_arg(tup, RelationGetDescr(rel), 2);
+			if (!TRIGGER_FOR_DELETE(tg->tgtype) || side == NULL ||
+				strcmp(side, "child") != 0)
+				continue;
+		}
+		names = lappend(names, pstrdup(NameStr(tg->tgname)));
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return names;
 }
 
 /*
  * Drop the tracking triggers of a reference from both tables (those that
  * still exist), or from only_rel if valid.  Runs as the extension's owner:
  * the caller may be dropping the other table, and these are ri_policy's
- * own triggers, dropped by exact name.
+ * own triggers.
  */
 static void
 drop_triggers(RiReference *ref, Oid only_rel)
 {
-	char	   *prefix = ri_track_trigger_prefix(ref->name);
+	Oid			rels[2] = {ref->child, ref->parent};
 	StringInfoData sql;
 	RiUserState saved;
 	int			nestlevel;
-	Datum		args[3];
-	Oid			argtypes[3] = {TEXTOID, OIDOID, OIDOID};
-	SPITupleTable *triggers;
-	uint64		ntriggers;
 
-	args[0] = CStringGetTextDatum(prefix);
-	args[1] = ObjectIdGetDatum(OidIsValid(only_rel) ? only_rel : ref->child);
-	args[2] = ObjectIdGetDatum(OidIsValid(only_rel) ? only_rel : ref->parent);
 	initStringInfo(&sql);
 	SPI_connect();
 	ri_become(ri_extension_owner(), SECURITY_LOCAL_USERID_CHANGE, &saved);
 	nestlevel = ri_safe_search_path();
-	if (SPI_execute_with_args("SELECT t.tgname, t.tgrelid FROM pg_catalog.pg_trigger t"
-							  " WHERE t.tgrelid IN ($2, $3)"
-							  "   AND pg_catalog.starts_with(t.tgname::text, $1)",
-							  3, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not list tracking triggers");
-	triggers = SPI_tuptable;
-	ntriggers = SPI_processed;
-	for (uint64 i = 0; i < ntriggers; i++)
+	for (int r = 0; r < lengthof(rels); r++)
 	{
-		bool		isnull;
-		Oid			rel = DatumGetObjectId(SPI_getbinval(triggers->vals[i],
-														 triggers->tupdesc, 2, &isnull));
+		ListCell   *lc;
 
-		if (get_rel_name(rel) == NULL)
-			continue;			/* being dropped with its table */
-		resetStringInfo(&sql);
-		appendStringInfo(&sql, "DROP TRIGGER %s ON %s",
-						 quote_identifier(SPI_getvalue(triggers->vals[i], triggers->tupdesc, 1)),
-						 quote_qualified_identifier(get_namespace_name(get_rel_namespace(rel)),
-													get_rel_name(rel)));
-		if (SPI_execute(sql.data, false, 0) != SPI_OK_UTILITY)
-			elog(ERROR, "could not run \"%s\"", sql.data);
+		if ((OidIsValid(only_rel) && rels[r] != only_rel) ||
+			(r == 1 && rels[1] == rels[0]))
+			continue;
+		foreach(lc, tracking_triggers(rels[r], ref->id, false))
+		{
+			resetStringInfo(&sql);
+			appendStringInfo(&sql, "DROP TRIGGER %s ON %s",
+							 quote_identifier(lfirst(lc)), ri_qualified_name(rels[r]));
+			if (SPI_execute(sql.data, false, 0) != SPI_OK_UTILITY)
+				elog(ERROR, "could not run \"%s\"", sql.data);
+		}
 	}
 	ri_restore_search_path(nestlevel);
 	ri_restore(&saved);
@@ -163,12 +241,12 @@ ri_untrack(RiReference *ref)
 /*
  * Create the tracking triggers of a reference on both tables, or on only_rel
  * if valid, as the extension's owner (the trigger function is not PUBLIC).
- * Their arguments name the key columns as they are now.
+ * They are named by the reference's id, and their arguments are the id and
+ * the key columns as they are now.
  */
 static void
 create_triggers(RiReference *ref, Oid only_rel)
 {
-	char	   *prefix = ri_track_trigger_prefix(ref->name);
 	StringInfoData sql;
 	RiUserState owner;
 	int			nest;
@@ -181,20 +259,18 @@ create_triggers(RiReference *ref, Oid only_rel)
 	{
 		const TrackEvent *ev = &track_events[e];
 		Oid			rel = ev->on_child ? ref->child : ref->parent;
+		char		tgname[NAMEDATALEN];
 
 		if (OidIsValid(only_rel) && rel != only_rel)
 			continue;
+		snprintf(tgname, sizeof(tgname), "ri_policy_track_" INT64_FORMAT "_%c%c",
+				 ref->id, ev->on_child ? 'c' : 'p', ev->tag);
 		resetStringInfo(&sql);
 		appendStringInfo(&sql,
 						 "CREATE TRIGGER %s AFTER %s ON %s %s FOR EACH STATEMENT"
-						 " EXECUTE FUNCTION ri_policy._track_trigger(%s, %s, %s",
-						 quote_identifier(psprintf("%s%c%c", prefix,
-												   ev->on_child ? 'c' : 'p', ev->tag)),
-						 ev->event,
-						 quote_qualified_identifier(get_namespace_name(get_rel_namespace(rel)),
-													get_rel_name(rel)),
-						 ev->referencing,
-						 quote_literal_cstr(ref->name),
+						 " EXECUTE FUNCTION ri_policy._track_trigger('" INT64_FORMAT "', %s, %s",
+						 quote_identifier(tgname), ev->event, ri_qualified_name(rel),
+						 ev->referencing, ref->id,
 						 quote_literal_cstr(ref->match_full ? "full" : "simple"),
 						 quote_literal_cstr(ev->on_child ? "child" : "parent"));
 		/* the key's columns in this table, by number and by name */
@@ -216,15 +292,13 @@ create_triggers(RiReference *ref, Oid only_rel)
 }
 
 /*
- * Does the reference have its trigger for deletes from the child?  Those
- * created before 0.4 (restored from an older dump, say) do not.
+ * Does the reference have its trigger for deletes from the child?  Without
+ * it (dropped, or from before 0.4), the change log is incomplete.
  */
 bool
 ri_tracks_child_deletes(RiReference *ref)
 {
-	return OidIsValid(get_trigger_oid(ref->child,
-									  psprintf("%scd", ri_track_trigger_prefix(ref->name)),
-									  true));
+	return tracking_triggers(ref->child, ref->id, true) != NIL;
 }
 
 /*
@@ -241,14 +315,13 @@ ri_retrack_table(RiReference *ref, Oid rel)
 	create_triggers(ref, rel);
 
 	/*
-	 * Triggers from before 0.4 (a restored dump) did not record deletes from
-	 * the child, and the new ones do: the log is not complete, so the next
-	 * pass must be a full one.
+	 * Without its trigger for deletes from the child before, the log is not
+	 * complete: the next pass must be a full one.
 	 */
-	if (!had_delete && ri_objects_current())
+	if (!had_delete)
 	{
-		Datum		arg = CStringGetTextDatum(ref->name);
-		Oid			argtype = TEXTOID;
+		Datum		arg = Int64GetDatum(ref->id);
+		Oid			argtype = INT8OID;
 
 		SPI_connect();
 		(void) ri_exec_as_owner(NULL, "DELETE FROM ri_policy._sentinel WHERE reference = $1",
@@ -299,11 +372,10 @@ child_has_index(RiReference *ref)
 Datum
 ri_policy_track(PG_FUNCTION_ARGS)
 {
-	char	   *name;
 	bool		enabled;
 	RiReference *ref;
 	Datum		args[2];
-	Oid			argtypes[2] = {TEXTOID, BOOLOID};
+	Oid			argtypes[2] = {INT8OID, BOOLOID};
 	RiUserState saved;
 	int			nestlevel;
 	AclResult	aclresult;
@@ -312,14 +384,14 @@ ri_policy_track(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("%s must not be null", PG_ARGISNULL(0) ? "reference" : "enabled")));
-	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	enabled = PG_GETARG_BOOL(1);
+	ri_require_current_objects();
 
-	ref = ri_load_reference(name);
+	ref = ri_resolve_reference(text_to_cstring(PG_GETARG_TEXT_PP(0)));
 	if (OidIsValid(ref->conoid))
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("\"%s\" is a foreign key constraint, not a declared reference", name),
+				 errmsg("\"%s\" is a foreign key constraint, not a declared reference", ref->name),
 				 errhint("Only declared references are tracked; a foreign key checks its own rows.")));
 	ri_require_child_owner(ref);
 	aclresult = pg_class_aclcheck(ref->parent, GetUserId(), ACL_TRIGGER);
@@ -334,14 +406,14 @@ ri_policy_track(PG_FUNCTION_ARGS)
 		if (!child_has_index(ref))
 			ereport(NOTICE,
 					(errmsg("table \"%s\" has no index on the columns of reference \"%s\"",
-							get_rel_name(ref->child), name),
+							get_rel_name(ref->child), ref->name),
 					 errdetail("After a parent key is deleted or changed, validation must find its child rows; without an index it reads the whole table."),
 					 errhint("Create an index on %s (%s).", get_rel_name(ref->child),
 							 ref->child_columns[0])));
 	}
 
 	/* record since when the reference is tracked, and forget old changes */
-	args[0] = CStringGetTextDatum(name);
+	args[0] = Int64GetDatum(ref->id);
 	args[1] = BoolGetDatum(enabled);
 	SPI_connect();
 	ri_become(ri_extension_owner(), SECURITY_LOCAL_USERID_CHANGE, &saved);
@@ -349,12 +421,47 @@ ri_policy_track(PG_FUNCTION_ARGS)
 	if (SPI_execute_with_args("WITH c AS (DELETE FROM ri_policy._changed WHERE reference = $1)"
 							  " UPDATE ri_policy._reference"
 							  "    SET tracked_since = CASE WHEN $2 THEN pg_catalog.clock_timestamp() END"
-							  "  WHERE name = $1",
+							  "  WHERE id = $1",
 							  2, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
-		elog(ERROR, "could not record tracking of \"%s\"", name);
+		elog(ERROR, "could not record tracking of \"%s\"", ref->name);
 	ri_restore_search_path(nestlevel);
 	ri_restore(&saved);
 	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/*
+ * ri_policy._track_triggers(reference bigint) returns void: create the
+ * tracking triggers of a tracked reference again, under the current naming,
+ * keeping what it recorded (ALTER EXTENSION UPDATE; not PUBLIC).
+ */
+Datum
+ri_policy_track_triggers(PG_FUNCTION_ARGS)
+{
+	RiReference *ref;
+	Datum		arg;
+	Oid			argtype = INT8OID;
+	bool		tracked;
+
+	ri_require_current_objects();
+	ref = ri_load_reference_id(PG_GETARG_INT64(0));
+	if (OidIsValid(ref->conoid))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is a foreign key constraint, not a declared reference", ref->name)));
+	arg = Int64GetDatum(ref->id);
+	SPI_connect();
+	(void) ri_exec_as_owner(NULL, "SELECT tracked_since IS NOT NULL FROM ri_policy._reference"
+							" WHERE id = $1", 1, &argtype, &arg, NULL, true);
+	tracked = SPI_processed == 1 &&
+		DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &tracked));
+	SPI_finish();
+	if (!tracked)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("reference \"%s\" is not tracked", ref->name)));
+	ri_untrack(ref);
+	create_triggers(ref, InvalidOid);
 	PG_RETURN_VOID();
 }
 
@@ -532,13 +639,17 @@ changed_keys(TriggerData *trigdata, int nkeys, AttrNumber *attnums,
 }
 
 /*
- * Where a reference's change log entries go: from version 0.4 on, its hash
- * partition of ri_policy._changed, chosen as PostgreSQL's tuple routing
- * would (get_partition_for_tuple()); before, the table itself.  The log's
- * OID is remembered until a relcache invalidation of it (its drop, with the
- * extension's), and the partition of the reference last asked about too.
+ * Where a reference's change log entries go: its hash partition of
+ * ri_policy._changed, chosen as PostgreSQL's tuple routing would
+ * (get_partition_for_tuple()); before version 0.4, the table itself.  The
+ * log is keyed by the reference's id, and was by its name before 0.5: a
+ * new library runs the old objects' triggers until ALTER EXTENSION UPDATE.
+ * The log's OID is remembered until a relcache invalidation of it (its
+ * drop, with the extension's), and the partition of the reference last
+ * asked about too.
  */
 static Oid	changed_relid = InvalidOid;
+static Oid	changed_keytype = InvalidOid;
 static char *cached_reference = NULL;
 static Oid	cached_partition = InvalidOid;
 
@@ -552,8 +663,36 @@ forget_changed(Datum arg, Oid relid)
 	}
 }
 
-Oid
-ri_changed_partition(const char *reference)
+/*
+ * The log's key for a trigger's first argument: the id, or (before 0.5) the
+ * name.  False if it is not an id where the log wants one: a trigger older
+ * than the log's objects.
+ */
+static bool
+changed_key(const char *reference, Datum *key)
+{
+	if (changed_keytype == INT8OID)
+	{
+		char	   *end;
+		int64		id;
+
+		errno = 0;
+		id = (int64) strtoll(reference, &end, 10);
+		if (errno != 0 || end == reference || *end != '\0')
+			return false;
+		*key = Int64GetDatum(id);
+	}
+	else
+		*key = CStringGetTextDatum(reference);
+	return true;
+}
+
+/*
+ * The partition for a trigger's first argument, and the log's key in *key;
+ * InvalidOid if the argument is not a key of the log.
+ */
+static Oid
+changed_partition(const char *reference, Datum *key)
 {
 	static bool registered = false;
 	Relation	rel;
@@ -569,7 +708,10 @@ ri_changed_partition(const char *reference)
 		changed_relid = get_relname_relid("_changed", get_namespace_oid("ri_policy", false));
 		if (!OidIsValid(changed_relid))
 			elog(ERROR, "table ri_policy._changed is missing");
+		changed_keytype = get_atttype(changed_relid, 1);
 	}
+	if (!changed_key(reference, key))
+		return InvalidOid;
 	if (OidIsValid(cached_partition) && strcmp(cached_reference, reference) == 0)
 		return cached_partition;
 
@@ -579,15 +721,14 @@ ri_changed_partition(const char *reference)
 		partition = changed_relid;
 	else
 	{
-		PartitionKey key = RelationGetPartitionKey(rel);
+		PartitionKey pkey = RelationGetPartitionKey(rel);
 		PartitionDesc desc = compat_partition_desc(rel);
-		Datum		value = CStringGetTextDatum(reference);
 		bool		isnull = false;
 		uint64		hash;
 		int			index = -1;
 
-		hash = compute_partition_hash_value(key->partnatts, key->partsupfunc,
-											key->partcollation, &value, &isnull);
+		hash = compute_partition_hash_value(pkey->partnatts, pkey->partsupfunc,
+											pkey->partcollation, key, &isnull);
 		if (desc->nparts > 0)
 			index = desc->boundinfo->indexes[hash % get_hash_partition_greatest_modulus(desc->boundinfo)];
 		if (index < 0)
@@ -607,13 +748,25 @@ ri_changed_partition(const char *reference)
 	return partition;
 }
 
+/* The partition of ri_policy._changed that holds a reference's entries */
+Oid
+ri_changed_partition(int64 id)
+{
+	Datum		key;
+	Oid			partition = changed_partition(psprintf(INT64_FORMAT, id), &key);
+
+	if (!OidIsValid(partition))
+		ri_require_current_objects();
+	return partition;
+}
+
 /*
  * Append a statement's changed keys (NULL: the TRUNCATE marker) to
  * ri_policy._changed.  Before version 0.4 the table had no from_parent
  * column, and an index.
  */
 static void
-record_changes(Relation changed, const char *reference, Datum keys, bool isnull,
+record_changes(Relation changed, Datum reference, Datum keys, bool isnull,
 			   bool from_parent)
 {
 	Datum		values[3];
@@ -622,7 +775,7 @@ record_changes(Relation changed, const char *reference, Datum keys, bool isnull,
 	List	   *indexes;
 	ListCell   *lc;
 
-	values[0] = CStringGetTextDatum(reference);
+	values[0] = reference;
 	values[1] = keys;
 	values[2] = BoolGetDatum(from_parent);
 	tup = heap_form_tuple(RelationGetDescr(changed), values, nulls);
@@ -642,7 +795,7 @@ record_changes(Relation changed, const char *reference, Datum keys, bool isnull,
 }
 
 /*
- * ri_policy._track_trigger(reference, match, side, attnum1, column1, ...):
+ * ri_policy._track_trigger(id, match, side, attnum1, column1, ...):
  * the statement-level trigger of a tracked reference, on its child (side
  * 'child') or its parent, whose key columns are given by number and name.  Triggers created before version 0.4 have no side
  * argument; their changes count as the parent's, which is always safe.
@@ -661,6 +814,8 @@ ri_policy_track_trigger(PG_FUNCTION_ARGS)
 	Oid			types[INDEX_MAX_KEYS];
 	TupleDesc	desc;
 	Relation	changed;
+	Oid			partition;
+	Datum		key;
 	Datum	   *values;
 	bool	   *isnull;
 	int			n;
@@ -680,17 +835,29 @@ ri_policy_track_trigger(PG_FUNCTION_ARGS)
 		from_parent = strcmp(trigger->tgargs[2], "child") != 0;
 	nkeys = (trigger->tgnargs - first) / 2;
 
+	/*
+	 * The log's partition for the reference.  A trigger older than the
+	 * log's objects (named by a 0.4 reference name, restored from an old
+	 * dump, say) records nothing: it is not the reference's trigger by id,
+	 * so the reference's passes are full ones (ri_tracks_child_deletes()).
+	 */
+	partition = changed_partition(reference, &key);
+	if (!OidIsValid(partition))
+		return PointerGetDatum(NULL);
 	/* a partition remembered from before the extension was re-created? */
-	changed = try_table_open(ri_changed_partition(reference), RowExclusiveLock);
+	changed = try_table_open(partition, RowExclusiveLock);
 	if (changed == NULL)
 	{
 		forget_changed((Datum) 0, InvalidOid);
-		changed = table_open(ri_changed_partition(reference), RowExclusiveLock);
+		partition = changed_partition(reference, &key);
+		if (!OidIsValid(partition))
+			return PointerGetDatum(NULL);
+		changed = table_open(partition, RowExclusiveLock);
 	}
 
 	if (TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
 	{
-		record_changes(changed, reference, (Datum) 0, true, from_parent);
+		record_changes(changed, key, (Datum) 0, true, from_parent);
 		table_close(changed, RowExclusiveLock);
 		return PointerGetDatum(NULL);
 	}
@@ -701,7 +868,7 @@ ri_policy_track_trigger(PG_FUNCTION_ARGS)
 		if (!TRIGGER_FIRED_BY_DELETE(trigdata->tg_event) || from_parent)
 			elog(ERROR, "ri_policy._track_trigger: no transition table on \"%s\"",
 				 RelationGetRelationName(trigdata->tg_relation));
-		record_changes(changed, reference, PointerGetDatum(construct_empty_array(TEXTOID)),
+		record_changes(changed, key, PointerGetDatum(construct_empty_array(TEXTOID)),
 					   false, from_parent);
 		table_close(changed, RowExclusiveLock);
 		return PointerGetDatum(NULL);
@@ -761,7 +928,7 @@ ri_policy_track_trigger(PG_FUNCTION_ARGS)
 				values[e] = CStringGetTextDatum(OutputFunctionCall(&out[e % nkeys], values[e]));
 		if (fixed >= 0)
 			ri_fixed_output_end(fixed);
-		record_changes(changed, reference,
+		record_changes(changed, key,
 					   PointerGetDatum(construct_md_array(values, isnull, 1, dims, lbs,
 														  TEXTOID, -1, false,
 														  TYPALIGN_INT)),

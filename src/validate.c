@@ -501,40 +501,44 @@ confirm_suspects(Validator *v, ChildKeyGroup *group)
  */
 
 /*
- * The advisory lock that one validation (or repair) of a reference holds.
+ * The advisory lock that one validation (or repair) of a reference holds:
+ * its id, and a last field that pg_advisory_lock() never uses (1 or 2), so
+ * no other lock can be it.  ri_policy._is_running() looks for it.
  */
 void
-ri_reference_locktag(LOCKTAG *tag, const char *name)
+ri_reference_locktag(LOCKTAG *tag, int64 id)
 {
-	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, 0x52504f4c,	/* "RPOL" */
-						 hash_bytes((const unsigned char *) name, strlen(name)),
-						 0x5250);
+	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, (uint32) ((uint64) id >> 32),
+						 (uint32) id, 0x5249);	/* "RI" */
 }
 
 /*
  * Begin work that changes a reference's results: in a memory context of its
  * own (under TopMemoryContext, to outlive the commits between batches),
- * load the reference, check that the caller owns the child, and take the
- * reference's session lock.  Returns NULL, with a NOTICE and nothing left
- * behind, if another session holds the lock.
+ * give the reference an id if it has none (a foreign key's first pass),
+ * load it again by that id, check that the caller owns the child, and take
+ * the reference's session lock.  Returns NULL, with a NOTICE and nothing
+ * left behind, if another session holds the lock.
  */
 RiReference *
-ri_begin_work(const char *name, RiWork *work)
+ri_begin_work(RiReference *found, RiWork *work)
 {
 	RiReference *ref;
 
+	ri_require_child_owner(found);
+	ri_ensure_identity(found);
 	work->oldcxt = CurrentMemoryContext;
 	work->cxt = AllocSetContextCreate(TopMemoryContext, "ri_policy work",
 									  ALLOCSET_DEFAULT_SIZES);
 	MemoryContextSwitchTo(work->cxt);
-	ref = ri_load_reference(name);
+	ref = ri_load_reference_id(found->id);
 	ri_require_child_owner(ref);
-	ri_reference_locktag(&work->tag, name);
+	ri_reference_locktag(&work->tag, ref->id);
 	if (LockAcquire(&work->tag, ExclusiveLock, true, true) == LOCKACQUIRE_NOT_AVAIL)
 	{
 		ereport(NOTICE,
 				(errmsg("reference \"%s\" is being validated or repaired by another session, skipping",
-						name)));
+						ref->name)));
 		MemoryContextSwitchTo(work->oldcxt);
 		MemoryContextDelete(work->cxt);
 		return NULL;
@@ -570,7 +574,7 @@ record_orphans(Validator *v, ChildKeyGroup *batch)
 	Datum	   *rows;
 	int			n = 0;
 	Datum		args[3];
-	Oid			argtypes[3] = {TEXTOID, JSONBARRAYOID, INT8ARRAYOID};
+	Oid			argtypes[3] = {INT8OID, JSONBARRAYOID, INT8ARRAYOID};
 	RiUserState saved;
 	int			nestlevel;
 
@@ -591,7 +595,7 @@ record_orphans(Validator *v, ChildKeyGroup *batch)
 	if (n == 0)
 		return;
 
-	args[0] = CStringGetTextDatum(v->ref->name);
+	args[0] = Int64GetDatum(v->ref->id);
 	args[1] = PointerGetDatum(construct_array(keys, n, JSONBOID, -1, false,
 											  TYPALIGN_INT));
 	args[2] = PointerGetDatum(construct_array(rows, n, INT8OID, 8,
@@ -620,12 +624,12 @@ typedef struct RunState
 static void
 begin_run(Validator *v, bool restart, RunState *state)
 {
-	Datum		arg = CStringGetTextDatum(v->ref->name);
-	Oid			argtype = TEXTOID;
+	Datum		arg = Int64GetDatum(v->ref->id);
+	Oid			argtype = INT8OID;
 	ListCell   *lc;
 	int64		blocks_total = 0;
 	Datum		args[4];
-	Oid			argtypes[4] = {TEXTOID, INT8OID, OIDOID, INT4OID};
+	Oid			argtypes[4] = {INT8OID, INT8OID, OIDOID, INT4OID};
 
 	state->resume = false;
 	exec_owner(v, NULL, "SELECT status, resume_rel, resume_block, leaves"
@@ -687,11 +691,11 @@ begin_run(Validator *v, bool restart, RunState *state)
 	exec_owner(v, NULL, "WITH c AS (DELETE FROM ri_policy._changed WHERE reference = $1),"
 			   " s AS (INSERT INTO ri_policy._sentinel"
 			   "        SELECT $1 FROM ri_policy._reference"
-			   "         WHERE name = $1 AND tracked_since IS NOT NULL"
+			   "         WHERE id = $1 AND tracked_since IS NOT NULL"
 			   "        ON CONFLICT DO NOTHING),"
 			   " x AS (DELETE FROM ri_policy._sentinel s"
 			   "        WHERE NOT EXISTS (SELECT 1 FROM ri_policy._reference r"
-			   "                           WHERE r.name = s.reference))"
+			   "                           WHERE r.id = s.reference))"
 			   " DELETE FROM ri_policy._pending WHERE reference = $1",
 			   1, argtypes, args);
 	exec_owner(v, NULL, "INSERT INTO ri_policy._progress AS p (reference, status,"
@@ -712,9 +716,9 @@ static void
 record_progress(Validator *v, Oid rel, BlockNumber next, int64 blocks_done)
 {
 	Datum		args[5];
-	Oid			argtypes[5] = {TEXTOID, INT8OID, INT8OID, OIDOID, INT8OID};
+	Oid			argtypes[5] = {INT8OID, INT8OID, INT8OID, OIDOID, INT8OID};
 
-	args[0] = CStringGetTextDatum(v->ref->name);
+	args[0] = Int64GetDatum(v->ref->id);
 	args[1] = Int64GetDatum((int64) v->batch_rows);
 	args[2] = Int64GetDatum(blocks_done);
 	args[3] = ObjectIdGetDatum(rel);
@@ -734,8 +738,8 @@ record_progress(Validator *v, Oid rel, BlockNumber next, int64 blocks_done)
 static void
 finish_run(Validator *v)
 {
-	Datum		arg = CStringGetTextDatum(v->ref->name);
-	Oid			argtype = TEXTOID;
+	Datum		arg = Int64GetDatum(v->ref->id);
+	Oid			argtype = INT8OID;
 
 	exec_owner(v, NULL,
 			   "WITH p AS (SELECT key, child_rows FROM ri_policy._pending"
@@ -770,9 +774,9 @@ static void
 record_stop(Validator *v, ErrorData *edata)
 {
 	Datum		args[3];
-	Oid			argtypes[3] = {TEXTOID, TEXTOID, TEXTOID};
+	Oid			argtypes[3] = {INT8OID, TEXTOID, TEXTOID};
 
-	args[0] = CStringGetTextDatum(v->ref->name);
+	args[0] = Int64GetDatum(v->ref->id);
 	args[1] = CStringGetTextDatum(edata->sqlerrcode == ERRCODE_QUERY_CANCELED ?
 								  "interrupted" : "failed");
 	args[2] = CStringGetTextDatum(edata->message ? edata->message : "");
@@ -976,14 +980,14 @@ validator_create(RiReference *ref, int batch_size, bool atomic,
  * Validate one reference: a whole pass, or the rest of an interrupted one.
  */
 static void
-validate_one(const char *name, int batch_size, bool restart, bool atomic)
+validate_one(RiReference *found, int batch_size, bool restart, bool atomic)
 {
 	RiWork		work;
 	RiReference *ref;
 	Validator  *volatile v = NULL;
 	RunState	state = {0};
 
-	ref = ri_begin_work(name, &work);
+	ref = ri_begin_work(found, &work);
 	if (ref == NULL)
 		return;
 
@@ -1038,11 +1042,10 @@ validate_one(const char *name, int batch_size, bool restart, bool atomic)
  * a complete full pass that started after tracking did.
  */
 static bool
-incremental_possible(const char *name)
+incremental_possible(RiReference *ref)
 {
-	RiReference *ref = ri_load_reference(name);
-	Datum		arg = CStringGetTextDatum(name);
-	Oid			argtype = TEXTOID;
+	Datum		arg = Int64GetDatum(ref->id);
+	Oid			argtype = INT8OID;
 	bool		ok = false;
 
 	if (OidIsValid(ref->conoid) || !ri_incremental_safe(ref, ri_rel_owner(ref->child)) ||
@@ -1058,10 +1061,10 @@ incremental_possible(const char *name)
 	if (ri_exec_as_owner(NULL, "SELECT r.tracked_since IS NOT NULL AND p.status = 'done'"
 						 "       AND p.last_full_at >= r.tracked_since"
 						 "       AND EXISTS (SELECT 1 FROM ri_policy._sentinel s"
-						 "                    WHERE s.reference = r.name)"
+						 "                    WHERE s.reference = r.id)"
 						 "  FROM ri_policy._reference r"
-						 "  JOIN ri_policy._progress p ON p.reference = r.name"
-						 " WHERE r.name = $1", 1, &argtype, &arg, NULL,
+						 "  JOIN ri_policy._progress p ON p.reference = r.id"
+						 " WHERE r.id = $1", 1, &argtype, &arg, NULL,
 						 true) == SPI_OK_SELECT && SPI_processed == 1)
 	{
 		bool		isnull;
@@ -1220,11 +1223,10 @@ recheck_keys(Validator *v, SPIPlanPtr *recheck, Datum *colargs)
  * was a DELETE from the child (an entry without keys).
  */
 static uint64
-take_changes(Validator *v, Datum name, int batch_size, BlockNumber *next,
+take_changes(Validator *v, int batch_size, BlockNumber *next,
 			 Datum *colargs, bool *truncated, bool *deleted)
 {
 	int			nkeys = v->ref->nkeys;
-	text	   *wanted = DatumGetTextPP(name);
 	Relation	rel;
 	char	   *partition;
 	BlockNumber nblocks;
@@ -1248,7 +1250,7 @@ take_changes(Validator *v, Datum name, int batch_size, BlockNumber *next,
 	bool	   *nulls;
 
 	/* the entries' addresses, read directly */
-	rel = table_open(ri_changed_partition(v->ref->name), AccessShareLock);
+	rel = table_open(ri_changed_partition(v->ref->id), AccessShareLock);
 	partition = quote_qualified_identifier("ri_policy", RelationGetRelationName(rel));
 	nblocks = RelationGetNumberOfBlocks(rel);
 	tids = palloc(maxtids * sizeof(Datum));
@@ -1261,7 +1263,6 @@ take_changes(Validator *v, Datum name, int batch_size, BlockNumber *next,
 		{
 			BlockNumber block = ItemPointerGetBlockNumber(&slot->tts_tid);
 			bool		isnull;
-			text	   *reference;
 			Datum		keys;
 
 			if (block != curblock)
@@ -1275,10 +1276,7 @@ take_changes(Validator *v, Datum name, int batch_size, BlockNumber *next,
 				CHECK_FOR_INTERRUPTS();
 			}
 			examined++;
-			reference = DatumGetTextPP(slot_getattr(slot, 1, &isnull));
-			if (VARSIZE_ANY_EXHDR(reference) != VARSIZE_ANY_EXHDR(wanted) ||
-				memcmp(VARDATA_ANY(reference), VARDATA_ANY(wanted),
-					   VARSIZE_ANY_EXHDR(wanted)) != 0)
+			if (DatumGetInt64(slot_getattr(slot, 1, &isnull)) != v->ref->id)
 				continue;
 			keys = slot_getattr(slot, 2, &isnull);
 			if (!isnull)
@@ -1371,13 +1369,13 @@ take_changes(Validator *v, Datum name, int batch_size, BlockNumber *next,
  * A batch's outcome only touches its own keys, so paging by key is stable.
  */
 static uint64
-violation_keys(Validator *v, Datum name, int batch_size, Datum *last,
+violation_keys(Validator *v, int batch_size, Datum *last,
 			   MemoryContext lastcxt, Datum *colargs)
 {
 	RiReference *ref = v->ref;
 	StringInfoData sql;
 	Datum		args[3];
-	Oid			argtypes[3] = {TEXTOID, JSONBOID, INT4OID};
+	Oid			argtypes[3] = {INT8OID, JSONBOID, INT4OID};
 	char		nulls[3] = {' ', *last ? ' ' : 'n', ' '};
 	uint64		nrows;
 	Datum	   *values;
@@ -1389,7 +1387,7 @@ violation_keys(Validator *v, Datum name, int batch_size, Datum *last,
 		appendStringInfo(&sql, ", v.key ->> %s", quote_literal_cstr(ref->child_columns[c]));
 	appendStringInfoString(&sql, " FROM ri_policy._violation v WHERE v.reference = $1"
 						   " AND ($2 IS NULL OR v.key > $2) ORDER BY v.key LIMIT $3");
-	args[0] = name;
+	args[0] = Int64GetDatum(ref->id);
 	args[1] = *last;
 	args[2] = Int32GetDatum(batch_size);
 	(void) ri_exec_as_owner(NULL, sql.data, 3, argtypes, args, nulls, true);
@@ -1436,7 +1434,7 @@ violation_keys(Validator *v, Datum name, int batch_size, Datum *last,
  * having done nothing, if a TRUNCATE was recorded: a full pass is due.
  */
 static bool
-validate_incremental(const char *name, int batch_size, bool atomic)
+validate_incremental(RiReference *found, int batch_size, bool atomic)
 {
 	MemoryContext batch_cxt;
 	RiWork		work;
@@ -1451,12 +1449,12 @@ validate_incremental(const char *name, int batch_size, bool atomic)
 	bool		sentinel_taken = false;
 	Datum		last_violation = (Datum) 0;
 
-	ref = ri_begin_work(name, &work);
+	ref = ri_begin_work(found, &work);
 	if (ref == NULL)
 		return true;
 
 	/* a full pass may have begun (and stopped) since the caller looked */
-	if (!incremental_possible(name))
+	if (!incremental_possible(ref))
 	{
 		ri_end_work(&work);
 		return false;
@@ -1469,7 +1467,7 @@ validate_incremental(const char *name, int batch_size, bool atomic)
 
 		v = validator_create(ref, batch_size, atomic, record_orphans, work.cxt);
 		batch_cxt = v->batch_cxt;
-		args[0] = CStringGetTextDatum(name);
+		args[0] = Int64GetDatum(ref->id);
 		started = DirectFunctionCall1(clock_timestamp, (Datum) 0);
 
 		for (;;)
@@ -1484,7 +1482,7 @@ validate_incremental(const char *name, int batch_size, bool atomic)
 			bool		isnull;
 			Datum		colargs[INDEX_MAX_KEYS + 1];
 			Datum		wargs[4];
-			Oid			wtypes[4] = {TEXTOID, JSONBARRAYOID, INT8ARRAYOID, JSONBARRAYOID};
+			Oid			wtypes[4] = {INT8OID, JSONBARRAYOID, INT8ARRAYOID, JSONBARRAYOID};
 
 			MemoryContextReset(batch_cxt);
 			MemoryContextSwitchTo(batch_cxt);
@@ -1496,7 +1494,7 @@ validate_incremental(const char *name, int batch_size, bool atomic)
 			 */
 			if (next != InvalidBlockNumber)
 			{
-				nstatements = take_changes(v, args[0], batch_size, &next, colargs,
+				nstatements = take_changes(v, batch_size, &next, colargs,
 										   &truncated, &deleted);
 				if (truncated)
 				{
@@ -1513,7 +1511,7 @@ validate_incremental(const char *name, int batch_size, bool atomic)
 				 */
 				if (deleted && !sentinel_taken)
 				{
-					Oid			argtype = TEXTOID;
+					Oid			argtype = INT8OID;
 
 					exec_owner(v, NULL, "DELETE FROM ri_policy._sentinel WHERE reference = $1",
 							   1, &argtype, args);
@@ -1530,7 +1528,7 @@ validate_incremental(const char *name, int batch_size, bool atomic)
 				uint64		nkeys;
 
 				/* the last key lives across batches: outside batch_cxt */
-				nkeys = violation_keys(v, args[0], batch_size, &last_violation,
+				nkeys = violation_keys(v, batch_size, &last_violation,
 									   work.cxt, colargs);
 				if (nkeys < (uint64) batch_size)
 					deleted = false;
@@ -1611,7 +1609,7 @@ validate_incremental(const char *name, int batch_size, bool atomic)
 		if (!full_needed)
 		{
 			Datum		pargs[5];
-			Oid			ptypes[5] = {TEXTOID, INT8OID, INT8OID, TIMESTAMPTZOID, BOOLOID};
+			Oid			ptypes[5] = {INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID, BOOLOID};
 
 			MemoryContextSwitchTo(batch_cxt);
 			PushActiveSnapshot(GetTransactionSnapshot());
@@ -1645,20 +1643,6 @@ validate_incremental(const char *name, int batch_size, bool atomic)
 }
 
 /*
- * A new library can be installed before ALTER EXTENSION ri_policy UPDATE
- * brings the extension's tables to its version (0.4's here).
- */
-static void
-require_current_objects(void)
-{
-	if (!ri_objects_current())
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("extension \"ri_policy\" must be updated to the version of its library"),
-				 errhint("Run ALTER EXTENSION ri_policy UPDATE.")));
-}
-
-/*
  * CALL ri_policy.validate(reference, batch_size, restart, full)
  *
  * A tracked reference whose last full pass started after tracking did gets
@@ -1671,7 +1655,7 @@ ri_policy_validate(PG_FUNCTION_ARGS)
 	int			batch_size = ri_policy_batch_size;
 	bool		restart;
 	bool		full;
-	List	   *names;
+	List	   *refs;
 	ListCell   *lc;
 
 	atomic = !(fcinfo->context && IsA(fcinfo->context, CallContext) &&
@@ -1691,14 +1675,14 @@ ri_policy_validate(PG_FUNCTION_ARGS)
 	}
 	restart = PG_GETARG_BOOL(2);
 	full = PG_GETARG_BOOL(3);
-	require_current_objects();
+	ri_require_current_objects();
 
 	SPI_connect_ext(atomic ? 0 : SPI_OPT_NONATOMIC);
 
-	names = PG_ARGISNULL(0) ? ri_owned_reference_names() :
-		list_make1(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	refs = PG_ARGISNULL(0) ? ri_owned_references() :
+		list_make1(ri_resolve_reference(text_to_cstring(PG_GETARG_TEXT_PP(0))));
 
-	foreach(lc, names)
+	foreach(lc, refs)
 	{
 		if (!full && !restart && incremental_possible(lfirst(lc)) &&
 			validate_incremental(lfirst(lc), batch_size, atomic))
@@ -1788,7 +1772,7 @@ ri_policy_orphans(PG_FUNCTION_ARGS)
 	oldcxt = MemoryContextSwitchTo(cxt);
 
 	SPI_connect();
-	ref = ri_load_reference(name);
+	ref = ri_resolve_reference(name);
 	if (pg_class_aclcheck(ref->child, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
 		aclcheck_error(ACLCHECK_NO_PRIV,
 					   get_relkind_objtype(get_rel_relkind(ref->child)),

@@ -1,7 +1,10 @@
 #!/bin/sh
 # Declared references, their violations and progress survive
 # pg_dump | psql into a new database, and keep working there, tracking
-# included.  Prints TAP;
+# included; so do the ids of references and of foreign keys with results
+# (their tables are re-found by name, and the keys by table and name).  A
+# 0.4 dump restored into an extension created at 0.4 and then updated keeps
+# everything too.  Prints TAP;
 # exits non-zero on failure.  Run by test/run-tests.sh.
 set -eu
 
@@ -34,6 +37,22 @@ INSERT INTO shop.lines VALUES (1, 1), (2, 3);
 SELECT ri_policy.declare_reference('shop.lines', '{sku}', 'shop.items', name => 'lines_sku');
 SELECT ri_policy.track('lines_sku');
 CALL ri_policy.validate('lines_sku');
+-- schema-per-tenant foreign keys of one name, validated, one renamed since
+CREATE SCHEMA t1;
+CREATE SCHEMA t2;
+CREATE TABLE t1.customers (id int PRIMARY KEY);
+CREATE TABLE t2.customers (id int PRIMARY KEY);
+CREATE TABLE t1.orders (customer_id int);
+CREATE TABLE t2.orders (customer_id int);
+INSERT INTO t1.orders VALUES (1), (2);
+INSERT INTO t2.orders VALUES (3);
+ALTER TABLE t1.orders ADD CONSTRAINT orders_customer_id_fkey FOREIGN KEY (customer_id)
+	REFERENCES t1.customers NOT VALID;
+ALTER TABLE t2.orders ADD CONSTRAINT orders_customer_id_fkey FOREIGN KEY (customer_id)
+	REFERENCES t2.customers NOT VALID;
+CALL ri_policy.validate('t1.orders.orders_customer_id_fkey');
+CALL ri_policy.validate('t2.orders.orders_customer_id_fkey');
+ALTER TABLE t1.orders RENAME CONSTRAINT orders_customer_id_fkey TO orders_fk;
 SQL
 
 pg_dump -d "$src" | sql -d "$dst" >/dev/null
@@ -68,10 +87,69 @@ check "tracking records the key columns after a restore" \
 	"$(sql -d "$dst" -c "INSERT INTO shop.lines VALUES (3, 9)" \
 		-c "DELETE FROM shop.items WHERE sku = 1" \
 		-c "SELECT string_agg(k, ',' ORDER BY k) FROM ri_policy._changed, unnest(keys) k
-			 WHERE reference = 'lines_sku'")" "1,9"
+			 WHERE reference = (SELECT id FROM ri_policy._reference WHERE name = 'lines_sku')")" "1,9"
 check "and the next pass finds the orphans" \
 	"$(sql -d "$dst" -c "CALL ri_policy.validate('lines_sku')" \
 		-c "SELECT string_agg(key::text, ' ' ORDER BY key) FROM ri_policy.violations
 			 WHERE reference = 'lines_sku'")" '{"sku": 1} {"sku": 3} {"sku": 9}'
+q="SELECT name, child, kind, orphan_keys, orphan_rows, last_validated IS NOT NULL
+     FROM ri_policy.references WHERE child::text ~ '^t[12]\.' ORDER BY 2, 1"
+check "foreign keys of one name in two schemas keep their results" \
+	"$(sql -d "$dst" -c "$q")" "$(sql -d "$src" -c "$q")"
+q="SELECT id, name, child FROM ri_policy._names ORDER BY id"
+check "every reference keeps its id" "$(sql -d "$dst" -c "$q")" "$(sql -d "$src" -c "$q")"
+q="SELECT last_value FROM ri_policy._reference_id_seq"
+check "and the next reference gets a new one" "$(sql -d "$dst" -c "$q")" "$(sql -d "$src" -c "$q")"
+check "a restored foreign key validates by its new name" \
+	"$(sql -d "$dst" -c "INSERT INTO t1.customers VALUES (1)" \
+		-c "CALL ri_policy.validate('t1.orders.orders_fk')" \
+		-c "SELECT string_agg(key::text, ' ') FROM ri_policy.violations
+			 WHERE child = 't1.orders'::regclass")" '{"customer_id": 2}'
+
+# A 0.4 dump: restored into the extension created at 0.4, then updated.
+# (The rows are made as 0.4 made them: this library runs only 0.5's
+# objects.)
+src04=ri_policy_dump_src04
+dst04=ri_policy_dump_dst04
+sql -d postgres -c "DROP DATABASE IF EXISTS $src04" -c "DROP DATABASE IF EXISTS $dst04" \
+	-c "CREATE DATABASE $src04" -c "CREATE DATABASE $dst04"
+trap 'sql -d postgres -c "DROP DATABASE IF EXISTS $src" -c "DROP DATABASE IF EXISTS $dst" \
+	-c "DROP DATABASE IF EXISTS $src04" -c "DROP DATABASE IF EXISTS $dst04"' EXIT
+sql -d "$src04" <<'SQL'
+CREATE EXTENSION ri_policy VERSION '0.4';
+CREATE TABLE p (id int PRIMARY KEY);
+INSERT INTO p VALUES (1), (2);
+CREATE TABLE c (pid int);
+INSERT INTO c VALUES (1), (3), (4);
+INSERT INTO ri_policy._reference (name, child, child_columns, parent, parent_columns,
+								  eq_operators, match, on_delete, tracked_since)
+VALUES ('r', 'c', '{pid}', 'p', '{id}', '{"=(integer,integer)"}', 'simple', 'no action',
+		now() - interval '1 hour');
+INSERT INTO ri_policy._violation VALUES ('r', '{"pid": 3}', 1, now(), now()),
+										('r', '{"pid": 4}', 1, now(), now());
+INSERT INTO ri_policy._progress (reference, status, started_at, finished_at, rows_checked,
+								 orphan_keys, leaves, last_done_at, last_full_at)
+VALUES ('r', 'done', now(), now(), 3, 2, 1, now(), now());
+CREATE TABLE fc (pid int);
+INSERT INTO fc VALUES (5);
+ALTER TABLE fc ADD CONSTRAINT fc_fk FOREIGN KEY (pid) REFERENCES p NOT VALID;
+INSERT INTO ri_policy._violation VALUES ('fc_fk', '{"pid": 5}', 1, now(), now());
+INSERT INTO ri_policy._progress (reference, status, started_at, finished_at, rows_checked,
+								 orphan_keys, leaves, last_done_at, last_full_at)
+VALUES ('fc_fk', 'done', now(), now(), 1, 1, 1, now(), now());
+CREATE TRIGGER ri_policy_track_0a0b0c0d_ci AFTER INSERT ON c
+	REFERENCING NEW TABLE AS ri_new FOR EACH STATEMENT
+	EXECUTE FUNCTION ri_policy._track_trigger('r', 'simple', 'child', '1', 'pid');
+SQL
+sql -d "$dst04" -c "CREATE EXTENSION ri_policy VERSION '0.4'"
+pg_dump -d "$src04" | sql -d "$dst04" >/dev/null
+sql -d "$dst04" -c "ALTER EXTENSION ri_policy UPDATE"
+q="SELECT reference, child, key, child_rows FROM ri_policy.violations ORDER BY 1, 3"
+check "a 0.4 dump restored at 0.4 and updated keeps its results" \
+	"$(sql -d "$dst04" -c "$q")" "$(printf '%s\n' 'fc_fk|fc|{"pid": 5}|1' 'r|c|{"pid": 3}|1' 'r|c|{"pid": 4}|1')"
+check "and its tracking, under the new trigger names" \
+	"$(sql -d "$dst04" -c "SELECT count(*) FROM pg_trigger
+						  WHERE tgfoid = 'ri_policy._track_trigger'::regproc
+							AND tgname ~ '^ri_policy_track_[0-9]+_'")" "8"
 echo "1..$n"
 exit $fail

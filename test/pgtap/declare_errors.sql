@@ -1,7 +1,7 @@
 -- Bad input to declare_reference() and drop_reference(): a clear error with
 -- the right SQLSTATE, and nothing changed.
 BEGIN;
-SELECT plan(36);
+SELECT plan(37);
 
 CREATE TABLE p (id int PRIMARY KEY, u int UNIQUE, nu int, pu int, e int,
 				pt point, ci text);
@@ -12,7 +12,8 @@ CREATE VIEW v AS SELECT * FROM c;
 CREATE TEMP TABLE tmp (pid int);
 CREATE TABLE noflat (id int);
 SELECT ri_policy.declare_reference('c', '{pid}', 'p', name => 'existing');
-CREATE TABLE fkc (pid int CONSTRAINT fk_name REFERENCES p);
+ALTER TABLE c ADD CONSTRAINT fk_name FOREIGN KEY (pid2) REFERENCES p NOT VALID,
+	ADD CONSTRAINT c_check CHECK (id > 0);
 
 CREATE FUNCTION registry() RETURNS text LANGUAGE sql AS
 	$$SELECT coalesce(string_agg(name, ',' ORDER BY name), '') FROM ri_policy._reference$$;
@@ -84,9 +85,12 @@ SELECT throws_ok($$SELECT ri_policy.declare_reference('c', '{pid}', 'p', on_dele
 SELECT throws_ok($$SELECT ri_policy.declare_reference('c', '{pid}', 'p', name => '')$$,
 				 '22023', NULL, 'empty name');
 SELECT throws_ok($$SELECT ri_policy.declare_reference('c', '{pid2}', 'p', name => 'existing')$$,
-				 '42710', 'reference "existing" already exists', 'duplicate name');
+				 '42710', 'reference "existing" of table "c" already exists', 'duplicate name');
 SELECT throws_ok($$SELECT ri_policy.declare_reference('c', '{pid2}', 'p', name => 'fk_name')$$,
-				 '42710', NULL, 'name of a foreign key');
+				 '42710', NULL, 'name of a foreign key of the child');
+SELECT throws_ok($$SELECT ri_policy.declare_reference('c', '{pid2}', 'p', name => 'c_check')$$,
+				 '42710', 'constraint "c_check" of relation "c" already exists',
+				 'name of another constraint of the child');
 SELECT throws_ok($$SELECT ri_policy.drop_reference('no_such')$$, '42704',
 				 'reference "no_such" does not exist', 'drop an unknown reference');
 SELECT throws_ok($$SELECT ri_policy.drop_reference('fk_name')$$, '42809', NULL,

@@ -3,7 +3,7 @@
 -- any column name; tracked date keys do not depend on DateStyle; partitioned
 -- tables and RLS-hidden parents get full passes; _is_running takes no lock.
 BEGIN;
-SELECT plan(14);
+SELECT plan(15);
 
 CREATE ROLE regress_hard;
 CREATE SCHEMA hard AUTHORIZATION regress_hard;
@@ -16,9 +16,16 @@ SELECT throws_ok($$CREATE TRIGGER x AFTER INSERT ON hard.t REFERENCING NEW TABLE
 				 '42501', NULL, 'an ordinary role cannot use the tracking trigger function');
 RESET ROLE;
 SELECT throws_ok($$CREATE TRIGGER x AFTER INSERT ON hard.t REFERENCING NEW TABLE AS n
-				   FOR EACH STATEMENT EXECUTE FUNCTION ri_policy._track_trigger('v', 'simple', '30000', 'a');
+				   FOR EACH STATEMENT EXECUTE FUNCTION ri_policy._track_trigger('1', 'simple', '30000', 'a');
 				   INSERT INTO hard.t VALUES (1)$$,
 				 'XX000', NULL, 'nor can bad arguments crash it');
+-- a trigger whose first argument is no id (a 0.4 trigger, named by
+-- reference name) records nothing, and lets the statement through
+SELECT lives_ok($$CREATE TRIGGER x AFTER INSERT ON hard.t REFERENCING NEW TABLE AS n
+				  FOR EACH STATEMENT EXECUTE FUNCTION ri_policy._track_trigger('v', 'simple', '30000', 'a');
+				  INSERT INTO hard.t VALUES (1);
+				  DROP TRIGGER x ON hard.t$$,
+				'a trigger of an older version records nothing');
 
 -- orphans() under row-level security
 CREATE TABLE hard.p (id int PRIMARY KEY);
@@ -112,7 +119,7 @@ CALL ri_policy.validate('resume_ref');
 -- as if the pass had been interrupted after reading rch1 to its end
 UPDATE ri_policy._progress SET status = 'interrupted', resume_rel = 'hard.rch1'::regclass,
 							   resume_block = 1000000
- WHERE reference = 'resume_ref';
+ WHERE reference = (SELECT id FROM ri_policy._reference WHERE name = 'resume_ref');
 ALTER TABLE hard.rch ATTACH PARTITION hard.early FOR VALUES FROM (100) TO (200);
 CALL ri_policy.validate('resume_ref');
 SELECT is((SELECT string_agg(key::text, ',' ORDER BY key) FROM ri_policy.violations
@@ -120,6 +127,7 @@ SELECT is((SELECT string_agg(key::text, ',' ORDER BY key) FROM ri_policy.violati
 		  '{"pid": 998},{"pid": 999}', 'the partition attached meanwhile was read');
 
 -- _is_running only looks
-SELECT is(ri_policy._is_running('date_ref'), false, '_is_running');
+SELECT is(ri_policy._is_running((SELECT id FROM ri_policy._reference WHERE name = 'date_ref')),
+		  false, '_is_running');
 SELECT * FROM finish();
 ROLLBACK;

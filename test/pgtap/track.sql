@@ -17,8 +17,11 @@ CREATE FUNCTION truth() RETURNS TABLE (key jsonb, child_rows bigint) LANGUAGE sq
 	 WHERE pid IS NOT NULL AND NOT EXISTS (SELECT 1 FROM tp WHERE tp.id = tc.pid) GROUP BY 1$$;
 CREATE FUNCTION progress() RETURNS text LANGUAGE sql AS $$
 	SELECT status || ' ' || rows_checked FROM ri_policy.validation_progress WHERE reference = 'tr'$$;
+-- the id of a declared reference: the change log is keyed by it
+CREATE FUNCTION rid(text) RETURNS bigint LANGUAGE sql AS $$
+	SELECT id FROM ri_policy._reference WHERE name = $1$$;
 CREATE FUNCTION changed() RETURNS bigint LANGUAGE sql AS $$
-	SELECT coalesce(sum(cardinality(keys)), 0)::bigint FROM ri_policy._changed WHERE reference = 'tr'$$;
+	SELECT coalesce(sum(cardinality(keys)), 0)::bigint FROM ri_policy._changed WHERE reference = rid('tr')$$;
 
 -- tracking that starts after the last full pass gets a full pass first
 SELECT lives_ok($$SELECT ri_policy.track('tr')$$, 'track');
@@ -48,9 +51,9 @@ SELECT is(changed(), 11::bigint, 'COPY records its keys');
 -- the entries go to the partition that PostgreSQL routes the reference to
 SAVEPOINT routed;
 CREATE TEMP TABLE routed AS
-	WITH p AS (INSERT INTO ri_policy._changed VALUES ('tr', '{0}', false) RETURNING tableoid AS part)
+	WITH p AS (INSERT INTO ri_policy._changed VALUES (rid('tr'), '{0}', false) RETURNING tableoid AS part)
 	SELECT part FROM p;
-SELECT is((SELECT DISTINCT tableoid FROM ri_policy._changed WHERE reference = 'tr' AND keys <> '{0}'),
+SELECT is((SELECT DISTINCT tableoid FROM ri_policy._changed WHERE reference = rid('tr') AND keys <> '{0}'),
 		  (SELECT part FROM routed),
 		  'entries go to the reference''s partition of the change log');
 ROLLBACK TO SAVEPOINT routed;
@@ -58,7 +61,7 @@ ROLLBACK TO SAVEPOINT routed;
 -- each entry says which table changed
 SELECT is((SELECT array_agg(n ORDER BY from_parent)
 			 FROM (SELECT from_parent, sum(cardinality(keys)) AS n FROM ri_policy._changed
-					WHERE reference = 'tr' GROUP BY 1) s),
+					WHERE reference = rid('tr') GROUP BY 1) s),
 		  '{6,5}'::bigint[], 'six keys from the child, five from the parent');
 CALL ri_policy.validate('tr');
 SELECT is(progress(), 'done 11', 'the next pass re-checks only the 11 changed keys');
@@ -80,7 +83,7 @@ SELECT is(progress(), 'done 0', 'no changes: nothing re-checked');
 INSERT INTO tc VALUES (-7, -3), (-8, 0), (-9, 63), (-10, 64), (-11, 2147483647),
 	(-12, -2147483648), (-13, 64), (-14, -64), (-15, -65);
 SELECT is((SELECT array_agg(k::int ORDER BY k::int)
-			 FROM ri_policy._changed, unnest(keys) AS k WHERE reference = 'tr'),
+			 FROM ri_policy._changed, unnest(keys) AS k WHERE reference = rid('tr')),
 		  '{-2147483648,-65,-64,-3,0,63,64,2147483647}'::int[],
 		  'each distinct key once, negative and extreme ones too');
 DELETE FROM tc WHERE id BETWEEN -15 AND -7;
@@ -218,7 +221,7 @@ ALTER TABLE tc RENAME pid TO pid_x;
 ALTER TABLE tc RENAME id TO pid;
 INSERT INTO tc (pid, pid_x) VALUES (-901, 1003);
 SELECT is((SELECT array_agg(k) FROM ri_policy._changed, unnest(keys) AS k
-			WHERE reference = 'tr' AND NOT from_parent),
+			WHERE reference = rid('tr') AND NOT from_parent),
 		  '{1003}', 'after renames the key column is still the one recorded');
 ALTER TABLE tc RENAME pid TO id;
 ALTER TABLE tc RENAME pid_x TO pid;
@@ -243,7 +246,7 @@ CALL ri_policy.validate('rr2');
 SELECT set_eq('SELECT key, child_rows FROM ri_policy.violations WHERE reference = ''rr2''',
 			  $$VALUES ('{"y": 5}'::jsonb, 2::bigint), ('{"y": 7}', 1)$$,
 			  'recorded violations follow a renamed key column');
-SELECT is((SELECT count(*) FROM ri_policy._sentinel WHERE reference = 'rr2'), 1::bigint,
+SELECT is((SELECT count(*) FROM ri_policy._sentinel WHERE reference = rid('rr2')), 1::bigint,
 		  'a pass that re-checked violations after deletes leaves passes incremental');
 SELECT ri_policy.track('rr2', false);
 
@@ -269,10 +272,11 @@ CREATE TABLE dc (pid int);
 SELECT ri_policy.declare_reference('dc', '{pid}', 'dp', name => 'dr');
 SELECT ri_policy.track('dr');
 INSERT INTO dc VALUES (1), (2);
-SELECT is((SELECT count(*) FROM ri_policy._changed WHERE reference = 'dr'), 1::bigint,
+CREATE TEMP TABLE dr AS SELECT rid('dr') AS id;
+SELECT is((SELECT count(*) FROM ri_policy._changed WHERE reference = (SELECT id FROM dr)), 1::bigint,
 		  'a tracked table''s changes are recorded');
 DROP TABLE dc;
-SELECT is((SELECT count(*) FROM ri_policy._changed WHERE reference = 'dr'), 0::bigint,
+SELECT is((SELECT count(*) FROM ri_policy._changed WHERE reference = (SELECT id FROM dr)), 0::bigint,
 		  'and forgotten when it is dropped');
 
 -- stop tracking

@@ -29,7 +29,7 @@ SELECT throws_ok($$CALL ri_policy.validate('r', restart => NULL)$$, '22004',
 SELECT throws_ok($$CALL ri_policy.validate('r', "full" => NULL)$$, '22004',
 				 'full must not be null', 'validate: full NULL');
 SELECT throws_ok($$CALL ri_policy.validate('dup')$$, '42P08',
-				 'foreign key name "dup" is ambiguous', 'validate: ambiguous foreign key name');
+				 'reference name "dup" is ambiguous', 'validate: ambiguous foreign key name');
 SELECT throws_ok($$SELECT * FROM ri_policy.orphans(NULL)$$, '22004',
 				 'reference must not be null', 'orphans: NULL reference');
 SELECT throws_ok($$SELECT * FROM ri_policy.orphans('no_such')$$, '42704', NULL,
