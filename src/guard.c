@@ -433,10 +433,10 @@ ri_policy_guard_ddl_end(PG_FUNCTION_ARGS)
 	require_event_trigger(fcinfo, "ri_policy_guard_ddl_end");
 	ri_policy_restore_settings();
 
-	/* declared references follow their columns' renames */
+	/* declared references follow renames of their columns and keys */
 	parsetree = ((EventTriggerData *) fcinfo->context)->parsetree;
 	if (IsA(parsetree, RenameStmt) && ri_registry_exists())
-		ri_follow_column_rename(parsetree);
+		ri_follow_rename(parsetree);
 
 	check_noted_constraints();
 
@@ -444,24 +444,29 @@ ri_policy_guard_ddl_end(PG_FUNCTION_ARGS)
 }
 
 /*
- * Is a constraint an enforced foreign key of its own (no parent constraint)?
- * Copies its row into *con if so.
+ * Is a constraint a foreign key?  Copies its row into *con if so.
  */
 static bool
-fetch_own_foreign_key(Oid conoid, FormData_pg_constraint *con)
+fetch_foreign_key(Oid conoid, FormData_pg_constraint *con)
 {
 	HeapTuple	tup;
-	bool		result = false;
 
 	tup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(conoid));
 	if (!HeapTupleIsValid(tup))
 		return false;			/* rolled back, or dropped since */
 	memcpy(con, GETSTRUCT(tup), sizeof(FormData_pg_constraint));
 	ReleaseSysCache(tup);
-	if (con->contype == CONSTRAINT_FOREIGN && !OidIsValid(con->conparentid) &&
-		compat_conenforced(con))
-		result = true;
-	return result;
+	return con->contype == CONSTRAINT_FOREIGN;
+}
+
+/*
+ * Is a constraint an enforced foreign key of its own (no parent constraint)?
+ */
+static bool
+fetch_own_foreign_key(Oid conoid, FormData_pg_constraint *con)
+{
+	return fetch_foreign_key(conoid, con) && !OidIsValid(con->conparentid) &&
+		compat_conenforced(con);
 }
 
 /*
@@ -524,7 +529,28 @@ check_noted_constraints(void)
 
 	created_constraints = NIL;
 	altered_constraints = NIL;
-	if (ri_policy_mode == RI_POLICY_ALLOW || IsBinaryUpgrade)
+	if (IsBinaryUpgrade)
+		return;
+
+	/*
+	 * In every mode: a foreign key may not take the name of a declared
+	 * reference of its table, or one name would stand for two relationships.
+	 */
+	foreach(lc, created)
+	{
+		FormData_pg_constraint con;
+
+		if (fetch_foreign_key(lfirst_oid(lc), &con) &&
+			!OidIsValid(con.conparentid) && ri_registry_exists() &&
+			ri_reference_name_taken(con.conrelid, NameStr(con.conname)))
+			ereport(ERROR,
+					(errcode(ERRCODE_DUPLICATE_OBJECT),
+					 errmsg("constraint \"%s\" of relation \"%s\" would take the name of a declared reference",
+							NameStr(con.conname), get_rel_name(con.conrelid)),
+					 errhint("Drop or rename the reference first, or choose another name.")));
+	}
+
+	if (ri_policy_mode == RI_POLICY_ALLOW)
 		return;
 
 	foreach(lc, created)

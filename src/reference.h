@@ -51,8 +51,6 @@ extern int	ri_exec_as_owner(SPIPlanPtr *plan, const char *sql, int nargs,
 							 Oid *argtypes, Datum *values, const char *nulls,
 							 bool read_only);
 extern void ri_follow_rename(Node *parsetree);
-/* the name guard.c calls (it follows constraint renames too) */
-#define ri_follow_column_rename(parsetree) ri_follow_rename(parsetree)
 extern bool ri_registry_exists(void);
 extern bool ri_objects_current(void);
 
