@@ -72,11 +72,12 @@ check() {
 }
 
 q="SELECT name, child, child_columns, parent, parent_columns, kind, orphan_keys, orphan_rows
-     FROM ri_policy.references WHERE kind = 'declared'"
+     FROM ri_policy.references WHERE kind = 'declared' ORDER BY name, child::text"
 check "the reference is restored" "$(sql -d "$dst" -c "$q")" "$(sql -d "$src" -c "$q")"
 q="SELECT key, child_rows, first_seen FROM ri_policy.violations ORDER BY key"
 check "its violations are restored" "$(sql -d "$dst" -c "$q")" "$(sql -d "$src" -c "$q")"
-q="SELECT status, rows_checked FROM ri_policy.validation_progress"
+q="SELECT status, rows_checked FROM ri_policy.validation_progress
+     ORDER BY reference, child::text, rows_checked"
 check "its progress is restored" "$(sql -d "$dst" -c "$q")" "$(sql -d "$src" -c "$q")"
 check "it validates in the new database" \
 	"$(sql -d "$dst" -c "CALL ri_policy.validate('orders_customer')" \
