@@ -393,3 +393,45 @@ ri_convert_for_probe(RiReference *ref, int col, Datum *values, int n,
 	FreeExprContext(econtext, true);
 	return out;
 }
+
+/*
+ * May the reference's keys be compared now?  validate() and repair() given
+ * no reference use this, so that one reference that cannot be checked (its
+ * comparison refused since it was declared, say) does not stop the others:
+ * the check runs in a subtransaction, and a refusal becomes a WARNING.
+ */
+bool
+ri_comparison_usable(RiReference *ref)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	bool		usable = true;
+
+	BeginInternalSubTransaction(NULL);
+	PG_TRY();
+	{
+		ri_check_comparison(ref);
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+			ReThrowError(edata);
+		ereport(WARNING,
+				(errcode(edata->sqlerrcode),
+				 errmsg("skipping reference \"%s\": %s", ref->name, edata->message),
+				 edata->detail ? errdetail("%s", edata->detail) : 0));
+		FreeErrorData(edata);
+		usable = false;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(oldcxt);
+	CurrentResourceOwner = oldowner;
+	return usable;
+}

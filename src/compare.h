@@ -26,6 +26,7 @@
 	(SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION | SECURITY_NOFORCE_RLS)
 
 extern void ri_check_comparison(RiReference *ref);
+extern bool ri_comparison_usable(RiReference *ref);
 extern Oid	ri_probe_type(RiReference *ref, int col);
 extern Datum *ri_convert_for_probe(RiReference *ref, int col, Datum *values,
 								   int n, bool *unmatched);

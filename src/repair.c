@@ -344,7 +344,11 @@ ri_policy_repair(PG_FUNCTION_ARGS)
 	refs = PG_ARGISNULL(0) ? ri_owned_references() :
 		list_make1(ri_resolve_reference(text_to_cstring(PG_GETARG_TEXT_PP(0))));
 	foreach(lc, refs)
+	{
+		if (PG_ARGISNULL(0) && !ri_comparison_usable(lfirst(lc)))
+			continue;
 		(void) repair_one(lfirst(lc), action, batch_size, atomic);
+	}
 	SPI_finish();
 	PG_RETURN_VOID();
 }

@@ -1684,6 +1684,8 @@ ri_policy_validate(PG_FUNCTION_ARGS)
 
 	foreach(lc, refs)
 	{
+		if (PG_ARGISNULL(0) && !ri_comparison_usable(lfirst(lc)))
+			continue;
 		if (!full && !restart && incremental_possible(lfirst(lc)) &&
 			validate_incremental(lfirst(lc), batch_size, atomic))
 			continue;
