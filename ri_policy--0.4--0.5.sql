@@ -322,11 +322,28 @@ REVOKE ALL ON ri_policy._names FROM PUBLIC;
 COMMENT ON VIEW ri_policy._names IS
 'ri_policy: the name and child table of each reference id';
 
+-- May the caller read the results of a reference on this child table?
+-- Only with SELECT on it, and, when row-level security hides some of its
+-- rows from them, only as its owner (orphans() refuses such a caller too):
+-- a recorded key may come from a row the policy hides.
+CREATE FUNCTION ri_policy._may_read_results(child regclass)
+RETURNS boolean
+LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT pg_catalog.has_table_privilege(child, 'SELECT')
+	   AND (NOT pg_catalog.row_security_active(child)
+			OR pg_catalog.pg_has_role((SELECT c.relowner FROM pg_catalog.pg_class c
+										WHERE c.oid = child), 'USAGE'))
+$$;
+COMMENT ON FUNCTION ri_policy._may_read_results(regclass) IS
+'ri_policy: whether the caller may read the results of references on a child table';
+
 CREATE VIEW ri_policy.violations WITH (security_barrier) AS
 SELECT n.name AS reference, v.key, v.child_rows, v.first_seen, v.last_seen, n.child
   FROM ri_policy._violation v
   JOIN ri_policy._names n ON n.id = v.reference
- WHERE pg_catalog.has_table_privilege(n.child, 'SELECT');
+ WHERE ri_policy._may_read_results(n.child);
 COMMENT ON VIEW ri_policy.violations IS
 'orphaned keys found by the last complete validation pass of each reference';
 
@@ -341,7 +358,7 @@ SELECT n.name AS reference,
 	   p.orphan_keys, n.child
   FROM ri_policy._progress p
   JOIN ri_policy._names n ON n.id = p.reference
- WHERE pg_catalog.has_table_privilege(n.child, 'SELECT');
+ WHERE ri_policy._may_read_results(n.child);
 COMMENT ON VIEW ri_policy.validation_progress IS
 'the latest validation run of each reference, readable while it runs';
 
@@ -379,11 +396,11 @@ SELECT rel.name, rel.child, rel.child_columns, rel.parent, rel.parent_columns,
 	   rel.kind, rel.match, rel.on_delete,
 	   p.last_done_at AS last_validated,
 	   CASE WHEN p.last_done_at IS NOT NULL
-				 AND pg_catalog.has_table_privilege(rel.child, 'SELECT')
+				 AND ri_policy._may_read_results(rel.child)
 			THEN (SELECT pg_catalog.count(*) FROM ri_policy._violation v
 				   WHERE v.reference = rel.id) END AS orphan_keys,
 	   CASE WHEN p.last_done_at IS NOT NULL
-				 AND pg_catalog.has_table_privilege(rel.child, 'SELECT')
+				 AND ri_policy._may_read_results(rel.child)
 			THEN (SELECT COALESCE(pg_catalog.sum(v.child_rows), 0)::bigint
 					FROM ri_policy._violation v
 				   WHERE v.reference = rel.id) END AS orphan_rows

@@ -620,6 +620,12 @@ ri_policy_declare_reference(PG_FUNCTION_ARGS)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("reference name must not be empty")));
+		if (strlen(name) >= NAMEDATALEN)
+			ereport(ERROR,
+					(errcode(ERRCODE_NAME_TOO_LONG),
+					 errmsg("reference name \"%s\" is too long", name),
+					 errdetail("A reference's name, like a constraint's, has at most %d bytes.",
+							   NAMEDATALEN - 1)));
 	}
 	else
 	{
@@ -787,6 +793,12 @@ ri_policy_rename_reference(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("reference name must not be empty")));
+	if (strlen(new_name) >= NAMEDATALEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_NAME_TOO_LONG),
+				 errmsg("reference name \"%s\" is too long", new_name),
+				 errdetail("A reference's name, like a constraint's, has at most %d bytes.",
+						   NAMEDATALEN - 1)));
 
 	SPI_connect();
 	args[0] = Int64GetDatum(ref->id);

@@ -813,6 +813,14 @@ typedef struct Step
 } Step;
 
 /*
+ * Set when run_step() re-throws an error after rolling back its
+ * subtransaction (and recording the stop): the transaction is then in a
+ * clean state, in which validate() of every reference may go on with the
+ * next one.
+ */
+static bool step_failed_cleanly = false;
+
+/*
  * Run one unit of work (one transaction, outside a block) in a
  * subtransaction with its own snapshot.  On an error, record the run as
  * failed (or interrupted, for a cancel), commit that, and re-throw.
@@ -822,6 +830,8 @@ run_step(Validator *v, Step *step)
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
+
+	step_failed_cleanly = false;
 
 	BeginInternalSubTransaction(NULL);
 	PushActiveSnapshot(GetTransactionSnapshot());
@@ -835,6 +845,9 @@ run_step(Validator *v, Step *step)
 				begin_run(v, step->restart, step->state);
 				break;
 			case STEP_SET:
+				/* the probe, prepared here so that a failure is a step's */
+				if (v->confirm == NULL)
+					v->confirm = prepare_confirm(v->ref);
 				build_parent_set(v);
 				break;
 			case STEP_BATCH:
@@ -895,6 +908,7 @@ run_step(Validator *v, Step *step)
 			PopActiveSnapshot();
 			commit_point(v);
 		}
+		step_failed_cleanly = true;
 		ReThrowError(edata);
 	}
 	PG_END_TRY();
@@ -996,7 +1010,6 @@ validate_one(RiReference *found, int batch_size, bool restart, bool atomic)
 		Step		step = {0};
 
 		v = validator_create(ref, batch_size, atomic, record_orphans, work.cxt);
-		v->confirm = prepare_confirm(ref);
 		v->columns = ri_columns_remember(ref, v->leaves);
 
 		step.kind = STEP_BEGIN;
@@ -1684,12 +1697,47 @@ ri_policy_validate(PG_FUNCTION_ARGS)
 
 	foreach(lc, refs)
 	{
+		MemoryContext oldcxt = CurrentMemoryContext;
+
 		if (PG_ARGISNULL(0) && !ri_comparison_usable(lfirst(lc)))
 			continue;
 		if (!full && !restart && incremental_possible(lfirst(lc)) &&
 			validate_incremental(lfirst(lc), batch_size, atomic))
 			continue;
-		validate_one(lfirst(lc), batch_size, restart, atomic);
+		if (!PG_ARGISNULL(0))
+		{
+			validate_one(lfirst(lc), batch_size, restart, atomic);
+			continue;
+		}
+
+		/*
+		 * Every reference: one whose pass fails (recorded as failed) must
+		 * not stop the others; say so and go on.  Cancels stop everything.
+		 */
+		PG_TRY();
+		{
+			validate_one(lfirst(lc), batch_size, restart, atomic);
+		}
+		PG_CATCH();
+		{
+			ErrorData  *edata;
+
+			if (!step_failed_cleanly)
+				PG_RE_THROW();
+			MemoryContextSwitchTo(oldcxt);
+			edata = CopyErrorData();
+			if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+				PG_RE_THROW();
+			FlushErrorState();
+			ereport(WARNING,
+					(errcode(edata->sqlerrcode),
+					 errmsg("validation of reference \"%s\" failed: %s",
+							((RiReference *) lfirst(lc))->name, edata->message),
+					 edata->detail ? errdetail("%s", edata->detail) : 0,
+					 errhint("The other references are validated; see ri_policy.validation_progress.")));
+			FreeErrorData(edata);
+		}
+		PG_END_TRY();
 	}
 
 	SPI_finish();
@@ -1800,7 +1848,6 @@ ri_policy_orphans(PG_FUNCTION_ARGS)
 		Step		step = {0};
 		RunState	state = {0};
 
-		v->confirm = prepare_confirm(ref);
 		step.kind = STEP_SET;
 		run_step(v, &step);
 		run_batches(v, &state);
