@@ -268,7 +268,9 @@ $$;
 
 -- Is a validation of this reference running now?  It holds a session
 -- advisory lock (ri_reference_locktag() in validate.c: the id in two halves,
--- and 0x5249) while it works; look for it without taking it.
+-- and 0x5249) while it works, and at transaction level until its writes
+-- are committed; look for it without taking it, in other sessions (one
+-- running in this session is not running while this session asks).
 CREATE FUNCTION ri_policy._is_running(reference bigint)
 RETURNS boolean
 LANGUAGE sql STABLE STRICT
@@ -280,7 +282,8 @@ AS $$
 										 WHERE d.datname = pg_catalog.current_database())
 					  AND l.classid = (reference OPERATOR(pg_catalog.>>) 32)::pg_catalog.oid
 					  AND l.objid = (reference OPERATOR(pg_catalog.&) 4294967295)::pg_catalog.oid
-					  AND l.objsubid = 21065)
+					  AND l.objsubid = 21065
+					  AND l.pid OPERATOR(pg_catalog.<>) pg_catalog.pg_backend_pid())
 $$;
 COMMENT ON FUNCTION ri_policy._is_running(bigint) IS
 'ri_policy: is a validation or repair of this reference running now?';

@@ -546,13 +546,50 @@ ri_begin_work(RiReference *found, RiWork *work)
 	return ref;
 }
 
-/* ... and end it. */
+/*
+ * ... and end it.  What the work wrote in the current transaction (all of
+ * it, inside a transaction block) stays locked until that transaction ends,
+ * so the reference's lock does too: taken again at transaction level before
+ * the session lock goes, so that another validation skips the reference
+ * instead of waiting on its rows.
+ */
 void
 ri_end_work(RiWork *work)
 {
+	(void) LockAcquire(&work->tag, ExclusiveLock, false, true);
 	LockRelease(&work->tag, ExclusiveLock, true);
 	MemoryContextSwitchTo(work->oldcxt);
 	MemoryContextDelete(work->cxt);
+}
+
+/*
+ * Can the reference's tables be read now without waiting?  validate() of
+ * every reference asks before each one, as VACUUM (SKIP_LOCKED) does, so
+ * that a role holding a lock on its own table cannot hold up everyone's
+ * scheduled run.  The locks taken stay until the transaction ends.
+ */
+static bool
+tables_available(RiReference *ref)
+{
+	Oid			tables[2] = {ref->child, ref->parent};
+
+	for (int i = 0; i < lengthof(tables); i++)
+	{
+		List	   *rels = find_all_inheritors(tables[i], NoLock, NULL);
+		ListCell   *lc;
+
+		foreach(lc, rels)
+		{
+			if (!ConditionalLockRelationOid(lfirst_oid(lc), AccessShareLock))
+			{
+				ereport(NOTICE,
+						(errmsg("skipping reference \"%s\": table \"%s\" is locked by another session",
+								ref->name, get_rel_name(lfirst_oid(lc)))));
+				return false;
+			}
+		}
+	}
+	return true;
 }
 
 /* Run fixed SQL on ri_policy's tables as the extension owner. */
@@ -1699,7 +1736,8 @@ ri_policy_validate(PG_FUNCTION_ARGS)
 	{
 		MemoryContext oldcxt = CurrentMemoryContext;
 
-		if (PG_ARGISNULL(0) && !ri_comparison_usable(lfirst(lc)))
+		if (PG_ARGISNULL(0) &&
+			(!tables_available(lfirst(lc)) || !ri_comparison_usable(lfirst(lc))))
 			continue;
 		if (!full && !restart && incremental_possible(lfirst(lc)) &&
 			validate_incremental(lfirst(lc), batch_size, atomic))
