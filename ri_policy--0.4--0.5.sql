@@ -561,6 +561,53 @@ $view$, fk_kind, fk_set_columns);
 END
 $do$;
 
+-- What warn mode let through: one row per foreign key created while
+-- ri_policy.mode was warn, written in the transaction that created it (a
+-- statement that fails leaves none).  Roles and tables are recorded by name,
+-- as they were then: the rows outlive the tables, and a dump restores them
+-- as they are.
+CREATE TABLE ri_policy._warned (
+	at				timestamptz NOT NULL,	-- start of the statement
+	database		name NOT NULL,
+	session_role	name NOT NULL,
+	effective_role	name NOT NULL,			-- current_user of the statement
+	constraint_name	name NOT NULL,
+	table_name		text NOT NULL,			-- schema-qualified, quoted as needed
+	referenced_table text NOT NULL,
+	table_owner		name NOT NULL,			-- of table_name, then
+	detail			text NOT NULL,			-- the WARNING's DETAIL: where the mode came from
+	statement		text					-- its first 8 kB; NULL in a background worker
+);
+COMMENT ON TABLE ri_policy._warned IS
+'ri_policy: foreign keys created under ri_policy.mode = warn (use ri_policy.warned)';
+SELECT pg_catalog.pg_extension_config_dump('ri_policy._warned', '');
+
+-- Superusers see every row; other roles the rows of tables whose owner
+-- (then) they have the privileges of.
+CREATE FUNCTION ri_policy._may_read_warned(table_owner name)
+RETURNS boolean
+LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r
+					WHERE r.rolname = CURRENT_USER AND r.rolsuper)
+		OR EXISTS (SELECT 1 FROM pg_catalog.pg_roles r
+					WHERE r.rolname = table_owner
+					  AND pg_catalog.pg_has_role(r.oid, 'USAGE'))
+$$;
+COMMENT ON FUNCTION ri_policy._may_read_warned(name) IS
+'ri_policy: whether the caller may read the warn-mode records of tables of this owner';
+
+-- A simple view: superusers prune it with DELETE FROM ri_policy.warned.
+CREATE VIEW ri_policy.warned WITH (security_barrier) AS
+SELECT w.at, w.database, w.session_role, w.effective_role, w.constraint_name,
+	   w.table_name, w.referenced_table, w.table_owner, w.detail, w.statement
+  FROM ri_policy._warned w
+ WHERE ri_policy._may_read_warned(w.table_owner);
+COMMENT ON VIEW ri_policy.warned IS
+'foreign keys created under ri_policy.mode = warn: who, when, where the mode came from, and the statement';
+GRANT SELECT ON ri_policy.warned TO PUBLIC;
+
 -- Last: the tracked references get their triggers again, named by id.
 -- (This runs the library's code, which reads the registry as this version
 -- has it, so it comes after every change to the registry.)

@@ -82,6 +82,13 @@ typedef struct PromoteTask
 	char		name[NAMEDATALEN];
 	char		add_sql[8192];
 	char		validate_sql[1024];
+	/* warn mode: the caller's record of the new key (guard.c) */
+	bool		record_warned;
+	char		detail[1024];
+	char		session_role[NAMEDATALEN];
+	char		effective_role[NAMEDATALEN];
+	bool		has_statement;
+	char		statement[RI_WARNED_STATEMENT_MAX + 1];
 	/* out */
 	int			stage;			/* PROMOTE_* reached */
 	int			sqlerrcode;
@@ -268,6 +275,21 @@ ri_policy_promote(PG_FUNCTION_ARGS)
 	task->id = ref->id;
 	task->child = ref->child;
 	strlcpy(task->name, name, sizeof(task->name));
+	/* warn mode: the worker records the key as the guard would, for us */
+	if (ri_policy_mode == RI_POLICY_WARN && !IsBinaryUpgrade)
+	{
+		char	   *statement = ri_guard_statement();
+
+		task->record_warned = true;
+		strlcpy(task->detail, ri_guard_policy_detail(), sizeof(task->detail));
+		strlcpy(task->session_role, GetUserNameFromId(GetSessionUserId(), false),
+				sizeof(task->session_role));
+		strlcpy(task->effective_role, GetUserNameFromId(GetUserId(), false),
+				sizeof(task->effective_role));
+		task->has_statement = (statement != NULL);
+		if (statement != NULL)
+			strlcpy(task->statement, statement, sizeof(task->statement));
+	}
 	strlcpy(task->add_sql, buf.data, sizeof(task->add_sql));
 	snprintf(task->validate_sql, sizeof(task->validate_sql),
 			 "ALTER TABLE %s VALIDATE CONSTRAINT %s",
@@ -395,6 +417,12 @@ run_in_transaction(PromoteTask *task, const char *sql, bool forget_reference)
 		}
 		if (SPI_execute(sql, false, 0) != SPI_OK_UTILITY)
 			elog(ERROR, "could not run \"%s\"", sql);
+		if (forget_reference && task->record_warned)
+			ri_guard_record_warned(get_relation_constraint_oid(task->child,
+															   task->name, false),
+								   task->detail, task->session_role,
+								   task->effective_role,
+								   task->has_statement ? task->statement : NULL);
 		SPI_finish();
 		PopActiveSnapshot();
 		SetUserIdAndSecContext(save_userid, save_sec_context);
