@@ -114,6 +114,11 @@ INSERT INTO regress_up.c3 VALUES (13);
 DELETE FROM regress_up.p WHERE id = 9;
 SELECT reference, keys, from_parent FROM ri_policy._changed ORDER BY 2;
 
+-- 0.4's declare_reference() (seven arguments) refuses until the update
+\set VERBOSITY terse
+SELECT ri_policy.declare_reference('regress_up.c3', '{pid}', 'regress_up.p', name => 'early');
+\set VERBOSITY default
+
 ALTER EXTENSION ri_policy UPDATE;
 SELECT extversion FROM pg_extension WHERE extname = 'ri_policy';
 

@@ -628,9 +628,9 @@ resolve_set_columns(Oid child, ArrayType *arr, int nkeys,
  *	returns text
  *
  * The arguments after on_delete record the rest of what a foreign key has,
- * so that promote() gives back the key that demote() took away.  (Called
- * through the 0.4 signature before ALTER EXTENSION UPDATE, it is refused
- * by ri_require_current_objects() before they are read.)
+ * so that promote() gives back the key that demote() took away.  Called
+ * through an older signature (objects not updated yet), it refuses before
+ * reading them.
  */
 Datum
 ri_policy_declare_reference(PG_FUNCTION_ARGS)
@@ -671,6 +671,11 @@ ri_policy_declare_reference(PG_FUNCTION_ARGS)
 	Datum	   *opdatums;
 
 	ri_require_current_objects();
+	if (PG_NARGS() < 12)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("extension \"ri_policy\" must be updated to the version of its library"),
+				 errhint("Run ALTER EXTENSION ri_policy UPDATE.")));
 	require_arg(fcinfo, 0, "child");
 	require_arg(fcinfo, 1, "child_columns");
 	require_arg(fcinfo, 2, "parent");
