@@ -14,9 +14,12 @@
  * ShareUpdateExclusiveLock, which lets writers through.  The caller waits
  * and reports the outcome.  It therefore cannot run inside a transaction
  * block, nor while the caller holds a lock on either table (the worker
- * would wait for it forever).  The policy applies as to any DDL: the caller's ri_policy.mode is
- * checked before anything happens (block: the guard's error; warn: the
- * guard's WARNING once the key exists).
+ * would wait for it forever).  The policy applies as to any DDL: the
+ * caller's ri_policy.mode is checked before anything happens (block: the
+ * guard's error; warn: the worker records the key in the transaction that
+ * adds it, and the caller emits the guard's WARNING once it exists).
+ * Before PostgreSQL 18 a partitioned table takes no NOT VALID foreign key;
+ * there the worker adds and validates the key in one statement.
  *
  * demote() drops an enforced foreign key and declares the same relationship
  * in one transaction, with everything pg_get_constraintdef() shows: name,
