@@ -418,6 +418,201 @@ COMMENT ON VIEW ri_policy.references IS
 GRANT SELECT ON ri_policy.references, ri_policy.violations,
 	ri_policy.validation_progress TO PUBLIC;
 
--- The tracked references get their triggers again, named by id.
+-- ---------------------------------------------------------------------
+-- Lossless demote and promote; a record of what warn mode let through
+-- ---------------------------------------------------------------------
+
+-- A declared reference records everything a foreign key has that promote()
+-- must give back: the ON UPDATE action, RESTRICT (0.4 recorded it as
+-- NO ACTION), the columns ON DELETE SET NULL / SET DEFAULT sets (their
+-- positions in child_columns, so that renaming a column needs no upkeep;
+-- NULL: every column), deferrability, and whether the key was NOT VALID
+-- (promote() then leaves it so unless asked to validate it).
+-- (The old check on on_delete is found by its column: its generated name
+-- depends on the names the 0.4 tables had.)
+DO $$
+DECLARE
+	c name;
+BEGIN
+	FOR c IN SELECT k.conname FROM pg_catalog.pg_constraint k
+			  WHERE k.conrelid = 'ri_policy._reference'::pg_catalog.regclass AND k.contype = 'c'
+				AND k.conkey = ARRAY[(SELECT a.attnum FROM pg_catalog.pg_attribute a
+									   WHERE a.attrelid = k.conrelid AND a.attname = 'on_delete')]
+	LOOP
+		EXECUTE pg_catalog.format('ALTER TABLE ri_policy._reference DROP CONSTRAINT %I', c);
+	END LOOP;
+END
+$$;
+ALTER TABLE ri_policy._reference
+	ADD CONSTRAINT _reference_on_delete_check
+		CHECK (on_delete IN ('no action', 'restrict', 'cascade', 'set null', 'set default')),
+	ADD COLUMN on_update text NOT NULL DEFAULT 'no action'
+		CONSTRAINT _reference_on_update_check
+		CHECK (on_update IN ('no action', 'restrict', 'cascade', 'set null', 'set default')),
+	ADD COLUMN is_deferrable boolean NOT NULL DEFAULT false,
+	ADD COLUMN initially_deferred boolean NOT NULL DEFAULT false,
+	ADD COLUMN on_delete_columns smallint[],
+	ADD COLUMN not_valid boolean NOT NULL DEFAULT false,
+	ADD CONSTRAINT _reference_initially_deferred_check
+		CHECK (is_deferrable OR NOT initially_deferred),
+	ADD CONSTRAINT _reference_on_delete_columns_check
+		CHECK (on_delete_columns IS NULL
+			   OR (on_delete IN ('set null', 'set default')
+				   AND pg_catalog.cardinality(on_delete_columns)
+					   BETWEEN 1 AND pg_catalog.cardinality(child_columns)
+				   AND 1 <= ALL (on_delete_columns)
+				   AND pg_catalog.cardinality(child_columns) >= ALL (on_delete_columns)));
+
+-- New arguments at the end: existing calls keep working.  (A new overload
+-- beside the old function would make them ambiguous.)
+DROP FUNCTION ri_policy.declare_reference(regclass, name[], regclass, name[], text, text, text);
+CREATE FUNCTION ri_policy.declare_reference(
+	child regclass,
+	child_columns name[],
+	parent regclass,
+	parent_columns name[] DEFAULT NULL,
+	name text DEFAULT NULL,
+	match text DEFAULT 'simple',
+	on_delete text DEFAULT 'no action',
+	on_update text DEFAULT 'no action',
+	is_deferrable boolean DEFAULT false,
+	initially_deferred boolean DEFAULT false,
+	on_delete_columns name[] DEFAULT NULL,
+	not_valid boolean DEFAULT false)
+RETURNS text
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'ri_policy_declare_reference';
+COMMENT ON FUNCTION ri_policy.declare_reference(regclass, name[], regclass, name[], text, text,
+												text, text, boolean, boolean, name[], boolean) IS
+'record a reference from child columns to a parent key, checked like a foreign key but not enforced; returns its name';
+
+-- validate NULL (now the default): as recorded, that is, unless the
+-- reference was declared not_valid (a key demoted while NOT VALID)
+CREATE OR REPLACE FUNCTION ri_policy.promote(reference text, validate boolean DEFAULT NULL)
+RETURNS void
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'ri_policy_promote';
+COMMENT ON FUNCTION ri_policy.promote(text, boolean) IS
+'turn a declared reference into a foreign key: added NOT VALID and committed, then validated (NULL: unless declared not_valid) without blocking writers';
+
+-- ri_policy.references shows all of it, for foreign keys from pg_constraint
+-- (the column lists exist from PostgreSQL 15 on, NOT ENFORCED from 18 on).
+DO $do$
+DECLARE
+	fk_kind text := CASE WHEN pg_catalog.current_setting('server_version_num')::int >= 180000
+		THEN $$CASE WHEN NOT c.conenforced THEN 'not enforced'
+					WHEN NOT c.convalidated THEN 'not valid' ELSE 'enforced' END$$
+		ELSE $$CASE WHEN NOT c.convalidated THEN 'not valid' ELSE 'enforced' END$$ END;
+	fk_set_columns text := CASE WHEN pg_catalog.current_setting('server_version_num')::int >= 150000
+		THEN $$CASE WHEN c.confdelsetcols IS NOT NULL THEN
+				   ARRAY(SELECT a.attname FROM pg_catalog.unnest(c.confdelsetcols) WITH ORDINALITY k(n, i)
+						   JOIN pg_catalog.pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n
+						  ORDER BY k.i) END$$
+		ELSE 'NULL::name[]' END;
+BEGIN
+	EXECUTE pg_catalog.format($view$
+CREATE OR REPLACE VIEW ri_policy.references WITH (security_barrier) AS
+WITH rel AS (
+	SELECT r.id, r.name, r.child, r.child_columns, r.parent, r.parent_columns,
+		   'declared'::text AS kind, r.match, r.on_delete,
+		   r.on_update, r.is_deferrable, r.initially_deferred,
+		   CASE WHEN r.on_delete_columns IS NOT NULL THEN
+				ARRAY(SELECT r.child_columns[k.p] FROM pg_catalog.unnest(r.on_delete_columns)
+													   WITH ORDINALITY k(p, i)
+					   ORDER BY k.i) END AS on_delete_columns,
+		   r.not_valid
+	  FROM ri_policy._reference r
+	UNION ALL
+	SELECT f.id, c.conname::text, c.conrelid::regclass,
+		   ARRAY(SELECT a.attname FROM pg_catalog.unnest(c.conkey) WITH ORDINALITY k(n, i)
+				   JOIN pg_catalog.pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n
+				  ORDER BY k.i),
+		   c.confrelid::regclass,
+		   ARRAY(SELECT a.attname FROM pg_catalog.unnest(c.confkey) WITH ORDINALITY k(n, i)
+				   JOIN pg_catalog.pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.n
+				  ORDER BY k.i),
+		   %s,
+		   CASE c.confmatchtype WHEN 'f' THEN 'full' WHEN 'p' THEN 'partial' ELSE 'simple' END,
+		   CASE c.confdeltype WHEN 'r' THEN 'restrict' WHEN 'c' THEN 'cascade'
+				WHEN 'n' THEN 'set null' WHEN 'd' THEN 'set default' ELSE 'no action' END,
+		   CASE c.confupdtype WHEN 'r' THEN 'restrict' WHEN 'c' THEN 'cascade'
+				WHEN 'n' THEN 'set null' WHEN 'd' THEN 'set default' ELSE 'no action' END,
+		   c.condeferrable, c.condeferred,
+		   %s,
+		   NOT c.convalidated
+	  FROM pg_catalog.pg_constraint c
+	  LEFT JOIN ri_policy._foreign_key f ON f.child::oid = c.conrelid AND f.name = c.conname
+	 WHERE c.contype = 'f' AND c.conparentid = 0
+)
+SELECT rel.name, rel.child, rel.child_columns, rel.parent, rel.parent_columns,
+	   rel.kind, rel.match, rel.on_delete,
+	   p.last_done_at AS last_validated,
+	   CASE WHEN p.last_done_at IS NOT NULL
+				 AND ri_policy._may_read_results(rel.child)
+			THEN (SELECT pg_catalog.count(*) FROM ri_policy._violation v
+				   WHERE v.reference = rel.id) END AS orphan_keys,
+	   CASE WHEN p.last_done_at IS NOT NULL
+				 AND ri_policy._may_read_results(rel.child)
+			THEN (SELECT COALESCE(pg_catalog.sum(v.child_rows), 0)::bigint
+					FROM ri_policy._violation v
+				   WHERE v.reference = rel.id) END AS orphan_rows,
+	   rel.on_update, rel.is_deferrable, rel.initially_deferred,
+	   rel.on_delete_columns, rel.not_valid
+  FROM rel
+  LEFT JOIN ri_policy._progress p ON p.reference = rel.id
+$view$, fk_kind, fk_set_columns);
+END
+$do$;
+
+-- What warn mode let through: one row per foreign key created while
+-- ri_policy.mode was warn, written in the transaction that created it (a
+-- statement that fails leaves none).  Roles and tables are recorded by name,
+-- as they were then: the rows outlive the tables, and a dump restores them
+-- as they are.
+CREATE TABLE ri_policy._warned (
+	at				timestamptz NOT NULL,	-- start of the statement
+	database		name NOT NULL,
+	session_role	name NOT NULL,
+	effective_role	name NOT NULL,			-- current_user of the statement
+	constraint_name	name NOT NULL,
+	table_name		text NOT NULL,			-- schema-qualified, quoted as needed
+	referenced_table text NOT NULL,
+	table_owner		name NOT NULL,			-- of table_name, then
+	detail			text NOT NULL,			-- the WARNING's DETAIL: where the mode came from
+	statement		text					-- its first 8 kB; NULL in a background worker
+);
+COMMENT ON TABLE ri_policy._warned IS
+'ri_policy: foreign keys created under ri_policy.mode = warn (use ri_policy.warned)';
+SELECT pg_catalog.pg_extension_config_dump('ri_policy._warned', '');
+
+-- Superusers see every row; other roles the rows of tables whose owner
+-- (then) they have the privileges of.
+CREATE FUNCTION ri_policy._may_read_warned(table_owner name)
+RETURNS boolean
+LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r
+					WHERE r.rolname = CURRENT_USER AND r.rolsuper)
+		OR EXISTS (SELECT 1 FROM pg_catalog.pg_roles r
+					WHERE r.rolname = table_owner
+					  AND pg_catalog.pg_has_role(r.oid, 'USAGE'))
+$$;
+COMMENT ON FUNCTION ri_policy._may_read_warned(name) IS
+'ri_policy: whether the caller may read the warn-mode records of tables of this owner';
+
+-- A simple view: superusers prune it with DELETE FROM ri_policy.warned.
+CREATE VIEW ri_policy.warned WITH (security_barrier) AS
+SELECT w.at, w.database, w.session_role, w.effective_role, w.constraint_name,
+	   w.table_name, w.referenced_table, w.table_owner, w.detail, w.statement
+  FROM ri_policy._warned w
+ WHERE ri_policy._may_read_warned(w.table_owner);
+COMMENT ON VIEW ri_policy.warned IS
+'foreign keys created under ri_policy.mode = warn: who, when, where the mode came from, and the statement';
+GRANT SELECT ON ri_policy.warned TO PUBLIC;
+
+-- Last: the tracked references get their triggers again, named by id.
+-- (This runs the library's code, which reads the registry as this version
+-- has it, so it comes after every change to the registry.)
 SELECT ri_policy._track_triggers(id) FROM ri_policy._reference
  WHERE tracked_since IS NOT NULL ORDER BY id;

@@ -114,6 +114,11 @@ INSERT INTO regress_up.c3 VALUES (13);
 DELETE FROM regress_up.p WHERE id = 9;
 SELECT reference, keys, from_parent FROM ri_policy._changed ORDER BY 2;
 
+-- 0.4's declare_reference() (seven arguments) refuses until the update
+\set VERBOSITY terse
+SELECT ri_policy.declare_reference('regress_up.c3', '{pid}', 'regress_up.p', name => 'early');
+\set VERBOSITY default
+
 ALTER EXTENSION ri_policy UPDATE;
 SELECT extversion FROM pg_extension WHERE extname = 'ri_policy';
 
@@ -121,6 +126,9 @@ SELECT extversion FROM pg_extension WHERE extname = 'ri_policy';
 SELECT name, child, kind, last_validated IS NOT NULL AS validated, orphan_keys, orphan_rows
   FROM ri_policy.references WHERE child::text LIKE 'regress_up%' ORDER BY 2, 1, 3;
 SELECT reference, child, key, child_rows FROM ri_policy.violations ORDER BY 1, 2, 3;
+-- declared references get what 0.4's promote() gave their keys
+SELECT name, on_delete, on_update, is_deferrable, initially_deferred, on_delete_columns, not_valid
+  FROM ri_policy.references WHERE kind = 'declared' AND child::text LIKE 'regress_up%' ORDER BY 1;
 SELECT reference, child, status, rows_checked FROM ri_policy.validation_progress ORDER BY 1;
 SELECT count(*) AS pending FROM ri_policy._pending;
 SELECT n.name, s.reference IS NOT NULL AS sentinel,

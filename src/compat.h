@@ -24,6 +24,7 @@
 #include "storage/lock.h"
 #include "utils/guc.h"
 #include "utils/guc_tables.h"
+#include "utils/syscache.h"
 
 #if PG_VERSION_NUM < 130000
 #error "ri_policy needs PostgreSQL 13 or later"
@@ -165,6 +166,27 @@ compat_conenforced(const FormData_pg_constraint *con)
 	return con->conenforced;
 #else
 	return true;
+#endif
+}
+
+/* A foreign key on a partitioned table may be added NOT VALID from 18 on. */
+#define COMPAT_NOT_VALID_FK_ON_PARTITIONED (PG_VERSION_NUM >= 180000)
+
+/*
+ * ON DELETE SET NULL / SET DEFAULT (columns) arrived in 15
+ * (pg_constraint.confdelsetcols); before, the action sets every column.
+ */
+#define COMPAT_HAS_DELETE_SET_COLUMNS (PG_VERSION_NUM >= 150000)
+
+static inline Datum
+compat_confdelsetcols(HeapTuple contup, bool *isnull)
+{
+#if PG_VERSION_NUM >= 150000
+	return SysCacheGetAttr(CONSTROID, contup, Anum_pg_constraint_confdelsetcols,
+						   isnull);
+#else
+	*isnull = true;
+	return (Datum) 0;
 #endif
 }
 

@@ -28,8 +28,15 @@
  * AT_ReAddConstraint; VALIDATE CONSTRAINT and (on 18+) NOT ENFORCED keys
  * enforce nothing new.  Binary upgrade is never blocked.
  *
+ * Each foreign key let through in warn mode is also recorded, in the
+ * transaction that creates it, in ri_policy._warned (the ri_policy.warned
+ * view): who, when, where the mode came from, and the statement, so that a
+ * reviewer can ask the database rather than a client's log.  Keys created
+ * by promote() are recorded by its worker, in the transaction that adds
+ * them.  Block mode records nothing: its statements do not survive.
+ *
  * The hook costs a list append per constraint created; DDL that creates no
- * foreign key never queries the collected commands.
+ * foreign key never queries the collected commands, nor writes anything.
  *
  * src/guard.c
  *
@@ -48,6 +55,9 @@
 #include "nodes/parsenodes.h"
 #include "storage/lmgr.h"
 #include "tcop/deparse_utility.h"
+#include "mb/pg_wchar.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -91,13 +101,20 @@ static void check_noted_constraints(void);
 
 /*
  * DETAIL and HINT of every message of the guard: which policy applied, where
- * it was set, and what to do instead.
+ * it was set, and what to do instead.  The DETAIL is also recorded with each
+ * key warn mode lets through.
  */
+char *
+ri_guard_policy_detail(void)
+{
+	return psprintf("Parameter \"ri_policy.mode\" is set to \"%s\" %s.",
+					ri_policy_mode_name(), ri_policy_mode_origin());
+}
+
 static int
 errdetail_policy(void)
 {
-	return errdetail("Parameter \"ri_policy.mode\" is set to \"%s\" %s.",
-					 ri_policy_mode_name(), ri_policy_mode_origin());
+	return errdetail("%s", ri_guard_policy_detail());
 }
 
 static int
@@ -405,7 +422,90 @@ report_created(Form_pg_constraint con)
 }
 
 /*
- * ... and warn mode once the key exists.
+ * The statement that is running, as recorded: at most RI_WARNED_STATEMENT_MAX
+ * bytes, cut at a character boundary; NULL if there is none (a background
+ * worker's own work).
+ */
+char *
+ri_guard_statement(void)
+{
+	int			len;
+
+	if (debug_query_string == NULL)
+		return NULL;
+	len = strlen(debug_query_string);
+	if (len > RI_WARNED_STATEMENT_MAX)
+		len = pg_mbcliplen(debug_query_string, len, RI_WARNED_STATEMENT_MAX);
+	return pnstrdup(debug_query_string, len);
+}
+
+/*
+ * Record a foreign key that warn mode let through in ri_policy._warned, in
+ * the current transaction (a plain INSERT, as the extension's owner: this
+ * runs inside an event trigger too).  The roles are passed in because
+ * promote()'s worker records on behalf of its caller.  Nothing is recorded
+ * while the extension's objects are older than its library.
+ */
+void
+ri_guard_record_warned(Oid conoid, const char *detail, const char *session_role,
+					   const char *effective_role, const char *statement)
+{
+	HeapTuple	tup;
+	Form_pg_constraint con;
+	Oid			nsp = get_namespace_oid("ri_policy", true);
+	Datum		values[8];
+	char		nulls[8];
+	Oid			argtypes[8] = {TEXTOID, TEXTOID, NAMEOID, TEXTOID, TEXTOID,
+	TEXTOID, TEXTOID, TEXTOID};
+
+	if (!OidIsValid(nsp) || !OidIsValid(get_relname_relid("_warned", nsp)))
+		return;
+	tup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(conoid));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for constraint %u", conoid);
+	con = (Form_pg_constraint) GETSTRUCT(tup);
+	memset(nulls, ' ', sizeof(nulls));
+	values[0] = CStringGetTextDatum(session_role);
+	values[1] = CStringGetTextDatum(effective_role);
+	values[2] = NameGetDatum(&con->conname);
+	values[3] = CStringGetTextDatum(ri_qualified_name(con->conrelid));
+	values[4] = CStringGetTextDatum(ri_qualified_name(con->confrelid));
+	values[5] = CStringGetTextDatum(GetUserNameFromId(ri_rel_owner(con->conrelid),
+													  false));
+	values[6] = CStringGetTextDatum(detail);
+	if (statement != NULL)
+		values[7] = CStringGetTextDatum(statement);
+	else
+		nulls[7] = 'n';
+
+	SPI_connect();
+	(void) ri_exec_as_owner(NULL,
+							"INSERT INTO ri_policy._warned (at, database, session_role,"
+							" effective_role, constraint_name, table_name,"
+							" referenced_table, table_owner, detail, statement)"
+							" VALUES (pg_catalog.statement_timestamp(),"
+							" pg_catalog.current_database(), $1, $2, $3, $4, $5, $6,"
+							" $7, $8)",
+							8, argtypes, values, nulls, false);
+	SPI_finish();
+	ReleaseSysCache(tup);
+}
+
+/*
+ * ... the same, for this session's statement.
+ */
+static void
+record_created(Oid conoid)
+{
+	ri_guard_record_warned(conoid, ri_guard_policy_detail(),
+						   GetUserNameFromId(GetSessionUserId(), false),
+						   GetUserNameFromId(GetUserId(), false),
+						   ri_guard_statement());
+}
+
+/*
+ * ... and warn mode's WARNING once the key exists, for promote(), whose
+ * worker has recorded the key.
  */
 void
 ri_guard_report_created(Oid conoid)
@@ -564,6 +664,7 @@ check_noted_constraints(void)
 				report_blocked(get_rel_name(con.conrelid), NameStr(con.conname),
 							   get_rel_name(con.confrelid));
 			report_created(&con);
+			record_created(lfirst_oid(lc));
 		}
 	}
 	foreach(lc, altered)
@@ -578,6 +679,7 @@ check_noted_constraints(void)
 				report_blocked(get_rel_name(con.conrelid), NameStr(con.conname),
 							   get_rel_name(con.confrelid));
 			report_created(&con);
+			record_created(lfirst_oid(lc));
 		}
 	}
 }

@@ -14,12 +14,20 @@
  * ShareUpdateExclusiveLock, which lets writers through.  The caller waits
  * and reports the outcome.  It therefore cannot run inside a transaction
  * block, nor while the caller holds a lock on either table (the worker
- * would wait for it forever).  The policy applies as to any DDL: the caller's ri_policy.mode is
- * checked before anything happens (block: the guard's error; warn: the
- * guard's WARNING once the key exists).
+ * would wait for it forever).  The policy applies as to any DDL: the
+ * caller's ri_policy.mode is checked before anything happens (block: the
+ * guard's error; warn: the worker records the key in the transaction that
+ * adds it, and the caller emits the guard's WARNING once it exists).
+ * Before PostgreSQL 18 a partitioned table takes no NOT VALID foreign key;
+ * there the worker adds and validates the key in one statement.
  *
  * demote() drops an enforced foreign key and declares the same relationship
- * (name, columns, match type, ON DELETE action) in one transaction.
+ * in one transaction, with everything pg_get_constraintdef() shows: name,
+ * columns, match type, ON UPDATE and ON DELETE actions (with the columns
+ * SET NULL / SET DEFAULT sets), deferrability, and NOT VALID.  promote()
+ * gives all of it back; a key demoted while NOT VALID comes back NOT VALID
+ * unless promote() is asked to validate it, so that promote(demote(k)) is
+ * k, definition for definition.
  *
  * src/lifecycle.c
  *
@@ -73,14 +81,22 @@ typedef struct PromoteTask
 	bool		validate;
 	int			lock_timeout;	/* ms, the caller's */
 	int64		id;				/* the reference's, and the key's after */
+	Oid			child;
 	char		name[NAMEDATALEN];
 	char		add_sql[8192];
 	char		validate_sql[1024];
+	/* warn mode: the caller's record of the new key (guard.c) */
+	bool		record_warned;
+	char		detail[1024];
+	char		session_role[NAMEDATALEN];
+	char		effective_role[NAMEDATALEN];
+	bool		has_statement;
+	char		statement[RI_WARNED_STATEMENT_MAX + 1];
 	/* out */
 	int			stage;			/* PROMOTE_* reached */
 	int			sqlerrcode;
 	char		message[1024];
-	char		detail[1024];
+	char		errdetail[1024];
 } PromoteTask;
 
 #define PROMOTE_NONE		0
@@ -88,19 +104,75 @@ typedef struct PromoteTask
 #define PROMOTE_VALIDATED	2
 
 /*
- * The SQL spelling of a declared reference's ON DELETE action and match
- * type.
+ * The SQL spelling of a declared reference's ON DELETE or ON UPDATE action.
  */
 static const char *
-delete_action_sql(const char *on_delete)
+action_sql(const char *action)
 {
-	if (strcmp(on_delete, "cascade") == 0)
+	if (strcmp(action, "restrict") == 0)
+		return "RESTRICT";
+	if (strcmp(action, "cascade") == 0)
 		return "CASCADE";
-	if (strcmp(on_delete, "set null") == 0)
+	if (strcmp(action, "set null") == 0)
 		return "SET NULL";
-	if (strcmp(on_delete, "set default") == 0)
+	if (strcmp(action, "set default") == 0)
 		return "SET DEFAULT";
 	return "NO ACTION";
+}
+
+/* ... and of a pg_constraint action code */
+static const char *
+action_name(char code)
+{
+	switch (code)
+	{
+		case FKCONSTR_ACTION_RESTRICT:
+			return "restrict";
+		case FKCONSTR_ACTION_CASCADE:
+			return "cascade";
+		case FKCONSTR_ACTION_SETNULL:
+			return "set null";
+		case FKCONSTR_ACTION_SETDEFAULT:
+			return "set default";
+		default:
+			return "no action";
+	}
+}
+
+/*
+ * ALTER TABLE ... ADD CONSTRAINT ... FOREIGN KEY ... [NOT VALID] for a
+ * declared reference: everything a foreign key has, in the order
+ * pg_get_constraintdef() writes it.
+ */
+static void
+append_add_constraint(StringInfo buf, RiReference *ref, bool not_valid)
+{
+	appendStringInfo(buf, "ALTER TABLE %s ADD CONSTRAINT %s FOREIGN KEY (",
+					 ri_qualified_name(ref->child), quote_identifier(ref->name));
+	for (int i = 0; i < ref->nkeys; i++)
+		appendStringInfo(buf, "%s%s", i ? ", " : "",
+						 quote_identifier(ref->child_columns[i]));
+	appendStringInfo(buf, ") REFERENCES %s (", ri_qualified_name(ref->parent));
+	for (int i = 0; i < ref->nkeys; i++)
+		appendStringInfo(buf, "%s%s", i ? ", " : "",
+						 quote_identifier(ref->parent_columns[i]));
+	appendStringInfo(buf, ") MATCH %s ON UPDATE %s ON DELETE %s",
+					 ref->match_full ? "FULL" : "SIMPLE",
+					 action_sql(ref->on_update), action_sql(ref->on_delete));
+	if (ref->n_delete_set > 0)
+	{
+		appendStringInfoString(buf, " (");
+		for (int i = 0; i < ref->n_delete_set; i++)
+			appendStringInfo(buf, "%s%s", i ? ", " : "",
+							 quote_identifier(ref->child_columns[ref->delete_set[i]]));
+		appendStringInfoChar(buf, ')');
+	}
+	if (ref->is_deferrable)
+		appendStringInfoString(buf, " DEFERRABLE");
+	if (ref->initially_deferred)
+		appendStringInfoString(buf, " INITIALLY DEFERRED");
+	if (not_valid)
+		appendStringInfoString(buf, " NOT VALID");
 }
 
 /* Does this backend hold any lock on the relation? */
@@ -134,12 +206,12 @@ ri_policy_promote(PG_FUNCTION_ARGS)
 	BackgroundWorkerHandle *handle;
 	pid_t		pid;
 	Oid			conoid;
+	bool		one_step;
 
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("%s must not be null", PG_ARGISNULL(0) ? "reference" : "validate")));
-	validate = PG_GETARG_BOOL(1);
+				 errmsg("reference must not be null")));
 
 	if (IsTransactionBlock() && !IsSubTransaction())
 		ereport(ERROR,
@@ -154,6 +226,8 @@ ri_policy_promote(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("\"%s\" is already a foreign key constraint", name)));
 	ri_require_child_owner(ref);
+	/* NULL: as recorded (a key demoted while NOT VALID comes back so) */
+	validate = PG_ARGISNULL(1) ? !ref->not_valid : PG_GETARG_BOOL(1);
 	if (strlen(name) >= NAMEDATALEN)
 		ereport(ERROR,
 				(errcode(ERRCODE_NAME_TOO_LONG),
@@ -172,18 +246,21 @@ ri_policy_promote(PG_FUNCTION_ARGS)
 	/* the policy applies as to any DDL, before anything is done */
 	ri_guard_check_create(ref->child, name, ref->parent);
 
-	/* ALTER TABLE ... ADD CONSTRAINT ... FOREIGN KEY ... NOT VALID */
+	/*
+	 * Before 18, PostgreSQL adds no NOT VALID foreign key to a partitioned
+	 * table: there the key is added and validated in one statement.
+	 */
+	one_step = (get_rel_relkind(ref->child) == RELKIND_PARTITIONED_TABLE &&
+				!COMPAT_NOT_VALID_FK_ON_PARTITIONED);
+	if (one_step && !validate)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot promote reference \"%s\" without validating it", name),
+				 errdetail("PostgreSQL cannot add a NOT VALID foreign key to partitioned table \"%s\".",
+						   get_rel_name(ref->child))));
+
 	initStringInfo(&buf);
-	appendStringInfo(&buf, "ALTER TABLE %s ADD CONSTRAINT %s FOREIGN KEY (",
-					 ri_qualified_name(ref->child), quote_identifier(name));
-	for (int i = 0; i < ref->nkeys; i++)
-		appendStringInfo(&buf, "%s%s", i ? ", " : "", quote_identifier(ref->child_columns[i]));
-	appendStringInfo(&buf, ") REFERENCES %s (", ri_qualified_name(ref->parent));
-	for (int i = 0; i < ref->nkeys; i++)
-		appendStringInfo(&buf, "%s%s", i ? ", " : "", quote_identifier(ref->parent_columns[i]));
-	appendStringInfo(&buf, ") MATCH %s ON DELETE %s NOT VALID",
-					 ref->match_full ? "FULL" : "SIMPLE",
-					 delete_action_sql(ref->on_delete));
+	append_add_constraint(&buf, ref, !one_step);
 	if (buf.len >= sizeof(task->add_sql))
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -196,10 +273,26 @@ ri_policy_promote(PG_FUNCTION_ARGS)
 	task->session_userid = GetSessionUserId();
 	/* as the child's owner: no code of theirs runs with the caller's rights */
 	task->userid = ri_rel_owner(ref->child);
-	task->validate = validate;
+	task->validate = validate && !one_step;
 	task->lock_timeout = LockTimeout;
 	task->id = ref->id;
+	task->child = ref->child;
 	strlcpy(task->name, name, sizeof(task->name));
+	/* warn mode: the worker records the key as the guard would, for us */
+	if (ri_policy_mode == RI_POLICY_WARN && !IsBinaryUpgrade)
+	{
+		char	   *statement = ri_guard_statement();
+
+		task->record_warned = true;
+		strlcpy(task->detail, ri_guard_policy_detail(), sizeof(task->detail));
+		strlcpy(task->session_role, GetUserNameFromId(GetSessionUserId(), false),
+				sizeof(task->session_role));
+		strlcpy(task->effective_role, GetUserNameFromId(GetUserId(), false),
+				sizeof(task->effective_role));
+		task->has_statement = (statement != NULL);
+		if (statement != NULL)
+			strlcpy(task->statement, statement, sizeof(task->statement));
+	}
 	strlcpy(task->add_sql, buf.data, sizeof(task->add_sql));
 	snprintf(task->validate_sql, sizeof(task->validate_sql),
 			 "ALTER TABLE %s VALIDATE CONSTRAINT %s",
@@ -248,7 +341,7 @@ ri_policy_promote(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(task->sqlerrcode ? task->sqlerrcode : ERRCODE_INTERNAL_ERROR),
 				 errmsg("could not promote reference \"%s\": %s", name, task->message),
-				 task->detail[0] ? errdetail("%s", task->detail) : 0));
+				 task->errdetail[0] ? errdetail("%s", task->errdetail) : 0));
 
 	/* the new key is committed: make it visible to this transaction */
 	AcceptInvalidationMessages();
@@ -256,12 +349,12 @@ ri_policy_promote(PG_FUNCTION_ARGS)
 	if (OidIsValid(conoid))
 		ri_guard_report_created(conoid);
 
-	if (task->stage == PROMOTE_ADDED && validate)
+	if (task->stage == PROMOTE_ADDED && task->validate)
 		ereport(WARNING,
 				(errcode(ERRCODE_WARNING),
 				 errmsg("foreign key constraint \"%s\" was added NOT VALID, but could not be validated", name),
-				 task->detail[0] ?
-				 errdetail("VALIDATE CONSTRAINT found an orphan: %s", task->detail) :
+				 task->errdetail[0] ?
+				 errdetail("VALIDATE CONSTRAINT found an orphan: %s", task->errdetail) :
 				 errdetail("VALIDATE CONSTRAINT failed: %s.", task->message),
 				 errhint("Find every orphan with CALL ri_policy.validate(%s), repair them, then run ALTER TABLE ... VALIDATE CONSTRAINT.",
 						 quote_literal_cstr(ri_reference_address(ref)))));
@@ -279,7 +372,7 @@ report_error(PromoteTask *task)
 	FlushErrorState();
 	task->sqlerrcode = edata->sqlerrcode;
 	strlcpy(task->message, edata->message ? edata->message : "", sizeof(task->message));
-	strlcpy(task->detail, edata->detail ? edata->detail : "", sizeof(task->detail));
+	strlcpy(task->errdetail, edata->detail ? edata->detail : "", sizeof(task->errdetail));
 	FreeErrorData(edata);
 }
 
@@ -327,6 +420,12 @@ run_in_transaction(PromoteTask *task, const char *sql, bool forget_reference)
 		}
 		if (SPI_execute(sql, false, 0) != SPI_OK_UTILITY)
 			elog(ERROR, "could not run \"%s\"", sql);
+		if (forget_reference && task->record_warned)
+			ri_guard_record_warned(get_relation_constraint_oid(task->child,
+															   task->name, false),
+								   task->detail, task->session_role,
+								   task->effective_role,
+								   task->has_statement ? task->statement : NULL);
 		SPI_finish();
 		PopActiveSnapshot();
 		SetUserIdAndSecContext(save_userid, save_sec_context);
@@ -385,9 +484,25 @@ ri_policy_promote_worker(Datum main_arg)
 	proc_exit(0);
 }
 
+/* A name[] of the given attributes of a relation */
+static Datum
+attname_array(Oid relid, const int16 *attnums, int n)
+{
+	Datum	   *names = palloc(n * sizeof(Datum));
+
+	for (int i = 0; i < n; i++)
+		names[i] = DirectFunctionCall1(namein,
+									   CStringGetDatum(get_attname(relid, attnums[i], false)));
+	return PointerGetDatum(construct_array(names, n, NAMEOID, NAMEDATALEN,
+										   false, TYPALIGN_CHAR));
+}
+
 /*
  * Demote one foreign key: drop it and declare the same relationship, in the
- * current transaction.  Returns the reference's name.
+ * current transaction, with everything promote() needs to give back the
+ * same key: columns, match type, both actions (and the columns ON DELETE
+ * SET NULL / SET DEFAULT sets), deferrability, and whether it was
+ * NOT VALID.  Returns the reference's name.
  */
 static char *
 demote_constraint(Oid conoid)
@@ -397,20 +512,15 @@ demote_constraint(Oid conoid)
 	char	   *name;
 	Oid			child;
 	Oid			parent;
-	char	   *match;
-	const char *on_delete;
-	Datum	   *cols;
-	Datum	   *pcols;
 	StringInfoData sql;
-	Datum		args[7];
-	Oid			argtypes[7] = {REGCLASSOID, NAMEARRAYOID, REGCLASSOID, NAMEARRAYOID,
-	TEXTOID, TEXTOID, TEXTOID};
+	Datum		args[12];
+	char		nulls[12];
+	Oid			argtypes[12] = {REGCLASSOID, NAMEARRAYOID, REGCLASSOID, NAMEARRAYOID,
+		TEXTOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID, BOOLOID, NAMEARRAYOID,
+	BOOLOID};
 	Datum		datum;
 	bool		isnull;
 	ArrayType  *arr;
-	int16	   *conkey;
-	int16	   *confkey;
-	int			nkeys;
 	MemoryContext oldcxt = CurrentMemoryContext;
 
 	tup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(conoid));
@@ -420,37 +530,37 @@ demote_constraint(Oid conoid)
 	name = pstrdup(NameStr(con->conname));
 	child = con->conrelid;
 	parent = con->confrelid;
-	match = con->confmatchtype == FKCONSTR_MATCH_FULL ? "full" : "simple";
-	switch (con->confdeltype)
-	{
-		case FKCONSTR_ACTION_CASCADE:
-			on_delete = "cascade";
-			break;
-		case FKCONSTR_ACTION_SETNULL:
-			on_delete = "set null";
-			break;
-		case FKCONSTR_ACTION_SETDEFAULT:
-			on_delete = "set default";
-			break;
-		default:
-			on_delete = "no action";	/* RESTRICT too: nothing acts at once */
-			break;
-	}
+
+	/* the arguments of declare_reference(), in its order */
+	memset(nulls, ' ', sizeof(nulls));
+	args[0] = ObjectIdGetDatum(child);
 	datum = SysCacheGetAttr(CONSTROID, tup, Anum_pg_constraint_conkey, &isnull);
 	arr = DatumGetArrayTypeP(datum);
-	nkeys = ARR_DIMS(arr)[0];
-	conkey = (int16 *) ARR_DATA_PTR(arr);
+	args[1] = attname_array(child, (int16 *) ARR_DATA_PTR(arr), ARR_DIMS(arr)[0]);
+	args[2] = ObjectIdGetDatum(parent);
 	datum = SysCacheGetAttr(CONSTROID, tup, Anum_pg_constraint_confkey, &isnull);
-	confkey = (int16 *) ARR_DATA_PTR(DatumGetArrayTypeP(datum));
-	cols = palloc(nkeys * sizeof(Datum));
-	pcols = palloc(nkeys * sizeof(Datum));
-	for (int i = 0; i < nkeys; i++)
+	arr = DatumGetArrayTypeP(datum);
+	args[3] = attname_array(parent, (int16 *) ARR_DATA_PTR(arr), ARR_DIMS(arr)[0]);
+	args[4] = CStringGetTextDatum(name);
+	args[5] = CStringGetTextDatum(con->confmatchtype == FKCONSTR_MATCH_FULL ?
+								  "full" : "simple");
+	args[6] = CStringGetTextDatum(action_name(con->confdeltype));
+	args[7] = CStringGetTextDatum(action_name(con->confupdtype));
+	args[8] = BoolGetDatum(con->condeferrable);
+	args[9] = BoolGetDatum(con->condeferred);
+	datum = compat_confdelsetcols(tup, &isnull);
+	if (isnull)
 	{
-		cols[i] = DirectFunctionCall1(namein,
-									  CStringGetDatum(get_attname(child, conkey[i], false)));
-		pcols[i] = DirectFunctionCall1(namein,
-									   CStringGetDatum(get_attname(parent, confkey[i], false)));
+		args[10] = (Datum) 0;
+		nulls[10] = 'n';
 	}
+	else
+	{
+		arr = DatumGetArrayTypeP(datum);
+		args[10] = attname_array(child, (int16 *) ARR_DATA_PTR(arr),
+								 ARR_DIMS(arr)[0]);
+	}
+	args[11] = BoolGetDatum(!con->convalidated);
 	ReleaseSysCache(tup);
 
 	if (!compat_class_ownercheck(child, GetUserId()))
@@ -466,17 +576,9 @@ demote_constraint(Oid conoid)
 		elog(ERROR, "could not run \"%s\"", sql.data);
 
 	/* the same relationship, declared; names go in as parameters */
-	args[0] = ObjectIdGetDatum(child);
-	args[1] = PointerGetDatum(construct_array(cols, nkeys, NAMEOID, NAMEDATALEN,
-											  false, TYPALIGN_CHAR));
-	args[2] = ObjectIdGetDatum(parent);
-	args[3] = PointerGetDatum(construct_array(pcols, nkeys, NAMEOID, NAMEDATALEN,
-											  false, TYPALIGN_CHAR));
-	args[4] = CStringGetTextDatum(name);
-	args[5] = CStringGetTextDatum(match);
-	args[6] = CStringGetTextDatum(on_delete);
-	if (SPI_execute_with_args("SELECT ri_policy.declare_reference($1, $2, $3, $4, $5, $6, $7)",
-							  7, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
+	if (SPI_execute_with_args("SELECT ri_policy.declare_reference($1, $2, $3, $4, $5,"
+							  " $6, $7, $8, $9, $10, $11, $12)",
+							  12, argtypes, args, nulls, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not declare reference \"%s\"", name);
 	SPI_finish();
 	MemoryContextSwitchTo(oldcxt);

@@ -36,6 +36,13 @@ typedef struct RiReference
 	char	   *on_delete;		/* 'no action', 'cascade', 'set null', ... */
 	bool		only_parent;	/* probe the parent with ONLY */
 	bool		only_child;		/* check the child's own rows only */
+	/* the rest of a foreign key's definition, for promote() (declared only) */
+	char	   *on_update;		/* as on_delete */
+	bool		is_deferrable;
+	bool		initially_deferred;
+	int			n_delete_set;	/* ON DELETE SET ... (columns); 0: all */
+	int			delete_set[INDEX_MAX_KEYS]; /* their indexes in child_columns */
+	bool		not_valid;		/* promote() leaves the key NOT VALID */
 } RiReference;
 
 /* registry.c */

@@ -550,15 +550,96 @@ check_name_free(Oid child, const char *name)
 }
 
 /*
+ * The columns that ON DELETE SET NULL / SET DEFAULT (columns) sets: each one
+ * of the child columns, as PostgreSQL requires of a foreign key's list
+ * (validateFkOnDeleteSetColumns in tablecmds.c), a repeated one kept once,
+ * as PostgreSQL keeps it.  Returns how many, and their 1-based positions in
+ * the child columns: recorded by position, the list needs no upkeep when a
+ * column is renamed.
+ */
+static int
+resolve_set_columns(Oid child, ArrayType *arr, int nkeys,
+					AttrNumber *child_attnums, int16 *positions)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	int			nset = 0;
+
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("on_delete_columns must be a one-dimensional array")));
+	deconstruct_array(arr, NAMEOID, NAMEDATALEN, false, TYPALIGN_CHAR,
+					  &elems, &nulls, &n);
+	if (n == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("on_delete_columns must name at least one column"),
+				 errhint("Pass NULL to set every reference column.")));
+	if (n > INDEX_MAX_KEYS)
+		ereport(ERROR,
+				(errcode(ERRCODE_TOO_MANY_COLUMNS),
+				 errmsg("cannot have more than %d keys in a reference",
+						INDEX_MAX_KEYS)));
+	for (int i = 0; i < n; i++)
+	{
+		char	   *colname;
+		AttrNumber	attnum;
+		int			pos = 0;
+		bool		seen = false;
+
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("on_delete_columns must not contain nulls")));
+		colname = NameStr(*DatumGetName(elems[i]));
+		attnum = get_attnum(child, colname);
+		if (attnum == InvalidAttrNumber)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("column \"%s\" of relation \"%s\" does not exist",
+							colname, get_rel_name(child))));
+		for (int j = 0; j < nkeys; j++)
+		{
+			if (child_attnums[j] == attnum)
+				pos = j + 1;
+		}
+		if (pos == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_COLUMN_REFERENCE),
+					 errmsg("column \"%s\" referenced in ON DELETE SET action must be part of the reference",
+							colname)));
+		for (int j = 0; j < nset; j++)
+		{
+			if (positions[j] == pos)
+				seen = true;
+		}
+		if (!seen)
+			positions[nset++] = pos;
+	}
+	return nset;
+}
+
+/*
  * declare_reference(child, child_columns, parent, parent_columns, name,
- *					 match, on_delete) returns text
+ *					 match, on_delete, on_update, is_deferrable,
+ *					 initially_deferred, on_delete_columns, not_valid)
+ *	returns text
+ *
+ * The arguments after on_delete record the rest of what a foreign key has,
+ * so that promote() gives back the key that demote() took away.  Called
+ * through an older signature (objects not updated yet), it refuses before
+ * reading them.
  */
 Datum
 ri_policy_declare_reference(PG_FUNCTION_ARGS)
 {
 	static const char *const match_choices[] = {"simple", "full", NULL};
-	static const char *const action_choices[] = {"no action", "cascade",
-	"set null", "set default", NULL};
+	static const char *const action_choices[] = {"no action", "restrict",
+	"cascade", "set null", "set default", NULL};
+	static const char *const action_hint =
+		"Valid actions are \"no action\", \"restrict\", \"cascade\", \"set null\" and \"set default\".";
 	Oid			child;
 	Oid			parent;
 	char	   *child_names[INDEX_MAX_KEYS];
@@ -571,29 +652,64 @@ ri_policy_declare_reference(PG_FUNCTION_ARGS)
 	char	   *name;
 	char	   *match;
 	char	   *on_delete;
+	char	   *on_update;
+	bool		is_deferrable;
+	bool		initially_deferred;
+	bool		not_valid;
+	int16		set_positions[INDEX_MAX_KEYS];
+	int			nset = 0;
 	Relation	childrel;
 	Relation	parentrel;
 	Oid			indexoid;
 	StringInfoData buf;
-	Datum		values[8];
-	Oid			argtypes[8] = {TEXTOID, REGCLASSOID, NAMEARRAYOID, REGCLASSOID,
-	NAMEARRAYOID, REGOPERATORARRAYOID, TEXTOID, TEXTOID};
+	Datum		values[13];
+	char		nulls[13];
+	Oid			argtypes[13] = {TEXTOID, REGCLASSOID, NAMEARRAYOID, REGCLASSOID,
+		NAMEARRAYOID, REGOPERATORARRAYOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID,
+	BOOLOID, INT2ARRAYOID, BOOLOID};
 	Datum	   *namedatums;
 	Datum	   *opdatums;
 
+	ri_require_current_objects();
+	if (PG_NARGS() < 12)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("extension \"ri_policy\" must be updated to the version of its library"),
+				 errhint("Run ALTER EXTENSION ri_policy UPDATE.")));
 	require_arg(fcinfo, 0, "child");
 	require_arg(fcinfo, 1, "child_columns");
 	require_arg(fcinfo, 2, "parent");
 	require_arg(fcinfo, 5, "match");
 	require_arg(fcinfo, 6, "on_delete");
-	ri_require_current_objects();
+	require_arg(fcinfo, 7, "on_update");
+	require_arg(fcinfo, 8, "is_deferrable");
+	require_arg(fcinfo, 9, "initially_deferred");
+	require_arg(fcinfo, 11, "not_valid");
 	child = PG_GETARG_OID(0);
 	parent = PG_GETARG_OID(2);
 	match = check_choice(PG_GETARG_TEXT_PP(5), "match type", match_choices,
 						 "Valid match types are \"simple\" and \"full\".");
 	on_delete = check_choice(PG_GETARG_TEXT_PP(6), "on_delete action",
-							 action_choices,
-							 "Valid actions are \"no action\", \"cascade\", \"set null\" and \"set default\".");
+							 action_choices, action_hint);
+	on_update = check_choice(PG_GETARG_TEXT_PP(7), "on_update action",
+							 action_choices, action_hint);
+	is_deferrable = PG_GETARG_BOOL(8);
+	initially_deferred = PG_GETARG_BOOL(9);
+	not_valid = PG_GETARG_BOOL(11);
+	if (initially_deferred && !is_deferrable)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a reference that is initially deferred must be deferrable"),
+				 errhint("Pass is_deferrable => true.")));
+	if (!PG_ARGISNULL(10) && !COMPAT_HAS_DELETE_SET_COLUMNS)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("on_delete_columns needs PostgreSQL 15 or later")));
+	if (!PG_ARGISNULL(10) && strcmp(on_delete, "set null") != 0 &&
+		strcmp(on_delete, "set default") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("on_delete_columns is only supported with on_delete \"set null\" or \"set default\"")));
 
 	/* AccessShareLock: declaring must not block readers or writers */
 	check_table(child, "child");
@@ -608,6 +724,9 @@ ri_policy_declare_reference(PG_FUNCTION_ARGS)
 
 	nkeys = resolve_columns(child, PG_GETARG_ARRAYTYPE_P(1), "child_columns",
 							child_names, child_attnums);
+	if (!PG_ARGISNULL(10))
+		nset = resolve_set_columns(child, PG_GETARG_ARRAYTYPE_P(10), nkeys,
+								   child_attnums, set_positions);
 	if (!PG_ARGISNULL(3))
 		npkeys = resolve_columns(parent, PG_GETARG_ARRAYTYPE_P(3),
 								 "parent_columns", parent_names, parent_attnums);
@@ -697,6 +816,26 @@ ri_policy_declare_reference(PG_FUNCTION_ARGS)
 												sizeof(Oid), true, TYPALIGN_INT));
 	values[6] = CStringGetTextDatum(match);
 	values[7] = CStringGetTextDatum(on_delete);
+	values[8] = CStringGetTextDatum(on_update);
+	values[9] = BoolGetDatum(is_deferrable);
+	values[10] = BoolGetDatum(initially_deferred);
+	memset(nulls, ' ', sizeof(nulls));
+	if (nset > 0)
+	{
+		Datum	   *posdatums = palloc(nset * sizeof(Datum));
+
+		for (int i = 0; i < nset; i++)
+			posdatums[i] = Int16GetDatum(set_positions[i]);
+		values[11] = PointerGetDatum(construct_array(posdatums, nset, INT2OID,
+													 sizeof(int16), true,
+													 TYPALIGN_SHORT));
+	}
+	else
+	{
+		values[11] = (Datum) 0;
+		nulls[11] = 'n';
+	}
+	values[12] = BoolGetDatum(not_valid);
 
 	/*
 	 * Insert, then check the child's constraints: a concurrent ADD
@@ -704,10 +843,12 @@ ri_policy_declare_reference(PG_FUNCTION_ARGS)
 	 * key (ri_reference_name_taken()), so one of the two sees the other.
 	 */
 	exec_as_owner("INSERT INTO ri_policy._reference (name, child, child_columns,"
-				  " parent, parent_columns, eq_operators, match, on_delete)"
-				  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+				  " parent, parent_columns, eq_operators, match, on_delete,"
+				  " on_update, is_deferrable, initially_deferred,"
+				  " on_delete_columns, not_valid)"
+				  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
 				  " ON CONFLICT (child, name) DO NOTHING RETURNING id",
-				  8, argtypes, values, NULL, false);
+				  13, argtypes, values, nulls, false);
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
@@ -1226,7 +1367,8 @@ complete_reference(RiReference *ref)
 /* The columns of ri_policy._reference that load_declared() reads */
 #define DECLARED_COLUMNS \
 	"id, name, child, child_columns, parent, parent_columns, eq_operators," \
-	" match, on_delete"
+	" match, on_delete, on_update, is_deferrable, initially_deferred," \
+	" on_delete_columns, not_valid"
 
 /*
  * A declared reference from its registry row, read by SPI (in the
@@ -1239,6 +1381,7 @@ load_declared(HeapTuple tup, TupleDesc desc, MemoryContext cxt)
 	Datum	   *cols;
 	Datum	   *pcols;
 	Datum	   *ops;
+	Datum		datum;
 	int			n;
 	bool		isnull;
 	MemoryContext spicxt = MemoryContextSwitchTo(cxt);
@@ -1268,6 +1411,20 @@ load_declared(HeapTuple tup, TupleDesc desc, MemoryContext cxt)
 	ref->match_full = strcmp(TextDatumGetCString(SPI_getbinval(tup, desc, 8, &isnull)),
 							 "full") == 0;
 	ref->on_delete = TextDatumGetCString(SPI_getbinval(tup, desc, 9, &isnull));
+	ref->on_update = TextDatumGetCString(SPI_getbinval(tup, desc, 10, &isnull));
+	ref->is_deferrable = DatumGetBool(SPI_getbinval(tup, desc, 11, &isnull));
+	ref->initially_deferred = DatumGetBool(SPI_getbinval(tup, desc, 12, &isnull));
+	datum = SPI_getbinval(tup, desc, 13, &isnull);
+	if (!isnull)
+	{
+		Datum	   *pos;
+
+		deconstruct_array(DatumGetArrayTypeP(datum), INT2OID, sizeof(int16),
+						  true, TYPALIGN_SHORT, &pos, NULL, &ref->n_delete_set);
+		for (int i = 0; i < ref->n_delete_set; i++)
+			ref->delete_set[i] = DatumGetInt16(pos[i]) - 1;
+	}
+	ref->not_valid = DatumGetBool(SPI_getbinval(tup, desc, 14, &isnull));
 	MemoryContextSwitchTo(spicxt);
 	return ref;
 }

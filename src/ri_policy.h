@@ -30,4 +30,13 @@ extern void ri_guard_check_create(Oid child, const char *conname, Oid parent);
 extern void ri_guard_report_created(Oid conoid);
 extern void ri_guard_init(void);
 
+/* guard.c: the record of what warn mode let through (ri_policy.warned) */
+#define RI_WARNED_STATEMENT_MAX 8192	/* bytes of the statement kept */
+extern char *ri_guard_policy_detail(void);
+extern char *ri_guard_statement(void);
+extern void ri_guard_record_warned(Oid conoid, const char *detail,
+								   const char *session_role,
+								   const char *effective_role,
+								   const char *statement);
+
 #endif							/* RI_POLICY_H */

@@ -2,7 +2,8 @@
 # Declared references, their violations and progress survive
 # pg_dump | psql into a new database, and keep working there, tracking
 # included; so do the ids of references and of foreign keys with results
-# (their tables are re-found by name, and the keys by table and name).  A
+# (their tables are re-found by name, and the keys by table and name), what
+# a demoted key had, and the record of warn mode.  A
 # 0.4 dump restored into an extension created at 0.4 and then updated keeps
 # everything too.  Prints TAP;
 # exits non-zero on failure.  Run by test/run-tests.sh.
@@ -53,6 +54,15 @@ ALTER TABLE t2.orders ADD CONSTRAINT orders_customer_id_fkey FOREIGN KEY (custom
 CALL ri_policy.validate('t1.orders.orders_customer_id_fkey');
 CALL ri_policy.validate('t2.orders.orders_customer_id_fkey');
 ALTER TABLE t1.orders RENAME CONSTRAINT orders_customer_id_fkey TO orders_fk;
+-- a demoted key with everything a key can have, and a key made under warn
+CREATE TABLE shop.pairs (a int, b int, PRIMARY KEY (a, b));
+CREATE TABLE shop.pair_refs (a int DEFAULT 0, b int DEFAULT 0);
+ALTER TABLE shop.pair_refs ADD CONSTRAINT pair_fk FOREIGN KEY (a, b) REFERENCES shop.pairs
+	MATCH FULL ON UPDATE CASCADE ON DELETE SET DEFAULT (b) DEFERRABLE INITIALLY DEFERRED NOT VALID;
+SELECT ri_policy.demote('shop.pair_refs', 'pair_fk');
+SET ri_policy.mode = 'warn';
+SET client_min_messages = error;
+CREATE TABLE shop.warned_child (a int, b int, FOREIGN KEY (a, b) REFERENCES shop.pairs);
 SQL
 
 pg_dump -d "$src" | sql -d "$dst" >/dev/null
@@ -106,6 +116,17 @@ check "a restored foreign key validates by its new name" \
 		-c "CALL ri_policy.validate('t1.orders.orders_fk')" \
 		-c "SELECT string_agg(key::text, ' ') FROM ri_policy.violations
 			 WHERE child = 't1.orders'::regclass")" '{"customer_id": 2}'
+
+q="SELECT name, on_delete, on_update, is_deferrable, initially_deferred, on_delete_columns, not_valid
+     FROM ri_policy.references WHERE kind = 'declared' ORDER BY name, child::text"
+check "a reference keeps everything a foreign key had" "$(sql -d "$dst" -c "$q")" "$(sql -d "$src" -c "$q")"
+check "and is promoted to the same key" \
+	"$(sql -d "$dst" -c "SELECT ri_policy.promote('shop.pair_refs.pair_fk')" \
+		-c "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'pair_fk'")" \
+	"$(printf '\n%s' 'FOREIGN KEY (a, b) REFERENCES shop.pairs(a, b) MATCH FULL ON UPDATE CASCADE ON DELETE SET DEFAULT (b) DEFERRABLE INITIALLY DEFERRED NOT VALID')"
+q="SELECT * FROM ri_policy.warned ORDER BY at, constraint_name"
+check "the record of warn mode is restored" "$(sql -d "$dst" -c "$q")" "$(sql -d "$src" -c "$q")"
+check "with its one row" "$(sql -d "$dst" -c "SELECT count(*) FROM ri_policy.warned")" "1"
 
 # A 0.4 dump: restored into the extension created at 0.4, then updated.
 # (The rows are made as 0.4 made them: this library runs only 0.5's

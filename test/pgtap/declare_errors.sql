@@ -80,7 +80,7 @@ SELECT throws_ok($$SELECT ri_policy.declare_reference('c', '{t}', 'p')$$,
 -- options and names
 SELECT throws_ok($$SELECT ri_policy.declare_reference('c', '{pid}', 'p', match => 'partial')$$,
 				 '22023', 'invalid match type "partial"', 'bad match');
-SELECT throws_ok($$SELECT ri_policy.declare_reference('c', '{pid}', 'p', on_delete => 'restrict')$$,
+SELECT throws_ok($$SELECT ri_policy.declare_reference('c', '{pid}', 'p', on_delete => 'delete')$$,
 				 '22023', NULL, 'bad on_delete');
 SELECT throws_ok($$SELECT ri_policy.declare_reference('c', '{pid}', 'p', name => '')$$,
 				 '22023', NULL, 'empty name');
