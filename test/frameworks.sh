@@ -16,7 +16,7 @@ python=/usr/bin/python3		# Debian's, with python3-django
 ruby=/usr/bin/ruby
 # the application's databases, one per mode, and those made by the tests
 apps="fw_dj_allow fw_dj_warn fw_dj_block fw_ar_allow fw_ar_warn fw_ar_block"
-made="test_fw_dj_allow fw_ar_schema fw_ar_structure fw_template"
+made="test_fw_dj_allow fw_ar_schema fw_ar_excluded fw_ar_structure fw_template"
 
 # as the superuser the PG* variables name
 sql() { d=$1; shift; psql -X -q -At -v ON_ERROR_STOP=1 -d "$d" "$@" 2>&1; }
@@ -353,11 +353,15 @@ $line_fk|enforced|t"
 		"$rc $(kinds fw_ar_schema | tr '\n' ' ')" "0 $order_fk|enforced|t $line_fk|enforced|t "
 
 	# structure.sql: pg_dump --schema-only
-	mkdir "$tmp/plain" "$tmp/flags"
+	mkdir "$tmp/plain" "$tmp/excluded" "$tmp/flags"
 	out=$(ar fw_ar_warn structure.rb "$tmp/plain"); rc=$?
 	check "activerecord, structure.sql: pg_dump as the application's role fails on ri_policy's sequence" \
 		"$rc $(echo "$out" | grep '^pg_dump: error')" \
 		"1 pg_dump: error: query failed: ERROR:  permission denied for sequence _reference_id_seq"
+	ar fw_ar_warn structure.rb "$tmp/excluded" --exclude-schema=ri_policy >/dev/null
+	out=$(ar fw_ar_warn load.rb fw_ar_excluded fw_template "$tmp/excluded/structure.sql" sql); rc=$?
+	check "activerecord, structure.sql with --exclude-schema=ri_policy: its COMMENT ON EXTENSION fails to load" \
+		"$rc $(echo "$out" | grep -o 'ERROR: .*')" "1 ERROR:  must be owner of extension ri_policy"
 	out=$(ar fw_ar_warn structure.rb "$tmp/flags" --extension=plpgsql); rc=$?
 	check "activerecord, structure.sql with --extension=plpgsql: no ri_policy but the declarations appended" \
 		"$rc $(grep -c ri_policy "$tmp/flags/structure.sql") $(grep ri_policy "$tmp/flags/structure.sql")" \
