@@ -133,8 +133,6 @@ except Exception as e:
 # and ledger, with db_constraint=False and a RunSQL migration)
 #
 django() {
-	dj_version=$($python -c 'import django; print(django.get_version())')
-	echo "# Django $dj_version, psycopg2 $($python -c 'import psycopg2; print(psycopg2.__version__.split()[0])')"
 	order_fk=shop_order_customer_id_f638df20_fk_shop_customer_id
 	line_fk=shop_orderline_order_id_8ad562c5_fk_shop_order_id
 
@@ -255,7 +253,6 @@ $line_fk|enforced|t"
 # foreign_key: false and execute, CreateShop with ordinary foreign keys)
 #
 activerecord() {
-	echo "# ActiveRecord $($ruby -r active_record -e 'print ActiveRecord.version'), ruby-pg $($ruby -r pg -e 'print PG::VERSION'), Ruby $($ruby -e 'print RUBY_VERSION')"
 	order_fk=fk_rails_3dad120da9
 	line_fk=fk_rails_e6c763ee60
 
@@ -358,6 +355,9 @@ $line_fk|enforced|t"
 	check "activerecord, structure.sql: pg_dump as the application's role fails on ri_policy's sequence" \
 		"$rc $(echo "$out" | grep '^pg_dump: error')" \
 		"1 pg_dump: error: query failed: ERROR:  permission denied for sequence _reference_id_seq"
+	check "activerecord: so does a full pg_dump as the application's role" \
+		"$(pg_dump -U regress_fw -d fw_ar_warn 2>&1 >/dev/null | head -1)" \
+		"pg_dump: error: query failed: ERROR:  permission denied for sequence _reference_id_seq"
 	ar fw_ar_warn structure.rb "$tmp/excluded" --exclude-schema=ri_policy >/dev/null
 	out=$(ar fw_ar_warn load.rb fw_ar_excluded fw_template "$tmp/excluded/structure.sql" sql); rc=$?
 	check "activerecord, structure.sql with --exclude-schema=ri_policy: its COMMENT ON EXTENSION fails to load" \
@@ -372,12 +372,14 @@ $line_fk|enforced|t"
 		"0 entries_account_id_ref|declared| $order_fk|enforced|t $line_fk|enforced|t "
 }
 
-if $python -c 'import django, psycopg2' 2>/dev/null; then
+if $python -c 'import django, psycopg2
+print("# Django", django.get_version() + ", psycopg2", psycopg2.__version__.split()[0])' 2>/dev/null; then
 	django
 else
 	skip "django" "python3-django or python3-psycopg2 is not installed"
 fi
-if $ruby -e 'require "active_record"; require "pg"' 2>/dev/null; then
+if $ruby -e 'require "active_record"; require "pg"
+puts "# ActiveRecord #{ActiveRecord.version}, ruby-pg #{PG::VERSION}, Ruby #{RUBY_VERSION}"' 2>/dev/null; then
 	activerecord
 else
 	skip "activerecord" "ruby-activerecord or ruby-pg is not installed"
