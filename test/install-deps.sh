@@ -1,10 +1,13 @@
 #!/bin/sh
 # Installs what building, testing and the demo need on Debian 12, skipping
-# what is already there.  Needs root (apt-get) only when something is missing.
+# what is already there: Django and ActiveRecord with their PostgreSQL
+# drivers are for test/frameworks.sh.  Needs root (apt-get) only when
+# something is missing.
 set -eu
 
 pkgs="gcc libc6-dev make postgresql-15 postgresql-server-dev-15 \
-postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl postgresql-15-cron"
+postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl postgresql-15-cron \
+python3-django python3-psycopg2 ruby-activerecord ruby-pg"
 
 missing=""
 for p in $pkgs; do

@@ -1,9 +1,11 @@
 #!/bin/sh
 # Runs the pg_regress suite (sql/, expected/), the pgTAP suite
-# (test/pgtap/), test/dump_restore.sh and test/server_options.sh against
-# the server the PG* variables name; make test runs it inside a throwaway
-# pg_virtualenv cluster.  Prints regression.diffs when a pg_regress test fails, and a
-# closing "N passed, N failed" line; exits non-zero when anything failed.
+# (test/pgtap/), test/dump_restore.sh, test/server_options.sh and
+# test/frameworks.sh against the server the PG* variables name; make test
+# runs it inside a throwaway pg_virtualenv cluster.  Prints
+# regression.diffs when a pg_regress test fails, and a closing "N passed,
+# N failed" line (a TAP "not ok ... # TODO" counts as neither);
+# exits non-zero when anything failed.
 set -u
 cd "$(dirname "$0")/.."
 status=0
@@ -38,11 +40,15 @@ echo "=== test/server_options.sh ==="
 test/server_options.sh >"$log/options" 2>&1 || status=1
 cat "$log/options"
 
+echo "=== test/frameworks.sh ==="
+test/frameworks.sh >"$log/frameworks" 2>&1 || status=1
+cat "$log/frameworks"
+
 passed=$(cat "$log/regress" | grep -c '^\(test\|     \) .* \.\.\. ok')
 failed=$(cat "$log/regress" | grep -c '\.\.\. FAILED')
-for f in tap dump options; do
+for f in tap dump options frameworks; do
 	passed=$((passed + $(grep -c '^ok ' "$log/$f")))
-	failed=$((failed + $(grep -c '^not ok ' "$log/$f")))
+	failed=$((failed + $(grep '^not ok ' "$log/$f" | grep -vc '# TODO')))
 done
 [ "$status" -ne 0 ] && [ "$failed" -eq 0 ] && failed=1
 echo "ri_policy: $passed passed, $failed failed"
