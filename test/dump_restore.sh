@@ -53,6 +53,14 @@ ALTER TABLE t2.orders ADD CONSTRAINT orders_customer_id_fkey FOREIGN KEY (custom
 CALL ri_policy.validate('t1.orders.orders_customer_id_fkey');
 CALL ri_policy.validate('t2.orders.orders_customer_id_fkey');
 ALTER TABLE t1.orders RENAME CONSTRAINT orders_customer_id_fkey TO orders_fk;
+-- a pass interrupted after its first batch (made so here)
+CREATE TABLE shop.notes (customer int);
+INSERT INTO shop.notes SELECT g % 110 FROM generate_series(1, 300) g;
+SELECT ri_policy.declare_reference('shop.notes', '{customer}', 'shop.customers',
+								   name => 'notes_customer');
+CALL ri_policy.validate('notes_customer', batch_size => 100);
+UPDATE ri_policy._progress SET status = 'interrupted', batches = 1, resume_block = 1
+ WHERE reference = (SELECT id FROM ri_policy._reference WHERE name = 'notes_customer');
 SQL
 
 pg_dump -d "$src" | sql -d "$dst" >/dev/null
@@ -106,6 +114,16 @@ check "a restored foreign key validates by its new name" \
 		-c "CALL ri_policy.validate('t1.orders.orders_fk')" \
 		-c "SELECT string_agg(key::text, ' ') FROM ri_policy.violations
 			 WHERE child = 't1.orders'::regclass")" '{"customer_id": 2}'
+# a pass is about the database it began in: its transaction ids and block
+# numbers mean nothing in another, where it starts over
+check "an interrupted pass restored elsewhere starts over" \
+	"$(sql -d "$dst" -c "CALL ri_policy.validate('notes_customer')" 2>&1)" \
+	'NOTICE:  the interrupted validation of reference "notes_customer" starts over: it began in another database'
+check "and finds every orphan" \
+	"$(sql -d "$dst" -c "SELECT count(*), sum(child_rows) FROM ri_policy.violations
+						 WHERE reference = 'notes_customer'")" \
+	"$(sql -d "$src" -c "SELECT count(DISTINCT customer), count(*) FROM shop.notes
+						 WHERE customer NOT IN (SELECT id FROM shop.customers)")"
 
 # A 0.4 dump: restored into the extension created at 0.4, then updated.
 # (The rows are made as 0.4 made them: this library runs only 0.5's
