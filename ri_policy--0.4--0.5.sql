@@ -133,7 +133,16 @@ CREATE TABLE ri_policy._progress (
 	leaves			integer NOT NULL DEFAULT 0,
 	last_done_at	timestamptz,
 	error			text,
-	last_full_at	timestamptz
+	last_full_at	timestamptz,
+	-- where a full pass began (validate.c): its first snapshot, with every
+	-- transaction, subtransactions too, that it saw running; the WAL
+	-- position just before it; and the cluster and database it is about
+	-- (system identifier/database OID).  A pass resumes only from there.
+	start_snapshot	pg_snapshot,
+	start_lsn		pg_lsn,
+	start_origin	text,
+	-- the storage of resume_rel when the position was saved in it
+	resume_filenode	oid NOT NULL DEFAULT 0
 );
 COMMENT ON TABLE ri_policy._progress IS
 'ri_policy: latest validation run per reference (use ri_policy.validation_progress)';

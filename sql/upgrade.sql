@@ -139,8 +139,9 @@ SELECT n.name, s.reference IS NOT NULL AS sentinel,
 SELECT tgrelid::regclass, tgname ~ '^ri_policy_track_[0-9]+_[cp][iudt]$' AS by_id, right(tgname, 2)
   FROM pg_trigger WHERE tgfoid = 'ri_policy._track_trigger'::regproc ORDER BY 1, 3;
 
--- and it all still works: the interrupted pass resumes, the tracked
--- reference's next pass is incremental, each exact
+-- and it all still works: the interrupted pass starts over (a pass of 0.4
+-- did not record where it began, which a pass of 0.5 resumes from), the
+-- tracked reference's next pass is incremental, each exact
 CALL ri_policy.validate('r_interrupted');
 SELECT status, rows_checked = (SELECT count(*) FROM regress_up.c2) AS every_row_once
   FROM ri_policy.validation_progress WHERE reference = 'r_interrupted';

@@ -14,9 +14,11 @@
  * Statement-level, because a row-level
  * trigger would cost a function call per row of a bulk load; with transition
  * tables one call sees all of a statement's rows.  The trigger reads no
- * other table and locks nothing: it counts each key's rows in the new and
+ * other table and locks nothing (but for a look at ri_policy._progress, see
+ * "Full passes under way"): it counts each key's rows in the new and
  * old transition tables, keeps the keys whose count changed (so an UPDATE
- * that leaves the key alone records nothing), and appends those keys, as the
+ * that leaves the key alone records nothing, unless a full pass is under
+ * way: see below), and appends those keys, as the
  * text of their values, in one row per statement to ri_policy._changed with
  * a plain heap insert (no SPI, no index, no WAL: the table is unlogged),
  * marked with the side it came from.  TRUNCATE records a marker that makes
@@ -65,11 +67,13 @@
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/partcache.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/tuplestore.h"
 
@@ -570,12 +574,14 @@ add_byval_keys(byvalkeys_hash *keys, Tuplestorestate *store, TupleDesc desc,
 }
 
 /*
- * The keys of a statement's transition tables whose number of rows changed,
- * column after column into *values and *isnull; returns how many.
+ * The keys of a statement's transition tables whose number of rows changed
+ * (with all_keys, every key in them), column after column into *values and
+ * *isnull; returns how many.
  */
 static int
 changed_keys(TriggerData *trigdata, int nkeys, AttrNumber *attnums,
-			 Oid *types, bool match_full, Datum **values, bool **isnull)
+			 Oid *types, bool match_full, bool all_keys, Datum **values,
+			 bool **isnull)
 {
 	TupleDesc	desc = RelationGetDescr(trigdata->tg_relation);
 	Tuplestorestate *stores[2] = {trigdata->tg_newtable, trigdata->tg_oldtable};
@@ -583,7 +589,7 @@ changed_keys(TriggerData *trigdata, int nkeys, AttrNumber *attnums,
 
 	if (nkeys == 1 && TupleDescAttr(desc, attnums[0] - 1)->attbyval)
 	{
-		bool		counted = stores[0] && stores[1];
+		bool		counted = stores[0] && stores[1] && !all_keys;
 		int64		nrows = 0;
 		byvalkeys_hash *keys;
 		byvalkeys_iterator it;
@@ -621,7 +627,8 @@ changed_keys(TriggerData *trigdata, int nkeys, AttrNumber *attnums,
 
 		for (int s = 0; s < 2; s++)
 			if (stores[s])
-				count_keys(group, stores[s], desc, nkeys, attnums, match_full, s ? -1 : 1);
+				count_keys(group, stores[s], desc, nkeys, attnums, match_full,
+						   s && !all_keys ? -1 : 1);
 		*values = palloc((childkeys_count(group) * nkeys + 1) * sizeof(Datum));
 		*isnull = palloc((childkeys_count(group) * nkeys + 1) * sizeof(bool));
 		for (ChildKey *key = childkeys_first(group); key != NULL; key = key->next)
@@ -653,6 +660,8 @@ static Oid	changed_keytype = InvalidOid;
 static char *cached_reference = NULL;
 static Oid	cached_partition = InvalidOid;
 
+static void forget_passes(Oid relid);
+
 static void
 forget_changed(Datum arg, Oid relid)
 {
@@ -661,6 +670,7 @@ forget_changed(Datum arg, Oid relid)
 		changed_relid = InvalidOid;
 		cached_partition = InvalidOid;
 	}
+	forget_passes(relid);
 }
 
 /*
@@ -794,6 +804,126 @@ record_changes(Relation changed, Datum reference, Datum keys, bool isnull,
 	heap_freetuple(tup);
 }
 
+/* ----------------------------------------------------------------
+ * Full passes under way
+ *
+ * A full pass does not see a row that an UPDATE moves into a block it has
+ * read already (validate.c, "Rows written during a pass"), and an UPDATE
+ * that keeps the key records nothing.  So while a full pass of a tracked
+ * reference is under way (running, or interrupted and not yet resumed or
+ * begun again), an UPDATE of its child records the keys of every row it
+ * wrote: the next, incremental, pass re-checks them.
+ *
+ * Whether a pass is under way is read from ri_policy._progress with the
+ * latest snapshot, and remembered per reference until a relcache
+ * invalidation of the child, which a pass sends when it begins and when it
+ * ends.  The trigger takes pending invalidations first: a statement that
+ * wrote into a block a pass had read did so after the pass began, so the
+ * pass's invalidation was sent before the trigger fires.  When no pass is
+ * under way, an UPDATE pays for one hash lookup.
+ * ----------------------------------------------------------------
+ */
+typedef struct PassState
+{
+	int64		id;				/* the reference; hash key */
+	Oid			child;			/* forgotten on an invalidation of this */
+	bool		under_way;
+} PassState;
+
+static HTAB *pass_states = NULL;
+
+/* A relcache invalidation of relid (InvalidOid: of all). */
+static void
+forget_passes(Oid relid)
+{
+	HASH_SEQ_STATUS seq;
+	PassState  *state;
+
+	if (pass_states == NULL)
+		return;
+	hash_seq_init(&seq, pass_states);
+	while ((state = hash_seq_search(&seq)) != NULL)
+	{
+		if (relid == InvalidOid || state->child == relid)
+			(void) hash_search(pass_states, &state->id, HASH_REMOVE, NULL);
+	}
+}
+
+/* Read from ri_policy._progress whether a full pass of id is under way. */
+static bool
+read_pass_under_way(int64 id)
+{
+	Oid			nsp = get_namespace_oid("ri_policy", false);
+	Oid			relid = get_relname_relid("_progress", nsp);
+	Oid			indexid = get_relname_relid("_progress_pkey", nsp);
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	Snapshot	snapshot;
+	HeapTuple	tup;
+	bool		under_way = false;
+
+	if (!OidIsValid(relid) || !OidIsValid(indexid))
+		elog(ERROR, "table ri_policy._progress is missing");
+	rel = table_open(relid, AccessShareLock);
+	/* ids are bigint from 0.5 on; objects older than the library: say yes */
+	if (TupleDescAttr(RelationGetDescr(rel), 0)->atttypid != INT8OID)
+	{
+		table_close(rel, AccessShareLock);
+		return true;
+	}
+	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(id));
+	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	scan = systable_beginscan(rel, indexid, true, snapshot, 1, &key);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+	{
+		bool		isnull;
+		Datum		status = heap_getattr(tup, get_attnum(relid, "status"),
+										  RelationGetDescr(rel), &isnull);
+
+		if (!isnull)
+		{
+			char	   *s = TextDatumGetCString(status);
+
+			under_way = strcmp(s, "running") == 0 || strcmp(s, "interrupted") == 0;
+		}
+	}
+	systable_endscan(scan);
+	UnregisterSnapshot(snapshot);
+	table_close(rel, AccessShareLock);
+	return under_way;
+}
+
+/* Is a full pass of reference id, whose child is child, under way? */
+static bool
+pass_under_way(int64 id, Oid child)
+{
+	PassState  *state;
+	bool		under_way;
+
+	AcceptInvalidationMessages();
+	if (pass_states == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(int64);
+		ctl.entrysize = sizeof(PassState);
+		pass_states = hash_create("ri_policy passes under way", 16, &ctl,
+								  HASH_ELEM | HASH_BLOBS);
+	}
+	state = hash_search(pass_states, &id, HASH_FIND, NULL);
+	if (state != NULL)
+		return state->under_way;
+
+	/* read first: an error leaves nothing behind */
+	under_way = read_pass_under_way(id);
+	state = hash_search(pass_states, &id, HASH_ENTER, NULL);
+	state->child = child;
+	state->under_way = under_way;
+	return under_way;
+}
+
 /*
  * ri_policy._track_trigger(id, match, side, attnum1, column1, ...):
  * the statement-level trigger of a tracked reference, on its child (side
@@ -818,6 +948,7 @@ ri_policy_track_trigger(PG_FUNCTION_ARGS)
 	Datum		key;
 	Datum	   *values;
 	bool	   *isnull;
+	bool		all_keys;
 	int			n;
 
 	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event))
@@ -902,8 +1033,17 @@ ri_policy_track_trigger(PG_FUNCTION_ARGS)
 		types[i] = TupleDescAttr(desc, attnums[i] - 1)->atttypid;
 	}
 
+	/*
+	 * While a full pass is under way, an UPDATE of the child records every
+	 * key it wrote (see "Full passes under way").
+	 */
+	all_keys = !from_parent && TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) &&
+		changed_keytype == INT8OID &&
+		pass_under_way(DatumGetInt64(key), RelationGetRelid(trigdata->tg_relation));
+
 	/* the trigger manager resets this (per-event) context afterwards */
-	n = changed_keys(trigdata, nkeys, attnums, types, match_full, &values, &isnull);
+	n = changed_keys(trigdata, nkeys, attnums, types, match_full, all_keys,
+					 &values, &isnull);
 
 	if (n > 0)
 	{

@@ -25,7 +25,8 @@
  * than one batch; the orphans found so far (ri_policy._pending) and the
  * position reached (ri_policy._progress) commit with the batch, so an
  * interrupted pass resumes exactly where it stopped, and the final counts
- * are exact.  When a pass completes, its orphans replace the reference's
+ * are exact for the rows not written while the pass ran (see "Rows written
+ * during a pass").  When a pass completes, its orphans replace the reference's
  * rows in ri_policy._violation in one transaction.  A session advisory lock
  * keeps two validations of one reference apart; its absence is also how
  * ri_policy.validation_progress tells a dead run ("interrupted").
@@ -47,9 +48,12 @@
 #include "access/detoast.h"
 #include "access/htup_details.h"
 #include "access/relation.h"
+#include "access/subtrans.h"
 #include "access/table.h"
 #include "access/tableam.h"
+#include "access/transam.h"
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/namespace.h"
 #include "catalog/objectaddress.h"
 #include "catalog/pg_class.h"
@@ -69,9 +73,11 @@
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/inval.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/pg_lsn.h"
 #include "utils/rel.h"
 #include "utils/rls.h"
 #include "utils/snapmgr.h"
@@ -91,6 +97,22 @@ PG_FUNCTION_INFO_V1(ri_policy_validate);
 PG_FUNCTION_INFO_V1(ri_policy_orphans);
 
 typedef struct Validator Validator;
+
+/*
+ * Where a full pass began: its first snapshot, as full transaction ids, with
+ * every transaction that snapshot saw running (subtransactions included),
+ * and the WAL position just before it was taken.  The pass counts only row
+ * versions whose inserting transaction this snapshot sees as committed
+ * (written_during()).
+ */
+typedef struct StartPoint
+{
+	uint64		xmin;
+	uint64		xmax;
+	uint64	   *xip;			/* sorted */
+	int			nxip;
+	XLogRecPtr	lsn;
+} StartPoint;
 
 /* What to do with the orphaned keys of one batch */
 typedef void (*OrphanSink) (Validator *v, ChildKeyGroup *batch);
@@ -123,6 +145,23 @@ struct Validator
 	/* validate(): the key columns as the pass began; has it begun? */
 	RiColumns  *columns;
 	bool		run_begun;
+
+	/*
+	 * One snapshot for every batch (orphans(), and validate() inside a
+	 * transaction block), or NULL: a fresh one each.
+	 */
+	Snapshot	snapshot;
+
+	/* validate(): where the pass began (see written_during()) */
+	StartPoint *start;
+	bool		tracked;		/* hand what it skips to the next pass */
+	Oid			filenode;		/* of the table a batch stopped inside */
+	const char *start_over;		/* why the pass must begin again, if so */
+
+	/* validate(), per batch: the next xid then, keys of rows it skipped */
+	uint64		next_xid;
+	ChildKeyGroup *skipped;
+	bool		skipped_unread; /* one of them could not be read safely */
 };
 
 /* ----------------------------------------------------------------
@@ -310,6 +349,253 @@ rel_blocks(Oid relid)
 }
 
 /* ----------------------------------------------------------------
+ * Rows written during a pass
+ *
+ * A pass reads the child in block ranges, each batch with a fresh
+ * snapshot.  An UPDATE may put a row's new version in any block (heap_update
+ * goes where there is room), so a row updated while the pass runs can be
+ * met twice (its old version read in an early batch, its new one in a later
+ * block) or not at all (its new version in a block read already).  So a
+ * pass counts only the versions written before it began: those whose
+ * inserting transaction its first snapshot saw as committed.  Every row
+ * that nobody writes while the pass runs has exactly one such version,
+ * visible to every batch, and no row has two that any batch sees (a later
+ * snapshot sees the versions an earlier one saw replaced as replaced).
+ * The start is kept with the pass's progress, so a resumed pass keeps it.
+ *
+ * A row written during the pass may thus be missed, never counted twice.
+ * The next pass finds it: a full one counts it if nobody writes it while
+ * that pass runs; for a tracked reference, the next incremental pass
+ * re-checks its key, which this pass hands over to the change log when it
+ * meets the row (read_batch()), and which the child's UPDATE trigger
+ * records while a full pass is under way (track.c) when the row went where
+ * the pass had been.
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * The full transaction id of an xid met now: the one within 2^31 of "next",
+ * as every xid not frozen is (0 for one that is not normal).
+ */
+static uint64
+full_xid(TransactionId xid, uint64 next)
+{
+	int64		full;
+
+	if (!TransactionIdIsNormal(xid))
+		return 0;
+	full = (int64) next + (int32) (xid - (TransactionId) next);
+	return full < FirstNormalTransactionId ? 0 : (uint64) full;
+}
+
+static int
+u64_cmp(const void *a, const void *b)
+{
+	uint64		x = *(const uint64 *) a;
+	uint64		y = *(const uint64 *) b;
+
+	return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/* A pass older than this many transactions starts over (full_xid()). */
+#define MAX_PASS_XIDS ((uint64) 1 << 31)
+
+/*
+ * Take the start of a new pass: the WAL position, then the latest snapshot
+ * (inside a transaction block, the one every batch reads with, so that the
+ * pass skips nothing: the position matters only for versions written after
+ * the snapshot, see written_during()).  When the snapshot's list of
+ * subtransactions overflowed, those of the transactions it saw running are
+ * found in pg_subtrans now, while this transaction's xmin keeps them there.
+ */
+static StartPoint *
+take_start(Validator *v)
+{
+	StartPoint *start = MemoryContextAllocZero(v->cxt, sizeof(StartPoint));
+	Snapshot	snap;
+	uint64		next;
+	int			max;
+	int			n = 0;
+
+	start->lsn = GetXLogInsertRecPtr();
+	snap = v->snapshot ? v->snapshot : GetLatestSnapshot();
+	next = U64FromFullTransactionId(ReadNextFullTransactionId());
+	start->xmin = full_xid(snap->xmin, next);
+	start->xmax = full_xid(snap->xmax, next);
+	max = snap->xcnt + Max(snap->subxcnt, 0) + 16;
+	start->xip = MemoryContextAlloc(v->cxt, max * sizeof(uint64));
+	for (int i = 0; i < snap->xcnt; i++)
+		start->xip[n++] = full_xid(snap->xip[i], next);
+	qsort(start->xip, n, sizeof(uint64), u64_cmp);
+	if (!snap->suboverflowed)
+	{
+		for (int i = 0; i < snap->subxcnt; i++)
+			start->xip[n++] = full_xid(snap->subxip[i], next);
+	}
+	else
+	{
+		int			ntop = n;
+
+		for (uint64 xid = start->xmin; xid < start->xmax; xid++)
+		{
+			uint64		top;
+
+			if ((xid & 0xFFFF) == 0)
+				CHECK_FOR_INTERRUPTS();
+			if (!TransactionIdIsNormal((TransactionId) xid))
+				continue;
+			top = full_xid(SubTransGetTopmostTransaction((TransactionId) xid), next);
+			if (top == xid ||
+				bsearch(&top, start->xip, ntop, sizeof(uint64), u64_cmp) == NULL)
+				continue;
+			if (n == max)
+			{
+				max *= 2;
+				start->xip = repalloc(start->xip, max * sizeof(uint64));
+			}
+			start->xip[n++] = xid;
+		}
+	}
+
+	/*
+	 * Transactions that got their ids after this snapshot's data was taken
+	 * (or that a snapshot reused since no transaction ended, GetSnapshotData()
+	 * does that) were not committed for it: running, as far as the pass is
+	 * concerned, up to the next id now.
+	 */
+	for (uint64 xid = start->xmax; xid < next; xid++)
+	{
+		if (n == max)
+		{
+			max *= 2;
+			start->xip = repalloc(start->xip, max * sizeof(uint64));
+		}
+		start->xip[n++] = xid;
+	}
+	start->xmax = Max(start->xmax, next);
+	qsort(start->xip, n, sizeof(uint64), u64_cmp);
+	start->nxip = 0;
+	for (int i = 0; i < n; i++)
+	{
+		if (start->nxip == 0 || start->xip[start->nxip - 1] != start->xip[i])
+			start->xip[start->nxip++] = start->xip[i];
+	}
+	return start;
+}
+
+/* The start as pg_snapshot's text: xmin:xmax:xip,... */
+static char *
+start_text(StartPoint *start)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, UINT64_FORMAT ":" UINT64_FORMAT ":", start->xmin, start->xmax);
+	for (int i = 0; i < start->nxip; i++)
+		appendStringInfo(&buf, "%s" UINT64_FORMAT, i ? "," : "", start->xip[i]);
+	return buf.data;
+}
+
+/* ... and back. */
+static StartPoint *
+start_from_text(Validator *v, const char *text, XLogRecPtr lsn)
+{
+	StartPoint *start = MemoryContextAllocZero(v->cxt, sizeof(StartPoint));
+	const char *p = text;
+	char	   *end;
+	int			max = 16;
+
+	start->xmin = (uint64) strtoull(p, &end, 10);
+	p = end + 1;
+	start->xmax = (uint64) strtoull(p, &end, 10);
+	p = end + 1;
+	start->xip = MemoryContextAlloc(v->cxt, max * sizeof(uint64));
+	while (*p != '\0')
+	{
+		if (start->nxip == max)
+		{
+			max *= 2;
+			start->xip = repalloc(start->xip, max * sizeof(uint64));
+		}
+		start->xip[start->nxip++] = (uint64) strtoull(p, &end, 10);
+		p = *end == ',' ? end + 1 : end;
+	}
+	start->lsn = lsn;
+	return start;
+}
+
+/*
+ * The cluster and database a pass is about: its xids and block numbers mean
+ * nothing elsewhere (a dump restored, say).
+ */
+static char *
+start_origin(void)
+{
+	return psprintf(UINT64_FORMAT "/%u", GetSystemIdentifier(), MyDatabaseId);
+}
+
+/*
+ * Was this row version (in a heap slot) written during the pass: does the
+ * pass's start not see its inserting transaction as committed?
+ *
+ * Frozen versions keep their xid (from 9.4 on), but 32 bits do not say from
+ * which epoch: in a cluster that has used more than 2^32 xids, a version
+ * frozen long before the pass can carry the number of one of the pass's
+ * transactions.  One that the batch's next xid has not reached yet is such
+ * an old one (no version can be frozen before its transaction is older than
+ * every snapshot).  Otherwise a page that no WAL record has changed since
+ * the pass began (freezing is logged) can only hold versions frozen before
+ * it; elsewhere the pass cannot tell, and counts the version as written
+ * during it (it is then missed by this pass, and found by the next).
+ */
+static bool
+written_during(Validator *v, Relation rel, TupleTableSlot *slot)
+{
+	StartPoint *start = v->start;
+	HeapTupleHeader tup = ExecFetchSlotHeapTuple(slot, false, NULL)->t_data;
+	TransactionId raw = HeapTupleHeaderGetRawXmin(tup);
+	uint64		xid = full_xid(raw, v->next_xid);
+
+	if (xid < start->xmin || TransactionIdIsCurrentTransactionId(raw))
+		return false;
+	if (xid < start->xmax &&
+		bsearch(&xid, start->xip, start->nxip, sizeof(uint64), u64_cmp) == NULL)
+		return false;
+	if (HeapTupleHeaderXminFrozen(tup))
+	{
+		if (xid >= v->next_xid)
+			return false;
+		if (xid >= ((uint64) 1 << 32) + FirstNormalTransactionId &&
+			RelationNeedsWAL(rel) &&
+			BufferGetLSNAtomic(((BufferHeapTupleTableSlot *) slot)->buffer) < start->lsn)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Is a transaction that was running when the pass began still running as
+ * this batch sees it?  A row it wrote before the pass began, in a block the
+ * pass reads before it commits, is invisible then, and its old version
+ * invisible after: what the pass hands to the next one must include such
+ * rows (read_batch()).
+ */
+static bool
+start_xacts_running(Validator *v)
+{
+	Snapshot	snap = GetActiveSnapshot();
+	uint64		xmin = full_xid(snap->xmin, v->next_xid);
+
+	for (int i = 0; i < v->start->nxip; i++)
+	{
+		if (v->start->xip[i] >= xmin &&
+			XidInMVCCSnapshot((TransactionId) v->start->xip[i], snap))
+			return true;
+	}
+	return false;
+}
+
+/* ----------------------------------------------------------------
  * One batch
  * ----------------------------------------------------------------
  */
@@ -320,6 +606,14 @@ rel_blocks(Oid relid)
  * Returns the distinct keys that are orphans; sets *next to the block to
  * continue from (InvalidBlockNumber when the table is done) and counts the
  * rows read.
+ *
+ * validate() counts only rows written before its pass began, and puts the
+ * keys of the others it meets in v->skipped (of a tracked reference): see
+ * "Rows written during a pass".  While a transaction that was running when
+ * the pass began runs on, it reads with SnapshotDirty, which also returns
+ * versions not yet committed, so that those are handed over too.  A table
+ * rewritten since the pass stopped inside it, or a pass too old, sets
+ * v->start_over instead.
  */
 static ChildKeyGroup *
 read_batch(Validator *v, Oid leaf, BlockNumber start, BlockNumber *next)
@@ -332,17 +626,47 @@ read_batch(Validator *v, Oid leaf, BlockNumber start, BlockNumber *next)
 	AttrNumber	attnums[INDEX_MAX_KEYS];
 	Datum		values[INDEX_MAX_KEYS];
 	bool		isnull[INDEX_MAX_KEYS];
+	bool		varlena[INDEX_MAX_KEYS];
 	TableScanDesc scan;
 	TupleTableSlot *slot;
 	BlockNumber curblock = InvalidBlockNumber;
 	RiUserState saved;
+	Snapshot	snapshot = v->snapshot ? v->snapshot : GetActiveSnapshot();
+	SnapshotData dirty;
+	bool		filter;
 
 	*next = InvalidBlockNumber;
 	v->batch_rows = 0;
+	v->skipped_unread = false;
+	v->skipped = v->tracked ?
+		childkeys_create(ref->nkeys, ref->child_types, v->batch_cxt) : NULL;
 
 	rel = try_table_open(leaf, AccessShareLock);
 	if (rel == NULL)
 		return group;			/* dropped since: nothing to read */
+	if (v->start != NULL)
+	{
+		v->next_xid = U64FromFullTransactionId(ReadNextFullTransactionId());
+		if (v->next_xid - v->start->xmin >= MAX_PASS_XIDS)
+			v->start_over = "it began too many transactions ago";
+		else if (start > 0 && rel->rd_rel->relfilenode != v->filenode)
+			v->start_over = psprintf("table \"%s\" was rewritten",
+									 RelationGetRelationName(rel));
+		if (v->start_over != NULL)
+		{
+			table_close(rel, NoLock);
+			return group;
+		}
+		v->filenode = rel->rd_rel->relfilenode;
+	}
+
+	/* the versions of another table access method say nothing of when */
+	filter = v->start != NULL && rel->rd_tableam == GetHeapamTableAmRoutine();
+	if (filter && v->skipped != NULL && v->snapshot == NULL && start_xacts_running(v))
+	{
+		InitDirtySnapshot(dirty);
+		snapshot = &dirty;
+	}
 	nblocks = RelationGetNumberOfBlocks(rel);
 	if (start >= nblocks)
 	{
@@ -358,15 +682,18 @@ read_batch(Validator *v, Oid leaf, BlockNumber start, BlockNumber *next)
 					 errmsg("column \"%s\" of reference \"%s\" no longer exists in table \"%s\"",
 							ref->child_columns[i], ref->name,
 							RelationGetRelationName(rel))));
+		varlena[i] = TupleDescAttr(RelationGetDescr(rel), attnums[i] - 1)->attlen == -1;
 	}
 
 	ri_become(v->scan_user, RI_OWNER_CONTEXT, &saved);
-	scan = compat_beginscan_blocks(rel, GetActiveSnapshot(), start, nblocks);
+	scan = compat_beginscan_blocks(rel, snapshot, start, nblocks);
 	slot = table_slot_create(rel, NULL);
+
 	while (compat_scan_getnextslot_blocks(scan, slot))
 	{
 		BlockNumber block = ItemPointerGetBlockNumber(&slot->tts_tid);
 		int			nnulls = 0;
+		bool		written;
 		ChildKey   *key;
 
 		if (block != curblock)
@@ -380,6 +707,9 @@ read_batch(Validator *v, Oid leaf, BlockNumber start, BlockNumber *next)
 			CHECK_FOR_INTERRUPTS();
 		}
 		v->batch_rows++;
+		written = filter && written_during(v, rel, slot);
+		if (written && v->skipped == NULL)
+			continue;
 
 		for (int i = 0; i < ref->nkeys; i++)
 		{
@@ -394,6 +724,30 @@ read_batch(Validator *v, Oid leaf, BlockNumber start, BlockNumber *next)
 		 */
 		if (nnulls == ref->nkeys || (nnulls > 0 && !ref->match_full))
 			continue;
+
+		/*
+		 * A row written during the pass: the next pass re-checks its key.
+		 * The out-of-line value of a version not committed yet may go with
+		 * its transaction's rollback before it is read: then the next pass
+		 * is a full one (record_orphans()).
+		 */
+		if (written)
+		{
+			HeapTupleHeader tup = ExecFetchSlotHeapTuple(slot, false, NULL)->t_data;
+			bool		readable = true;
+
+			for (int i = 0; i < ref->nkeys; i++)
+				readable &= isnull[i] || !varlena[i] ||
+					!VARATT_IS_EXTERNAL_ONDISK(DatumGetPointer(values[i]));
+			if (readable || HeapTupleHeaderXminCommitted(tup) ||
+				(!HeapTupleHeaderXminInvalid(tup) &&
+				 TransactionIdDidCommit(HeapTupleHeaderGetRawXmin(tup))))
+				childkeys_add(v->skipped, values, isnull, 1, true);
+			else
+				v->skipped_unread = true;
+			continue;
+		}
+
 		if (nnulls > 0)
 		{
 			key = childkeys_add(group, values, isnull, 1, true);
@@ -601,8 +955,72 @@ exec_owner(Validator *v, SPIPlanPtr *plan, const char *sql, int nargs,
 }
 
 /*
+ * Hand the keys of the rows a batch skipped, as written during the pass, to
+ * the next (incremental) pass: one entry in the change log, the values'
+ * text formatted as the child's owner, as the tracking trigger formats them.
+ * If a key could not be read, drop the sentinel instead: the next pass is
+ * then a full one.
+ */
+static void
+hand_over(Validator *v)
+{
+	RiReference *ref = v->ref;
+	uint64		nkeys = childkeys_count(v->skipped);
+	Datum	   *values;
+	bool	   *nulls;
+	FmgrInfo	out[INDEX_MAX_KEYS];
+	Datum		args[2];
+	Oid			argtypes[2] = {INT8OID, TEXTARRAYOID};
+	int			dims[1];
+	int			lbs[1] = {1};
+	int			n = 0;
+	int			fixed = -1;
+	RiUserState saved;
+
+	args[0] = Int64GetDatum(ref->id);
+	if (v->skipped_unread)
+		exec_owner(v, NULL, "DELETE FROM ri_policy._sentinel WHERE reference = $1",
+				   1, argtypes, args);
+	if (nkeys == 0)
+		return;
+
+	values = palloc(nkeys * ref->nkeys * sizeof(Datum));
+	nulls = palloc(nkeys * ref->nkeys * sizeof(bool));
+	ri_become(v->scan_user, RI_OWNER_CONTEXT, &saved);
+	for (int i = 0; i < ref->nkeys; i++)
+	{
+		Oid			typoutput;
+		bool		typisvarlena;
+
+		getTypeOutputInfo(ref->child_types[i], &typoutput, &typisvarlena);
+		fmgr_info(typoutput, &out[i]);
+		if (fixed < 0 && ri_output_depends_on_settings(ref->child_types[i]))
+			fixed = ri_fixed_output_begin();
+	}
+	for (ChildKey *key = childkeys_first(v->skipped); key != NULL; key = key->next)
+	{
+		for (int i = 0; i < ref->nkeys; i++, n++)
+		{
+			nulls[n] = key->isnull[i];
+			values[n] = nulls[n] ? (Datum) 0 :
+				CStringGetTextDatum(OutputFunctionCall(&out[i], key->values[i]));
+		}
+	}
+	if (fixed >= 0)
+		ri_fixed_output_end(fixed);
+	ri_restore(&saved);
+
+	dims[0] = n;
+	args[1] = PointerGetDatum(construct_md_array(values, nulls, 1, dims, lbs, TEXTOID,
+												 -1, false, TYPALIGN_INT));
+	exec_owner(v, NULL, "INSERT INTO ri_policy._changed (reference, keys, from_parent)"
+			   " VALUES ($1, $2, false)", 2, argtypes, args);
+}
+
+/*
  * Sink of validate(): add the batch's orphans to ri_policy._pending, with
- * the keys formatted as the child's owner.
+ * the keys formatted as the child's owner, and hand over the keys of the
+ * rows it skipped.
  */
 static void
 record_orphans(Validator *v, ChildKeyGroup *batch)
@@ -629,6 +1047,8 @@ record_orphans(Validator *v, ChildKeyGroup *batch)
 	}
 	ri_fixed_output_end(nestlevel);
 	ri_restore(&saved);
+	if (v->skipped != NULL)
+		hand_over(v);
 	if (n == 0)
 		return;
 
@@ -656,7 +1076,12 @@ typedef struct RunState
 } RunState;
 
 /*
- * Start a new pass, or pick up an interrupted one.
+ * Start a new pass, or pick up an interrupted one.  A pass resumes only
+ * from where it began (the start of 0.5's passes, in this cluster and
+ * database, not too long ago), over the same child tables.  A new pass
+ * forgets what the change log holds (it reads everything written before it
+ * began), and tells the child's tracking triggers that a pass is under way
+ * (track.c).
  */
 static void
 begin_run(Validator *v, bool restart, RunState *state)
@@ -665,20 +1090,38 @@ begin_run(Validator *v, bool restart, RunState *state)
 	Oid			argtype = INT8OID;
 	ListCell   *lc;
 	int64		blocks_total = 0;
-	Datum		args[4];
-	Oid			argtypes[4] = {INT8OID, INT8OID, OIDOID, INT4OID};
+	Datum		args[7];
+	Oid			argtypes[7] = {INT8OID, INT8OID, OIDOID, INT4OID, TEXTOID, PG_LSNOID,
+	TEXTOID};
+	const char *why_not = NULL;
 
 	state->resume = false;
-	exec_owner(v, NULL, "SELECT status, resume_rel, resume_block, leaves"
+	v->start = NULL;
+	v->tracked = false;
+	exec_owner(v, NULL, "SELECT r.tracked_since IS NOT NULL FROM ri_policy._reference r"
+			   " WHERE r.id = $1", 1, &argtype, &arg);
+	if (SPI_processed == 1)
+	{
+		bool		isnull;
+
+		v->tracked = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+												SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	SPI_freetuptable(SPI_tuptable);
+
+	exec_owner(v, NULL, "SELECT status, resume_rel, resume_block, leaves,"
+			   "       start_snapshot::pg_catalog.text, start_lsn, start_origin, resume_filenode"
 			   "  FROM ri_policy._progress WHERE reference = $1 FOR UPDATE",
 			   1, &argtype, &arg);
 	if (!restart && SPI_processed == 1)
 	{
-		char	   *status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+		HeapTuple	tup = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		char	   *status = SPI_getvalue(tup, desc, 1);
+		char	   *snapshot = SPI_getvalue(tup, desc, 5);
+		char	   *origin = SPI_getvalue(tup, desc, 7);
 		bool		isnull;
-		int			leaves = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
-														 SPI_tuptable->tupdesc, 4,
-														 &isnull));
+		int			leaves = DatumGetInt32(SPI_getbinval(tup, desc, 4, &isnull));
 
 		/*
 		 * "running" here means a run that died: we hold the lock.  A pass
@@ -689,16 +1132,36 @@ begin_run(Validator *v, bool restart, RunState *state)
 		if ((strcmp(status, "running") == 0 || strcmp(status, "interrupted") == 0) &&
 			leaves == list_length(v->leaves))
 		{
+			if (snapshot == NULL)
+				why_not = "it did not record where it began";
+			else if (origin == NULL || strcmp(origin, start_origin()) != 0)
+				why_not = "it began in another database";
+			else
+			{
+				v->start = start_from_text(v, snapshot,
+										   DatumGetLSN(SPI_getbinval(tup, desc, 6, &isnull)));
+				if (U64FromFullTransactionId(ReadNextFullTransactionId()) - v->start->xmin >=
+					MAX_PASS_XIDS)
+				{
+					why_not = "it began too many transactions ago";
+					v->start = NULL;
+				}
+			}
+		}
+		if (v->start != NULL)
+		{
 			state->resume = true;
-			state->resume_rel = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
-															   SPI_tuptable->tupdesc,
-															   2, &isnull));
+			state->resume_rel = DatumGetObjectId(SPI_getbinval(tup, desc, 2, &isnull));
 			state->resume_block = (BlockNumber)
-				DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-											SPI_tuptable->tupdesc, 3, &isnull));
+				DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
+			v->filenode = DatumGetObjectId(SPI_getbinval(tup, desc, 8, &isnull));
 		}
 	}
 	SPI_freetuptable(SPI_tuptable);
+	if (why_not != NULL)
+		ereport(NOTICE,
+				(errmsg("the interrupted validation of reference \"%s\" starts over: %s",
+						v->ref->name, why_not)));
 
 	foreach(lc, v->leaves)
 	{
@@ -735,15 +1198,30 @@ begin_run(Validator *v, bool restart, RunState *state)
 			   "                           WHERE r.id = s.reference))"
 			   " DELETE FROM ri_policy._pending WHERE reference = $1",
 			   1, argtypes, args);
+
+	/*
+	 * The start is taken after the change log was emptied, with a snapshot
+	 * at least as new: the entries that went were written before it, by
+	 * rows this pass reads.
+	 */
+	v->start = take_start(v);
+	args[4] = CStringGetTextDatum(start_text(v->start));
+	args[5] = LSNGetDatum(v->start->lsn);
+	args[6] = CStringGetTextDatum(start_origin());
 	exec_owner(v, NULL, "INSERT INTO ri_policy._progress AS p (reference, status,"
-			   "   started_at, blocks_total, resume_rel, leaves)"
-			   " VALUES ($1, 'running', pg_catalog.clock_timestamp(), $2, $3, $4)"
+			   "   started_at, blocks_total, resume_rel, leaves, start_snapshot, start_lsn,"
+			   "   start_origin)"
+			   " VALUES ($1, 'running', pg_catalog.clock_timestamp(), $2, $3, $4,"
+			   "         $5::pg_catalog.pg_snapshot, $6, $7)"
 			   " ON CONFLICT (reference) DO UPDATE SET status = 'running',"
 			   "   started_at = pg_catalog.clock_timestamp(), finished_at = NULL, batches = 0,"
 			   "   rows_checked = 0, blocks_total = $2, blocks_done = 0,"
 			   "   orphan_keys = 0, resume_rel = $3, resume_block = 0, leaves = $4,"
-			   "   error = NULL",
-			   4, argtypes, args);
+			   "   error = NULL, start_snapshot = excluded.start_snapshot,"
+			   "   start_lsn = $6, start_origin = $7, resume_filenode = 0",
+			   7, argtypes, args);
+	if (v->tracked)
+		CacheInvalidateRelcacheByRelid(v->ref->child);
 }
 
 /*
@@ -752,21 +1230,23 @@ begin_run(Validator *v, bool restart, RunState *state)
 static void
 record_progress(Validator *v, Oid rel, BlockNumber next, int64 blocks_done)
 {
-	Datum		args[5];
-	Oid			argtypes[5] = {INT8OID, INT8OID, INT8OID, OIDOID, INT8OID};
+	Datum		args[6];
+	Oid			argtypes[6] = {INT8OID, INT8OID, INT8OID, OIDOID, INT8OID, OIDOID};
 
 	args[0] = Int64GetDatum(v->ref->id);
 	args[1] = Int64GetDatum((int64) v->batch_rows);
 	args[2] = Int64GetDatum(blocks_done);
 	args[3] = ObjectIdGetDatum(rel);
 	args[4] = Int64GetDatum((int64) next);
+	args[5] = ObjectIdGetDatum(v->filenode);
 	exec_owner(v, &v->progress_plan, "UPDATE ri_policy._progress"
 			   "   SET batches = batches + 1, rows_checked = rows_checked + $2,"
 			   "       blocks_done = $3, resume_rel = $4, resume_block = $5,"
+			   "       resume_filenode = $6,"
 			   "       orphan_keys = (SELECT pg_catalog.count(*) FROM ri_policy._pending"
 			   "                       WHERE reference = $1)"
 			   " WHERE reference = $1",
-			   5, argtypes, args);
+			   6, argtypes, args);
 }
 
 /*
@@ -802,6 +1282,8 @@ finish_run(Validator *v)
 			   "                       WHERE reference = $1)"
 			   " WHERE reference = $1",
 			   1, &argtype, &arg);
+	if (v->tracked)
+		CacheInvalidateRelcacheByRelid(v->ref->child);
 }
 
 /*
@@ -892,6 +1374,8 @@ run_step(Validator *v, Step *step)
 					ChildKeyGroup *batch;
 
 					batch = read_batch(v, step->rel, step->start, &step->next);
+					if (v->start_over != NULL)
+						break;
 					confirm_suspects(v, batch);
 					v->sink(v, batch);
 					if (v->sink == record_orphans)
@@ -953,9 +1437,10 @@ run_step(Validator *v, Step *step)
 
 /*
  * Read every child table from the resume position to the end, a batch per
- * step.
+ * step.  Returns false if the pass must begin again (v->start_over says
+ * why).
  */
-static void
+static bool
 run_batches(Validator *v, RunState *state)
 {
 	ListCell   *lc;
@@ -985,10 +1470,13 @@ run_batches(Validator *v, RunState *state)
 		{
 			run_step(v, &step);
 			commit_point(v);
+			if (v->start_over != NULL)
+				return false;
 			step.start = step.next;
 		} while (step.next != InvalidBlockNumber);
 		blocks_before += rel_blocks(leaf);
 	}
+	return true;
 }
 
 /*
@@ -1049,6 +1537,13 @@ validate_one(RiReference *found, int batch_size, bool restart, bool atomic)
 		v = validator_create(ref, batch_size, atomic, record_orphans, work.cxt);
 		v->columns = ri_columns_remember(ref, v->leaves);
 
+		/*
+		 * In a transaction block, which holds its snapshot anyway, every
+		 * batch reads with one: nothing moves under the pass.
+		 */
+		if (atomic)
+			v->snapshot = RegisterSnapshot(GetTransactionSnapshot());
+
 		step.kind = STEP_BEGIN;
 		step.restart = restart;
 		step.state = &state;
@@ -1059,7 +1554,17 @@ validate_one(RiReference *found, int batch_size, bool restart, bool atomic)
 		step.kind = STEP_SET;
 		run_step(v, &step);
 
-		run_batches(v, &state);
+		while (!run_batches(v, &state))
+		{
+			ereport(NOTICE,
+					(errmsg("validation of reference \"%s\" starts over: %s",
+							ref->name, v->start_over)));
+			v->start_over = NULL;
+			step.kind = STEP_BEGIN;
+			step.restart = true;
+			run_step(v, &step);
+			commit_point(v);
+		}
 
 		step.kind = STEP_FINISH;
 		run_step(v, &step);
@@ -1076,6 +1581,8 @@ validate_one(RiReference *found, int batch_size, bool restart, bool atomic)
 				if (plans[i] != NULL)
 					SPI_freeplan(plans[i]);
 			}
+			if (v->snapshot != NULL)
+				UnregisterSnapshot(v->snapshot);
 		}
 		ri_end_work(&work);
 	}
@@ -1881,6 +2388,8 @@ ri_policy_orphans(PG_FUNCTION_ARGS)
 	v = validator_create(ref, ri_policy_batch_size, true, collect_orphans, cxt);
 	v->max_keys = max_keys;
 	v->results = childkeys_create(1, &jsonb_type, cxt);
+	/* one snapshot for the child, whatever the isolation level */
+	v->snapshot = RegisterSnapshot(GetTransactionSnapshot());
 	PG_TRY();
 	{
 		Step		step = {0};
@@ -1888,12 +2397,13 @@ ri_policy_orphans(PG_FUNCTION_ARGS)
 
 		step.kind = STEP_SET;
 		run_step(v, &step);
-		run_batches(v, &state);
+		(void) run_batches(v, &state);
 	}
 	PG_FINALLY();
 	{
 		if (v->confirm != NULL)
 			SPI_freeplan(v->confirm);
+		UnregisterSnapshot(v->snapshot);
 	}
 	PG_END_TRY();
 	SPI_finish();

@@ -54,6 +54,14 @@ ALTER TABLE t2.orders ADD CONSTRAINT orders_customer_id_fkey FOREIGN KEY (custom
 CALL ri_policy.validate('t1.orders.orders_customer_id_fkey');
 CALL ri_policy.validate('t2.orders.orders_customer_id_fkey');
 ALTER TABLE t1.orders RENAME CONSTRAINT orders_customer_id_fkey TO orders_fk;
+-- a pass interrupted after its first batch (made so here)
+CREATE TABLE shop.notes (customer int);
+INSERT INTO shop.notes SELECT g % 110 FROM generate_series(1, 300) g;
+SELECT ri_policy.declare_reference('shop.notes', '{customer}', 'shop.customers',
+								   name => 'notes_customer');
+CALL ri_policy.validate('notes_customer', batch_size => 100);
+UPDATE ri_policy._progress SET status = 'interrupted', batches = 1, resume_block = 1
+ WHERE reference = (SELECT id FROM ri_policy._reference WHERE name = 'notes_customer');
 -- a demoted key with everything a key can have, and a key made under warn
 CREATE TABLE shop.pairs (a int, b int, PRIMARY KEY (a, b));
 CREATE TABLE shop.pair_refs (a int DEFAULT 0, b int DEFAULT 0);
@@ -116,6 +124,16 @@ check "a restored foreign key validates by its new name" \
 		-c "CALL ri_policy.validate('t1.orders.orders_fk')" \
 		-c "SELECT string_agg(key::text, ' ') FROM ri_policy.violations
 			 WHERE child = 't1.orders'::regclass")" '{"customer_id": 2}'
+# a pass is about the database it began in: its transaction ids and block
+# numbers mean nothing in another, where it starts over
+check "an interrupted pass restored elsewhere starts over" \
+	"$(sql -d "$dst" -c "CALL ri_policy.validate('notes_customer')" 2>&1)" \
+	'NOTICE:  the interrupted validation of reference "notes_customer" starts over: it began in another database'
+check "and finds every orphan" \
+	"$(sql -d "$dst" -c "SELECT count(*), sum(child_rows) FROM ri_policy.violations
+						 WHERE reference = 'notes_customer'")" \
+	"$(sql -d "$src" -c "SELECT count(DISTINCT customer), count(*) FROM shop.notes
+						 WHERE customer NOT IN (SELECT id FROM shop.customers)")"
 
 q="SELECT name, on_delete, on_update, is_deferrable, initially_deferred, on_delete_columns, not_valid
      FROM ri_policy.references WHERE kind = 'declared' ORDER BY name, child::text"
