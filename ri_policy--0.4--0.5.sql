@@ -133,7 +133,8 @@ CREATE TABLE ri_policy._progress (
 	leaves			integer NOT NULL DEFAULT 0,
 	last_done_at	timestamptz,
 	error			text,
-	last_full_at	timestamptz
+	last_full_at	timestamptz,
+	why_full		text
 );
 COMMENT ON TABLE ri_policy._progress IS
 'ri_policy: latest validation run per reference (use ri_policy.validation_progress)';
@@ -338,7 +339,7 @@ SELECT n.name AS reference,
 	   CASE WHEN p.status = 'done' THEN 100.0
 			WHEN p.blocks_total = 0 THEN 0.0
 			ELSE pg_catalog.round(100.0 * p.blocks_done / p.blocks_total, 1) END AS percent,
-	   p.orphan_keys, n.child
+	   p.orphan_keys, n.child, p.why_full
   FROM ri_policy._progress p
   JOIN ri_policy._names n ON n.id = p.reference
  WHERE pg_catalog.has_table_privilege(n.child, 'SELECT');

@@ -630,6 +630,8 @@ begin_run(Validator *v, bool restart, RunState *state)
 	int64		blocks_total = 0;
 	Datum		args[4];
 	Oid			argtypes[4] = {INT8OID, INT8OID, OIDOID, INT4OID};
+	Datum		sargs[2];
+	Oid			sargtypes[2] = {INT8OID, BOOLOID};
 
 	state->resume = false;
 	exec_owner(v, NULL, "SELECT status, resume_rel, resume_block, leaves"
@@ -688,16 +690,26 @@ begin_run(Validator *v, bool restart, RunState *state)
 	state->resume_block = 0;
 	args[2] = ObjectIdGetDatum(state->resume_rel);
 	args[3] = Int32GetDatum(list_length(v->leaves));
+
+	/*
+	 * The change log is complete from now on only if the tracking triggers
+	 * see every change now (track.c): a pass begun while one is disabled,
+	 * say, vouches for nothing after it, nor does an earlier pass.
+	 */
+	sargs[0] = arg;
+	sargs[1] = BoolGetDatum(!OidIsValid(v->ref->conoid) &&
+							ri_track_gap(v->ref, NULL) == NULL);
 	exec_owner(v, NULL, "WITH c AS (DELETE FROM ri_policy._changed WHERE reference = $1),"
 			   " s AS (INSERT INTO ri_policy._sentinel"
 			   "        SELECT $1 FROM ri_policy._reference"
-			   "         WHERE id = $1 AND tracked_since IS NOT NULL"
+			   "         WHERE id = $1 AND tracked_since IS NOT NULL AND $2"
 			   "        ON CONFLICT DO NOTHING),"
 			   " x AS (DELETE FROM ri_policy._sentinel s"
 			   "        WHERE NOT EXISTS (SELECT 1 FROM ri_policy._reference r"
-			   "                           WHERE r.id = s.reference))"
+			   "                           WHERE r.id = s.reference)"
+			   "           OR (s.reference = $1 AND NOT $2))"
 			   " DELETE FROM ri_policy._pending WHERE reference = $1",
-			   1, argtypes, args);
+			   2, sargtypes, sargs);
 	exec_owner(v, NULL, "INSERT INTO ri_policy._progress AS p (reference, status,"
 			   "   started_at, blocks_total, resume_rel, leaves)"
 			   " VALUES ($1, 'running', pg_catalog.clock_timestamp(), $2, $3, $4)"
@@ -1039,41 +1051,89 @@ validate_one(RiReference *found, int batch_size, bool restart, bool atomic)
 
 /*
  * May this reference be validated incrementally?  It must be tracked, with
- * a complete full pass that started after tracking did.
+ * a complete full pass that started after tracking did and nothing since
+ * that tracking could not see (its sentinel: see track.c and follow.c),
+ * triggers that see every change now, and keys an incremental pass can
+ * compare.  If not, and it is tracked, *why (if given) says why.
  */
+#define INCOMPLETE_SINCE "its change log has been incomplete since: "
+
+typedef struct WhyFull
+{
+	char	   *reason;			/* NULL: not tracked */
+	const char *hint;			/* what to do about it, if anything */
+	bool		expected;		/* the first pass after track(), or resuming */
+} WhyFull;
+
 static bool
-incremental_possible(RiReference *ref)
+incremental_possible(RiReference *ref, WhyFull *why)
 {
 	Datum		arg = Int64GetDatum(ref->id);
 	Oid			argtype = INT8OID;
-	bool		ok = false;
+	char	   *reason = NULL;
+	const char *advice = NULL;
+	bool		tracked = false;
+	bool		full_since = false;
+	bool		done = false;
+	bool		complete = false;
+	char	   *recorded = NULL;
 
-	if (OidIsValid(ref->conoid) || !ri_incremental_safe(ref, ri_rel_owner(ref->child)) ||
-		!ri_keys_compare_by_image(ref))
-		return false;
-
-	/*
-	 * Triggers created before 0.4 (restored from an older dump, say) do not
-	 * record deletes from the child: the reference must be tracked again.
-	 */
-	if (!ri_tracks_child_deletes(ref))
-		return false;
-	if (ri_exec_as_owner(NULL, "SELECT r.tracked_since IS NOT NULL AND p.status = 'done'"
-						 "       AND p.last_full_at >= r.tracked_since"
-						 "       AND EXISTS (SELECT 1 FROM ri_policy._sentinel s"
-						 "                    WHERE s.reference = r.id)"
+	if (!OidIsValid(ref->conoid) &&
+		ri_exec_as_owner(NULL, "SELECT r.tracked_since IS NOT NULL,"
+						 "       p.last_full_at >= r.tracked_since,"
+						 "       p.status = 'done',"
+						 "       EXISTS (SELECT 1 FROM ri_policy._sentinel s"
+						 "                WHERE s.reference = r.id),"
+						 "       p.why_full"
 						 "  FROM ri_policy._reference r"
-						 "  JOIN ri_policy._progress p ON p.reference = r.id"
+						 "  LEFT JOIN ri_policy._progress p ON p.reference = r.id"
 						 " WHERE r.id = $1", 1, &argtype, &arg, NULL,
 						 true) == SPI_OK_SELECT && SPI_processed == 1)
 	{
+		HeapTuple	tup = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
 		bool		isnull;
 
-		ok = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
-										SPI_tuptable->tupdesc, 1, &isnull)) && !isnull;
+		tracked = DatumGetBool(SPI_getbinval(tup, desc, 1, &isnull));
+		full_since = DatumGetBool(SPI_getbinval(tup, desc, 2, &isnull)) && !isnull;
+		done = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull)) && !isnull;
+		complete = DatumGetBool(SPI_getbinval(tup, desc, 4, &isnull));
+		recorded = SPI_getvalue(tup, desc, 5);
 	}
-	SPI_freetuptable(SPI_tuptable);
-	return ok;
+	if (SPI_tuptable)
+		SPI_freetuptable(SPI_tuptable);
+	if (!tracked)
+		return false;
+
+	/* the most lasting reason first */
+	reason = ri_track_gap(ref, &advice);
+	if (reason == NULL && !ri_incremental_safe(ref, ri_rel_owner(ref->child)))
+		reason = psprintf("row-level security on table \"%s\" hides rows from the owner of table \"%s\"",
+						  get_rel_name(ref->parent), get_rel_name(ref->child));
+	if (reason == NULL && !ri_keys_compare_by_image(ref))
+		reason = pstrdup("its keys can be equal without being the same value (by their types, collations or operators), which an incremental pass cannot match");
+	if (why)
+		why->expected = (reason == NULL && (!full_since || !done));
+	if (reason == NULL && !full_since)
+		reason = pstrdup("it has had no complete full pass since it was tracked");
+	if (reason == NULL && !done)
+		reason = pstrdup("its last pass did not complete");
+	if (reason == NULL && !complete)
+	{
+		/* what made it so, if recorded (follow.c, or an earlier pass) */
+		if (recorded == NULL)
+			reason = pstrdup("its change log may be incomplete (the server crashed, or a pass stopped before it re-checked what it took)");
+		else if (strncmp(recorded, INCOMPLETE_SINCE, strlen(INCOMPLETE_SINCE)) == 0)
+			reason = recorded;
+		else
+			reason = psprintf(INCOMPLETE_SINCE "%s", recorded);
+	}
+	if (why)
+	{
+		why->reason = reason;
+		why->hint = advice;
+	}
+	return reason == NULL;
 }
 
 /*
@@ -1454,7 +1514,7 @@ validate_incremental(RiReference *found, int batch_size, bool atomic)
 		return true;
 
 	/* a full pass may have begun (and stopped) since the caller looked */
-	if (!incremental_possible(ref))
+	if (!incremental_possible(ref, NULL))
 	{
 		ri_end_work(&work);
 		return false;
@@ -1498,6 +1558,8 @@ validate_incremental(RiReference *found, int batch_size, bool atomic)
 										   &truncated, &deleted);
 				if (truncated)
 				{
+					ri_track_note_full(ref, "a TRUNCATE, or a change that tracking could not see, was recorded",
+									   NULL, true);
 					full_needed = true;
 					PopActiveSnapshot();
 					break;
@@ -1550,6 +1612,7 @@ validate_incremental(RiReference *found, int batch_size, bool atomic)
 			 */
 			if (!recheck_keys(v, (SPIPlanPtr *) &recheck, colargs))
 			{
+				ri_track_note_full(ref, "re-checking the recorded keys failed", NULL, false);
 				full_needed = true;
 				PopActiveSnapshot();
 				break;
@@ -1624,7 +1687,7 @@ validate_incremental(RiReference *found, int batch_size, bool atomic)
 					   " UPDATE ri_policy._progress"
 					   "   SET status = 'done', started_at = $4, finished_at = pg_catalog.clock_timestamp(),"
 					   "       last_done_at = pg_catalog.clock_timestamp(), batches = $2, rows_checked = $3,"
-					   "       blocks_total = 0, blocks_done = 0, error = NULL,"
+					   "       blocks_total = 0, blocks_done = 0, error = NULL, why_full = NULL,"
 					   "       orphan_keys = (SELECT pg_catalog.count(*) FROM ri_policy._violation"
 					   "                       WHERE reference = $1)"
 					   " WHERE reference = $1", 5, ptypes, pargs);
@@ -1684,10 +1747,26 @@ ri_policy_validate(PG_FUNCTION_ARGS)
 
 	foreach(lc, refs)
 	{
-		if (!full && !restart && incremental_possible(lfirst(lc)) &&
-			validate_incremental(lfirst(lc), batch_size, atomic))
-			continue;
-		validate_one(lfirst(lc), batch_size, restart, atomic);
+		RiReference *ref = lfirst(lc);
+		WhyFull		why = {0};
+
+		/*
+		 * A tracked reference's pass is incremental when it can be;
+		 * otherwise validation_progress.why_full says why not, and a NOTICE
+		 * unless it was asked for or is the usual first or resumed pass
+		 * (validate_incremental() says so itself when it gives up).
+		 */
+		if (full || restart)
+			ri_track_note_full(ref, full ? "asked for (full => true)" :
+							   "asked for (restart => true)", NULL, false);
+		else if (incremental_possible(ref, &why))
+		{
+			if (validate_incremental(ref, batch_size, atomic))
+				continue;
+		}
+		else if (why.reason != NULL)
+			ri_track_note_full(ref, why.reason, why.hint, !why.expected);
+		validate_one(ref, batch_size, restart, atomic);
 	}
 
 	SPI_finish();
