@@ -399,6 +399,23 @@ COMMENT ON VIEW ri_policy.references IS
 GRANT SELECT ON ri_policy.references, ri_policy.violations,
 	ri_policy.validation_progress TO PUBLIC;
 
+-- A subscription's apply worker fires no statement triggers: CREATE and
+-- ALTER SUBSCRIPTION make the next pass of a tracked reference on one of
+-- its tables full (the guard's ddl_command_end function follows ALTER
+-- TABLE).
+CREATE FUNCTION ri_policy._follow_subscription()
+RETURNS event_trigger
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'ri_policy_follow_subscription';
+REVOKE ALL ON FUNCTION ri_policy._follow_subscription() FROM PUBLIC;
+COMMENT ON FUNCTION ri_policy._follow_subscription() IS
+'ri_policy: makes the next pass of tracked references on subscription targets full';
+
+CREATE EVENT TRIGGER ri_policy_follow_subscription ON ddl_command_end
+	WHEN TAG IN ('CREATE SUBSCRIPTION', 'ALTER SUBSCRIPTION')
+	EXECUTE FUNCTION ri_policy._follow_subscription();
+ALTER EVENT TRIGGER ri_policy_follow_subscription ENABLE ALWAYS;
+
 -- The tracked references get their triggers again, named by id.
 SELECT ri_policy._track_triggers(id) FROM ri_policy._reference
  WHERE tracked_since IS NOT NULL ORDER BY id;

@@ -41,8 +41,10 @@
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_subscription_rel.h"
 #include "catalog/pg_type.h"
+#include "commands/event_trigger.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
+#include "fmgr.h"
 #include "nodes/parsenodes.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -54,6 +56,8 @@
 #include "compat.h"
 #include "follow.h"
 #include "reference.h"
+
+PG_FUNCTION_INFO_V1(ri_policy_follow_subscription);
 
 /*
  * The declared references with a key column among "columns" in one of
@@ -303,13 +307,14 @@ follow_alter_table(AlterTableStmt *stmt)
 }
 
 /*
- * CREATE or ALTER SUBSCRIPTION: the tables a subscription replicates into
- * are in pg_subscription_rel by the end of the command, and its apply
- * worker fires no statement triggers on them.  Any tracked one may miss
- * changes from now on.
+ * ri_policy._follow_subscription(), at the ddl_command_end of CREATE and
+ * ALTER SUBSCRIPTION: the tables a subscription replicates into are in
+ * pg_subscription_rel by the end of the command, and its apply worker
+ * fires no statement triggers on them.  Any tracked one may miss changes
+ * from now on.
  */
-static void
-follow_subscription(void)
+Datum
+ri_policy_follow_subscription(PG_FUNCTION_ARGS)
 {
 	Relation	rel;
 	SysScanDesc scan;
@@ -317,8 +322,13 @@ follow_subscription(void)
 	List	   *targets = NIL;
 	ListCell   *lc;
 
+	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"%s\" was not called by the event trigger manager",
+						"ri_policy_follow_subscription")));
 	if (!ri_registry_exists() || !ri_objects_current())
-		return;
+		PG_RETURN_VOID();
 	rel = table_open(SubscriptionRelRelationId, AccessShareLock);
 	scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);
 	while (HeapTupleIsValid(tup = systable_getnext(scan)))
@@ -335,12 +345,13 @@ follow_subscription(void)
 					  psprintf("table \"%s\" became a logical replication subscription target (CREATE or ALTER SUBSCRIPTION)",
 							   get_rel_name(relid)));
 	}
+	PG_RETURN_VOID();
 }
 
 /*
- * Called at ddl_command_end for every command (guard.c): follow what
- * matters here.  The extension's own scripts and ri_policy's own trigger
- * DDL are left alone.
+ * Called at ddl_command_end of the commands the guard sees (guard.c):
+ * follow ALTER TABLE.  The extension's own scripts and ri_policy's own
+ * trigger DDL are left alone.
  */
 void
 ri_follow_ddl(Node *parsetree)
@@ -349,7 +360,4 @@ ri_follow_ddl(Node *parsetree)
 		return;
 	if (IsA(parsetree, AlterTableStmt))
 		follow_alter_table((AlterTableStmt *) parsetree);
-	else if (IsA(parsetree, CreateSubscriptionStmt) ||
-			 IsA(parsetree, AlterSubscriptionStmt))
-		follow_subscription();
 }
