@@ -6,7 +6,7 @@
 -- pass is full and equals the truth, and afterwards passes are incremental
 -- again.
 BEGIN;
-SELECT plan(66);
+SELECT plan(67);
 
 CREATE TABLE gp (id int PRIMARY KEY);
 INSERT INTO gp SELECT generate_series(1, 100);
@@ -96,6 +96,13 @@ INSERT INTO gc VALUES (105, 1005);
 ALTER TABLE gc ENABLE TRIGGER their_own;
 SELECT is(quiet_pass(), '1 -', 'a trigger of the user''s disabled and enabled: the next pass stays incremental');
 SELECT set_eq('SELECT * FROM recorded()', 'SELECT * FROM truth()', 'and right');
+
+-- 5b. rewrites and settings that change no key: nothing to miss
+CLUSTER gc USING gc_pid_idx;
+ALTER TABLE gc SET (fillfactor = 70);
+ALTER TABLE gp SET ACCESS METHOD heap;
+ALTER TABLE gc ALTER COLUMN id SET STATISTICS 200;
+SELECT is(quiet_pass(), '0 -', 'CLUSTER, SET (...), SET ACCESS METHOD leave passes incremental');
 
 -- 6. a tracking trigger still disabled when the pass begins; a full pass
 -- then does not vouch for the change log, even if the trigger is enabled
