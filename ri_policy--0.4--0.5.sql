@@ -16,11 +16,24 @@
 -- The tracking triggers, named by a hash of the reference's name, go first:
 -- found by their function (nobody else may use it), not by name.  Dropping
 -- them locks the tracked tables before the change log, in the order their
--- writers do.  They are created again, named by id, at the end.
+-- writers do.  They are created again, named by id, at the end, enabled
+-- ALWAYS.  A reference whose triggers are not all there and enabled now
+-- (the first argument of each is its name) may have missed changes: its
+-- next pass is full.
 DO $$
 DECLARE
 	t record;
+	incomplete text[];
 BEGIN
+	SELECT pg_catalog.array_agg(s.reference) INTO incomplete
+	  FROM ri_policy._sentinel s
+	 WHERE (SELECT pg_catalog.count(*) FILTER (WHERE tg.tgenabled IN ('O', 'A'))
+			  FROM pg_catalog.pg_trigger tg
+			 WHERE tg.tgfoid = 'ri_policy._track_trigger()'::pg_catalog.regprocedure
+			   AND pg_catalog.position(tg.tgargs,
+									   pg_catalog.convert_to(s.reference,
+															 pg_catalog.getdatabaseencoding())
+									   OPERATOR(pg_catalog.||) pg_catalog.decode('00', 'hex')) = 1) < 8;
 	FOR t IN SELECT tg.tgname, tg.tgrelid::pg_catalog.regclass AS rel
 			   FROM pg_catalog.pg_trigger tg
 			  WHERE tg.tgfoid = 'ri_policy._track_trigger()'::pg_catalog.regprocedure
@@ -28,6 +41,7 @@ BEGIN
 	LOOP
 		EXECUTE pg_catalog.format('DROP TRIGGER %I ON %s', t.tgname, t.rel);
 	END LOOP;
+	DELETE FROM ri_policy._sentinel WHERE reference OPERATOR(pg_catalog.=) ANY (incomplete);
 END
 $$;
 
