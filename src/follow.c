@@ -45,6 +45,7 @@
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -350,13 +351,14 @@ ri_policy_follow_subscription(PG_FUNCTION_ARGS)
 
 /*
  * Called at ddl_command_end of the commands the guard sees (guard.c):
- * follow ALTER TABLE.  The extension's own scripts and ri_policy's own
- * trigger DDL are left alone.
+ * follow ALTER TABLE.  The extension's own scripts, ri_policy's own trigger
+ * DDL and binary upgrade (which changes nothing) are left alone.
  */
 void
 ri_follow_ddl(Node *parsetree)
 {
-	if (parsetree == NULL || creating_extension || ri_track_own_ddl())
+	if (parsetree == NULL || creating_extension || IsBinaryUpgrade ||
+		ri_track_own_ddl())
 		return;
 	if (IsA(parsetree, AlterTableStmt))
 		follow_alter_table((AlterTableStmt *) parsetree);

@@ -22,6 +22,14 @@
  * marked with the side it came from.  TRUNCATE records a marker that makes
  * the next validation a full pass.
  *
+ * The triggers fire ALWAYS, so that writes under session_replication_role
+ * = replica are recorded too.  What they cannot see makes passes full
+ * instead: states that a pass checks when it begins (ri_track_gap(): a
+ * trigger missing or not firing ALWAYS, partitions and inheritance, a
+ * subscription's apply worker, which fires no statement triggers), and
+ * DDL followed as it happens (follow.c), which forgets that the change log
+ * is complete (ri_track_forget()).
+ *
  * The triggers belong to the reference's id, not its name: they are named
  * ri_policy_track_<id>_<side><event>, take the id as their first argument
  * (which also keys the change log), and are found by the function they call

@@ -1049,6 +1049,17 @@ validate_one(RiReference *found, int batch_size, bool restart, bool atomic)
  * ----------------------------------------------------------------
  */
 
+/* Why a tracked reference's pass is full rather than incremental */
+typedef struct WhyFull
+{
+	char	   *reason;			/* NULL: it is not (or not tracked) */
+	const char *hint;			/* what to do about it, if anything */
+	bool		expected;		/* the first pass after track(), or resuming */
+} WhyFull;
+
+/* A reason recorded earlier, given again for a pass that comes after it */
+#define INCOMPLETE_SINCE "its change log has been incomplete since: "
+
 /*
  * May this reference be validated incrementally?  It must be tracked, with
  * a complete full pass that started after tracking did and nothing since
@@ -1056,15 +1067,6 @@ validate_one(RiReference *found, int batch_size, bool restart, bool atomic)
  * triggers that see every change now, and keys an incremental pass can
  * compare.  If not, and it is tracked, *why (if given) says why.
  */
-#define INCOMPLETE_SINCE "its change log has been incomplete since: "
-
-typedef struct WhyFull
-{
-	char	   *reason;			/* NULL: not tracked */
-	const char *hint;			/* what to do about it, if anything */
-	bool		expected;		/* the first pass after track(), or resuming */
-} WhyFull;
-
 static bool
 incremental_possible(RiReference *ref, WhyFull *why)
 {
@@ -1078,8 +1080,9 @@ incremental_possible(RiReference *ref, WhyFull *why)
 	bool		complete = false;
 	char	   *recorded = NULL;
 
-	if (!OidIsValid(ref->conoid) &&
-		ri_exec_as_owner(NULL, "SELECT r.tracked_since IS NOT NULL,"
+	if (OidIsValid(ref->conoid))
+		return false;
+	if (ri_exec_as_owner(NULL, "SELECT r.tracked_since IS NOT NULL,"
 						 "       p.last_full_at >= r.tracked_since,"
 						 "       p.status = 'done',"
 						 "       EXISTS (SELECT 1 FROM ri_policy._sentinel s"
@@ -1100,8 +1103,7 @@ incremental_possible(RiReference *ref, WhyFull *why)
 		complete = DatumGetBool(SPI_getbinval(tup, desc, 4, &isnull));
 		recorded = SPI_getvalue(tup, desc, 5);
 	}
-	if (SPI_tuptable)
-		SPI_freetuptable(SPI_tuptable);
+	SPI_freetuptable(SPI_tuptable);
 	if (!tracked)
 		return false;
 
