@@ -32,9 +32,11 @@ endif
 $(OBJS): $(wildcard src/*.h)
 
 # A throwaway cluster, trusted local connections so that tests can
-# reconnect as their regress_* roles.
+# reconnect as their regress_* roles, and logical replication for
+# test/pgtap/track_subscription.sql.
 VIRTUALENV = pg_virtualenv -t -i --auth=trust \
-	-o shared_preload_libraries=pg_cron -o cron.database_name=postgres
+	-o shared_preload_libraries=pg_cron -o cron.database_name=postgres \
+	-o wal_level=logical
 
 .PHONY: deps test demo prove bench test-cassert
 

@@ -16,11 +16,24 @@
 -- The tracking triggers, named by a hash of the reference's name, go first:
 -- found by their function (nobody else may use it), not by name.  Dropping
 -- them locks the tracked tables before the change log, in the order their
--- writers do.  They are created again, named by id, at the end.
+-- writers do.  They are created again, named by id, at the end, enabled
+-- ALWAYS.  A reference whose triggers are not all there and enabled now
+-- (the first argument of each is its name) may have missed changes: its
+-- next pass is full.
 DO $$
 DECLARE
 	t record;
+	incomplete text[];
 BEGIN
+	SELECT pg_catalog.array_agg(s.reference) INTO incomplete
+	  FROM ri_policy._sentinel s
+	 WHERE (SELECT pg_catalog.count(*) FILTER (WHERE tg.tgenabled IN ('O', 'A'))
+			  FROM pg_catalog.pg_trigger tg
+			 WHERE tg.tgfoid = 'ri_policy._track_trigger()'::pg_catalog.regprocedure
+			   AND pg_catalog.position(tg.tgargs,
+									   pg_catalog.convert_to(s.reference,
+															 pg_catalog.getdatabaseencoding())
+									   OPERATOR(pg_catalog.||) pg_catalog.decode('00', 'hex')) = 1) < 8;
 	FOR t IN SELECT tg.tgname, tg.tgrelid::pg_catalog.regclass AS rel
 			   FROM pg_catalog.pg_trigger tg
 			  WHERE tg.tgfoid = 'ri_policy._track_trigger()'::pg_catalog.regprocedure
@@ -28,6 +41,7 @@ BEGIN
 	LOOP
 		EXECUTE pg_catalog.format('DROP TRIGGER %I ON %s', t.tgname, t.rel);
 	END LOOP;
+	DELETE FROM ri_policy._sentinel WHERE reference OPERATOR(pg_catalog.=) ANY (incomplete);
 END
 $$;
 
@@ -142,7 +156,9 @@ CREATE TABLE ri_policy._progress (
 	start_lsn		pg_lsn,
 	start_origin	text,
 	-- the storage of resume_rel when the position was saved in it
-	resume_filenode	oid NOT NULL DEFAULT 0
+	resume_filenode	oid NOT NULL DEFAULT 0,
+	-- why the latest pass was full rather than incremental (track.c)
+	why_full		text
 );
 COMMENT ON TABLE ri_policy._progress IS
 'ri_policy: latest validation run per reference (use ri_policy.validation_progress)';
@@ -367,7 +383,7 @@ SELECT n.name AS reference,
 	   CASE WHEN p.status = 'done' THEN 100.0
 			WHEN p.blocks_total = 0 THEN 0.0
 			ELSE pg_catalog.round(100.0 * p.blocks_done / p.blocks_total, 1) END AS percent,
-	   p.orphan_keys, n.child
+	   p.orphan_keys, n.child, p.why_full
   FROM ri_policy._progress p
   JOIN ri_policy._names n ON n.id = p.reference
  WHERE ri_policy._may_read_results(n.child);
@@ -619,6 +635,24 @@ SELECT w.at, w.database, w.session_role, w.effective_role, w.constraint_name,
 COMMENT ON VIEW ri_policy.warned IS
 'foreign keys created under ri_policy.mode = warn: who, when, where the mode came from, and the statement';
 GRANT SELECT ON ri_policy.warned TO PUBLIC;
+
+-- A subscription's apply worker fires no statement triggers: CREATE and
+-- ALTER SUBSCRIPTION make the next pass of a tracked reference on one of
+-- its tables full (the guard's ddl_command_end function follows ALTER
+-- TABLE).
+CREATE FUNCTION ri_policy._follow_subscription()
+RETURNS event_trigger
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'ri_policy_follow_subscription';
+REVOKE ALL ON FUNCTION ri_policy._follow_subscription() FROM PUBLIC;
+COMMENT ON FUNCTION ri_policy._follow_subscription() IS
+'ri_policy: makes the next pass of tracked references on subscription targets full';
+
+CREATE EVENT TRIGGER ri_policy_follow_subscription ON ddl_command_end
+	WHEN TAG IN ('CREATE SUBSCRIPTION', 'ALTER SUBSCRIPTION')
+	EXECUTE FUNCTION ri_policy._follow_subscription();
+ALTER EVENT TRIGGER ri_policy_follow_subscription ENABLE ALWAYS;
+
 
 -- Last: the tracked references get their triggers again, named by id.
 -- (This runs the library's code, which reads the registry as this version

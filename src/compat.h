@@ -15,6 +15,7 @@
 #include "access/genam.h"
 #include "access/heapam.h"
 #include "access/tableam.h"
+#include "catalog/pg_attribute.h"
 #include "catalog/pg_constraint.h"
 #include "executor/spi.h"
 #include "utils/acl.h"
@@ -260,6 +261,36 @@ compat_spi_commit(void)
 {
 	SPI_commit();
 	SPI_start_transaction();
+}
+
+/*
+ * Does a raw ALTER TABLE subcommand give a generated column a new
+ * expression, rewriting its values (ALTER COLUMN ... SET EXPRESSION, 17+)?
+ */
+static inline bool
+compat_sets_expression(const AlterTableCmd *cmd)
+{
+#if PG_VERSION_NUM >= 170000
+	return cmd->subtype == AT_SetExpression;
+#else
+	return false;
+#endif
+}
+
+/*
+ * Is a column a virtual generated column (18+)?  Triggers see no value in
+ * one.
+ */
+static inline bool
+compat_attr_is_virtual(Oid relid, const char *column)
+{
+#if PG_VERSION_NUM >= 180000
+	AttrNumber	attnum = get_attnum(relid, column);
+
+	return attnum > 0 && get_attgenerated(relid, attnum) == ATTRIBUTE_GENERATED_VIRTUAL;
+#else
+	return false;
+#endif
 }
 
 /* Ownership checks became object_ownercheck() in 16. */

@@ -64,6 +64,7 @@
 #include "utils/syscache.h"
 
 #include "compat.h"
+#include "follow.h"
 #include "reference.h"
 #include "ri_policy.h"
 
@@ -537,6 +538,8 @@ ri_policy_guard_ddl_end(PG_FUNCTION_ARGS)
 	parsetree = ((EventTriggerData *) fcinfo->context)->parsetree;
 	if (IsA(parsetree, RenameStmt) && ri_registry_exists())
 		ri_follow_rename(parsetree);
+	/* ... and type changes and what tracking cannot see (follow.c) */
+	ri_follow_ddl(parsetree);
 
 	check_noted_constraints();
 

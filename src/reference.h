@@ -58,6 +58,7 @@ extern int	ri_exec_as_owner(SPIPlanPtr *plan, const char *sql, int nargs,
 							 Oid *argtypes, Datum *values, const char *nulls,
 							 bool read_only);
 extern void ri_follow_rename(Node *parsetree);
+extern void ri_reference_operators(RiReference *ref, Oid *operators);
 extern bool ri_registry_exists(void);
 extern bool ri_objects_current(void);
 
@@ -85,7 +86,14 @@ extern void ri_require_child_owner(RiReference *ref);
 /* track.c */
 extern void ri_untrack(RiReference *ref);
 extern void ri_retrack_table(RiReference *ref, Oid rel);
-extern bool ri_tracks_child_deletes(RiReference *ref);
+extern char *ri_track_gap(RiReference *ref, const char **hint);
+extern void ri_track_forget(Oid *rels, int nrels, int64 *ids, int nids,
+							const char *why);
+extern void ri_track_note_full(RiReference *ref, const char *why,
+							   const char *hint, bool notice);
+extern bool ri_track_table_tracked(Oid relid, const char *tgname);
+extern bool ri_track_own_ddl(void);
+extern void ri_track_enable_always(Oid relid, const char *tgname);
 extern Oid	ri_changed_partition(int64 id);
 
 /* validate.c */

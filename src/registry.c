@@ -440,6 +440,74 @@ find_eq_operator(Oid indexoid, int indexcol, Oid pktype, Oid fktype,
 }
 
 /*
+ * The equality operators of all column pairs, for the columns' types as
+ * they are now, from the parent's unique index on its key columns.
+ */
+static void
+find_eq_operators(Oid indexoid, Oid child, char **child_names,
+				  AttrNumber *child_attnums, Oid parent, char **parent_names,
+				  AttrNumber *parent_attnums, int nkeys, const char *name,
+				  Oid *operators)
+{
+	for (int i = 0; i < nkeys; i++)
+	{
+		int			indexcol = -1;
+		HeapTuple	tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(indexoid));
+		Form_pg_index ind;
+
+		if (!HeapTupleIsValid(tup))
+			elog(ERROR, "cache lookup failed for index %u", indexoid);
+		ind = (Form_pg_index) GETSTRUCT(tup);
+		for (int j = 0; j < ind->indnkeyatts; j++)
+		{
+			if (ind->indkey.values[j] == parent_attnums[i])
+				indexcol = j;
+		}
+		ReleaseSysCache(tup);
+		operators[i] = find_eq_operator(indexoid, indexcol,
+										get_atttype(parent, parent_attnums[i]),
+										get_atttype(child, child_attnums[i]),
+										name, child_names[i], parent_names[i]);
+	}
+}
+
+/*
+ * A declared reference's operators found again, as declare_reference()
+ * finds them, for its columns' types as they are now: after ALTER COLUMN
+ * ... TYPE of a key column, as PostgreSQL finds a foreign key's again when
+ * it rebuilds it (follow.c).  The parent's unique index on the key columns
+ * is found again too (the ALTER rebuilt it).  Raises declare_reference()'s
+ * errors when there is none, or no operator for a pair.
+ */
+void
+ri_reference_operators(RiReference *ref, Oid *operators)
+{
+	Relation	parentrel = table_open(ref->parent, AccessShareLock);
+	AttrNumber	child_attnums[INDEX_MAX_KEYS];
+	AttrNumber	parent_attnums[INDEX_MAX_KEYS];
+	char	   *names[INDEX_MAX_KEYS];
+	int			nkeys = ref->nkeys;
+	Oid			indexoid;
+
+	for (int i = 0; i < ref->nkeys; i++)
+	{
+		child_attnums[i] = get_attnum(ref->child, ref->child_columns[i]);
+		parent_attnums[i] = get_attnum(ref->parent, ref->parent_columns[i]);
+		names[i] = ref->parent_columns[i];
+	}
+	indexoid = find_parent_index(parentrel, &nkeys, names, parent_attnums);
+	if (!OidIsValid(indexoid))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_FOREIGN_KEY),
+				 errmsg("there is no unique constraint matching given keys for referenced table \"%s\"",
+						RelationGetRelationName(parentrel))));
+	find_eq_operators(indexoid, ref->child, ref->child_columns, child_attnums,
+					  ref->parent, ref->parent_columns, parent_attnums,
+					  ref->nkeys, ref->name, operators);
+	table_close(parentrel, NoLock);
+}
+
+/*
  * The caller needs REFERENCES on the parent, or on each of its key columns,
  * as for a foreign key (checkFkeyPermissions in tablecmds.c).
  */
@@ -773,23 +841,8 @@ ri_policy_declare_reference(PG_FUNCTION_ARGS)
 				 errmsg("there is no unique constraint matching given keys for referenced table \"%s\"",
 						RelationGetRelationName(parentrel))));
 
-	for (int i = 0; i < nkeys; i++)
-	{
-		int			indexcol = -1;
-		HeapTuple	tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(indexoid));
-		Form_pg_index ind = (Form_pg_index) GETSTRUCT(tup);
-
-		for (int j = 0; j < ind->indnkeyatts; j++)
-		{
-			if (ind->indkey.values[j] == parent_attnums[i])
-				indexcol = j;
-		}
-		ReleaseSysCache(tup);
-		operators[i] = find_eq_operator(indexoid, indexcol,
-										get_atttype(parent, parent_attnums[i]),
-										get_atttype(child, child_attnums[i]),
-										name, child_names[i], parent_names[i]);
-	}
+	find_eq_operators(indexoid, child, child_names, child_attnums, parent,
+					  parent_names, parent_attnums, nkeys, name, operators);
 
 	check_references_privilege(parent, nkeys, parent_attnums);
 	check_comparison(name, child, child_names, child_attnums, parent,

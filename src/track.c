@@ -24,6 +24,14 @@
  * marked with the side it came from.  TRUNCATE records a marker that makes
  * the next validation a full pass.
  *
+ * The triggers fire ALWAYS, so that writes under session_replication_role
+ * = replica are recorded too.  What they cannot see makes passes full
+ * instead: states that a pass checks when it begins (ri_track_gap(): a
+ * trigger missing or not firing ALWAYS, partitions and inheritance, a
+ * subscription's apply worker, which fires no statement triggers), and
+ * DDL followed as it happens (follow.c), which forgets that the change log
+ * is complete (ri_track_forget()).
+ *
  * The triggers belong to the reference's id, not its name: they are named
  * ri_policy_track_<id>_<side><event>, take the id as their first argument
  * (which also keys the change log), and are found by the function they call
@@ -50,8 +58,11 @@
 #include "catalog/namespace.h"
 #include "catalog/objectaddress.h"
 #include "catalog/pg_index.h"
+#include "catalog/pg_inherits.h"
+#include "catalog/pg_subscription_rel.h"
 #include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
+#include "commands/extension.h"
 #include "commands/trigger.h"
 #include "common/hashfn.h"
 #include "executor/executor.h"
@@ -92,18 +103,25 @@ typedef struct TrackEvent
 	const char *event;
 	const char *referencing;
 	char		tag;			/* last letter of the trigger's name */
+	int16		type;			/* its event in pg_trigger.tgtype */
 } TrackEvent;
 
 static const TrackEvent track_events[] = {
-	{true, "INSERT", "REFERENCING NEW TABLE AS ri_new", 'i'},
-	{true, "UPDATE", "REFERENCING OLD TABLE AS ri_old NEW TABLE AS ri_new", 'u'},
-	{true, "DELETE", "", 'd'},	/* see below */
-	{true, "TRUNCATE", "", 't'},
-	{false, "INSERT", "REFERENCING NEW TABLE AS ri_new", 'i'},
-	{false, "UPDATE", "REFERENCING OLD TABLE AS ri_old NEW TABLE AS ri_new", 'u'},
-	{false, "DELETE", "REFERENCING OLD TABLE AS ri_old", 'd'},
-	{false, "TRUNCATE", "", 't'},
+	{true, "INSERT", "REFERENCING NEW TABLE AS ri_new", 'i', TRIGGER_TYPE_INSERT},
+	{true, "UPDATE", "REFERENCING OLD TABLE AS ri_old NEW TABLE AS ri_new", 'u', TRIGGER_TYPE_UPDATE},
+	{true, "DELETE", "", 'd', TRIGGER_TYPE_DELETE},	/* see below */
+	{true, "TRUNCATE", "", 't', TRIGGER_TYPE_TRUNCATE},
+	{false, "INSERT", "REFERENCING NEW TABLE AS ri_new", 'i', TRIGGER_TYPE_INSERT},
+	{false, "UPDATE", "REFERENCING OLD TABLE AS ri_old NEW TABLE AS ri_new", 'u', TRIGGER_TYPE_UPDATE},
+	{false, "DELETE", "REFERENCING OLD TABLE AS ri_old", 'd', TRIGGER_TYPE_DELETE},
+	{false, "TRUNCATE", "", 't', TRIGGER_TYPE_TRUNCATE},
 };
+
+/*
+ * Set while ri_policy itself creates tracking triggers, whose ALTER TABLE
+ * ... ENABLE ALWAYS TRIGGER the DDL follower must not take for a user's.
+ */
+static int	own_trigger_ddl = 0;
 
 /*
  * The trigger function, ri_policy._track_trigger(), or InvalidOid if the
@@ -148,14 +166,24 @@ trigger_arg(HeapTuple tup, TupleDesc desc, int n)
 	return pnstrdup(p, strnlen(p, end - p));
 }
 
+/* A tracking trigger as pg_trigger has it */
+typedef struct TrackTrigger
+{
+	char	   *name;
+	bool		on_child;		/* records the child's changes */
+	int16		type;			/* pg_trigger.tgtype */
+	char		enabled;		/* pg_trigger.tgenabled */
+} TrackTrigger;
+
 /*
- * The tracking triggers of a reference on one table (names, in a list),
- * found by their function and arguments, never by name: any role that can
- * create triggers on the table can choose their names.  With
- * child_deletes, only the one that records deletes from the child.
+ * The tracking triggers of a reference on one table (TrackTriggers, in a
+ * list), or of any reference if id is 0, found by their function and
+ * arguments, never by name: any role that can create triggers on the table
+ * can choose their names.  Read from the catalog, not the table's relcache
+ * entry: no lock on the table.
  */
 static List *
-tracking_triggers(Oid relid, int64 id, bool child_deletes)
+tracking_triggers(Oid relid, int64 id)
 {
 	Oid			fn = track_function();
 	char	   *idstr = psprintf(INT64_FORMAT, id);
@@ -163,11 +191,10 @@ tracking_triggers(Oid relid, int64 id, bool child_deletes)
 	ScanKeyData key;
 	SysScanDesc scan;
 	HeapTuple	tup;
-	List	   *names = NIL;
+	List	   *found = NIL;
 
 	if (!OidIsValid(fn))
 		return NIL;
-	/* the catalog, not the table's relcache entry: no lock on the table */
 	rel = table_open(TriggerRelationId, AccessShareLock);
 	ScanKeyInit(&key, Anum_pg_trigger_tgrelid, BTEqualStrategyNumber,
 				F_OIDEQ, ObjectIdGetDatum(relid));
@@ -175,26 +202,27 @@ tracking_triggers(Oid relid, int64 id, bool child_deletes)
 	while (HeapTupleIsValid(tup = systable_getnext(scan)))
 	{
 		Form_pg_trigger tg = (Form_pg_trigger) GETSTRUCT(tup);
+		TrackTrigger *t;
 		char	   *first;
 		char	   *side;
 
 		if (tg->tgfoid != fn)
 			continue;
 		first = trigger_arg(tup, RelationGetDescr(rel), 0);
-		if (first == NULL || strcmp(first, idstr) != 0)
+		if (id != 0 && (first == NULL || strcmp(first, idstr) != 0))
 			continue;
-		if (child_deletes)
-		{
-			side = trigger_arg(tup, RelationGetDescr(rel), 2);
-			if (!TRIGGER_FOR_DELETE(tg->tgtype) || side == NULL ||
-				strcmp(side, "child") != 0)
-				continue;
-		}
-		names = lappend(names, pstrdup(NameStr(tg->tgname)));
+		/* the side is the third argument from 0.4 on (an odd count) */
+		side = (tg->tgnargs % 2) ? trigger_arg(tup, RelationGetDescr(rel), 2) : NULL;
+		t = palloc(sizeof(TrackTrigger));
+		t->name = pstrdup(NameStr(tg->tgname));
+		t->on_child = side != NULL && strcmp(side, "child") == 0;
+		t->type = tg->tgtype;
+		t->enabled = tg->tgenabled;
+		found = lappend(found, t);
 	}
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
-	return names;
+	return found;
 }
 
 /*
@@ -222,11 +250,13 @@ drop_triggers(RiReference *ref, Oid only_rel)
 		if ((OidIsValid(only_rel) && rels[r] != only_rel) ||
 			(r == 1 && rels[1] == rels[0]))
 			continue;
-		foreach(lc, tracking_triggers(rels[r], ref->id, false))
+		foreach(lc, tracking_triggers(rels[r], ref->id))
 		{
+			TrackTrigger *t = lfirst(lc);
+
 			resetStringInfo(&sql);
 			appendStringInfo(&sql, "DROP TRIGGER %s ON %s",
-							 quote_identifier(lfirst(lc)), ri_qualified_name(rels[r]));
+							 quote_identifier(t->name), ri_qualified_name(rels[r]));
 			if (SPI_execute(sql.data, false, 0) != SPI_OK_UTILITY)
 				elog(ERROR, "could not run \"%s\"", sql.data);
 		}
@@ -246,7 +276,8 @@ ri_untrack(RiReference *ref)
  * Create the tracking triggers of a reference on both tables, or on only_rel
  * if valid, as the extension's owner (the trigger function is not PUBLIC).
  * They are named by the reference's id, and their arguments are the id and
- * the key columns as they are now.
+ * the key columns as they are now.  They fire ALWAYS, so that writes under
+ * session_replication_role = replica are recorded too.
  */
 static void
 create_triggers(RiReference *ref, Oid only_rel)
@@ -259,77 +290,335 @@ create_triggers(RiReference *ref, Oid only_rel)
 	SPI_connect();
 	ri_become(ri_extension_owner(), SECURITY_LOCAL_USERID_CHANGE, &owner);
 	nest = ri_safe_search_path();
-	for (int e = 0; e < lengthof(track_events); e++)
+	own_trigger_ddl++;
+	PG_TRY();
 	{
-		const TrackEvent *ev = &track_events[e];
-		Oid			rel = ev->on_child ? ref->child : ref->parent;
-		char		tgname[NAMEDATALEN];
-
-		if (OidIsValid(only_rel) && rel != only_rel)
-			continue;
-		snprintf(tgname, sizeof(tgname), "ri_policy_track_" INT64_FORMAT "_%c%c",
-				 ref->id, ev->on_child ? 'c' : 'p', ev->tag);
-		resetStringInfo(&sql);
-		appendStringInfo(&sql,
-						 "CREATE TRIGGER %s AFTER %s ON %s %s FOR EACH STATEMENT"
-						 " EXECUTE FUNCTION ri_policy._track_trigger('" INT64_FORMAT "', %s, %s",
-						 quote_identifier(tgname), ev->event, ri_qualified_name(rel),
-						 ev->referencing, ref->id,
-						 quote_literal_cstr(ref->match_full ? "full" : "simple"),
-						 quote_literal_cstr(ev->on_child ? "child" : "parent"));
-		/* the key's columns in this table, by number and by name */
-		for (int i = 0; i < ref->nkeys; i++)
+		for (int e = 0; e < lengthof(track_events); e++)
 		{
-			char	   *column = ev->on_child ? ref->child_columns[i] :
-				ref->parent_columns[i];
+			const TrackEvent *ev = &track_events[e];
+			Oid			rel = ev->on_child ? ref->child : ref->parent;
+			char		tgname[NAMEDATALEN];
 
-			appendStringInfo(&sql, ", '%d', %s", get_attnum(rel, column),
-							 quote_literal_cstr(column));
+			if (OidIsValid(only_rel) && rel != only_rel)
+				continue;
+			snprintf(tgname, sizeof(tgname), "ri_policy_track_" INT64_FORMAT "_%c%c",
+					 ref->id, ev->on_child ? 'c' : 'p', ev->tag);
+			resetStringInfo(&sql);
+			appendStringInfo(&sql,
+							 "CREATE TRIGGER %s AFTER %s ON %s %s FOR EACH STATEMENT"
+							 " EXECUTE FUNCTION ri_policy._track_trigger('" INT64_FORMAT "', %s, %s",
+							 quote_identifier(tgname), ev->event, ri_qualified_name(rel),
+							 ev->referencing, ref->id,
+							 quote_literal_cstr(ref->match_full ? "full" : "simple"),
+							 quote_literal_cstr(ev->on_child ? "child" : "parent"));
+			/* the key's columns in this table, by number and by name */
+			for (int i = 0; i < ref->nkeys; i++)
+			{
+				char	   *column = ev->on_child ? ref->child_columns[i] :
+					ref->parent_columns[i];
+
+				appendStringInfo(&sql, ", '%d', %s", get_attnum(rel, column),
+								 quote_literal_cstr(column));
+			}
+			appendStringInfoChar(&sql, ')');
+			if (SPI_execute(sql.data, false, 0) != SPI_OK_UTILITY)
+				elog(ERROR, "could not run \"%s\"", sql.data);
+			resetStringInfo(&sql);
+			appendStringInfo(&sql, "ALTER TABLE %s ENABLE ALWAYS TRIGGER %s",
+							 ri_qualified_name(rel), quote_identifier(tgname));
+			if (SPI_execute(sql.data, false, 0) != SPI_OK_UTILITY)
+				elog(ERROR, "could not run \"%s\"", sql.data);
 		}
-		appendStringInfoChar(&sql, ')');
-		if (SPI_execute(sql.data, false, 0) != SPI_OK_UTILITY)
-			elog(ERROR, "could not run \"%s\"", sql.data);
 	}
+	PG_FINALLY();
+	{
+		own_trigger_ddl--;
+	}
+	PG_END_TRY();
 	ri_restore_search_path(nest);
 	ri_restore(&owner);
 	SPI_finish();
 }
 
 /*
- * Does the reference have its trigger for deletes from the child?  Without
- * it (dropped, or from before 0.4), the change log is incomplete.
+ * Is the ALTER TABLE now under way one of ri_policy's own (enabling the
+ * triggers it has just created)?
  */
 bool
-ri_tracks_child_deletes(RiReference *ref)
+ri_track_own_ddl(void)
 {
-	return tracking_triggers(ref->child, ref->id, true) != NIL;
+	return own_trigger_ddl > 0;
+}
+
+/*
+ * ALTER TABLE ... ENABLE TRIGGER (by name, ALL or USER) just enabled the
+ * tracking triggers of a table: as track() created them, ALWAYS, so that
+ * writes under session_replication_role = replica are recorded too (a
+ * plain ENABLE would fire them only outside it).  With tgname, only that
+ * trigger.
+ */
+void
+ri_track_enable_always(Oid relid, const char *tgname)
+{
+	ListCell   *lc;
+	StringInfoData sql;
+	RiUserState owner;
+	int			nest;
+
+	initStringInfo(&sql);
+	SPI_connect();
+	ri_become(ri_extension_owner(), SECURITY_LOCAL_USERID_CHANGE, &owner);
+	nest = ri_safe_search_path();
+	own_trigger_ddl++;
+	PG_TRY();
+	{
+		foreach(lc, tracking_triggers(relid, 0))
+		{
+			TrackTrigger *t = lfirst(lc);
+
+			if (t->enabled != TRIGGER_FIRES_ON_ORIGIN ||
+				(tgname != NULL && strcmp(t->name, tgname) != 0))
+				continue;
+			resetStringInfo(&sql);
+			appendStringInfo(&sql, "ALTER TABLE %s ENABLE ALWAYS TRIGGER %s",
+							 ri_qualified_name(relid), quote_identifier(t->name));
+			if (SPI_execute(sql.data, false, 0) != SPI_OK_UTILITY)
+				elog(ERROR, "could not run \"%s\"", sql.data);
+		}
+	}
+	PG_FINALLY();
+	{
+		own_trigger_ddl--;
+	}
+	PG_END_TRY();
+	ri_restore_search_path(nest);
+	ri_restore(&owner);
+	SPI_finish();
+}
+
+/*
+ * Does a table carry tracking triggers (of any reference), or, given a
+ * trigger's name, is that trigger one of them?  Cheap: one index scan of
+ * pg_trigger, and no lock on the table.
+ */
+bool
+ri_track_table_tracked(Oid relid, const char *tgname)
+{
+	ListCell   *lc;
+
+	foreach(lc, tracking_triggers(relid, 0))
+	{
+		TrackTrigger *t = lfirst(lc);
+
+		if (tgname == NULL || strcmp(t->name, tgname) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Is a table the target of a logical replication subscription? */
+static bool
+subscription_target(Oid relid)
+{
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	bool		found;
+
+	rel = table_open(SubscriptionRelRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_subscription_rel_srrelid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(relid));
+	scan = systable_beginscan(rel, SubscriptionRelSrrelidSrsubidIndexId, true,
+							  NULL, 1, &key);
+	found = HeapTupleIsValid(systable_getnext(scan));
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return found;
+}
+
+/*
+ * Can the tracking triggers of a reference see every change of its keys,
+ * as things are now?  NULL if so; otherwise why not, and in *hint (if not
+ * NULL) what to do about it, if anything.  Not when:
+ *
+ * - one of its eight triggers is missing, or does not fire ALWAYS (a
+ *   disabled trigger records nothing; an ENABLE [REPLICA] one misses
+ *   writes under session_replication_role = replica, or all others);
+ * - either table has partitions or inheritance children (rows written
+ *   straight into those escape triggers on the named table) or is one
+ *   (rows written through its parent escape its own);
+ * - either table is a logical replication subscription target: the apply
+ *   worker fires no statement triggers;
+ * - a key column is a virtual generated column, which triggers do not see
+ *   computed.
+ *
+ * Each is a state that a pass can see when it begins; a full pass begun
+ * in one does not vouch for the change log (validate.c), and ALTER TABLE
+ * that enters or leaves one is followed as it happens (follow.c).
+ */
+char *
+ri_track_gap(RiReference *ref, const char **hint)
+{
+	Oid			rels[2] = {ref->child, ref->parent};
+	bool		seen[lengthof(track_events)] = {0};
+
+	if (hint)
+		*hint = NULL;
+	for (int r = 0; r < 2; r++)
+	{
+		const char *name = get_rel_name(rels[r]);
+
+		if (has_superclass(rels[r]))
+			return psprintf("table \"%s\" is a partition or an inheritance child, whose rows can be written through its parent, past its triggers",
+							name);
+		if (has_subclass(rels[r]))
+			return psprintf("table \"%s\" has partitions or inheritance children, whose rows can be written past its triggers",
+							name);
+		if (subscription_target(rels[r]))
+			return psprintf("table \"%s\" is a logical replication subscription target, and the apply worker fires no statement triggers",
+							name);
+	}
+	for (int i = 0; i < ref->nkeys; i++)
+	{
+		if (compat_attr_is_virtual(ref->child, ref->child_columns[i]))
+			return psprintf("key column \"%s\" of table \"%s\" is a virtual generated column, which triggers do not see",
+							ref->child_columns[i], get_rel_name(ref->child));
+	}
+
+	for (int r = 0; r < 2; r++)
+	{
+		ListCell   *lc;
+
+		if (r == 1 && rels[1] == rels[0])
+			break;
+		foreach(lc, tracking_triggers(rels[r], ref->id))
+		{
+			TrackTrigger *t = lfirst(lc);
+
+			for (int e = 0; e < lengthof(track_events); e++)
+			{
+				const TrackEvent *ev = &track_events[e];
+
+				if ((ev->on_child ? ref->child : ref->parent) != rels[r] ||
+					ev->on_child != t->on_child || !(t->type & ev->type))
+					continue;
+				if (t->enabled != TRIGGER_FIRES_ALWAYS)
+				{
+					if (hint)
+						*hint = psprintf("Enable it with ALTER TABLE ... ENABLE TRIGGER (which enables a tracking trigger ALWAYS), or run ri_policy.track('%s') again.",
+										 ri_reference_address(ref));
+					return psprintf("its tracking trigger \"%s\" on table \"%s\" %s",
+									t->name, get_rel_name(rels[r]),
+									t->enabled == TRIGGER_DISABLED ? "is disabled" :
+									t->enabled == TRIGGER_FIRES_ON_REPLICA ?
+									"fires only under session_replication_role = replica" :
+									"does not fire under session_replication_role = replica");
+				}
+				seen[e] = true;
+			}
+		}
+	}
+	for (int e = 0; e < lengthof(track_events); e++)
+	{
+		if (!seen[e])
+		{
+			if (hint)
+				*hint = psprintf("Run ri_policy.track('%s') again to create the tracking triggers again.",
+								 ri_reference_address(ref));
+			return psprintf("its tracking trigger for %s on table \"%s\" is missing",
+							track_events[e].event,
+							get_rel_name(track_events[e].on_child ? ref->child : ref->parent));
+		}
+	}
+	return NULL;
+}
+
+/*
+ * Something happened that tracking cannot see, on these tables (any key
+ * column) or to these references: the change log of each tracked one may
+ * be incomplete.  Forget that it is complete (its sentinel), so that its
+ * next pass is full, and record why for validation_progress.  A marker in
+ * the log does the same for an incremental pass already under way, which
+ * may put the sentinel back when it ends (validate.c takes a marker as a
+ * TRUNCATE).  Runs as the extension's owner, in the caller's transaction;
+ * the caller has connected to SPI.
+ */
+void
+ri_track_forget(Oid *rels, int nrels, int64 *ids, int nids, const char *why)
+{
+	Datum		args[3];
+	Oid			argtypes[3] = {OIDARRAYOID, INT8ARRAYOID, TEXTOID};
+	Datum	   *relds = palloc((nrels + 1) * sizeof(Datum));
+	Datum	   *idds = palloc((nids + 1) * sizeof(Datum));
+
+	for (int i = 0; i < nrels; i++)
+		relds[i] = ObjectIdGetDatum(rels[i]);
+	for (int i = 0; i < nids; i++)
+		idds[i] = Int64GetDatum(ids[i]);
+	args[0] = PointerGetDatum(construct_array(relds, nrels, OIDOID, sizeof(Oid),
+											  true, TYPALIGN_INT));
+	args[1] = PointerGetDatum(construct_array(idds, nids, INT8OID, sizeof(int64),
+											  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	args[2] = CStringGetTextDatum(why);
+	(void) ri_exec_as_owner(NULL,
+							"WITH r AS (SELECT id FROM ri_policy._reference"
+							"            WHERE tracked_since IS NOT NULL"
+							"              AND (child::pg_catalog.oid = ANY ($1)"
+							"                   OR parent::pg_catalog.oid = ANY ($1)"
+							"                   OR id = ANY ($2))),"
+							" s AS (DELETE FROM ri_policy._sentinel s USING r"
+							"        WHERE s.reference = r.id),"
+							" c AS (INSERT INTO ri_policy._changed (reference, keys)"
+							"        SELECT id, NULL FROM r),"
+							" p AS (UPDATE ri_policy._progress p SET why_full = $3"
+							"         FROM r WHERE p.reference = r.id)"
+							" SELECT id FROM r",
+							3, argtypes, args, NULL, false);
+}
+
+/*
+ * A pass of a reference is full rather than incremental, because "why":
+ * say so with a NOTICE (unless asked), and in validation_progress.why_full
+ * of a tracked reference.  The caller has connected to SPI.
+ */
+void
+ri_track_note_full(RiReference *ref, const char *why, const char *hint,
+				   bool notice)
+{
+	Datum		args[2];
+	Oid			argtypes[2] = {INT8OID, TEXTOID};
+
+	if (notice)
+		ereport(NOTICE,
+				(errmsg("reference \"%s\" gets a full pass: %s", ref->name, why),
+				 hint ? errhint("%s", hint) : 0));
+	args[0] = Int64GetDatum(ref->id);
+	args[1] = CStringGetTextDatum(why);
+	(void) ri_exec_as_owner(NULL,
+							"UPDATE ri_policy._progress p SET why_full = $2"
+							"  FROM ri_policy._reference r"
+							" WHERE p.reference = $1 AND r.id = $1"
+							"   AND r.tracked_since IS NOT NULL",
+							2, argtypes, args, NULL, false);
 }
 
 /*
  * After a key column of rel was renamed: its tracking triggers name the
  * columns again as they are now (a later column could take the old name).
- * Nothing else changes: what was recorded stays valid.
+ * What was recorded stays valid, unless the triggers could not see every
+ * change before (they come back enabled, ALWAYS, and all eight).
  */
 void
 ri_retrack_table(RiReference *ref, Oid rel)
 {
-	bool		had_delete = ri_tracks_child_deletes(ref);
+	char	   *gap = ri_track_gap(ref, NULL);
 
 	drop_triggers(ref, rel);
 	create_triggers(ref, rel);
-
-	/*
-	 * Without its trigger for deletes from the child before, the log is not
-	 * complete: the next pass must be a full one.
-	 */
-	if (!had_delete)
+	if (gap != NULL)
 	{
-		Datum		arg = Int64GetDatum(ref->id);
-		Oid			argtype = INT8OID;
-
 		SPI_connect();
-		(void) ri_exec_as_owner(NULL, "DELETE FROM ri_policy._sentinel WHERE reference = $1",
-								1, &argtype, &arg, NULL, false);
+		ri_track_forget(NULL, 0, &ref->id, 1, gap);
 		SPI_finish();
 	}
 }
@@ -446,6 +735,7 @@ ri_policy_track_triggers(PG_FUNCTION_ARGS)
 	Datum		arg;
 	Oid			argtype = INT8OID;
 	bool		tracked;
+	char	   *gap;
 
 	ri_require_current_objects();
 	ref = ri_load_reference_id(PG_GETARG_INT64(0));
@@ -464,8 +754,21 @@ ri_policy_track_triggers(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("reference \"%s\" is not tracked", ref->name)));
+
+	/*
+	 * Triggers that could not see every change (dropped or disabled, say)
+	 * leave a log that is not complete; an update of the extension replaces
+	 * its own under locks, and keeps it.
+	 */
+	gap = creating_extension ? NULL : ri_track_gap(ref, NULL);
 	ri_untrack(ref);
 	create_triggers(ref, InvalidOid);
+	if (gap != NULL)
+	{
+		SPI_connect();
+		ri_track_forget(NULL, 0, &ref->id, 1, gap);
+		SPI_finish();
+	}
 	PG_RETURN_VOID();
 }
 
@@ -970,7 +1273,7 @@ ri_policy_track_trigger(PG_FUNCTION_ARGS)
 	 * The log's partition for the reference.  A trigger older than the
 	 * log's objects (named by a 0.4 reference name, restored from an old
 	 * dump, say) records nothing: it is not the reference's trigger by id,
-	 * so the reference's passes are full ones (ri_tracks_child_deletes()).
+	 * so the reference's passes are full ones (ri_track_gap()).
 	 */
 	partition = changed_partition(reference, &key);
 	if (!OidIsValid(partition))

@@ -1094,6 +1094,8 @@ begin_run(Validator *v, bool restart, RunState *state)
 	Oid			argtypes[7] = {INT8OID, INT8OID, OIDOID, INT4OID, TEXTOID, PG_LSNOID,
 	TEXTOID};
 	const char *why_not = NULL;
+	Datum		sargs[2];
+	Oid			sargtypes[2] = {INT8OID, BOOLOID};
 
 	state->resume = false;
 	v->start = NULL;
@@ -1188,16 +1190,26 @@ begin_run(Validator *v, bool restart, RunState *state)
 	state->resume_block = 0;
 	args[2] = ObjectIdGetDatum(state->resume_rel);
 	args[3] = Int32GetDatum(list_length(v->leaves));
+
+	/*
+	 * The change log is complete from now on only if the tracking triggers
+	 * see every change now (track.c): a pass begun while one is disabled,
+	 * say, vouches for nothing after it, nor does an earlier pass.
+	 */
+	sargs[0] = arg;
+	sargs[1] = BoolGetDatum(!OidIsValid(v->ref->conoid) &&
+							ri_track_gap(v->ref, NULL) == NULL);
 	exec_owner(v, NULL, "WITH c AS (DELETE FROM ri_policy._changed WHERE reference = $1),"
 			   " s AS (INSERT INTO ri_policy._sentinel"
 			   "        SELECT $1 FROM ri_policy._reference"
-			   "         WHERE id = $1 AND tracked_since IS NOT NULL"
+			   "         WHERE id = $1 AND tracked_since IS NOT NULL AND $2"
 			   "        ON CONFLICT DO NOTHING),"
 			   " x AS (DELETE FROM ri_policy._sentinel s"
 			   "        WHERE NOT EXISTS (SELECT 1 FROM ri_policy._reference r"
-			   "                           WHERE r.id = s.reference))"
+			   "                           WHERE r.id = s.reference)"
+			   "           OR (s.reference = $1 AND NOT $2))"
 			   " DELETE FROM ri_policy._pending WHERE reference = $1",
-			   1, argtypes, args);
+			   2, sargtypes, sargs);
 
 	/*
 	 * The start is taken after the change log was emptied, with a snapshot
@@ -1594,43 +1606,93 @@ validate_one(RiReference *found, int batch_size, bool restart, bool atomic)
  * ----------------------------------------------------------------
  */
 
+/* Why a tracked reference's pass is full rather than incremental */
+typedef struct WhyFull
+{
+	char	   *reason;			/* NULL: it is not (or not tracked) */
+	const char *hint;			/* what to do about it, if anything */
+	bool		expected;		/* the first pass after track(), or resuming */
+} WhyFull;
+
+/* A reason recorded earlier, given again for a pass that comes after it */
+#define INCOMPLETE_SINCE "its change log has been incomplete since: "
+
 /*
  * May this reference be validated incrementally?  It must be tracked, with
- * a complete full pass that started after tracking did.
+ * a complete full pass that started after tracking did and nothing since
+ * that tracking could not see (its sentinel: see track.c and follow.c),
+ * triggers that see every change now, and keys an incremental pass can
+ * compare.  If not, and it is tracked, *why (if given) says why.
  */
 static bool
-incremental_possible(RiReference *ref)
+incremental_possible(RiReference *ref, WhyFull *why)
 {
 	Datum		arg = Int64GetDatum(ref->id);
 	Oid			argtype = INT8OID;
-	bool		ok = false;
+	char	   *reason = NULL;
+	const char *advice = NULL;
+	bool		tracked = false;
+	bool		full_since = false;
+	bool		done = false;
+	bool		complete = false;
+	char	   *recorded = NULL;
 
-	if (OidIsValid(ref->conoid) || !ri_incremental_safe(ref, ri_rel_owner(ref->child)) ||
-		!ri_keys_compare_by_image(ref))
+	if (OidIsValid(ref->conoid))
 		return false;
-
-	/*
-	 * Triggers created before 0.4 (restored from an older dump, say) do not
-	 * record deletes from the child: the reference must be tracked again.
-	 */
-	if (!ri_tracks_child_deletes(ref))
-		return false;
-	if (ri_exec_as_owner(NULL, "SELECT r.tracked_since IS NOT NULL AND p.status = 'done'"
-						 "       AND p.last_full_at >= r.tracked_since"
-						 "       AND EXISTS (SELECT 1 FROM ri_policy._sentinel s"
-						 "                    WHERE s.reference = r.id)"
+	if (ri_exec_as_owner(NULL, "SELECT r.tracked_since IS NOT NULL,"
+						 "       p.last_full_at >= r.tracked_since,"
+						 "       p.status = 'done',"
+						 "       EXISTS (SELECT 1 FROM ri_policy._sentinel s"
+						 "                WHERE s.reference = r.id),"
+						 "       p.why_full"
 						 "  FROM ri_policy._reference r"
-						 "  JOIN ri_policy._progress p ON p.reference = r.id"
+						 "  LEFT JOIN ri_policy._progress p ON p.reference = r.id"
 						 " WHERE r.id = $1", 1, &argtype, &arg, NULL,
 						 true) == SPI_OK_SELECT && SPI_processed == 1)
 	{
+		HeapTuple	tup = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
 		bool		isnull;
 
-		ok = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
-										SPI_tuptable->tupdesc, 1, &isnull)) && !isnull;
+		tracked = DatumGetBool(SPI_getbinval(tup, desc, 1, &isnull));
+		full_since = DatumGetBool(SPI_getbinval(tup, desc, 2, &isnull)) && !isnull;
+		done = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull)) && !isnull;
+		complete = DatumGetBool(SPI_getbinval(tup, desc, 4, &isnull));
+		recorded = SPI_getvalue(tup, desc, 5);
 	}
 	SPI_freetuptable(SPI_tuptable);
-	return ok;
+	if (!tracked)
+		return false;
+
+	/* the most lasting reason first */
+	reason = ri_track_gap(ref, &advice);
+	if (reason == NULL && !ri_incremental_safe(ref, ri_rel_owner(ref->child)))
+		reason = psprintf("row-level security on table \"%s\" hides rows from the owner of table \"%s\"",
+						  get_rel_name(ref->parent), get_rel_name(ref->child));
+	if (reason == NULL && !ri_keys_compare_by_image(ref))
+		reason = pstrdup("its keys can be equal without being the same value (by their types, collations or operators), which an incremental pass cannot match");
+	if (why)
+		why->expected = (reason == NULL && (!full_since || !done));
+	if (reason == NULL && !full_since)
+		reason = pstrdup("it has had no complete full pass since it was tracked");
+	if (reason == NULL && !done)
+		reason = pstrdup("its last pass did not complete");
+	if (reason == NULL && !complete)
+	{
+		/* what made it so, if recorded (follow.c, or an earlier pass) */
+		if (recorded == NULL)
+			reason = pstrdup("its change log may be incomplete (the server crashed, or a pass stopped before it re-checked what it took)");
+		else if (strncmp(recorded, INCOMPLETE_SINCE, strlen(INCOMPLETE_SINCE)) == 0)
+			reason = recorded;
+		else
+			reason = psprintf(INCOMPLETE_SINCE "%s", recorded);
+	}
+	if (why)
+	{
+		why->reason = reason;
+		why->hint = advice;
+	}
+	return reason == NULL;
 }
 
 /*
@@ -2011,7 +2073,7 @@ validate_incremental(RiReference *found, int batch_size, bool atomic)
 		return true;
 
 	/* a full pass may have begun (and stopped) since the caller looked */
-	if (!incremental_possible(ref))
+	if (!incremental_possible(ref, NULL))
 	{
 		ri_end_work(&work);
 		return false;
@@ -2055,6 +2117,8 @@ validate_incremental(RiReference *found, int batch_size, bool atomic)
 										   &truncated, &deleted);
 				if (truncated)
 				{
+					ri_track_note_full(ref, "a TRUNCATE, or a change that tracking could not see, was recorded",
+									   NULL, true);
 					full_needed = true;
 					PopActiveSnapshot();
 					break;
@@ -2107,6 +2171,7 @@ validate_incremental(RiReference *found, int batch_size, bool atomic)
 			 */
 			if (!recheck_keys(v, (SPIPlanPtr *) &recheck, colargs))
 			{
+				ri_track_note_full(ref, "re-checking the recorded keys failed", NULL, false);
 				full_needed = true;
 				PopActiveSnapshot();
 				break;
@@ -2181,7 +2246,7 @@ validate_incremental(RiReference *found, int batch_size, bool atomic)
 					   " UPDATE ri_policy._progress"
 					   "   SET status = 'done', started_at = $4, finished_at = pg_catalog.clock_timestamp(),"
 					   "       last_done_at = pg_catalog.clock_timestamp(), batches = $2, rows_checked = $3,"
-					   "       blocks_total = 0, blocks_done = 0, error = NULL,"
+					   "       blocks_total = 0, blocks_done = 0, error = NULL, why_full = NULL,"
 					   "       orphan_keys = (SELECT pg_catalog.count(*) FROM ri_policy._violation"
 					   "                       WHERE reference = $1)"
 					   " WHERE reference = $1", 5, ptypes, pargs);
@@ -2241,17 +2306,34 @@ ri_policy_validate(PG_FUNCTION_ARGS)
 
 	foreach(lc, refs)
 	{
+		RiReference *ref = lfirst(lc);
+		WhyFull		why = {0};
 		MemoryContext oldcxt = CurrentMemoryContext;
 
 		if (PG_ARGISNULL(0) &&
-			(!tables_available(lfirst(lc)) || !ri_comparison_usable(lfirst(lc))))
+			(!tables_available(ref) || !ri_comparison_usable(ref)))
 			continue;
-		if (!full && !restart && incremental_possible(lfirst(lc)) &&
-			validate_incremental(lfirst(lc), batch_size, atomic))
-			continue;
+
+		/*
+		 * A tracked reference's pass is incremental when it can be;
+		 * otherwise validation_progress.why_full says why not, and a NOTICE
+		 * unless it was asked for or is the usual first or resumed pass
+		 * (validate_incremental() says so itself when it gives up).
+		 */
+		if (full || restart)
+			ri_track_note_full(ref, full ? "asked for (full => true)" :
+							   "asked for (restart => true)", NULL, false);
+		else if (incremental_possible(ref, &why))
+		{
+			if (validate_incremental(ref, batch_size, atomic))
+				continue;
+		}
+		else if (why.reason != NULL)
+			ri_track_note_full(ref, why.reason, why.hint, !why.expected);
+
 		if (!PG_ARGISNULL(0))
 		{
-			validate_one(lfirst(lc), batch_size, restart, atomic);
+			validate_one(ref, batch_size, restart, atomic);
 			continue;
 		}
 
@@ -2261,7 +2343,7 @@ ri_policy_validate(PG_FUNCTION_ARGS)
 		 */
 		PG_TRY();
 		{
-			validate_one(lfirst(lc), batch_size, restart, atomic);
+			validate_one(ref, batch_size, restart, atomic);
 		}
 		PG_CATCH();
 		{
@@ -2277,7 +2359,7 @@ ri_policy_validate(PG_FUNCTION_ARGS)
 			ereport(WARNING,
 					(errcode(edata->sqlerrcode),
 					 errmsg("validation of reference \"%s\" failed: %s",
-							((RiReference *) lfirst(lc))->name, edata->message),
+							ref->name, edata->message),
 					 edata->detail ? errdetail("%s", edata->detail) : 0,
 					 errhint("The other references are validated; see ri_policy.validation_progress.")));
 			FreeErrorData(edata);

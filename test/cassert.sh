@@ -294,6 +294,7 @@ as_pg "$bindir/initdb -D $data -A trust -U postgres -N" >"$last/initdb.log" 2>&1
 	echo "listen_addresses = 'localhost'"
 	echo "unix_socket_directories = '$sock'"
 	echo "max_worker_processes = 16"
+	echo "wal_level = logical"
 	echo "fsync = off"
 	echo "log_line_prefix = '%m [%p] '"
 	if [ "$cron" = yes ]; then
