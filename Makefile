@@ -7,6 +7,10 @@
 #   make demo   the same set-up, then a scripted walk-through
 #   make prove  the pgTAP suite against a running server
 #   make bench  the benchmarks under test/bench (not part of make test)
+#   make fuzz   the same set-up as make test, then the randomized differential
+#               test of validation (test/validate_fuzz.py) with fresh seeds for
+#               FUZZ_MINUTES (default 20); FUZZ_SEEDS=1,2 replays seeds instead,
+#               FUZZ_ARGS passes options (--all, --only CLASS, -v; see --help)
 
 EXTENSION = ri_policy
 EXTVERSION = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION).control)
@@ -33,7 +37,7 @@ $(OBJS): $(wildcard src/*.h)
 VIRTUALENV = pg_virtualenv -t -i --auth=trust \
 	-o shared_preload_libraries=pg_cron -o cron.database_name=postgres
 
-.PHONY: deps test demo prove bench
+.PHONY: deps test demo prove bench fuzz
 
 deps:
 	@test/install-deps.sh
@@ -55,3 +59,10 @@ bench: deps
 	$(MAKE) all
 	$(MAKE) install
 	$(VIRTUALENV) test/bench/run.sh
+
+FUZZ_MINUTES ?= 20
+fuzz: deps
+	$(MAKE) all
+	$(MAKE) install
+	$(VIRTUALENV) /usr/bin/python3 test/validate_fuzz.py \
+		$(if $(FUZZ_SEEDS),--seeds $(FUZZ_SEEDS),--minutes $(FUZZ_MINUTES)) $(FUZZ_ARGS)

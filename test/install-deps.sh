@@ -4,7 +4,8 @@
 set -eu
 
 pkgs="gcc libc6-dev make postgresql-15 postgresql-server-dev-15 \
-postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl postgresql-15-cron"
+postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl postgresql-15-cron \
+python3-psycopg2"
 
 missing=""
 for p in $pkgs; do

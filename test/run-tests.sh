@@ -1,6 +1,7 @@
 #!/bin/sh
 # Runs the pg_regress suite (sql/, expected/), the pgTAP suite
-# (test/pgtap/), test/dump_restore.sh and test/server_options.sh against
+# (test/pgtap/), test/dump_restore.sh, test/server_options.sh and
+# test/validate_fuzz.py (a few fixed seeds) against
 # the server the PG* variables name; make test runs it inside a throwaway
 # pg_virtualenv cluster.  Prints regression.diffs when a pg_regress test fails, and a
 # closing "N passed, N failed" line; exits non-zero when anything failed.
@@ -38,9 +39,15 @@ echo "=== test/server_options.sh ==="
 test/server_options.sh >"$log/options" 2>&1 || status=1
 cat "$log/options"
 
+# the randomized differential test of validation, on fixed seeds (make fuzz
+# runs fresh ones)
+echo "=== test/validate_fuzz.py ==="
+/usr/bin/python3 test/validate_fuzz.py --tap --seeds 1,2,3,4,5 >"$log/fuzz" 2>&1 || status=1
+cat "$log/fuzz"
+
 passed=$(cat "$log/regress" | grep -c '^\(test\|     \) .* \.\.\. ok')
 failed=$(cat "$log/regress" | grep -c '\.\.\. FAILED')
-for f in tap dump options; do
+for f in tap dump options fuzz; do
 	passed=$((passed + $(grep -c '^ok ' "$log/$f")))
 	failed=$((failed + $(grep -c '^not ok ' "$log/$f")))
 done
