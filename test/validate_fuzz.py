@@ -412,7 +412,6 @@ class Case:
         self.child_layout = rng.choice(layouts)
         self.parent_layout = rng.choice(['plain', 'plain', 'partitioned']
                                         if self.on('partitions') else ['plain'])
-        nondet = any(c.coll == 'fuzz.ci' for c in self.cols)
         keyable = self.cols[0].kind in GOOD_KINDS and self.cols[0].coll != 'fuzz.ci'
         self.child_part = rng.choice(['hash_rid', 'range_rid'] + (['hash_key'] if keyable else []))
         if not keyable:
@@ -449,7 +448,6 @@ class Case:
         self.parent_share = rng.uniform(0.5, 0.95)
         self.initial_rows = rng.randint(100, 1200)
         self.null_rate = rng.choice([0, 0.03, 0.1])
-        self.nondet = nondet
 
     def describe(self):
         cols = ', '.join('%s %s%s -> %s %s' % (c.cname, c.ctype, c.collate(), c.pname, c.ptype)
@@ -1646,18 +1644,15 @@ def fresh_db():
     conn.close()
 
 
-def replay_command(seed, args, excluded):
-    default = set(KNOWN_BAD)
+def replay_command(seed, args):
+    """make fuzz with this seed and the options that chose the classes"""
     opts = ''
-    if not excluded:
-        opts = ' --all'
-    elif excluded != default:
-        opts = ' --exclude ' + ','.join(sorted(excluded)) if excluded - default else ''
-        inc = default - excluded
-        if inc:
-            opts += ' --include ' + ','.join(sorted(inc))
-    if args.steps:
-        opts += ' --steps %d' % args.steps
+    for name in ('exclude', 'include', 'only', 'steps'):
+        value = getattr(args, name)
+        if value:
+            opts += ' --%s %s' % (name, value)
+    if args.all:
+        opts += ' --all'
     return 'make fuzz FUZZ_SEEDS=%d FUZZ_ARGS="-v%s"' % (seed, opts)
 
 
@@ -1680,7 +1675,7 @@ def run_case(seed, args, excluded):
         lines += ['  ' + d for d in f.details]
         lines.append('steps:')
         lines += ['  ' + s for s in case.log[-40:]]
-        lines.append('replay: ' + replay_command(seed, args, excluded))
+        lines.append('replay: ' + replay_command(seed, args))
         return False, 'FAILED at step %d: %s' % (case.step_no, f.what), lines, case
     except Exception as e:
         lines = ['ERROR: seed %d, step %d: %r' % (seed, case.step_no, e),
@@ -1688,7 +1683,7 @@ def run_case(seed, args, excluded):
         lines += ['  ' + l for l in traceback.format_exc().splitlines()]
         lines.append('steps:')
         lines += ['  ' + s for s in case.log[-40:]]
-        lines.append('replay: ' + replay_command(seed, args, excluded))
+        lines.append('replay: ' + replay_command(seed, args))
         return False, 'ERROR at step %d: %r' % (case.step_no, e), lines, case
     finally:
         case.close()
