@@ -10,6 +10,10 @@
 #   make test-cassert  the same suite against an assertion-enabled
 #               PostgreSQL 18 built from Debian's source, cached outside
 #               the tree (test/cassert.sh)
+#   make fuzz   the same set-up as make test, then the randomized differential
+#               test of validation (test/validate_fuzz.py) with fresh seeds for
+#               FUZZ_MINUTES (default 20); FUZZ_SEEDS=1,2 replays seeds instead,
+#               FUZZ_ARGS passes options (--all, --only CLASS, -v; see --help)
 
 EXTENSION = ri_policy
 EXTVERSION = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION).control)
@@ -38,7 +42,7 @@ VIRTUALENV = pg_virtualenv -t -i --auth=trust \
 	-o shared_preload_libraries=pg_cron -o cron.database_name=postgres \
 	-o wal_level=logical
 
-.PHONY: deps test demo prove bench test-cassert
+.PHONY: deps test demo prove bench test-cassert fuzz
 
 deps:
 	@test/install-deps.sh
@@ -63,3 +67,10 @@ bench: deps
 
 test-cassert:
 	test/cassert.sh
+
+FUZZ_MINUTES ?= 20
+fuzz: deps
+	$(MAKE) all
+	$(MAKE) install
+	$(VIRTUALENV) /usr/bin/python3 test/validate_fuzz.py \
+		$(if $(FUZZ_SEEDS),--seeds $(FUZZ_SEEDS),--minutes $(FUZZ_MINUTES)) $(FUZZ_ARGS)

@@ -1,11 +1,11 @@
 #!/bin/sh
 # Runs the pg_regress suite (sql/, expected/), the pgTAP suite
 # (test/pgtap/), test/dump_restore.sh, test/server_options.sh and
-# test/frameworks.sh against the server the PG* variables name; make test
-# runs it inside a throwaway pg_virtualenv cluster.  Prints
-# regression.diffs when a pg_regress test fails, and a closing "N passed,
-# N failed" line (a TAP "not ok ... # TODO" counts as neither);
-# exits non-zero when anything failed.
+# test/frameworks.sh and test/validate_fuzz.py (a few fixed seeds) against
+# the server the PG* variables name; make test runs it inside a throwaway
+# pg_virtualenv cluster.  Prints regression.diffs when a pg_regress test
+# fails, and a closing "N passed, N failed" line (a TAP "not ok ... # TODO"
+# counts as neither); exits non-zero when anything failed.
 set -u
 cd "$(dirname "$0")/.."
 status=0
@@ -44,9 +44,15 @@ echo "=== test/frameworks.sh ==="
 test/frameworks.sh >"$log/frameworks" 2>&1 || status=1
 cat "$log/frameworks"
 
+# the randomized differential test of validation, on fixed seeds (make fuzz
+# runs fresh ones)
+echo "=== test/validate_fuzz.py ==="
+/usr/bin/python3 test/validate_fuzz.py --tap --seeds 1,5,21,45,50,56 >"$log/fuzz" 2>&1 || status=1
+cat "$log/fuzz"
+
 passed=$(cat "$log/regress" | grep -c '^\(test\|     \) .* \.\.\. ok')
 failed=$(cat "$log/regress" | grep -c '\.\.\. FAILED')
-for f in tap dump options frameworks; do
+for f in tap dump options frameworks fuzz; do
 	passed=$((passed + $(grep -c '^ok ' "$log/$f")))
 	failed=$((failed + $(grep '^not ok ' "$log/$f" | grep -vc '# TODO')))
 done
