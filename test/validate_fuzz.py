@@ -1030,7 +1030,7 @@ END $f$''' % (side, tgt, rid('OLD'), arr('OLD'), tgt, rid('NEW'), arr('NEW')))
         return s
 
     def progress(self):
-        r = self.su.run('SELECT status, started_at, batches FROM ri_policy._progress'
+        r = self.su.run('SELECT status, started_at, batches FROM ri_policy.validation_progress'
                         ' WHERE reference = %s', (self.ref,))
         return r[0] if r else (None, None, 0)
 
