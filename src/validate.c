@@ -84,6 +84,7 @@
 #include "columns.h"
 #include "compat.h"
 #include "keyset.h"
+#include "probe.h"
 #include "reference.h"
 #include "ri_policy.h"
 
@@ -156,56 +157,6 @@ child_leaves(RiReference *ref)
 	}
 	list_sort(leaves, list_oid_cmp);
 	return leaves;
-}
-
-/*
- * Prepare the probe of the live parent, one per batch for all its suspects:
- *
- *	SELECT u.i FROM ROWS FROM (unnest($1), ...) WITH ORDINALITY u(k1, ..., i)
- *	 WHERE NOT EXISTS (SELECT 1 FROM [ONLY] parent x
- *					   WHERE x.pk1 OPERATOR(op1) u.k1 [AND ...])
- *
- * with the pinned operators; $n is an array of the type the operator takes
- * on its right (ri_probe_type), the child values converted already as the
- * child's owner, so that the query runs no cast the child's owner controls
- * (generate_operator_clause adds only a relabelling to a polymorphic input
- * type, or of the parent column to its index's type).  No key type is an
- * array or a composite (ri_check_comparison), so each unnest() yields one
- * column and u.i is the ordinality.  It returns the positions of the keys
- * that are orphans.
- */
-static SPIPlanPtr
-prepare_confirm(RiReference *ref)
-{
-	StringInfoData buf;
-	SPIPlanPtr	plan;
-	Oid			argtypes[INDEX_MAX_KEYS];
-	Oid			keytypes[INDEX_MAX_KEYS];
-	int			nestlevel;
-
-	initStringInfo(&buf);
-	appendStringInfoString(&buf, "SELECT u.i FROM ROWS FROM (");
-	for (int i = 0; i < ref->nkeys; i++)
-	{
-		keytypes[i] = ri_probe_type(ref, i);
-		argtypes[i] = get_array_type(keytypes[i]);
-		if (!OidIsValid(argtypes[i]))
-			elog(ERROR, "type %s has no array type", format_type_be(keytypes[i]));
-		appendStringInfo(&buf, "%spg_catalog.unnest($%d)", i > 0 ? ", " : "", i + 1);
-	}
-	appendStringInfoString(&buf, ") WITH ORDINALITY AS u(");
-	for (int i = 0; i < ref->nkeys; i++)
-		appendStringInfo(&buf, "k%d, ", i + 1);
-	appendStringInfoString(&buf, "i) WHERE ");
-	ri_append_no_parent_typed(&buf, ref, "u.k%d", keytypes);
-
-	nestlevel = ri_safe_search_path();
-	plan = SPI_prepare(buf.data, ref->nkeys, argtypes);
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-	SPI_keepplan(plan);
-	ri_restore_search_path(nestlevel);
-	return plan;
 }
 
 /*
@@ -412,26 +363,16 @@ read_batch(Validator *v, Oid leaf, BlockNumber start, BlockNumber *next)
 }
 
 /*
- * Confirm the batch's suspects against the live parent, in one query run as
- * the parent's owner (like the RI triggers) with a fresh snapshot: the
- * keys it returns are the orphans.  The child values are first converted to
- * the operator's input type as the child's owner (compare.c); one that
- * cannot be converted goes to the probe as NULL, which no parent key
- * equals.
+ * Confirm the batch's suspects against the live parent (probe.c): the keys
+ * without a parent are the orphans.
  */
 static void
 confirm_suspects(Validator *v, ChildKeyGroup *group)
 {
-	RiReference *ref = v->ref;
-	RiUserState saved;
 	ChildKey  **suspects;
-	Datum	   *elems[INDEX_MAX_KEYS];
-	bool	   *unmatched;
-	Datum		args[INDEX_MAX_KEYS];
+	Datum	   *values[INDEX_MAX_KEYS];
+	bool	   *orphan;
 	int			n = 0;
-	int			nestlevel;
-	int			rc;
-	MemoryContext oldcxt = CurrentMemoryContext;
 
 	suspects = palloc(childkeys_count(group) * sizeof(ChildKey *) + 1);
 	for (ChildKey *key = childkeys_first(group); key != NULL; key = key->next)
@@ -442,57 +383,16 @@ confirm_suspects(Validator *v, ChildKeyGroup *group)
 	if (n == 0)
 		return;
 
-	unmatched = palloc0(n * sizeof(bool));
-	ri_become(v->scan_user, RI_OWNER_CONTEXT, &saved);
-	for (int i = 0; i < ref->nkeys; i++)
+	for (int i = 0; i < v->ref->nkeys; i++)
 	{
-		elems[i] = palloc(n * sizeof(Datum));
+		values[i] = palloc(n * sizeof(Datum));
 		for (int k = 0; k < n; k++)
-			elems[i][k] = suspects[k]->values[i];
-		elems[i] = ri_convert_for_probe(ref, i, elems[i], n, unmatched);
+			values[i][k] = suspects[k]->values[i];
 	}
-	ri_restore(&saved);
-
-	for (int i = 0; i < ref->nkeys; i++)
-	{
-		Oid			type = ri_probe_type(ref, i);
-		int			dims[1] = {n};
-		int			lbs[1] = {1};
-		int16		typlen;
-		bool		typbyval;
-		char		typalign;
-
-		get_typlenbyvalalign(type, &typlen, &typbyval, &typalign);
-		args[i] = PointerGetDatum(construct_md_array(elems[i], unmatched, 1, dims, lbs,
-													 type, typlen, typbyval, typalign));
-	}
-
-	ri_become(v->parent_owner, RI_OWNER_CONTEXT, &saved);
-	nestlevel = ri_safe_search_path();
-	rc = SPI_execute_plan(v->confirm, args, NULL, false, 0);
-	MemoryContextSwitchTo(oldcxt);
-	ri_restore_search_path(nestlevel);
-	ri_restore(&saved);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
-	if (SPI_tuptable->tupdesc->natts != 1 ||
-		TupleDescAttr(SPI_tuptable->tupdesc, 0)->atttypid != INT8OID)
-		elog(ERROR, "unexpected result of the probe of table \"%s\"",
-			 get_rel_name(ref->parent));
-
-	for (uint64 r = 0; r < SPI_processed; r++)
-	{
-		bool		isnull;
-		int64		pos = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r],
-													  SPI_tuptable->tupdesc, 1,
-													  &isnull));
-
-		if (isnull || pos < 1 || pos > n)
-			elog(ERROR, "probe of table \"%s\" returned position " INT64_FORMAT " of %d",
-				 get_rel_name(ref->parent), isnull ? 0 : pos, n);
-		suspects[pos - 1]->orphan = true;
-	}
-	SPI_freetuptable(SPI_tuptable);
+	orphan = palloc(n * sizeof(bool));
+	ri_probe(v->ref, v->confirm, v->scan_user, v->parent_owner, values, n, orphan);
+	for (int k = 0; k < n; k++)
+		suspects[k]->orphan = orphan[k];
 }
 
 /* ----------------------------------------------------------------
@@ -996,7 +896,7 @@ validate_one(RiReference *found, int batch_size, bool restart, bool atomic)
 		Step		step = {0};
 
 		v = validator_create(ref, batch_size, atomic, record_orphans, work.cxt);
-		v->confirm = prepare_confirm(ref);
+		v->confirm = ri_probe_prepare(ref);
 		v->columns = ri_columns_remember(ref, v->leaves);
 
 		step.kind = STEP_BEGIN;
@@ -1798,7 +1698,7 @@ ri_policy_orphans(PG_FUNCTION_ARGS)
 		Step		step = {0};
 		RunState	state = {0};
 
-		v->confirm = prepare_confirm(ref);
+		v->confirm = ri_probe_prepare(ref);
 		step.kind = STEP_SET;
 		run_step(v, &step);
 		run_batches(v, &state);
