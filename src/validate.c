@@ -69,6 +69,7 @@
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -85,6 +86,7 @@
 #include "compat.h"
 #include "keyset.h"
 #include "probe.h"
+#include "results.h"
 #include "reference.h"
 #include "ri_policy.h"
 
@@ -104,8 +106,9 @@ struct Validator
 	MemoryContext cxt;			/* lives for the whole call */
 	MemoryContext batch_cxt;	/* reset for every batch */
 	ParentKeySet *set;			/* NULL: confirm every distinct key */
+	KeyEquality *equality;		/* how child keys are grouped */
 	SPIPlanPtr	confirm;		/* which of these keys has no parent? */
-	SPIPlanPtr	record_plan;	/* add orphans to _pending */
+	SPIPlanPtr	record_plans[2];	/* add orphans to _pending */
 	SPIPlanPtr	progress_plan;	/* record a batch's progress */
 	Oid			scan_user;		/* the child's owner: reads, converts and
 								 * formats its values */
@@ -464,50 +467,42 @@ exec_owner(Validator *v, SPIPlanPtr *plan, const char *sql, int nargs,
 }
 
 /*
- * Sink of validate(): add the batch's orphans to ri_policy._pending, with
- * the keys formatted as the child's owner.
+ * Sink of validate(): add the batch's orphans to ri_policy._pending.  The
+ * batch's keys are grouped by binary image, the finest grouping, so that
+ * each is judged as the rows holding it are (a child type's equality can be
+ * coarser than the comparison with the parent: citext 'abc' and 'ABC' are
+ * one citext, but not one text); its orphans are then merged as GROUP BY
+ * would merge them, by the child type's equality, and with the keys
+ * recorded so far (results.c), their keys formatted as the child's owner.
  */
 static void
 record_orphans(Validator *v, ChildKeyGroup *batch)
 {
-	Datum	   *keys;
-	Datum	   *rows;
+	ChildKeyGroup *merged = childkeys_create_eq(v->ref, v->equality, false,
+												v->batch_cxt);
+	ChildKey  **keys;
+	Datum	   *json;
 	int			n = 0;
-	Datum		args[3];
-	Oid			argtypes[3] = {INT8OID, JSONBARRAYOID, INT8ARRAYOID};
 	RiUserState saved;
 	int			nestlevel;
 
-	keys = palloc(childkeys_count(batch) * sizeof(Datum) + 1);
-	rows = palloc(childkeys_count(batch) * sizeof(Datum) + 1);
 	ri_become(v->scan_user, RI_OWNER_CONTEXT, &saved);
-	nestlevel = ri_fixed_output_begin();
 	for (ChildKey *key = childkeys_first(batch); key != NULL; key = key->next)
 	{
-		if (!key->orphan)
-			continue;
-		keys[n] = key_to_jsonb(v->ref, key->values, key->isnull);
-		rows[n] = Int64GetDatum(key->rows);
-		n++;
+		if (key->orphan)
+			childkeys_add(merged, key->values, key->isnull, key->rows, true);
+	}
+	keys = palloc(childkeys_count(merged) * sizeof(ChildKey *) + 1);
+	json = palloc(childkeys_count(merged) * sizeof(Datum) + 1);
+	nestlevel = ri_fixed_output_begin();
+	for (ChildKey *key = childkeys_first(merged); key != NULL; key = key->next)
+	{
+		keys[n] = key;
+		json[n++] = key_to_jsonb(v->ref, key->values, key->isnull);
 	}
 	ri_fixed_output_end(nestlevel);
 	ri_restore(&saved);
-	if (n == 0)
-		return;
-
-	args[0] = Int64GetDatum(v->ref->id);
-	args[1] = PointerGetDatum(construct_array(keys, n, JSONBOID, -1, false,
-											  TYPALIGN_INT));
-	args[2] = PointerGetDatum(construct_array(rows, n, INT8OID, 8,
-											  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	exec_owner(v, &v->record_plan,
-			   "INSERT INTO ri_policy._pending AS p (reference, key, child_rows)"
-			   " SELECT $1, k, pg_catalog.sum(c)"
-			   "   FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3)) AS u(k, c)"
-			   " GROUP BY k"
-			   " ON CONFLICT (reference, key)"
-			   " DO UPDATE SET child_rows = p.child_rows + excluded.child_rows",
-			   3, argtypes, args);
+	ri_pending_add(v->ref, v->equality, v->scan_user, keys, json, n, v->record_plans);
 }
 
 /* The saved state of a reference's latest run */
@@ -641,19 +636,28 @@ finish_run(Validator *v)
 	Datum		arg = Int64GetDatum(v->ref->id);
 	Oid			argtype = INT8OID;
 
+	/*
+	 * A pending key is a recorded one when their jsonb forms are equal: a
+	 * key already recorded went to _pending in its recorded form.
+	 */
 	exec_owner(v, NULL,
-			   "WITH p AS (SELECT key, child_rows FROM ri_policy._pending"
+			   "WITH p AS (SELECT key, key_hash, child_rows FROM ri_policy._pending"
 			   "            WHERE reference = $1),"
 			   " gone AS (DELETE FROM ri_policy._violation v"
 			   "           WHERE v.reference = $1"
-			   "             AND NOT EXISTS (SELECT 1 FROM p WHERE p.key = v.key)),"
-			   " kept AS (INSERT INTO ri_policy._violation AS v"
-			   "            (reference, key, child_rows, first_seen, last_seen)"
-			   "          SELECT $1, p.key, p.child_rows, pg_catalog.now(), pg_catalog.now()"
+			   "             AND NOT EXISTS (SELECT 1 FROM p"
+			   "                              WHERE p.key_hash = v.key_hash AND p.key = v.key)),"
+			   " kept AS (UPDATE ri_policy._violation v"
+			   "             SET child_rows = p.child_rows, last_seen = pg_catalog.now()"
 			   "            FROM p"
-			   "          ON CONFLICT (reference, key) DO UPDATE"
-			   "            SET child_rows = excluded.child_rows,"
-			   "                last_seen = excluded.last_seen)"
+			   "           WHERE v.reference = $1 AND v.key_hash = p.key_hash AND v.key = p.key),"
+			   " new AS (INSERT INTO ri_policy._violation"
+			   "           (reference, key, key_hash, child_rows, first_seen, last_seen)"
+			   "         SELECT $1, p.key, p.key_hash, p.child_rows, pg_catalog.now(), pg_catalog.now()"
+			   "           FROM p"
+			   "          WHERE NOT EXISTS (SELECT 1 FROM ri_policy._violation v"
+			   "                             WHERE v.reference = $1 AND v.key_hash = p.key_hash"
+			   "                               AND v.key = p.key))"
 			   " DELETE FROM ri_policy._pending WHERE reference = $1",
 			   1, &argtype, &arg);
 	exec_owner(v, NULL,
@@ -871,6 +875,7 @@ validator_create(RiReference *ref, int batch_size, bool atomic,
 	 */
 	v->scan_user = ri_rel_owner(ref->child);
 	v->parent_owner = ri_rel_owner(ref->parent);
+	v->equality = keyeq_create(ref, cxt);
 	v->ext_owner = ri_extension_owner();
 	v->leaves = child_leaves(ref);
 	return v;
@@ -919,7 +924,8 @@ validate_one(RiReference *found, int batch_size, bool restart, bool atomic)
 	{
 		if (v != NULL)
 		{
-			SPIPlanPtr	plans[3] = {v->confirm, v->record_plan, v->progress_plan};
+			SPIPlanPtr	plans[4] = {v->confirm, v->record_plans[0],
+				v->record_plans[1], v->progress_plan};
 
 			for (int i = 0; i < lengthof(plans); i++)
 			{
@@ -977,53 +983,48 @@ incremental_possible(RiReference *ref)
 }
 
 /*
- * The statement that re-checks a batch of changed keys ($1 ... $n, the text
- * of their values, an array per column; $n+1, whether each was recorded
- * from the parent): for each key that needs it, its jsonb form and the
- * number of child rows that hold it if it is an orphan (0 otherwise).
+ * The outcome of re-checking a batch of keys: the orphans, with their rows,
+ * and the keys to clear; each as jsonb with its key_hash (results.c).
+ */
+typedef struct Recheck
+{
+	int			norphans;
+	Datum	   *orphans;
+	Datum	   *orphan_hashes;
+	Datum	   *orphan_rows;
+	int			nclean;
+	Datum	   *clean;
+	Datum	   *clean_hashes;
+} Recheck;
+
+/* The plans of an incremental pass: see recheck_keys() */
+typedef struct RecheckPlans
+{
+	SPIPlanPtr	read;
+	SPIPlanPtr	count;
+} RecheckPlans;
+
+/*
+ * The statement that reads a batch of changed keys back ($1 ... $n, the
+ * text of their values, an array per column; $n+1, whether each was
+ * recorded from the parent): each distinct key once, in the child's types,
+ * and whether any of its entries came from the parent.
  *
- * A key whose parent exists needs nothing, unless it was recorded from the
- * parent: it can have a recorded violation only if its parent appeared
- * since that violation was recorded, which the parent's trigger recorded.
- * So the keys of child rows that have their parent, most of them, cost one
- * probe of the parent each.
- *
- *	SELECT jsonb_build_object('c1', k.k1, ...), COALESCE(k.n, 0)
- *	  FROM (SELECT k.*, CASE WHEN <checked> AND NOT EXISTS (<parent probe>)
- *							 THEN (SELECT count(*) FROM [ONLY] child c
- *									WHERE c.c1 = k.k1 AND ...) END AS n
- *			  FROM (SELECT u.v1::t1 AS k1, ..., bool_or(u.p) AS p
- *					  FROM ROWS FROM (unnest($1), ..., unnest($n+1)) AS u(v1, ..., p)
- *					 GROUP BY 1, ...) k
- *			OFFSET 0) k
- *	 WHERE k.n IS NOT NULL OR k.p
+ *	SELECT u.v1::t1, ..., bool_or(u.p)
+ *	  FROM ROWS FROM (unnest($1), ..., unnest($n+1)) AS u(v1, ..., p)
+ *	 GROUP BY 1, ...
  */
 static char *
-recheck_sql(RiReference *ref)
+recheck_read_sql(RiReference *ref)
 {
 	StringInfoData buf;
 
 	initStringInfo(&buf);
-	appendStringInfoString(&buf, "SELECT pg_catalog.jsonb_build_object(");
+	appendStringInfoString(&buf, "SELECT ");
 	for (int i = 0; i < ref->nkeys; i++)
-		appendStringInfo(&buf, "%s%s, k.k%d", i ? ", " : "",
-						 quote_literal_cstr(ref->child_columns[i]), i + 1);
-	appendStringInfoString(&buf, "), COALESCE(k.n, 0)"
-						   " FROM (SELECT k.*, CASE WHEN ");
-	/* which keys are checked: MATCH SIMPLE none with a NULL, FULL not all NULL */
-	for (int i = 0; i < ref->nkeys; i++)
-		appendStringInfo(&buf, "%sk.k%d IS NOT NULL", i ? (ref->match_full ? " OR " : " AND ") : "(", i + 1);
-	appendStringInfoString(&buf, ") AND ");
-	ri_append_no_parent(&buf, ref, "k.k%d");
-	/* only an orphan's rows are counted, through the child's index if any */
-	appendStringInfo(&buf, " THEN (SELECT pg_catalog.count(*) FROM %s%s c WHERE ",
-					 ref->only_child ? "ONLY " : "", ri_qualified_name(ref->child));
-	ri_append_child_match(&buf, ref, "k.k%d", ref->match_full);
-	appendStringInfoString(&buf, ") END AS n FROM (SELECT ");
-	for (int i = 0; i < ref->nkeys; i++)
-		appendStringInfo(&buf, "u.v%d::%s AS k%d, ", i + 1,
-						 format_type_be_qualified(ref->child_types[i]), i + 1);
-	appendStringInfoString(&buf, "pg_catalog.bool_or(u.p) AS p FROM ROWS FROM (");
+		appendStringInfo(&buf, "u.v%d::%s, ", i + 1,
+						 format_type_be_qualified(ref->child_types[i]));
+	appendStringInfoString(&buf, "pg_catalog.bool_or(u.p) FROM ROWS FROM (");
 	for (int i = 0; i <= ref->nkeys; i++)
 		appendStringInfo(&buf, "%spg_catalog.unnest($%d)", i ? ", " : "", i + 1);
 	appendStringInfoString(&buf, ") AS u(");
@@ -1032,54 +1033,281 @@ recheck_sql(RiReference *ref)
 	appendStringInfoString(&buf, "p) GROUP BY ");
 	for (int i = 0; i < ref->nkeys; i++)
 		appendStringInfo(&buf, "%s%d", i ? ", " : "", i + 1);
-	/* OFFSET 0: n is computed once, not again for the WHERE clause */
-	appendStringInfoString(&buf, ") k OFFSET 0) k WHERE k.n IS NOT NULL OR k.p");
 	return buf.data;
 }
 
 /*
- * Run the re-check statement on one batch of keys, as the child's owner and
- * under the settings the keys were written with, in a subtransaction.
- * Returns false, with a NOTICE, if it failed (a cancel is re-thrown); the
- * results are in SPI_tuptable otherwise.
+ * The statement that counts the child rows of orphaned keys ($1 ... $n,
+ * arrays of the child's types), through the child's index if any, with
+ * the child type's equality, as a pass groups them:
+ *
+ *	SELECT (SELECT count(*) FROM [ONLY] child c WHERE c.c1 = o.k1 AND ...)
+ *	  FROM ROWS FROM (unnest($1), ...) WITH ORDINALITY AS o(k1, ..., i)
+ *	 ORDER BY o.i
+ */
+static char *
+recheck_count_sql(RiReference *ref)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "SELECT (SELECT pg_catalog.count(*) FROM %s%s c WHERE ",
+					 ref->only_child ? "ONLY " : "", ri_qualified_name(ref->child));
+	/* a MATCH FULL violation may be partly NULL */
+	ri_append_child_match(&buf, ref, "o.k%d", ref->match_full);
+	appendStringInfoString(&buf, ") FROM ROWS FROM (");
+	for (int i = 0; i < ref->nkeys; i++)
+		appendStringInfo(&buf, "%spg_catalog.unnest($%d)", i ? ", " : "", i + 1);
+	appendStringInfoString(&buf, ") WITH ORDINALITY AS o(");
+	for (int i = 0; i < ref->nkeys; i++)
+		appendStringInfo(&buf, "k%d, ", i + 1);
+	appendStringInfoString(&buf, "i) ORDER BY o.i");
+	return buf.data;
+}
+
+/* Prepare and keep a statement of the re-check, as the current user. */
+static SPIPlanPtr
+recheck_prepare(const char *sql, int nargs, Oid *argtypes)
+{
+	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	SPI_keepplan(plan);
+	return plan;
+}
+
+/*
+ * Re-check one batch of keys, in a subtransaction: "colargs" holds the
+ * text of their values, an array per column, then whether each was
+ * recorded from the parent.  Each distinct key is read back into the
+ * child's types (under the settings keys are written with), then judged
+ * exactly as a full pass judges it: by SQL's MATCH rules, then through the
+ * parent probe (probe.c: converted as the child's owner, the parent probed
+ * as its owner).  An orphan's child rows are counted as the child's owner.
+ *
+ * A key whose parent exists needs nothing, unless it was recorded from the
+ * parent: it can have a recorded violation only if its parent appeared
+ * since that violation was recorded, which the parent's trigger recorded.
+ * So the keys of child rows that have their parent, most of them, cost one
+ * probe of the parent each.  Orphans with rows go to out->orphans; orphans
+ * without rows, and keys recorded from the parent that have a parent (or
+ * are not checked), go to out->clean.
+ *
+ * Returns false, with a NOTICE, if it failed (a key that no child column
+ * can hold, say; a cancel is re-thrown): a full pass will do instead.
  */
 static bool
-recheck_keys(Validator *v, SPIPlanPtr *recheck, Datum *colargs)
+recheck_keys(Validator *v, RecheckPlans *plans, Datum *colargs, Recheck *out)
 {
 	RiReference *ref = v->ref;
+	int			nkeys = ref->nkeys;
 	MemoryContext oldcxt = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
 	volatile bool ok = true;
 
 	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcxt);
 	PG_TRY();
 	{
 		RiUserState saved;
 		int			nestlevel;
 		int			fixed;
 		int			rc;
+		int			n;
+		Datum	   *values[INDEX_MAX_KEYS];
+		bool	   *isnull[INDEX_MAX_KEYS];
+		bool	   *from_parent;
+		bool	   *checked;
+		bool	   *orphan;
+		int64	   *rows;
+		int16		typlen[INDEX_MAX_KEYS];
+		bool		typbyval[INDEX_MAX_KEYS];
+		char		typalign[INDEX_MAX_KEYS];
 
+		for (int i = 0; i < nkeys; i++)
+			get_typlenbyvalalign(ref->child_types[i], &typlen[i], &typbyval[i], &typalign[i]);
+
+		/* read the keys back, as the child's owner */
 		ri_become(v->scan_user, RI_OWNER_CONTEXT, &saved);
 		nestlevel = ri_safe_search_path();
 		fixed = ri_fixed_output_begin();
-		if (*recheck == NULL)
+		if (plans->read == NULL)
 		{
 			Oid			types[INDEX_MAX_KEYS + 1];
 
-			for (int c = 0; c < ref->nkeys; c++)
+			for (int c = 0; c < nkeys; c++)
 				types[c] = TEXTARRAYOID;
-			types[ref->nkeys] = BOOLARRAYOID;
-			*recheck = SPI_prepare(recheck_sql(ref), ref->nkeys + 1, types);
-			if (*recheck == NULL)
-				elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-			SPI_keepplan(*recheck);
+			types[nkeys] = BOOLARRAYOID;
+			plans->read = recheck_prepare(recheck_read_sql(ref), nkeys + 1, types);
 		}
-		rc = SPI_execute_plan(*recheck, colargs, NULL, false, 0);
-		if (rc != SPI_OK_SELECT)
-			elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+		rc = SPI_execute_plan(plans->read, colargs, NULL, false, 0);
+		MemoryContextSwitchTo(oldcxt);
 		ri_fixed_output_end(fixed);
 		ri_restore_search_path(nestlevel);
 		ri_restore(&saved);
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+
+		n = (int) SPI_processed;
+		for (int i = 0; i < nkeys; i++)
+		{
+			values[i] = palloc((n + 1) * sizeof(Datum));
+			isnull[i] = palloc((n + 1) * sizeof(bool));
+		}
+		from_parent = palloc((n + 1) * sizeof(bool));
+		checked = palloc((n + 1) * sizeof(bool));
+		orphan = palloc0((n + 1) * sizeof(bool));
+		rows = palloc0((n + 1) * sizeof(int64));
+		for (int k = 0; k < n; k++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[k];
+			int			nnulls = 0;
+			bool		pnull;
+
+			for (int i = 0; i < nkeys; i++)
+			{
+				Datum		d = SPI_getbinval(tup, SPI_tuptable->tupdesc, i + 1, &isnull[i][k]);
+
+				values[i][k] = isnull[i][k] ? (Datum) 0 : datumCopy(d, typbyval[i], typlen[i]);
+				nnulls += isnull[i][k];
+			}
+			from_parent[k] = DatumGetBool(SPI_getbinval(tup, SPI_tuptable->tupdesc,
+														nkeys + 1, &pnull));
+
+			/*
+			 * SQL's rules, as in a full pass: MATCH SIMPLE checks no key
+			 * with a NULL; MATCH FULL none that is all NULL, and a partly
+			 * NULL one is itself a violation.
+			 */
+			checked[k] = ref->match_full ? nnulls < nkeys : nnulls == 0;
+			orphan[k] = checked[k] && nnulls > 0;
+		}
+		SPI_freetuptable(SPI_tuptable);
+
+		/* the keys without NULLs: probe the parent */
+		{
+			Datum	   *probe[INDEX_MAX_KEYS];
+			bool	   *found = palloc((n + 1) * sizeof(bool));
+			int		   *pos = palloc((n + 1) * sizeof(int));
+			int			m = 0;
+
+			for (int i = 0; i < nkeys; i++)
+				probe[i] = palloc((n + 1) * sizeof(Datum));
+			for (int k = 0; k < n; k++)
+			{
+				if (!checked[k] || orphan[k])
+					continue;
+				for (int i = 0; i < nkeys; i++)
+					probe[i][m] = values[i][k];
+				pos[m++] = k;
+			}
+			ri_probe(ref, v->confirm, v->scan_user, v->parent_owner, probe, m, found);
+			for (int j = 0; j < m; j++)
+				orphan[pos[j]] = found[j];
+		}
+
+		/* count the orphans' rows, as the child's owner */
+		{
+			Datum		args[INDEX_MAX_KEYS];
+			int		   *pos = palloc((n + 1) * sizeof(int));
+			int			m = 0;
+
+			for (int k = 0; k < n; k++)
+				if (orphan[k])
+					pos[m++] = k;
+			if (m > 0)
+			{
+				for (int i = 0; i < nkeys; i++)
+				{
+					Datum	   *elems = palloc(m * sizeof(Datum));
+					bool	   *nulls = palloc(m * sizeof(bool));
+					int			dims[1] = {m};
+					int			lbs[1] = {1};
+
+					for (int j = 0; j < m; j++)
+					{
+						elems[j] = values[i][pos[j]];
+						nulls[j] = isnull[i][pos[j]];
+					}
+					args[i] = PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs,
+																 ref->child_types[i],
+																 typlen[i], typbyval[i],
+																 typalign[i]));
+				}
+				ri_become(v->scan_user, RI_OWNER_CONTEXT, &saved);
+				nestlevel = ri_safe_search_path();
+				if (plans->count == NULL)
+				{
+					Oid			types[INDEX_MAX_KEYS];
+
+					for (int i = 0; i < nkeys; i++)
+					{
+						types[i] = get_array_type(ref->child_types[i]);
+						if (!OidIsValid(types[i]))
+							elog(ERROR, "type %s has no array type",
+								 format_type_be(ref->child_types[i]));
+					}
+					plans->count = recheck_prepare(recheck_count_sql(ref), nkeys, types);
+				}
+				rc = SPI_execute_plan(plans->count, args, NULL, false, 0);
+				MemoryContextSwitchTo(oldcxt);
+				ri_restore_search_path(nestlevel);
+				ri_restore(&saved);
+				if (rc != SPI_OK_SELECT || SPI_processed != (uint64) m)
+					elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+				for (int j = 0; j < m; j++)
+				{
+					bool		cnull;
+
+					rows[pos[j]] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[j],
+															   SPI_tuptable->tupdesc, 1,
+															   &cnull));
+				}
+				SPI_freetuptable(SPI_tuptable);
+			}
+		}
+
+		/* the outcome, formatted and hashed as the child's owner */
+		out->norphans = out->nclean = 0;
+		out->orphans = palloc((n + 1) * sizeof(Datum));
+		out->orphan_hashes = palloc((n + 1) * sizeof(Datum));
+		out->orphan_rows = palloc((n + 1) * sizeof(Datum));
+		out->clean = palloc((n + 1) * sizeof(Datum));
+		out->clean_hashes = palloc((n + 1) * sizeof(Datum));
+		ri_become(v->scan_user, RI_OWNER_CONTEXT, &saved);
+		fixed = ri_fixed_output_begin();
+		for (int k = 0; k < n; k++)
+		{
+			Datum		key[INDEX_MAX_KEYS];
+			bool		keynull[INDEX_MAX_KEYS];
+			Datum		json;
+			Datum		hash;
+
+			if (!(orphan[k] || from_parent[k]))
+				continue;
+			for (int i = 0; i < nkeys; i++)
+			{
+				key[i] = values[i][k];
+				keynull[i] = isnull[i][k];
+			}
+			json = key_to_jsonb(ref, key, keynull);
+			hash = Int32GetDatum((int32) keyeq_hash(v->equality, key, keynull));
+			if (orphan[k] && rows[k] > 0)
+			{
+				out->orphans[out->norphans] = json;
+				out->orphan_hashes[out->norphans] = hash;
+				out->orphan_rows[out->norphans++] = Int64GetDatum(rows[k]);
+			}
+			else
+			{
+				out->clean[out->nclean] = json;
+				out->clean_hashes[out->nclean++] = hash;
+			}
+		}
+		ri_fixed_output_end(fixed);
+		ri_restore(&saved);
+
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
@@ -1103,6 +1331,50 @@ recheck_keys(Validator *v, SPIPlanPtr *recheck, Datum *colargs)
 	}
 	PG_END_TRY();
 	return ok;
+}
+
+/*
+ * Record the outcome of a re-check: clear the keys that are no longer
+ * orphans, and record the orphans with their rows.  The keys of a
+ * reference validated incrementally are equal exactly when their jsonb
+ * forms are (ri_keys_compare_by_image), so that is how recorded ones are
+ * found, by their key_hash.
+ */
+static void
+record_recheck(Validator *v, Recheck *outcome)
+{
+	Datum		args[6];
+	Oid			types[6] = {INT8OID, JSONBARRAYOID, INT4ARRAYOID, INT8ARRAYOID,
+	JSONBARRAYOID, INT4ARRAYOID};
+
+	args[0] = Int64GetDatum(v->ref->id);
+	args[1] = PointerGetDatum(construct_array(outcome->orphans, outcome->norphans,
+											  JSONBOID, -1, false, TYPALIGN_INT));
+	args[2] = PointerGetDatum(construct_array(outcome->orphan_hashes, outcome->norphans,
+											  INT4OID, 4, true, TYPALIGN_INT));
+	args[3] = PointerGetDatum(construct_array(outcome->orphan_rows, outcome->norphans,
+											  INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	args[4] = PointerGetDatum(construct_array(outcome->clean, outcome->nclean,
+											  JSONBOID, -1, false, TYPALIGN_INT));
+	args[5] = PointerGetDatum(construct_array(outcome->clean_hashes, outcome->nclean,
+											  INT4OID, 4, true, TYPALIGN_INT));
+	exec_owner(v, NULL,
+			   "WITH gone AS (DELETE FROM ri_policy._violation v"
+			   "               USING ROWS FROM (pg_catalog.unnest($5), pg_catalog.unnest($6))"
+			   "                     AS u(k, h)"
+			   "               WHERE v.reference = $1 AND v.key_hash = u.h AND v.key = u.k),"
+			   " o AS (SELECT * FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3),"
+			   "                                pg_catalog.unnest($4)) AS o(k, h, n)),"
+			   " kept AS (UPDATE ri_policy._violation v"
+			   "             SET child_rows = o.n, last_seen = pg_catalog.now()"
+			   "            FROM o"
+			   "           WHERE v.reference = $1 AND v.key_hash = o.h AND v.key = o.k)"
+			   " INSERT INTO ri_policy._violation"
+			   "   (reference, key, key_hash, child_rows, first_seen, last_seen)"
+			   " SELECT $1, o.k, o.h, o.n, pg_catalog.now(), pg_catalog.now() FROM o"
+			   "  WHERE NOT EXISTS (SELECT 1 FROM ri_policy._violation v"
+			   "                     WHERE v.reference = $1 AND v.key_hash = o.h AND v.key = o.k)",
+			   6, types, args);
 }
 
 /* A batch of an incremental pass takes at most about this much of keys. */
@@ -1258,39 +1530,51 @@ take_changes(Validator *v, int batch_size, BlockNumber *next,
 	return nrows;
 }
 
+/* Where violation_keys() is: after this key (none yet: from the first) */
+typedef struct ViolationCursor
+{
+	bool		started;
+	int32		hash;
+	Datum		key;
+} ViolationCursor;
+
 /*
  * The next batch_size keys of the reference's recorded violations after
- * *last (NULL: from the first), in colargs as take_changes() gives keys
- * (each as if recorded from the parent, so that it is reported whatever it
- * is now); *last moves to the batch's last key.  Returns how many.  After
- * rows were deleted from the child, these are the keys whose counts may
- * have changed.  Their jsonb values read back as their text (the types of
- * keys validated incrementally, ri_keys_compare_by_image(), allow that).
- * A batch's outcome only touches its own keys, so paging by key is stable.
+ * the cursor, in colargs as take_changes() gives keys (each as if recorded
+ * from the parent, so that it is reported whatever it is now); the cursor
+ * moves to the batch's last key, whose copy is kept in "lastcxt".  Returns
+ * how many.  After rows were deleted from the child, these are the keys
+ * whose counts may have changed.  Their jsonb values read back as their
+ * text (the types of keys validated incrementally,
+ * ri_keys_compare_by_image(), allow that).  They are taken in the order of
+ * (key_hash, key), which the index on (reference, key_hash) serves.  A
+ * batch's outcome only touches its own keys, so paging by key is stable.
  */
 static uint64
-violation_keys(Validator *v, int batch_size, Datum *last,
+violation_keys(Validator *v, int batch_size, ViolationCursor *cursor,
 			   MemoryContext lastcxt, Datum *colargs)
 {
 	RiReference *ref = v->ref;
 	StringInfoData sql;
-	Datum		args[3];
-	Oid			argtypes[3] = {INT8OID, JSONBOID, INT4OID};
-	char		nulls[3] = {' ', *last ? ' ' : 'n', ' '};
+	Datum		args[4];
+	Oid			argtypes[4] = {INT8OID, INT4OID, JSONBOID, INT4OID};
+	char		nulls[4] = {' ', cursor->started ? ' ' : 'n', cursor->started ? ' ' : 'n', ' '};
 	uint64		nrows;
 	Datum	   *values;
 	bool	   *isnull;
 
 	initStringInfo(&sql);
-	appendStringInfoString(&sql, "SELECT v.key");
+	appendStringInfoString(&sql, "SELECT v.key_hash, v.key");
 	for (int c = 0; c < ref->nkeys; c++)
 		appendStringInfo(&sql, ", v.key ->> %s", quote_literal_cstr(ref->child_columns[c]));
 	appendStringInfoString(&sql, " FROM ri_policy._violation v WHERE v.reference = $1"
-						   " AND ($2 IS NULL OR v.key > $2) ORDER BY v.key LIMIT $3");
+						   " AND ($2 IS NULL OR v.key_hash > $2 OR (v.key_hash = $2 AND v.key > $3))"
+						   " ORDER BY v.key_hash, v.key LIMIT $4");
 	args[0] = Int64GetDatum(ref->id);
-	args[1] = *last;
-	args[2] = Int32GetDatum(batch_size);
-	(void) ri_exec_as_owner(NULL, sql.data, 3, argtypes, args, nulls, true);
+	args[1] = Int32GetDatum(cursor->hash);
+	args[2] = cursor->key;
+	args[3] = Int32GetDatum(batch_size);
+	(void) ri_exec_as_owner(NULL, sql.data, 4, argtypes, args, nulls, true);
 	nrows = SPI_processed;
 	values = palloc((nrows + 1) * sizeof(Datum));
 	isnull = palloc((nrows + 1) * sizeof(bool));
@@ -1299,11 +1583,14 @@ violation_keys(Validator *v, int batch_size, Datum *last,
 		bool		keynull;
 		MemoryContext oldcxt = MemoryContextSwitchTo(lastcxt);
 
-		if (*last)
-			pfree(DatumGetPointer(*last));
-		*last = PointerGetDatum(DatumGetJsonbPCopy(SPI_getbinval(SPI_tuptable->vals[nrows - 1],
-																 SPI_tuptable->tupdesc, 1,
-																 &keynull)));
+		if (cursor->started)
+			pfree(DatumGetPointer(cursor->key));
+		cursor->hash = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[nrows - 1],
+												   SPI_tuptable->tupdesc, 1, &keynull));
+		cursor->key = PointerGetDatum(DatumGetJsonbPCopy(SPI_getbinval(SPI_tuptable->vals[nrows - 1],
+																	   SPI_tuptable->tupdesc, 2,
+																	   &keynull)));
+		cursor->started = true;
 		MemoryContextSwitchTo(oldcxt);
 	}
 	for (int c = 0; c <= ref->nkeys; c++)
@@ -1315,7 +1602,7 @@ violation_keys(Validator *v, int batch_size, Datum *last,
 		{
 			isnull[r] = false;
 			values[r] = c < ref->nkeys ?
-				SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, c + 2, &isnull[r]) :
+				SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, c + 3, &isnull[r]) :
 				BoolGetDatum(true);
 		}
 		colargs[c] = PointerGetDatum(construct_md_array(values, isnull, 1, dims, lbs,
@@ -1340,14 +1627,14 @@ validate_incremental(RiReference *found, int batch_size, bool atomic)
 	RiWork		work;
 	RiReference *ref;
 	Validator  *volatile v = NULL;
-	SPIPlanPtr volatile recheck = NULL;
+	volatile RecheckPlans plans = {NULL, NULL};
 	volatile bool full_needed = false;
 	int64		keys_checked = 0;
 	int64		batches = 0;
 	BlockNumber next = 0;
 	bool		deleted = false;
 	bool		sentinel_taken = false;
-	Datum		last_violation = (Datum) 0;
+	ViolationCursor cursor = {false, 0, (Datum) 0};
 
 	ref = ri_begin_work(found, &work);
 	if (ref == NULL)
@@ -1366,23 +1653,17 @@ validate_incremental(RiReference *found, int batch_size, bool atomic)
 		Datum		started;
 
 		v = validator_create(ref, batch_size, atomic, record_orphans, work.cxt);
+		v->confirm = ri_probe_prepare(ref);
 		batch_cxt = v->batch_cxt;
 		args[0] = Int64GetDatum(ref->id);
 		started = DirectFunctionCall1(clock_timestamp, (Datum) 0);
 
 		for (;;)
 		{
-			Datum	   *orphans;
-			Datum	   *counts;
-			Datum	   *clean;
 			uint64		nstatements;
 			bool		truncated;
-			int			norphans = 0;
-			int			nclean = 0;
-			bool		isnull;
 			Datum		colargs[INDEX_MAX_KEYS + 1];
-			Datum		wargs[4];
-			Oid			wtypes[4] = {INT8OID, JSONBARRAYOID, INT8ARRAYOID, JSONBARRAYOID};
+			Recheck		outcome;
 
 			MemoryContextReset(batch_cxt);
 			MemoryContextSwitchTo(batch_cxt);
@@ -1428,7 +1709,7 @@ validate_incremental(RiReference *found, int batch_size, bool atomic)
 				uint64		nkeys;
 
 				/* the last key lives across batches: outside batch_cxt */
-				nkeys = violation_keys(v, batch_size, &last_violation,
+				nkeys = violation_keys(v, batch_size, &cursor,
 									   work.cxt, colargs);
 				if (nkeys < (uint64) batch_size)
 					deleted = false;
@@ -1448,58 +1729,20 @@ validate_incremental(RiReference *found, int batch_size, bool atomic)
 			 * Re-check them; if that fails (a parent key that no child column
 			 * can hold, say), a full pass will do instead.
 			 */
-			if (!recheck_keys(v, (SPIPlanPtr *) &recheck, colargs))
+			if (!recheck_keys(v, (RecheckPlans *) &plans, colargs, &outcome))
 			{
 				full_needed = true;
 				PopActiveSnapshot();
 				break;
-			}
-
-			orphans = palloc((SPI_processed + 1) * sizeof(Datum));
-			counts = palloc((SPI_processed + 1) * sizeof(Datum));
-			clean = palloc((SPI_processed + 1) * sizeof(Datum));
-			for (uint64 r = 0; r < SPI_processed; r++)
-			{
-				Datum		key = PointerGetDatum(DatumGetJsonbPCopy(SPI_getbinval(SPI_tuptable->vals[r],
-																				  SPI_tuptable->tupdesc,
-																				  1, &isnull)));
-				int64		n = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r],
-															SPI_tuptable->tupdesc, 2, &isnull));
-
-				if (n > 0)
-				{
-					orphans[norphans] = key;
-					counts[norphans++] = Int64GetDatum(n);
-				}
-				else
-					clean[nclean++] = key;
 			}
 			{
 				ArrayType  *first = DatumGetArrayTypeP(colargs[0]);
 
 				keys_checked += ArrayGetNItems(ARR_NDIM(first), ARR_DIMS(first));
 			}
-			SPI_freetuptable(SPI_tuptable);
 
 			/* and record the outcome */
-			wargs[0] = args[0];
-			wargs[1] = PointerGetDatum(construct_array(orphans, norphans, JSONBOID, -1,
-													   false, TYPALIGN_INT));
-			wargs[2] = PointerGetDatum(construct_array(counts, norphans, INT8OID, 8,
-													   FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-			wargs[3] = PointerGetDatum(construct_array(clean, nclean, JSONBOID, -1,
-													   false, TYPALIGN_INT));
-			exec_owner(v, NULL,
-					   "WITH gone AS (DELETE FROM ri_policy._violation v"
-					   "               USING pg_catalog.unnest($4) AS u(k)"
-					   "               WHERE v.reference = $1 AND v.key = u.k)"
-					   " INSERT INTO ri_policy._violation AS v"
-					   "   (reference, key, child_rows, first_seen, last_seen)"
-					   " SELECT $1, k, n, pg_catalog.now(), pg_catalog.now()"
-					   "   FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3)) AS o(k, n)"
-					   " ON CONFLICT (reference, key) DO UPDATE"
-					   "   SET child_rows = excluded.child_rows, last_seen = excluded.last_seen",
-					   4, wtypes, wargs);
+			record_recheck(v, &outcome);
 			batches++;
 			PopActiveSnapshot();
 			commit_point(v);
@@ -1534,8 +1777,12 @@ validate_incremental(RiReference *found, int batch_size, bool atomic)
 	}
 	PG_FINALLY();
 	{
-		if (recheck != NULL)
-			SPI_freeplan(recheck);
+		if (plans.read != NULL)
+			SPI_freeplan(plans.read);
+		if (plans.count != NULL)
+			SPI_freeplan(plans.count);
+		if (v != NULL && v->confirm != NULL)
+			SPI_freeplan(v->confirm);
 		ri_end_work(&work);
 	}
 	PG_END_TRY();
@@ -1600,31 +1847,25 @@ ri_policy_validate(PG_FUNCTION_ARGS)
  */
 
 /*
- * Sink of orphans(): merge the batch's orphans, as jsonb, into the results,
- * keeping at most max_keys keys.
+ * Sink of orphans(): merge the batch's orphans into the results, by the
+ * child type's equality, keeping at most max_keys keys.
  */
 static void
 collect_orphans(Validator *v, ChildKeyGroup *batch)
 {
 	RiUserState saved;
-	int			nestlevel;
 
 	ri_become(v->scan_user, RI_OWNER_CONTEXT, &saved);
-	nestlevel = ri_fixed_output_begin();
 	for (ChildKey *key = childkeys_first(batch); key != NULL; key = key->next)
 	{
-		Datum		json;
-		bool		isnull = false;
 		bool		room;
 
 		if (!key->orphan)
 			continue;
-		json = key_to_jsonb(v->ref, key->values, key->isnull);
 		room = (v->max_keys < 0 ||
 				childkeys_count(v->results) < (uint64) v->max_keys);
-		childkeys_add(v->results, &json, &isnull, key->rows, room);
+		childkeys_add(v->results, key->values, key->isnull, key->rows, room);
 	}
-	ri_fixed_output_end(nestlevel);
 	ri_restore(&saved);
 }
 
@@ -1645,7 +1886,6 @@ ri_policy_orphans(PG_FUNCTION_ARGS)
 	Validator  *v;
 	char	   *name;
 	int64		max_keys = -1;
-	Oid			jsonb_type = JSONBOID;
 
 	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) ||
 		!(rsinfo->allowedModes & SFRM_Materialize))
@@ -1692,7 +1932,7 @@ ri_policy_orphans(PG_FUNCTION_ARGS)
 
 	v = validator_create(ref, ri_policy_batch_size, true, collect_orphans, cxt);
 	v->max_keys = max_keys;
-	v->results = childkeys_create(1, &jsonb_type, cxt);
+	v->results = childkeys_create_eq(ref, v->equality, true, cxt);
 	PG_TRY();
 	{
 		Step		step = {0};
@@ -1718,12 +1958,24 @@ ri_policy_orphans(PG_FUNCTION_ARGS)
 	TupleDescInitEntry(tupdesc, 2, "child_rows", INT8OID, -1, 0);
 	tupdesc = BlessTupleDesc(tupdesc);
 	store = tuplestore_begin_heap(true, false, work_mem);
-	for (ChildKey *key = childkeys_first(v->results); key != NULL; key = key->next)
 	{
-		Datum		values[2] = {key->values[0], Int64GetDatum(key->rows)};
-		bool		nulls[2] = {false, false};
+		RiUserState saved;
+		int			nestlevel;
 
-		tuplestore_putvalues(store, tupdesc, values, nulls);
+		/* each key formatted as the child's owner */
+		ri_become(v->scan_user, RI_OWNER_CONTEXT, &saved);
+		nestlevel = ri_fixed_output_begin();
+		for (ChildKey *key = childkeys_first(v->results); key != NULL; key = key->next)
+		{
+			Datum		values[2];
+			bool		nulls[2] = {false, false};
+
+			values[0] = key_to_jsonb(ref, key->values, key->isnull);
+			values[1] = Int64GetDatum(key->rows);
+			tuplestore_putvalues(store, tupdesc, values, nulls);
+		}
+		ri_fixed_output_end(nestlevel);
+		ri_restore(&saved);
 	}
 	rsinfo->returnMode = SFRM_Materialize;
 	rsinfo->setResult = store;
