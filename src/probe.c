@@ -46,7 +46,8 @@
  * array or a composite (ri_check_comparison), so each unnest() yields one
  * column and u.i is the ordinality.  It returns the positions of the keys
  * that are orphans.  The plan is kept (SPI_keepplan): free it with
- * SPI_freeplan().
+ * SPI_freeplan().  It is prepared, as it will be planned and run, as the
+ * parent's owner.
  */
 SPIPlanPtr
 ri_probe_prepare(RiReference *ref)
@@ -56,6 +57,7 @@ ri_probe_prepare(RiReference *ref)
 	Oid			argtypes[INDEX_MAX_KEYS];
 	Oid			keytypes[INDEX_MAX_KEYS];
 	int			nestlevel;
+	RiUserState saved;
 
 	initStringInfo(&buf);
 	appendStringInfoString(&buf, "SELECT u.i FROM ROWS FROM (");
@@ -73,12 +75,14 @@ ri_probe_prepare(RiReference *ref)
 	appendStringInfoString(&buf, "i) WHERE ");
 	ri_append_no_parent_typed(&buf, ref, "u.k%d", keytypes);
 
+	ri_become(ri_rel_owner(ref->parent), RI_OWNER_CONTEXT, &saved);
 	nestlevel = ri_safe_search_path();
 	plan = SPI_prepare(buf.data, ref->nkeys, argtypes);
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
 	SPI_keepplan(plan);
 	ri_restore_search_path(nestlevel);
+	ri_restore(&saved);
 	return plan;
 }
 

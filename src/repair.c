@@ -249,6 +249,9 @@ judge_and_act(RiReference *ref, SPIPlanPtr action, SPIPlanPtr probe,
 	bool	   *orphan = palloc((ngroups + 1) * sizeof(bool));
 	int			m = 0;
 
+	if (ngroups == 0)
+		return 0;
+
 	/* SQL's rules, then the parent probe for the groups without NULLs */
 	for (int i = 0; i < ref->nkeys; i++)
 		values[i] = palloc((ngroups + 1) * sizeof(Datum));
@@ -496,7 +499,7 @@ repair_one(RiReference *found, const char *action_arg, int batch_size, bool atom
 									"   AND ($3 IS NULL OR key_hash > $3"
 									"        OR (key_hash = $3 AND key > $4))"
 									" ORDER BY key_hash, key LIMIT $2",
-									4, argtypes, args, nulls, true);
+									4, argtypes, args, nulls, false);
 			keys = palloc((SPI_processed + 1) * sizeof(Datum));
 			hashes = palloc((SPI_processed + 1) * sizeof(Datum));
 			for (uint64 i = 0; i < SPI_processed && nrows < batch_size; i++)

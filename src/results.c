@@ -188,7 +188,7 @@ ri_pending_add(RiReference *ref, KeyEquality *equality, Oid child_owner,
 							" SELECT false, ctid, key_hash, key FROM ri_policy._violation"
 							" WHERE reference = $1 AND key_hash = ANY ($2)"
 							" ORDER BY 1 DESC",
-							2, find_types, args, NULL, true);
+							2, find_types, args, NULL, false);
 	ncand = SPI_processed;
 	pending = palloc((ncand + 1) * sizeof(bool));
 	tids = palloc((ncand + 1) * sizeof(ItemPointerData));

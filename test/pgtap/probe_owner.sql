@@ -1,13 +1,14 @@
 -- The parent is probed as its owner on every path.  Code that the parent's
 -- owner controls and the planner runs when it plans a query of the parent
--- (an immutable function in a partial index's predicate or in an index
--- expression, folded while the planner reads the parent's indexes) used to
--- run as the child's owner in an incremental pass and in repair().  Each
--- planted function logs who runs it and tries to become superuser and to
--- write a table only superusers may write: it must only ever run as the
+-- (an immutable function in a partial index's predicate or in an extended
+-- statistics expression, folded while the planner reads them; an index
+-- expression too, though within one transaction its folded form is kept)
+-- used to run as the child's owner in an incremental pass and in repair().
+-- Each planted function logs who runs it and tries to become superuser and
+-- to write a table only superusers may write: it must only ever run as the
 -- parent's owner.
 BEGIN;
-SELECT plan(20);
+SELECT plan(21);
 
 CREATE ROLE regress_po_parent;
 CREATE ROLE regress_po_child;
@@ -41,10 +42,14 @@ CREATE FUNCTION po_p.pred(int) RETURNS boolean LANGUAGE plpgsql IMMUTABLE AS
 	$$BEGIN PERFORM po_p.plant('predicate'); RETURN $1 > 0; END$$;
 CREATE FUNCTION po_p.expr(int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS
 	$$BEGIN PERFORM po_p.plant('expression'); RETURN $1; END$$;
+CREATE FUNCTION po_p.stat(int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS
+	$$BEGIN PERFORM po_p.plant('statistics'); RETURN $1; END$$;
 CREATE TABLE po_p.p (id int PRIMARY KEY, x int);
 CREATE INDEX po_pred ON po_p.p (x) WHERE po_p.pred(1);
 CREATE INDEX po_expr ON po_p.p ((x + po_p.expr(1)));
+CREATE STATISTICS po_p.po_stat ON (x + po_p.stat(1)), id FROM po_p.p;
 INSERT INTO po_p.p SELECT g, g FROM generate_series(1, 5) g;
+ANALYZE po_p.p;
 GRANT SELECT, REFERENCES, TRIGGER ON po_p.p TO regress_po_child;
 RESET ROLE;
 
@@ -54,6 +59,9 @@ CREATE FUNCTION pg_temp.nothing_escalated() RETURNS boolean LANGUAGE sql AS $$
 $$;
 CREATE FUNCTION pg_temp.who_ran() RETURNS name[] LANGUAGE sql AS $$
 	SELECT array_agg(DISTINCT who ORDER BY who) FROM public.po_ran
+$$;
+CREATE FUNCTION pg_temp.what_ran() RETURNS text[] LANGUAGE sql AS $$
+	SELECT array_agg(DISTINCT fn ORDER BY fn) FROM public.po_ran
 $$;
 -- make the planner read the parent's indexes again, and forget who ran
 CREATE FUNCTION pg_temp.replant() RETURNS void LANGUAGE sql AS $$
@@ -93,6 +101,8 @@ SELECT is((SELECT rows_checked < 10 FROM ri_policy.validation_progress WHERE ref
 		  'the child''s owner''s incremental pass is right');
 SELECT is(pg_temp.who_ran(), '{regress_po_parent}'::name[],
 		  'the parent''s planted functions ran, only as the parent''s owner');
+SELECT is(pg_temp.what_ran(), '{predicate,statistics}'::text[],
+		  '(the predicate''s and the statistics'' functions both ran)');
 SELECT ok(pg_temp.nothing_escalated(), 'nothing gained');
 
 -- 2. an incremental pass run by a superuser
