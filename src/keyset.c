@@ -148,6 +148,7 @@ struct KeyEquality
 	Oid			collations[INDEX_MAX_KEYS];
 	bool		byval[INDEX_MAX_KEYS];
 	int16		typlen[INDEX_MAX_KEYS];
+	bool		json_faithful;	/* see keyeq_json_faithful() */
 };
 
 struct ChildKeyGroup
@@ -501,7 +502,31 @@ keyeq_create(RiReference *ref, MemoryContext cxt)
 		fmgr_info_cxt(entry->hash_proc, &equality->hash[i], cxt);
 		fmgr_info_cxt(get_opcode(entry->eq_opr), &equality->eq[i], cxt);
 	}
+
+	/* to_jsonb() uses a type's cast to json if it has one, else its output */
+	equality->json_faithful = true;
+	for (int i = 0; i < ref->nkeys; i++)
+	{
+		Oid			castfunc;
+
+		if (find_coercion_pathway(JSONOID, getBaseType(ref->child_types[i]),
+								  COERCION_EXPLICIT, &castfunc) == COERCION_PATH_FUNC)
+			equality->json_faithful = false;
+	}
 	return equality;
+}
+
+/*
+ * Are two keys with the same jsonb bytes (key_to_jsonb) equal?  So when
+ * each value's jsonb form is its type's output, which PostgreSQL's types
+ * keep apart (their input reads it back), or a number or boolean built from
+ * it; a cast to json, which a user can define, may map several values to
+ * one form.
+ */
+bool
+keyeq_json_faithful(KeyEquality *equality)
+{
+	return equality->json_faithful;
 }
 
 /* The hash of a key (values of the child's types), consistent with keyeq_equal. */

@@ -33,6 +33,7 @@ extern KeyEquality *keyeq_create(RiReference *ref, MemoryContext cxt);
 extern uint32 keyeq_hash(KeyEquality *equality, Datum *values, bool *isnull);
 extern bool keyeq_equal(KeyEquality *equality, Datum *a, bool *anull,
 						Datum *b, bool *bnull);
+extern bool keyeq_json_faithful(KeyEquality *equality);
 
 /* The distinct child keys of one batch, with a row count each. */
 typedef struct ChildKey

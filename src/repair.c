@@ -496,8 +496,8 @@ repair_one(RiReference *found, const char *action_arg, int batch_size, bool atom
 			(void) ri_exec_as_owner(NULL,
 									"SELECT key, key_hash, child_rows FROM ri_policy._violation"
 									" WHERE reference = $1"
-									"   AND ($3 IS NULL OR key_hash > $3"
-									"        OR (key_hash = $3 AND key > $4))"
+									"   AND key_hash >= COALESCE($3, -2147483648)"
+									"   AND ($3 IS NULL OR key_hash > $3 OR key > $4)"
 									" ORDER BY key_hash, key LIMIT $2",
 									4, argtypes, args, nulls, false);
 			keys = palloc((SPI_processed + 1) * sizeof(Datum));
@@ -578,7 +578,10 @@ repair_one(RiReference *found, const char *action_arg, int batch_size, bool atom
 														   false, TYPALIGN_INT));
 				exec_ext("DELETE FROM ri_policy._violation v"
 						 " USING ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3)) AS u(h, k)"
-						 " WHERE v.reference = $1 AND v.key_hash = u.h AND v.key = u.k",
+						 " JOIN LATERAL (SELECT x.ctid AS t FROM ri_policy._violation x"
+						 "                WHERE x.reference = $1 AND x.key_hash = u.h"
+						 "                  AND x.key = u.k) f ON true"
+						 " WHERE v.ctid = f.t",
 						 3, dtypes, dargs);
 			}
 

@@ -16,11 +16,14 @@
  * owner, so the rule is kept here, and kept alone: everything that adds
  * to a reference's results (validate, repair) holds the reference's lock.
  *
- * Comparing a key with a recorded one reads the recorded one back into the
- * child's types (its jsonb values as text, through the type's input, as
- * SQL's text::type would) as the child's owner, as every other use of the
- * child's code runs.  A key that cannot be read back (a domain's CHECK
- * that now fails, say) equals no other.  A pass keeps the form under which
+ * Comparing a key with a recorded one of the same hash first compares
+ * their jsonb forms: the same bytes are the same key, for types whose jsonb
+ * form is their output (keyeq_json_faithful).  Otherwise the recorded key
+ * is read back into the child's types (its jsonb values as text, through
+ * the type's input, as SQL's text::type would) as the child's owner, as
+ * every other use of the child's code runs, and compared by the type's
+ * equality.  A key that cannot be read back (a domain's CHECK that now
+ * fails, say) equals no other.  A pass keeps the form under which
  * a key was first recorded: a key already among the reference's
  * violations is recorded again in that form.
  *
@@ -35,6 +38,7 @@
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/fmgrprotos.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
@@ -142,17 +146,12 @@ candidate_cmp(const void *a, const void *b)
 }
 
 /*
- * Add a batch's orphaned keys to the reference's pending results: n
- * distinct keys (by "equality", with their keyeq_hash() in key->hash), of
- * key->rows rows each, and their jsonb forms.  A key equal to one already
- * pending adds its rows to it; one equal to a recorded violation is
- * recorded in that violation's form; any other is new.  Runs the child
- * type's functions as "child_owner"; writes as the extension's owner,
- * with plans[0] and plans[1] kept for the next batch.
+ * Add keys to the pending results by comparing them with the recorded keys
+ * of the same hashes, as described at ri_pending_add().
  */
-void
-ri_pending_add(RiReference *ref, KeyEquality *equality, Oid child_owner,
-			   ChildKey **keys, Datum *json, int n, SPIPlanPtr *plans)
+static void
+pending_add_compared(RiReference *ref, KeyEquality *equality, Oid child_owner,
+					 ChildKey **keys, Datum *json, int n, SPIPlanPtr *plans)
 {
 	Datum	   *hashes = palloc((n + 1) * sizeof(Datum));
 	Datum		args[7];
@@ -173,8 +172,6 @@ ri_pending_add(RiReference *ref, KeyEquality *equality, Oid child_owner,
 	int			nupd = 0;
 	int			nins = 0;
 
-	if (n == 0)
-		return;
 	for (int k = 0; k < n; k++)
 		hashes[k] = Int32GetDatum((int32) keys[k]->hash);
 
@@ -209,22 +206,18 @@ ri_pending_add(RiReference *ref, KeyEquality *equality, Oid child_owner,
 
 	/* which batch key each is, by the child type's equality */
 	{
-		Datum	   *cvalues[INDEX_MAX_KEYS];
-		bool	   *cnulls[INDEX_MAX_KEYS];
-		bool	   *unreadable = palloc((ncand + 1) * sizeof(bool));
+		Candidate  *order = palloc((ncand + 1) * sizeof(Candidate));
+		uint64	   *first = palloc((n + 1) * sizeof(uint64));
+		uint64	   *last = palloc((n + 1) * sizeof(uint64));
 		int		   *match = palloc((n + 1) * sizeof(int));
-		Candidate  *order;
-		RiUserState saved;
-
-		for (int i = 0; i < ref->nkeys; i++)
-		{
-			cvalues[i] = palloc((ncand + 1) * sizeof(Datum));
-			cnulls[i] = palloc((ncand + 1) * sizeof(bool));
-		}
-		ri_keys_read(ref, child_owner, cand_key, (int) ncand, cvalues, cnulls, unreadable);
+		bool	   *parse_key = palloc0((n + 1) * sizeof(bool));
+		bool	   *parse_cand = palloc0((ncand + 1) * sizeof(bool));
+		int		   *parsed = palloc((ncand + 1) * sizeof(int));
+		Datum	   *parse_json = palloc((ncand + 1) * sizeof(Datum));
+		int			nparse = 0;
+		bool		faithful = keyeq_json_faithful(equality);
 
 		/* the candidates in hash order (pending ones first within a hash) */
-		order = palloc((ncand + 1) * sizeof(Candidate));
 		for (uint64 c = 0; c < ncand; c++)
 		{
 			order[c].hash = cand_hash[c];
@@ -232,14 +225,19 @@ ri_pending_add(RiReference *ref, KeyEquality *equality, Oid child_owner,
 		}
 		qsort(order, ncand, sizeof(Candidate), candidate_cmp);
 
-		ri_become(child_owner, RI_OWNER_CONTEXT, &saved);
+		/*
+		 * First by the jsonb forms: the same bytes are the same key, for
+		 * types whose jsonb form tells their values apart (see keyset.c).
+		 * A pending key is preferred; a key that has candidates of its hash
+		 * but none of its bytes needs them read back.
+		 */
 		for (int k = 0; k < n; k++)
 		{
 			int32		hash = (int32) keys[k]->hash;
 			uint64		lo = 0;
 			uint64		hi = ncand;
+			bool		any_pending = false;
 
-			/* the first candidate of this hash */
 			while (lo < hi)
 			{
 				uint64		mid = lo + (hi - lo) / 2;
@@ -249,25 +247,77 @@ ri_pending_add(RiReference *ref, KeyEquality *equality, Oid child_owner,
 				else
 					hi = mid;
 			}
+			first[k] = lo;
+			while (hi < ncand && order[hi].hash == hash)
+				hi++;
+			last[k] = hi;
 			match[k] = -1;
-			for (; lo < ncand && order[lo].hash == hash && match[k] < 0; lo++)
+			for (uint64 o = lo; o < hi && match[k] < 0; o++)
 			{
-				int			c = order[lo].index;
-				Datum		v[INDEX_MAX_KEYS];
-				bool		nl[INDEX_MAX_KEYS];
+				int			c = order[o].index;
 
-				if (unreadable[c])
-					continue;
-				for (int i = 0; i < ref->nkeys; i++)
-				{
-					v[i] = cvalues[i][c];
-					nl[i] = cnulls[i][c];
-				}
-				if (keyeq_equal(equality, keys[k]->values, keys[k]->isnull, v, nl))
+				any_pending |= pending[c];
+				if (faithful && (pending[c] || !any_pending) &&
+					datum_image_eq(json[k], cand_key[c], false, -1))
 					match[k] = c;
 			}
+			if (match[k] < 0 && lo < hi)
+			{
+				parse_key[k] = true;
+				for (uint64 o = lo; o < hi; o++)
+					parse_cand[order[o].index] = true;
+			}
 		}
-		ri_restore(&saved);
+
+		/* then by the child type's equality, the candidates read back */
+		for (uint64 c = 0; c < ncand; c++)
+		{
+			parsed[c] = -1;
+			if (parse_cand[c])
+			{
+				parsed[c] = nparse;
+				parse_json[nparse++] = cand_key[c];
+			}
+		}
+		if (nparse > 0)
+		{
+			Datum	   *cvalues[INDEX_MAX_KEYS];
+			bool	   *cnulls[INDEX_MAX_KEYS];
+			bool	   *unreadable = palloc(nparse * sizeof(bool));
+			RiUserState saved;
+
+			for (int i = 0; i < ref->nkeys; i++)
+			{
+				cvalues[i] = palloc(nparse * sizeof(Datum));
+				cnulls[i] = palloc(nparse * sizeof(bool));
+			}
+			ri_keys_read(ref, child_owner, parse_json, nparse, cvalues, cnulls, unreadable);
+
+			ri_become(child_owner, RI_OWNER_CONTEXT, &saved);
+			for (int k = 0; k < n; k++)
+			{
+				if (!parse_key[k])
+					continue;
+				for (uint64 o = first[k]; o < last[k] && match[k] < 0; o++)
+				{
+					int			c = order[o].index;
+					int			j = parsed[c];
+					Datum		v[INDEX_MAX_KEYS];
+					bool		nl[INDEX_MAX_KEYS];
+
+					if (unreadable[j])
+						continue;
+					for (int i = 0; i < ref->nkeys; i++)
+					{
+						v[i] = cvalues[i][j];
+						nl[i] = cnulls[i][j];
+					}
+					if (keyeq_equal(equality, keys[k]->values, keys[k]->isnull, v, nl))
+						match[k] = c;
+				}
+			}
+			ri_restore(&saved);
+		}
 
 		for (int k = 0; k < n; k++)
 		{
@@ -301,12 +351,99 @@ ri_pending_add(RiReference *ref, KeyEquality *equality, Oid child_owner,
 							"              SET child_rows = p.child_rows + x.n"
 							"             FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3),"
 							"                             pg_catalog.unnest($4)) AS x(t, h, n)"
-							"            WHERE p.reference = $1 AND p.key_hash = x.h AND p.ctid = x.t)"
+							"            WHERE p.ctid = x.t AND p.reference = $1 AND p.key_hash = x.h)"
 							" INSERT INTO ri_policy._pending (reference, key, key_hash, child_rows)"
 							" SELECT $1, k, h, n"
 							"   FROM ROWS FROM (pg_catalog.unnest($5), pg_catalog.unnest($6),"
 							"                   pg_catalog.unnest($7)) AS i(k, h, n)",
 							7, write_types, args, NULL, false);
+}
+
+/*
+ * Add a batch's orphaned keys to the reference's pending results: n
+ * distinct keys (by "equality", with their keyeq_hash() in key->hash), of
+ * key->rows rows each, and their jsonb forms.  A key equal to one already
+ * pending adds its rows to it; one equal to a recorded violation is
+ * recorded in that violation's form; any other is new.
+ *
+ * Most keys are settled by one statement: where the jsonb forms tell the
+ * key values apart (keyeq_json_faithful), a pending key of the same hash
+ * and an equal jsonb form is the same key, and a key whose hash no pending
+ * key has, and no violation but one of an equal jsonb form, is new.  The
+ * others (a hash shared with a key of another jsonb form: a case variant,
+ * or a collision) are compared by the child type's equality, reading the
+ * recorded keys back as "child_owner".  Writes as the extension's owner,
+ * with plans[] (RI_PENDING_PLANS of them) kept for the next batch.
+ */
+void
+ri_pending_add(RiReference *ref, KeyEquality *equality, Oid child_owner,
+			   ChildKey **keys, Datum *json, int n, SPIPlanPtr *plans)
+{
+	ChildKey  **rest;
+	Datum	   *rest_json;
+	int			nrest = 0;
+
+	if (n == 0)
+		return;
+	rest = palloc(n * sizeof(ChildKey *));
+	rest_json = palloc(n * sizeof(Datum));
+	if (!keyeq_json_faithful(equality))
+	{
+		memcpy(rest, keys, n * sizeof(ChildKey *));
+		memcpy(rest_json, json, n * sizeof(Datum));
+		nrest = n;
+	}
+	else
+	{
+		Datum		args[4];
+		Oid			types[4] = {INT8OID, JSONBARRAYOID, INT4ARRAYOID, INT8ARRAYOID};
+		Datum	   *hashes = palloc(n * sizeof(Datum));
+		Datum	   *rows = palloc(n * sizeof(Datum));
+
+		for (int k = 0; k < n; k++)
+		{
+			hashes[k] = Int32GetDatum((int32) keys[k]->hash);
+			rows[k] = Int64GetDatum(keys[k]->rows);
+		}
+		args[0] = Int64GetDatum(ref->id);
+		args[1] = PointerGetDatum(construct_array(json, n, JSONBOID, -1, false, TYPALIGN_INT));
+		args[2] = PointerGetDatum(construct_array(hashes, n, INT4OID, 4, true, TYPALIGN_INT));
+		args[3] = PointerGetDatum(construct_array(rows, n, INT8OID, 8, FLOAT8PASSBYVAL,
+												  TYPALIGN_DOUBLE));
+		/* each lookup is an index probe (LATERAL), each update a TID probe */
+		(void) ri_exec_as_owner(&plans[2],
+								"WITH b AS (SELECT b.k, b.h, b.n, b.i, s.t AS same, p.x AS pending,"
+								"                  o.x AS other"
+								"             FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3),"
+								"                             pg_catalog.unnest($4)) WITH ORDINALITY AS b(k, h, n, i)"
+								"             LEFT JOIN LATERAL (SELECT p.ctid AS t FROM ri_policy._pending p"
+								"                                 WHERE p.reference = $1 AND p.key_hash = b.h"
+								"                                   AND p.key = b.k LIMIT 1) s ON true"
+								"             LEFT JOIN LATERAL (SELECT true AS x FROM ri_policy._pending p"
+								"                                 WHERE p.reference = $1 AND p.key_hash = b.h"
+								"                                 LIMIT 1) p ON true"
+								"             LEFT JOIN LATERAL (SELECT true AS x FROM ri_policy._violation v"
+								"                                 WHERE v.reference = $1 AND v.key_hash = b.h"
+								"                                   AND v.key <> b.k LIMIT 1) o ON true),"
+								" u AS (UPDATE ri_policy._pending p SET child_rows = p.child_rows + b.n"
+								"         FROM b WHERE p.ctid = b.same),"
+								" i AS (INSERT INTO ri_policy._pending (reference, key, key_hash, child_rows)"
+								"       SELECT $1, b.k, b.h, b.n FROM b WHERE b.pending IS NULL AND b.other IS NULL)"
+								" SELECT b.i FROM b WHERE b.same IS NULL AND (b.pending OR b.other)",
+								4, types, args, NULL, false);
+		for (uint64 r = 0; r < SPI_processed; r++)
+		{
+			bool		isnull;
+			int64		i = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r],
+														SPI_tuptable->tupdesc, 1, &isnull));
+
+			rest[nrest] = keys[i - 1];
+			rest_json[nrest++] = json[i - 1];
+		}
+		SPI_freetuptable(SPI_tuptable);
+	}
+	if (nrest > 0)
+		pending_add_compared(ref, equality, child_owner, rest, rest_json, nrest, plans);
 }
 
 /*

@@ -16,6 +16,9 @@
 #include "keyset.h"
 #include "reference.h"
 
+/* statements that ri_pending_add() keeps */
+#define RI_PENDING_PLANS 3
+
 extern void ri_keys_read(RiReference *ref, Oid child_owner, Datum *keys, int n,
 						 Datum **values, bool **isnull, bool *unreadable);
 extern void ri_pending_add(RiReference *ref, KeyEquality *equality,

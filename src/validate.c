@@ -108,7 +108,7 @@ struct Validator
 	ParentKeySet *set;			/* NULL: confirm every distinct key */
 	KeyEquality *equality;		/* how child keys are grouped */
 	SPIPlanPtr	confirm;		/* which of these keys has no parent? */
-	SPIPlanPtr	record_plans[2];	/* add orphans to _pending */
+	SPIPlanPtr	record_plans[RI_PENDING_PLANS]; /* add orphans to _pending */
 	SPIPlanPtr	progress_plan;	/* record a batch's progress */
 	Oid			scan_user;		/* the child's owner: reads, converts and
 								 * formats its values */
@@ -924,13 +924,17 @@ validate_one(RiReference *found, int batch_size, bool restart, bool atomic)
 	{
 		if (v != NULL)
 		{
-			SPIPlanPtr	plans[4] = {v->confirm, v->record_plans[0],
-				v->record_plans[1], v->progress_plan};
+			SPIPlanPtr	plans[2] = {v->confirm, v->progress_plan};
 
 			for (int i = 0; i < lengthof(plans); i++)
 			{
 				if (plans[i] != NULL)
 					SPI_freeplan(plans[i]);
+			}
+			for (int i = 0; i < RI_PENDING_PLANS; i++)
+			{
+				if (v->record_plans[i] != NULL)
+					SPI_freeplan(v->record_plans[i]);
 			}
 		}
 		ri_end_work(&work);
@@ -1345,7 +1349,7 @@ record_recheck(Validator *v, Recheck *outcome)
 {
 	Datum		args[6];
 	Oid			types[6] = {INT8OID, JSONBARRAYOID, INT4ARRAYOID, INT8ARRAYOID,
-	JSONBARRAYOID, INT4ARRAYOID};
+		JSONBARRAYOID, INT4ARRAYOID};
 
 	args[0] = Int64GetDatum(v->ref->id);
 	args[1] = PointerGetDatum(construct_array(outcome->orphans, outcome->norphans,
@@ -1358,22 +1362,27 @@ record_recheck(Validator *v, Recheck *outcome)
 											  JSONBOID, -1, false, TYPALIGN_INT));
 	args[5] = PointerGetDatum(construct_array(outcome->clean_hashes, outcome->nclean,
 											  INT4OID, 4, true, TYPALIGN_INT));
+	/* each lookup is an index probe (LATERAL), each change a TID probe */
 	exec_owner(v, NULL,
-			   "WITH gone AS (DELETE FROM ri_policy._violation v"
-			   "               USING ROWS FROM (pg_catalog.unnest($5), pg_catalog.unnest($6))"
-			   "                     AS u(k, h)"
-			   "               WHERE v.reference = $1 AND v.key_hash = u.h AND v.key = u.k),"
-			   " o AS (SELECT * FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3),"
-			   "                                pg_catalog.unnest($4)) AS o(k, h, n)),"
+			   "WITH c AS (SELECT f.t"
+			   "             FROM ROWS FROM (pg_catalog.unnest($5), pg_catalog.unnest($6)) AS u(k, h)"
+			   "             JOIN LATERAL (SELECT v.ctid AS t FROM ri_policy._violation v"
+			   "                            WHERE v.reference = $1 AND v.key_hash = u.h"
+			   "                              AND v.key = u.k) f ON true),"
+			   " gone AS (DELETE FROM ri_policy._violation v USING c WHERE v.ctid = c.t),"
+			   " o AS (SELECT o.*, f.t"
+			   "         FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3),"
+			   "                         pg_catalog.unnest($4)) AS o(k, h, n)"
+			   "         LEFT JOIN LATERAL (SELECT v.ctid AS t FROM ri_policy._violation v"
+			   "                             WHERE v.reference = $1 AND v.key_hash = o.h"
+			   "                               AND v.key = o.k LIMIT 1) f ON true),"
 			   " kept AS (UPDATE ri_policy._violation v"
 			   "             SET child_rows = o.n, last_seen = pg_catalog.now()"
-			   "            FROM o"
-			   "           WHERE v.reference = $1 AND v.key_hash = o.h AND v.key = o.k)"
+			   "            FROM o WHERE v.ctid = o.t)"
 			   " INSERT INTO ri_policy._violation"
 			   "   (reference, key, key_hash, child_rows, first_seen, last_seen)"
 			   " SELECT $1, o.k, o.h, o.n, pg_catalog.now(), pg_catalog.now() FROM o"
-			   "  WHERE NOT EXISTS (SELECT 1 FROM ri_policy._violation v"
-			   "                     WHERE v.reference = $1 AND v.key_hash = o.h AND v.key = o.k)",
+			   "  WHERE o.t IS NULL",
 			   6, types, args);
 }
 
@@ -1568,7 +1577,8 @@ violation_keys(Validator *v, int batch_size, ViolationCursor *cursor,
 	for (int c = 0; c < ref->nkeys; c++)
 		appendStringInfo(&sql, ", v.key ->> %s", quote_literal_cstr(ref->child_columns[c]));
 	appendStringInfoString(&sql, " FROM ri_policy._violation v WHERE v.reference = $1"
-						   " AND ($2 IS NULL OR v.key_hash > $2 OR (v.key_hash = $2 AND v.key > $3))"
+						   " AND v.key_hash >= COALESCE($2, -2147483648)"
+						   " AND ($2 IS NULL OR v.key_hash > $2 OR v.key > $3)"
 						   " ORDER BY v.key_hash, v.key LIMIT $4");
 	args[0] = Int64GetDatum(ref->id);
 	args[1] = Int32GetDatum(cursor->hash);
