@@ -18,12 +18,17 @@
  *   the operator families it belongs to, for the key's types (the hash and
  *   b-tree support functions that the key set, index scans, sorts and hash
  *   joins call), and for a range key its subtype's functions, which the
- *   range's own built-in comparison and hashing call.  These run on both sides: as the parent's owner when the
- *   parent is probed, and as the child's owner in the key set, incremental
- *   re-checks and repair.  So each must be owned by a superuser, or by the
- *   one role that owns both tables; otherwise the reference is refused with
- *   42501, since running it would lend one owner's rights to code that
- *   someone else controls.
+ *   range's own built-in comparison and hashing call.  These run on both
+ *   sides: as the parent's owner when the parent is probed (on every path,
+ *   probe.c), and as the child's owner in the key set that a full pass
+ *   probes.  So each must be owned by a superuser, or by the one role that
+ *   owns both tables; otherwise the reference is refused with 42501, since
+ *   running it would lend one owner's rights to code that someone else
+ *   controls.
+ *
+ * - Grouping child keys (keyset.c) and matching child rows to a key run the
+ *   child type's own equality and hash functions, as the child's owner
+ *   only, as any query of the child by its owner would.
  *
  * Keys of array and composite types (and domains over them) are refused
  * with 0A000: the parent probe passes keys as arrays, and an array of

@@ -25,8 +25,11 @@
  * than one batch; the orphans found so far (ri_policy._pending) and the
  * position reached (ri_policy._progress) commit with the batch, so an
  * interrupted pass resumes exactly where it stopped, and the final counts
- * are exact.  When a pass completes, its orphans replace the reference's
- * rows in ri_policy._violation in one transaction.  A session advisory lock
+ * are exact.  A batch groups its rows by binary image, so each group is
+ * judged as its rows would be; its orphans are then merged into keys as
+ * GROUP BY would merge them, by the child type's equality (results.c).
+ * When a pass completes, its orphans replace the reference's rows in
+ * ri_policy._violation in one transaction.  A session advisory lock
  * keeps two validations of one reference apart; its absence is also how
  * ri_policy.validation_progress tells a dead run ("interrupted").
  *
