@@ -293,12 +293,13 @@ ri_probe_type(RiReference *ref, int col)
  * Convert values[from, to) into out[], skipping those already unmatched, in
  * a subtransaction.  Returns false, having converted nothing, when one of
  * them raised a data exception (a numeric too large for float8, say) or
- * broke an integrity constraint (a domain's CHECK); re-throws any other
- * error.
+ * broke an integrity constraint (a domain's CHECK), or with "any_error"
+ * any error but a cancel (a type's input may report bad text as a syntax
+ * error); re-throws any other error.
  */
 static bool
 convert_range(ExprState *state, ExprContext *econtext, Datum *values,
-			  Datum *out, bool *unmatched, int from, int to)
+			  Datum *out, bool *unmatched, int from, int to, bool any_error)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
@@ -337,8 +338,9 @@ convert_range(ExprState *state, ExprContext *econtext, Datum *values,
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
 		category = ERRCODE_TO_CATEGORY(edata->sqlerrcode);
-		if (category != ERRCODE_DATA_EXCEPTION &&
-			category != ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION)
+		if (any_error ? edata->sqlerrcode == ERRCODE_QUERY_CANCELED :
+			(category != ERRCODE_DATA_EXCEPTION &&
+			 category != ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION))
 			ReThrowError(edata);
 		FreeErrorData(edata);
 		ok = false;
@@ -354,10 +356,11 @@ convert_range(ExprState *state, ExprContext *econtext, Datum *values,
  * if there is no such conversion.  A value that cannot be converted (a
  * data exception, or a domain's constraint) gets its unmatched[] entry
  * set, as does one that becomes NULL; entries already set are skipped.
+ * With "any_error", any error but a cancel makes a value unconvertible.
  */
 Datum *
 ri_convert(Oid source, Oid target, CoercionContext ccontext, Datum *values,
-		   int n, bool *unmatched)
+		   int n, bool *unmatched, bool any_error)
 {
 	CaseTestExpr *input;
 	Node	   *expr;
@@ -381,13 +384,14 @@ ri_convert(Oid source, Oid target, CoercionContext ccontext, Datum *values,
 	out = palloc(Max(n, 1) * sizeof(Datum));
 	econtext = CreateStandaloneExprContext();
 	state = ExecInitExpr((Expr *) expr, NULL);
-	if (!convert_range(state, econtext, values, out, unmatched, 0, n))
+	if (!convert_range(state, econtext, values, out, unmatched, 0, n, any_error))
 	{
 		/* one by one, to find the values that fail */
 		for (int k = 0; k < n; k++)
 		{
 			state = ExecInitExpr((Expr *) expr, NULL);
-			if (!convert_range(state, econtext, values, out, unmatched, k, k + 1))
+			if (!convert_range(state, econtext, values, out, unmatched, k, k + 1,
+							   any_error))
 				unmatched[k] = true;
 		}
 	}
@@ -412,7 +416,7 @@ ri_convert_for_probe(RiReference *ref, int col, Datum *values, int n,
 	Oid			target = ri_probe_type(ref, col);
 	Datum	   *out;
 
-	out = ri_convert(source, target, COERCION_IMPLICIT, values, n, unmatched);
+	out = ri_convert(source, target, COERCION_IMPLICIT, values, n, unmatched, false);
 	if (out == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),

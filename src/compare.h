@@ -29,7 +29,7 @@
 extern void ri_check_comparison(RiReference *ref);
 extern Oid	ri_probe_type(RiReference *ref, int col);
 extern Datum *ri_convert(Oid source, Oid target, CoercionContext ccontext,
-						 Datum *values, int n, bool *unmatched);
+						 Datum *values, int n, bool *unmatched, bool any_error);
 extern Datum *ri_convert_for_probe(RiReference *ref, int col, Datum *values,
 								   int n, bool *unmatched);
 

@@ -23,7 +23,8 @@
  * the type's input, as SQL's text::type would) as the child's owner, as
  * every other use of the child's code runs, and compared by the type's
  * equality.  A key that cannot be read back (a domain's CHECK that now
- * fails, say) equals no other.  A pass keeps the form under which
+ * fails, or a type whose jsonb form is its cast to json) equals only a key
+ * of the same jsonb bytes.  A pass keeps the form under which
  * a key was first recorded: a key already among the reference's
  * violations is recorded again in that form.
  *
@@ -107,7 +108,7 @@ ri_keys_read(RiReference *ref, Oid child_owner, Datum *keys, int n,
 			}
 		}
 		out = ri_convert(TEXTOID, ref->child_types[i], COERCION_EXPLICIT,
-						 texts, m, failed);
+						 texts, m, failed, true);
 		if (out == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATATYPE_MISMATCH),
@@ -305,8 +306,17 @@ pending_add_compared(RiReference *ref, KeyEquality *equality, Oid child_owner,
 					Datum		v[INDEX_MAX_KEYS];
 					bool		nl[INDEX_MAX_KEYS];
 
+					/*
+					 * A key that cannot be read back (a type whose jsonb
+					 * form is its cast to json, say) is the same key only
+					 * by the same bytes
+					 */
 					if (unreadable[j])
+					{
+						if (datum_image_eq(json[k], cand_key[c], false, -1))
+							match[k] = c;
 						continue;
+					}
 					for (int i = 0; i < ref->nkeys; i++)
 					{
 						v[i] = cvalues[i][j];
