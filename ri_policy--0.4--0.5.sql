@@ -112,14 +112,21 @@ CREATE TABLE ri_policy._foreign_key (
 COMMENT ON TABLE ri_policy._foreign_key IS
 'ri_policy: ids of foreign key constraints that have validation results';
 
+-- Results are found by a hash of the key (key_hash: the hash of its values
+-- under the child type's own equality, computed by the library), not by a
+-- b-tree on the key, which refused keys over about 2.7 kB.  Two keys are
+-- one when the child type's equality says so, which the library decides
+-- (results.c) under the reference's lock: no unique index could, without
+-- running the child type's functions as the extension's owner.
 CREATE TABLE ri_policy._violation (
 	reference		bigint NOT NULL,
 	key				jsonb NOT NULL,
 	child_rows		bigint NOT NULL,
 	first_seen		timestamptz NOT NULL,
 	last_seen		timestamptz NOT NULL,
-	PRIMARY KEY (reference, key)
+	key_hash		integer NOT NULL
 );
+CREATE INDEX _violation_reference_key_hash_idx ON ri_policy._violation (reference, key_hash);
 COMMENT ON TABLE ri_policy._violation IS
 'ri_policy: orphaned keys of the last complete pass (use ri_policy.violations)';
 
@@ -127,8 +134,9 @@ CREATE TABLE ri_policy._pending (
 	reference		bigint NOT NULL,
 	key				jsonb NOT NULL,
 	child_rows		bigint NOT NULL,
-	PRIMARY KEY (reference, key)
+	key_hash		integer NOT NULL
 );
+CREATE INDEX _pending_reference_key_hash_idx ON ri_policy._pending (reference, key_hash);
 COMMENT ON TABLE ri_policy._pending IS
 'ri_policy: orphaned keys of a validation pass under way';
 
@@ -249,12 +257,24 @@ CREATE VIEW ri_policy._ids_04 AS
 	UNION ALL
 	SELECT id, name::text FROM ri_policy._foreign_key;
 
-INSERT INTO ri_policy._violation (reference, key, child_rows, first_seen, last_seen)
-SELECT i.id, o.key, o.child_rows, o.first_seen, o.last_seen
-  FROM ri_policy._violation_04 o JOIN ri_policy._ids_04 i ON i.name = o.reference;
-INSERT INTO ri_policy._pending (reference, key, child_rows)
-SELECT i.id, o.key, o.child_rows
-  FROM ri_policy._pending_04 o JOIN ri_policy._ids_04 i ON i.name = o.reference;
+-- The keys' hashes: their values read back into the child's types and
+-- hashed by the library, as the child's owner (see _key_hash below).
+CREATE FUNCTION ri_policy._key_hash(reference bigint, key jsonb)
+RETURNS integer
+LANGUAGE C STRICT
+AS 'MODULE_PATHNAME', 'ri_policy_key_hash';
+REVOKE ALL ON FUNCTION ri_policy._key_hash(bigint, jsonb) FROM PUBLIC;
+
+INSERT INTO ri_policy._violation (reference, key, key_hash, child_rows, first_seen, last_seen)
+SELECT id, key, ri_policy._key_hash(id, key), child_rows, first_seen, last_seen
+  FROM (SELECT i.id, o.key, o.child_rows, o.first_seen, o.last_seen
+		  FROM ri_policy._violation_04 o JOIN ri_policy._ids_04 i ON i.name = o.reference
+		 ORDER BY i.id OFFSET 0) s;
+INSERT INTO ri_policy._pending (reference, key, key_hash, child_rows)
+SELECT id, key, ri_policy._key_hash(id, key), child_rows
+  FROM (SELECT i.id, o.key, o.child_rows
+		  FROM ri_policy._pending_04 o JOIN ri_policy._ids_04 i ON i.name = o.reference
+		 ORDER BY i.id OFFSET 0) s;
 INSERT INTO ri_policy._progress (reference, status, started_at, finished_at, batches,
 								 rows_checked, blocks_total, blocks_done, orphan_keys,
 								 resume_rel, resume_block, leaves, last_done_at, error,
@@ -272,6 +292,7 @@ SELECT i.id, o.keys, o.from_parent
   FROM ri_policy._changed_04 o JOIN ri_policy._ids_04 i ON i.name = o.reference;
 
 DROP VIEW ri_policy._ids_04;
+DROP FUNCTION ri_policy._key_hash(bigint, jsonb);
 DROP TABLE ri_policy._reference_04, ri_policy._violation_04, ri_policy._pending_04,
 	ri_policy._progress_04, ri_policy._sentinel_04, ri_policy._changed_04;
 

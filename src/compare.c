@@ -18,12 +18,17 @@
  *   the operator families it belongs to, for the key's types (the hash and
  *   b-tree support functions that the key set, index scans, sorts and hash
  *   joins call), and for a range key its subtype's functions, which the
- *   range's own built-in comparison and hashing call.  These run on both sides: as the parent's owner when the
- *   parent is probed, and as the child's owner in the key set, incremental
- *   re-checks and repair.  So each must be owned by a superuser, or by the
- *   one role that owns both tables; otherwise the reference is refused with
- *   42501, since running it would lend one owner's rights to code that
- *   someone else controls.
+ *   range's own built-in comparison and hashing call.  These run on both
+ *   sides: as the parent's owner when the parent is probed (on every path,
+ *   probe.c), and as the child's owner in the key set that a full pass
+ *   probes.  So each must be owned by a superuser, or by the one role that
+ *   owns both tables; otherwise the reference is refused with 42501, since
+ *   running it would lend one owner's rights to code that someone else
+ *   controls.
+ *
+ * - Grouping child keys (keyset.c) and matching child rows to a key run the
+ *   child type's own equality and hash functions, as the child's owner
+ *   only, as any query of the child by its owner would.
  *
  * Keys of array and composite types (and domains over them) are refused
  * with 0A000: the parent probe passes keys as arrays, and an array of
@@ -287,12 +292,14 @@ ri_probe_type(RiReference *ref, int col)
 /*
  * Convert values[from, to) into out[], skipping those already unmatched, in
  * a subtransaction.  Returns false, having converted nothing, when one of
- * them raised a data exception (a numeric too large for float8, say);
- * re-throws any other error.
+ * them raised a data exception (a numeric too large for float8, say) or
+ * broke an integrity constraint (a domain's CHECK), or with "any_error"
+ * any error but a cancel (a type's input may report bad text as a syntax
+ * error); re-throws any other error.
  */
 static bool
 convert_range(ExprState *state, ExprContext *econtext, Datum *values,
-			  Datum *out, bool *unmatched, int from, int to)
+			  Datum *out, bool *unmatched, int from, int to, bool any_error)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
@@ -322,6 +329,7 @@ convert_range(ExprState *state, ExprContext *econtext, Datum *values,
 	PG_CATCH();
 	{
 		ErrorData  *edata;
+		int			category;
 
 		MemoryContextSwitchTo(cxt);
 		edata = CopyErrorData();
@@ -329,13 +337,66 @@ convert_range(ExprState *state, ExprContext *econtext, Datum *values,
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
-		if (ERRCODE_TO_CATEGORY(edata->sqlerrcode) != ERRCODE_DATA_EXCEPTION)
+		category = ERRCODE_TO_CATEGORY(edata->sqlerrcode);
+		if (any_error ? edata->sqlerrcode == ERRCODE_QUERY_CANCELED :
+			(category != ERRCODE_DATA_EXCEPTION &&
+			 category != ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION))
 			ReThrowError(edata);
 		FreeErrorData(edata);
 		ok = false;
 	}
 	PG_END_TRY();
 	return ok;
+}
+
+/*
+ * Convert n values (no NULLs) of type "source" to type "target" as SQL
+ * would in the given coercion context, as the current user.  Returns the
+ * converted values (values itself when no conversion is needed), or NULL
+ * if there is no such conversion.  A value that cannot be converted (a
+ * data exception, or a domain's constraint) gets its unmatched[] entry
+ * set, as does one that becomes NULL; entries already set are skipped.
+ * With "any_error", any error but a cancel makes a value unconvertible.
+ */
+Datum *
+ri_convert(Oid source, Oid target, CoercionContext ccontext, Datum *values,
+		   int n, bool *unmatched, bool any_error)
+{
+	CaseTestExpr *input;
+	Node	   *expr;
+	ExprState  *state;
+	ExprContext *econtext;
+	Datum	   *out;
+
+	/* the same bytes, read as the target type */
+	if (target == source || IsBinaryCoercible(source, target))
+		return values;
+
+	input = makeNode(CaseTestExpr);
+	input->typeId = source;
+	input->typeMod = -1;
+	input->collation = get_typcollation(source);
+	expr = coerce_to_target_type(NULL, (Node *) input, source, target, -1,
+								 ccontext, COERCE_IMPLICIT_CAST, -1);
+	if (expr == NULL)
+		return NULL;
+
+	out = palloc(Max(n, 1) * sizeof(Datum));
+	econtext = CreateStandaloneExprContext();
+	state = ExecInitExpr((Expr *) expr, NULL);
+	if (!convert_range(state, econtext, values, out, unmatched, 0, n, any_error))
+	{
+		/* one by one, to find the values that fail */
+		for (int k = 0; k < n; k++)
+		{
+			state = ExecInitExpr((Expr *) expr, NULL);
+			if (!convert_range(state, econtext, values, out, unmatched, k, k + 1,
+							   any_error))
+				unmatched[k] = true;
+		}
+	}
+	FreeExprContext(econtext, true);
+	return out;
 }
 
 /*
@@ -353,44 +414,16 @@ ri_convert_for_probe(RiReference *ref, int col, Datum *values, int n,
 {
 	Oid			source = ref->child_types[col];
 	Oid			target = ri_probe_type(ref, col);
-	CaseTestExpr *input;
-	Node	   *expr;
-	ExprState  *state;
-	ExprContext *econtext;
 	Datum	   *out;
 
-	/* the same bytes, read as the target type */
-	if (target == source || IsBinaryCoercible(source, target))
-		return values;
-
-	input = makeNode(CaseTestExpr);
-	input->typeId = source;
-	input->typeMod = -1;
-	input->collation = get_typcollation(source);
-	expr = coerce_to_target_type(NULL, (Node *) input, source, target, -1,
-								 COERCION_IMPLICIT, COERCE_IMPLICIT_CAST, -1);
-	if (expr == NULL)
+	out = ri_convert(source, target, COERCION_IMPLICIT, values, n, unmatched, false);
+	if (out == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
 				 errmsg("reference \"%s\" cannot be implemented", ref->name),
 				 errdetail("Key column \"%s\" of type %s cannot be converted to type %s.",
 						   ref->child_columns[col], format_type_be(source),
 						   format_type_be(target))));
-
-	out = palloc(Max(n, 1) * sizeof(Datum));
-	econtext = CreateStandaloneExprContext();
-	state = ExecInitExpr((Expr *) expr, NULL);
-	if (!convert_range(state, econtext, values, out, unmatched, 0, n))
-	{
-		/* one by one, to find the values that fail */
-		for (int k = 0; k < n; k++)
-		{
-			state = ExecInitExpr((Expr *) expr, NULL);
-			if (!convert_range(state, econtext, values, out, unmatched, k, k + 1))
-				unmatched[k] = true;
-		}
-	}
-	FreeExprContext(econtext, true);
 	return out;
 }
 

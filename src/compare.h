@@ -12,6 +12,7 @@
 #define RI_POLICY_COMPARE_H
 
 #include "miscadmin.h"
+#include "nodes/primnodes.h"
 
 #include "reference.h"
 
@@ -28,6 +29,8 @@
 extern void ri_check_comparison(RiReference *ref);
 extern bool ri_comparison_usable(RiReference *ref);
 extern Oid	ri_probe_type(RiReference *ref, int col);
+extern Datum *ri_convert(Oid source, Oid target, CoercionContext ccontext,
+						 Datum *values, int n, bool *unmatched, bool any_error);
 extern Datum *ri_convert_for_probe(RiReference *ref, int col, Datum *values,
 								   int n, bool *unmatched);
 

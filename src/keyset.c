@@ -24,10 +24,18 @@
  * compare.c allows only when a superuser or the owner of both tables owns
  * them.
  *
- * The batch's child keys (and orphans()'s results, as jsonb) are grouped by
- * binary image, which is enough to
- * count rows per key: keys that compare equal but differ in image simply
- * become separate groups, and their JSON forms are merged when recorded.
+ * A batch's child keys are grouped by binary image, the finest grouping,
+ * so that each group is judged against the parent as each of its rows would
+ * be.  The orphans a pass reports are then grouped as GROUP BY groups them:
+ * by the child type's own equality (its default hash operator class, under
+ * the child column's collation), so numeric 2.0 and 2.00, or citext 'abc'
+ * and 'ABC', are one key, shown as the first row read has it.  (That
+ * equality can be coarser than the comparison with the parent, as citext's
+ * is against a text parent: grouping first would judge 'ABC' by 'abc'.)  A
+ * type without a hash function (money, bit, tsvector, ...) is grouped by
+ * binary image, which for these types is the same.  The tracking trigger's
+ * groups count rows per binary image: a key that changed only in its bytes
+ * is then recorded, and merely re-checked.
  *
  * src/keyset.c
  *
@@ -47,6 +55,7 @@
 #include "utils/json.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/typcache.h"
 
 #include "keyset.h"
 
@@ -129,10 +138,25 @@ integer_value(Oid type, Datum value)
 
 #define SLOT(set, i) ((KeySlot *) ((set)->slots + (i) * (set)->slot_size))
 
+/* How a reference's child keys compare, see above */
+struct KeyEquality
+{
+	int			nkeys;
+	bool		by_image[INDEX_MAX_KEYS];	/* no hash function */
+	FmgrInfo	hash[INDEX_MAX_KEYS];
+	FmgrInfo	eq[INDEX_MAX_KEYS];
+	Oid			collations[INDEX_MAX_KEYS];
+	bool		byval[INDEX_MAX_KEYS];
+	int16		typlen[INDEX_MAX_KEYS];
+	bool		json_faithful;	/* see keyeq_json_faithful() */
+};
+
 struct ChildKeyGroup
 {
 	MemoryContext cxt;
 	int			nkeys;
+	KeyEquality *equality;		/* NULL: by binary image */
+	bool		flatten;		/* keep detoasted copies */
 	bool		byval[INDEX_MAX_KEYS];
 	int16		typlen[INDEX_MAX_KEYS];
 	uint64		count;
@@ -387,7 +411,8 @@ keyset_count(ParentKeySet *set)
 }
 
 /*
- * Create an empty group of child keys, in the given (per-batch) context.
+ * Create an empty group of child keys, grouped by binary image, in the
+ * given (per-batch) context.
  */
 ChildKeyGroup *
 childkeys_create(int nkeys, Oid *types, MemoryContext cxt)
@@ -400,6 +425,24 @@ childkeys_create(int nkeys, Oid *types, MemoryContext cxt)
 		get_typlenbyval(types[i], &group->typlen[i], &group->byval[i]);
 	group->nbuckets = 16;			/* grows with the keys */
 	group->buckets = MemoryContextAllocZero(cxt, group->nbuckets * sizeof(ChildKey *));
+	return group;
+}
+
+/*
+ * Create an empty group of a reference's child keys, grouped by the child
+ * type's equality ("equality", from keyeq_create()).  With "flatten", the
+ * group keeps detoasted copies of the values, so that it may outlive the
+ * snapshot they were read with.  Hashing and comparing run the type's
+ * functions as the current user: the caller switches to the child's owner.
+ */
+ChildKeyGroup *
+childkeys_create_eq(RiReference *ref, KeyEquality *equality, bool flatten,
+					MemoryContext cxt)
+{
+	ChildKeyGroup *group = childkeys_create(ref->nkeys, ref->child_types, cxt);
+
+	group->equality = equality;
+	group->flatten = flatten;
 	return group;
 }
 
@@ -424,6 +467,113 @@ image_hash(Datum value, bool byval, int16 typlen)
 	}
 	return hash_bytes((const unsigned char *) DatumGetCString(value),
 					  strlen(DatumGetCString(value)));
+}
+
+/*
+ * How the child keys of a reference compare: the child type's default hash
+ * operator class (its hash function and equality operator, as GROUP BY
+ * uses them) under the child column's collation, or binary image for a
+ * type without one.  Allocated in "cxt".
+ */
+KeyEquality *
+keyeq_create(RiReference *ref, MemoryContext cxt)
+{
+	KeyEquality *equality = MemoryContextAllocZero(cxt, sizeof(KeyEquality));
+
+	equality->nkeys = ref->nkeys;
+	for (int i = 0; i < ref->nkeys; i++)
+	{
+		Oid			type;
+		int32		typmod;
+		Oid			collation;
+		TypeCacheEntry *entry;
+
+		get_atttypetypmodcoll(ref->child, get_attnum(ref->child, ref->child_columns[i]),
+							  &type, &typmod, &collation);
+		equality->collations[i] = collation;
+		get_typlenbyval(ref->child_types[i], &equality->typlen[i], &equality->byval[i]);
+		entry = lookup_type_cache(getBaseType(ref->child_types[i]),
+								  TYPECACHE_EQ_OPR | TYPECACHE_HASH_PROC);
+		if (!OidIsValid(entry->hash_proc) || !OidIsValid(entry->eq_opr))
+		{
+			equality->by_image[i] = true;
+			continue;
+		}
+		fmgr_info_cxt(entry->hash_proc, &equality->hash[i], cxt);
+		fmgr_info_cxt(get_opcode(entry->eq_opr), &equality->eq[i], cxt);
+	}
+
+	/* to_jsonb() uses a type's cast to json if it has one, else its output */
+	equality->json_faithful = true;
+	for (int i = 0; i < ref->nkeys; i++)
+	{
+		Oid			castfunc;
+
+		if (find_coercion_pathway(JSONOID, getBaseType(ref->child_types[i]),
+								  COERCION_EXPLICIT, &castfunc) == COERCION_PATH_FUNC)
+			equality->json_faithful = false;
+	}
+	return equality;
+}
+
+/*
+ * Are two keys with the same jsonb bytes (key_to_jsonb) equal?  So when
+ * each value's jsonb form is its type's output, which PostgreSQL's types
+ * keep apart (their input reads it back), or a number or boolean built from
+ * it; a cast to json, which a user can define, may map several values to
+ * one form.
+ */
+bool
+keyeq_json_faithful(KeyEquality *equality)
+{
+	return equality->json_faithful;
+}
+
+/* The hash of a key (values of the child's types), consistent with keyeq_equal. */
+uint32
+keyeq_hash(KeyEquality *equality, Datum *values, bool *isnull)
+{
+	uint32		hash = 0;
+
+	for (int i = 0; i < equality->nkeys; i++)
+	{
+		uint32		h;
+
+		if (isnull[i])
+			h = 0x9e3779b9;
+		else if (equality->by_image[i])
+			h = image_hash(values[i], equality->byval[i], equality->typlen[i]);
+		else
+			h = DatumGetUInt32(FunctionCall1Coll(&equality->hash[i],
+												 equality->collations[i],
+												 values[i]));
+		hash = hash_combine(hash, h);
+	}
+	return hash;
+}
+
+/* Are two keys equal, column by column (a NULL equals a NULL)? */
+bool
+keyeq_equal(KeyEquality *equality, Datum *a, bool *anull, Datum *b, bool *bnull)
+{
+	for (int i = 0; i < equality->nkeys; i++)
+	{
+		if (anull[i] || bnull[i])
+		{
+			if (anull[i] != bnull[i])
+				return false;
+		}
+		else if (equality->by_image[i])
+		{
+			if (!datum_image_eq(a[i], b[i], equality->byval[i], equality->typlen[i]))
+				return false;
+		}
+		else if (!DatumGetBool(FunctionCall2Coll(&equality->eq[i],
+												 equality->collations[i],
+												 a[i], b[i])))
+			return false;
+	}
+	return true;
 }
 
 static void
@@ -459,9 +609,12 @@ childkeys_add(ChildKeyGroup *group, Datum *values, bool *isnull, int64 rows,
 	uint32		b;
 	MemoryContext oldcxt;
 
-	for (int i = 0; i < group->nkeys; i++)
-		hash = hash_combine(hash, isnull[i] ? 0x9e3779b9 :
-							image_hash(values[i], group->byval[i], group->typlen[i]));
+	if (group->equality != NULL)
+		hash = keyeq_hash(group->equality, values, isnull);
+	else
+		for (int i = 0; i < group->nkeys; i++)
+			hash = hash_combine(hash, isnull[i] ? 0x9e3779b9 :
+								image_hash(values[i], group->byval[i], group->typlen[i]));
 
 	b = hash & (group->nbuckets - 1);
 	for (key = group->buckets[b]; key != NULL; key = key->chain)
@@ -470,14 +623,18 @@ childkeys_add(ChildKeyGroup *group, Datum *values, bool *isnull, int64 rows,
 
 		if (key->hash != hash)
 			continue;
-		for (i = 0; i < group->nkeys; i++)
-		{
-			if (key->isnull[i] != isnull[i] ||
-				(!isnull[i] &&
-				 !datum_image_eq(key->values[i], values[i],
-								 group->byval[i], group->typlen[i])))
-				break;
-		}
+		if (group->equality != NULL)
+			i = keyeq_equal(group->equality, key->values, key->isnull,
+							values, isnull) ? group->nkeys : 0;
+		else
+			for (i = 0; i < group->nkeys; i++)
+			{
+				if (key->isnull[i] != isnull[i] ||
+					(!isnull[i] &&
+					 !datum_image_eq(key->values[i], values[i],
+									 group->byval[i], group->typlen[i])))
+					break;
+			}
 		if (i == group->nkeys)
 		{
 			key->rows += rows;
@@ -494,13 +651,18 @@ childkeys_add(ChildKeyGroup *group, Datum *values, bool *isnull, int64 rows,
 	for (int i = 0; i < group->nkeys; i++)
 	{
 		key->isnull[i] = isnull[i];
-		key->values[i] = isnull[i] ? (Datum) 0 :
-			datumCopy(values[i], group->byval[i], group->typlen[i]);
+		if (isnull[i])
+			key->values[i] = (Datum) 0;
+		else if (group->flatten && group->typlen[i] == -1)
+			key->values[i] = PointerGetDatum(PG_DETOAST_DATUM_COPY(values[i]));
+		else
+			key->values[i] = datumCopy(values[i], group->byval[i], group->typlen[i]);
 	}
 	MemoryContextSwitchTo(oldcxt);
 	key->hash = hash;
 	key->rows = rows;
 	key->orphan = false;
+	key->tag = 0;
 	key->next = NULL;
 	key->chain = group->buckets[b];
 	group->buckets[b] = key;

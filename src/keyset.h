@@ -26,14 +26,24 @@ extern void keyset_complete(ParentKeySet *set);
 extern bool keyset_contains(ParentKeySet *set, Datum *child_values);
 extern uint64 keyset_count(ParentKeySet *set);
 
+/* How a reference's child keys compare: as GROUP BY compares them. */
+typedef struct KeyEquality KeyEquality;
+
+extern KeyEquality *keyeq_create(RiReference *ref, MemoryContext cxt);
+extern uint32 keyeq_hash(KeyEquality *equality, Datum *values, bool *isnull);
+extern bool keyeq_equal(KeyEquality *equality, Datum *a, bool *anull,
+						Datum *b, bool *bnull);
+extern bool keyeq_json_faithful(KeyEquality *equality);
+
 /* The distinct child keys of one batch, with a row count each. */
 typedef struct ChildKey
 {
 	struct ChildKey *next;		/* in the order added */
 	struct ChildKey *chain;		/* same hash bucket */
-	uint32		hash;
+	uint32		hash;			/* keyeq_hash() in a group by equality */
 	int64		rows;
 	bool		orphan;			/* known orphan (MATCH FULL, partly NULL) */
+	int			tag;			/* the caller's, 0 when added */
 	Datum	   *values;
 	bool	   *isnull;
 } ChildKey;
@@ -42,6 +52,9 @@ typedef struct ChildKeyGroup ChildKeyGroup;
 
 extern ChildKeyGroup *childkeys_create(int nkeys, Oid *types,
 									   MemoryContext cxt);
+extern ChildKeyGroup *childkeys_create_eq(RiReference *ref,
+										  KeyEquality *equality, bool flatten,
+										  MemoryContext cxt);
 extern ChildKey *childkeys_add(ChildKeyGroup *group, Datum *values,
 							   bool *isnull, int64 rows, bool create);
 extern ChildKey *childkeys_first(ChildKeyGroup *group);

@@ -77,6 +77,7 @@ extern int	ri_fixed_output_begin(void);
 extern void ri_fixed_output_end(int nestlevel);
 extern bool ri_output_depends_on_settings(Oid type);
 extern bool ri_keys_compare_by_image(RiReference *ref);
+extern const char *ri_incremental_inexact(RiReference *ref);
 extern bool ri_incremental_safe(RiReference *ref, Oid child_owner);
 
 /* registry.c: the declared references whose child the caller owns */

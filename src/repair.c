@@ -4,20 +4,37 @@
  *		Deferred cascade: CALL ri_policy.repair() applies an ON DELETE-style
  *		action to the orphans that the last validation pass recorded.
  *
- * The work list is ri_policy._violation, walked in key order, a batch of
- * keys holding about batch_size child rows at a time.  Each batch is one
- * statement that re-checks, at the moment it acts, which of its keys still
- * have no parent (a fresh snapshot, the reference's pinned operators), and
- * deletes or updates only the child rows of those keys; the rows it changes
- * are locked by the DELETE or UPDATE itself, and a row changed concurrently
- * is re-checked by PostgreSQL before it is touched.  So a child whose parent
- * exists by then is never touched.  Outside a transaction block each batch
- * commits; the keys acted on leave ri_policy._violation with it, so an
- * interrupted repair simply goes on at the next call.
+ * The work list is ri_policy._violation, walked in the order of its index
+ * (key_hash, then key), a batch of keys holding about batch_size child rows
+ * at a time.  Each batch judges the rows it may act on exactly as a pass
+ * judges them:
  *
- * It runs as the child's owner, like the RI triggers' cascades (so that
- * owner needs SELECT on the parent's key columns), and holds the
- * reference's advisory lock, so it never overlaps a validation.
+ * - the recorded keys are read back into the child's types, and the child
+ *   rows that hold them found with the child type's equality (as a pass
+ *   groups them: 'ABC' with 'abc' in a citext key), as the child's owner;
+ * - those rows are grouped by binary image, and each group is judged by
+ *   SQL's MATCH rules and the parent probe (probe.c: converted as the
+ *   child's owner, the parent probed as its owner through the pinned
+ *   operators, with a fresh snapshot), so a row is acted on only if it is
+ *   itself an orphan;
+ * - the orphaned rows are deleted or updated by their row ids, as the
+ *   child's owner; a row changed since it was read has another row id
+ *   then, and is left alone;
+ * - the parent is probed again for the rows acted on: if one has a parent
+ *   by then, the batch's changes are rolled back and the batch is done
+ *   again without it.
+ *
+ * So a child whose parent exists by the time its row is changed is never
+ * touched.  A key leaves ri_policy._violation when rows of it were
+ * repaired, or when it has no rows left; one whose rows all have a parent
+ * now stays recorded until the next pass drops it.  Outside a transaction
+ * block each batch commits, so an interrupted repair simply goes on at the
+ * next call.
+ *
+ * It runs the child's code as the child's owner and the parent's as the
+ * parent's owner (the RI triggers' cascades too read the parent as its
+ * owner), each in a restricted security context, and holds the reference's
+ * advisory lock, so it never overlaps a validation.
  *
  * src/repair.c
  *
@@ -41,13 +58,14 @@
 #include "utils/datum.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
-#include "utils/rls.h"
 #include "utils/snapmgr.h"
 #include "utils/typcache.h"
 
 #include "compare.h"
 #include "compat.h"
+#include "probe.h"
 #include "reference.h"
+#include "results.h"
 #include "ri_policy.h"
 
 PG_FUNCTION_INFO_V1(ri_policy_repair);
@@ -62,17 +80,44 @@ typedef enum RepairAction
 static const char *const action_names[] = {"delete", "set null", "set default"};
 
 /*
- * The statement that repairs one batch of keys ($1, a jsonb[] of keys as
- * ri_policy.violations has them):
+ * The statement that finds the child rows of a batch of keys ($1 ... $n,
+ * arrays of the child's types), as the child's owner, with the child
+ * type's equality (NULL matching NULL: a MATCH FULL violation may be partly
+ * NULL), through the child's index if any:
  *
- *	WITH k AS (SELECT j, (j->>'c1')::t1 AS k1, ... FROM unnest($1) j),
- *		 o AS (SELECT * FROM k WHERE NOT EXISTS
- *				(SELECT 1 FROM [ONLY] parent x WHERE x.p1 OPERATOR(op1) k.k1 ...)),
- *		 a AS (DELETE FROM [ONLY] child c USING o WHERE <c matches o> RETURNING 1)
- *	SELECT (SELECT count(*) FROM a), ARRAY(SELECT j FROM o)
+ *	SELECT o.i, c.tableoid, c.ctid, c.c1, ...
+ *	  FROM ROWS FROM (unnest($1), ...) WITH ORDINALITY AS o(k1, ..., i)
+ *	  JOIN [ONLY] child c ON <c matches o>
+ */
+static char *
+rows_sql(RiReference *ref)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "SELECT o.i, c.tableoid, c.ctid");
+	for (int i = 0; i < ref->nkeys; i++)
+		appendStringInfo(&buf, ", c.%s", quote_identifier(ref->child_columns[i]));
+	appendStringInfoString(&buf, " FROM ROWS FROM (");
+	for (int i = 0; i < ref->nkeys; i++)
+		appendStringInfo(&buf, "%spg_catalog.unnest($%d)", i ? ", " : "", i + 1);
+	appendStringInfoString(&buf, ") WITH ORDINALITY AS o(");
+	for (int i = 0; i < ref->nkeys; i++)
+		appendStringInfo(&buf, "k%d, ", i + 1);
+	appendStringInfo(&buf, "i) JOIN %s%s c ON ", ref->only_child ? "ONLY " : "",
+					 ri_qualified_name(ref->child));
+	ri_append_child_match(&buf, ref, "o.k%d", true);
+	return buf.data;
+}
+
+/*
+ * The statement that repairs rows of one table ($1, its OID) by their row
+ * ids ($2), as the child's owner:
  *
- * (UPDATE ... SET c1 = NULL | DEFAULT, ... for the other actions.)  It
- * returns the rows changed and the keys that were still orphans.
+ *	DELETE FROM [ONLY] child c WHERE c.tableoid = $1 AND c.ctid = ANY ($2)
+ *
+ * (UPDATE ... SET c1 = NULL | DEFAULT, ... for the other actions, through
+ * the child itself, so that a partitioned child routes the rows).
  */
 static char *
 repair_sql(RiReference *ref, RepairAction action)
@@ -81,18 +126,8 @@ repair_sql(RiReference *ref, RepairAction action)
 	const char *child = ri_qualified_name(ref->child);
 
 	initStringInfo(&buf);
-	appendStringInfoString(&buf, "WITH k AS (SELECT j");
-	for (int i = 0; i < ref->nkeys; i++)
-		appendStringInfo(&buf, ", (j OPERATOR(pg_catalog.->>) %s)::%s AS k%d",
-						 quote_literal_cstr(ref->child_columns[i]),
-						 format_type_be_qualified(ref->child_types[i]), i + 1);
-	appendStringInfoString(&buf, " FROM pg_catalog.unnest($1) AS j),"
-						   " o AS (SELECT * FROM k WHERE ");
-	ri_append_no_parent(&buf, ref, "k.k%d");
-	appendStringInfoString(&buf, "), a AS (");
 	if (action == REPAIR_DELETE)
-		appendStringInfo(&buf, "DELETE FROM %s%s c USING o WHERE ",
-						 ref->only_child ? "ONLY " : "", child);
+		appendStringInfo(&buf, "DELETE FROM %s%s c", ref->only_child ? "ONLY " : "", child);
 	else
 	{
 		appendStringInfo(&buf, "UPDATE %s%s c SET ", ref->only_child ? "ONLY " : "", child);
@@ -100,13 +135,8 @@ repair_sql(RiReference *ref, RepairAction action)
 			appendStringInfo(&buf, "%s%s = %s", i ? ", " : "",
 							 quote_identifier(ref->child_columns[i]),
 							 action == REPAIR_SET_NULL ? "NULL" : "DEFAULT");
-		appendStringInfoString(&buf, " FROM o WHERE ");
 	}
-	/* a MATCH FULL violation may be partly NULL */
-	ri_append_child_match(&buf, ref, "o.k%d", true);
-	appendStringInfoString(&buf, " RETURNING 1)"
-						   " SELECT (SELECT pg_catalog.count(*) FROM a),"
-						   " ARRAY(SELECT j FROM o)");
+	appendStringInfoString(&buf, " WHERE c.tableoid = $1 AND c.ctid = ANY ($2)");
 	return buf.data;
 }
 
@@ -115,6 +145,248 @@ static void
 exec_ext(const char *sql, int nargs, Oid *argtypes, Datum *values)
 {
 	(void) ri_exec_as_owner(NULL, sql, nargs, argtypes, values, NULL, false);
+}
+
+/* Prepare and keep a statement, as the child's owner. */
+static SPIPlanPtr
+prepare_as(Oid userid, const char *sql, int nargs, Oid *argtypes)
+{
+	RiUserState saved;
+	int			nestlevel;
+	SPIPlanPtr	plan;
+
+	ri_become(userid, RI_OWNER_CONTEXT, &saved);
+	nestlevel = ri_safe_search_path();
+	plan = SPI_prepare(sql, nargs, argtypes);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	SPI_keepplan(plan);
+	ri_restore_search_path(nestlevel);
+	ri_restore(&saved);
+	return plan;
+}
+
+/* Run a kept statement as the child's owner; returns SPI's result code. */
+static int
+execute_as(Oid userid, SPIPlanPtr plan, Datum *args)
+{
+	RiUserState saved;
+	int			nestlevel;
+	int			rc;
+	MemoryContext oldcxt = CurrentMemoryContext;
+
+	ri_become(userid, RI_OWNER_CONTEXT, &saved);
+	nestlevel = ri_safe_search_path();
+	rc = SPI_execute_plan(plan, args, NULL, false, 0);
+	MemoryContextSwitchTo(oldcxt);
+	ri_restore_search_path(nestlevel);
+	ri_restore(&saved);
+	return rc;
+}
+
+/* The rows of one batch of keys, and the image groups they fall into */
+typedef struct BatchRows
+{
+	int			n;
+	int		   *key;			/* which recorded key, from 0 */
+	Oid		   *table;
+	ItemPointerData *tid;
+	ChildKey  **group;			/* tag: 1 while the group is acted on */
+	ChildKeyGroup *groups;
+} BatchRows;
+
+/*
+ * Act on the rows whose group is tagged, table by table, as the child's
+ * owner; returns how many rows the action changed.
+ */
+static int64
+act_on_rows(SPIPlanPtr plan, Oid child_owner, BatchRows *rows)
+{
+	int64		changed = 0;
+	bool	   *done = palloc0((rows->n + 1) * sizeof(bool));
+	Datum	   *tids = palloc((rows->n + 1) * sizeof(Datum));
+
+	for (int r = 0; r < rows->n; r++)
+	{
+		Datum		args[2];
+		int			m = 0;
+		int			rc;
+
+		if (done[r] || rows->group[r]->tag == 0)
+			continue;
+		for (int q = r; q < rows->n; q++)
+		{
+			if (!done[q] && rows->group[q]->tag != 0 && rows->table[q] == rows->table[r])
+			{
+				tids[m++] = PointerGetDatum(&rows->tid[q]);
+				done[q] = true;
+			}
+		}
+		args[0] = ObjectIdGetDatum(rows->table[r]);
+		args[1] = PointerGetDatum(construct_array(tids, m, TIDOID, sizeof(ItemPointerData),
+												  false, TYPALIGN_SHORT));
+		rc = execute_as(child_owner, plan, args);
+		if (rc != SPI_OK_DELETE && rc != SPI_OK_UPDATE)
+			elog(ERROR, "repair statement failed: %s", SPI_result_code_string(rc));
+		changed += (int64) SPI_processed;
+	}
+	return changed;
+}
+
+/*
+ * Judge the groups of a batch's rows, act on the orphaned ones, then probe
+ * the parent again for those that were probed: if one has a parent by now,
+ * undo the batch's changes (a subtransaction), leave that group out and act
+ * again.  Returns the rows changed; the groups acted on keep their tag.
+ */
+static int64
+judge_and_act(RiReference *ref, SPIPlanPtr action, SPIPlanPtr probe,
+			  Oid child_owner, Oid parent_owner, BatchRows *rows)
+{
+	uint64		ngroups = childkeys_count(rows->groups);
+	Datum	   *values[INDEX_MAX_KEYS];
+	ChildKey  **probed = palloc((ngroups + 1) * sizeof(ChildKey *));
+	bool	   *orphan = palloc((ngroups + 1) * sizeof(bool));
+	int			m = 0;
+
+	if (ngroups == 0)
+		return 0;
+
+	/* SQL's rules, then the parent probe for the groups without NULLs */
+	for (int i = 0; i < ref->nkeys; i++)
+		values[i] = palloc((ngroups + 1) * sizeof(Datum));
+	for (ChildKey *g = childkeys_first(rows->groups); g != NULL; g = g->next)
+	{
+		int			nnulls = 0;
+
+		for (int i = 0; i < ref->nkeys; i++)
+			nnulls += g->isnull[i];
+		if (nnulls > 0)
+		{
+			/* a MATCH FULL key partly NULL: a violation itself */
+			g->tag = (ref->match_full && nnulls < ref->nkeys);
+			continue;
+		}
+		for (int i = 0; i < ref->nkeys; i++)
+			values[i][m] = g->values[i];
+		probed[m++] = g;
+	}
+	ri_probe(ref, probe, child_owner, parent_owner, values, m, orphan);
+	for (int j = 0; j < m; j++)
+		probed[j]->tag = orphan[j];
+
+	for (;;)
+	{
+		MemoryContext cxt = CurrentMemoryContext;
+		ResourceOwner owner = CurrentResourceOwner;
+		int64		changed;
+		int			again = 0;
+		bool		appeared = false;
+
+		BeginInternalSubTransaction(NULL);
+		MemoryContextSwitchTo(cxt);
+		changed = act_on_rows(action, child_owner, rows);
+
+		/* the probe once more, for the groups acted on */
+		for (int j = 0; j < m; j++)
+		{
+			if (probed[j]->tag == 0)
+				continue;
+			for (int i = 0; i < ref->nkeys; i++)
+				values[i][again] = probed[j]->values[i];
+			probed[again++] = probed[j];
+		}
+		m = again;
+		ri_probe(ref, probe, child_owner, parent_owner, values, m, orphan);
+		for (int j = 0; j < m; j++)
+		{
+			if (!orphan[j])
+			{
+				probed[j]->tag = 0;
+				appeared = true;
+			}
+		}
+
+		if (appeared)
+			RollbackAndReleaseCurrentSubTransaction();
+		else
+			ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		if (!appeared)
+			return changed;
+	}
+}
+
+/*
+ * Read the child rows of the readable keys of a batch (values[i][k],
+ * isnull[i][k]; use[k]) as the child's owner, and group them by image.
+ */
+static void
+read_rows(RiReference *ref, SPIPlanPtr plan, Oid child_owner, Datum **values,
+		  bool **isnull, bool *use, int n, BatchRows *rows)
+{
+	Datum		args[INDEX_MAX_KEYS];
+	int		   *index = palloc((n + 1) * sizeof(int));
+	int			m = 0;
+	int			rc;
+	int16		typlen[INDEX_MAX_KEYS];
+	bool		typbyval[INDEX_MAX_KEYS];
+	char		typalign[INDEX_MAX_KEYS];
+
+	for (int k = 0; k < n; k++)
+		if (use[k])
+			index[m++] = k;
+	rows->n = 0;
+	rows->groups = childkeys_create(ref->nkeys, ref->child_types, CurrentMemoryContext);
+	if (m == 0)
+		return;
+
+	for (int i = 0; i < ref->nkeys; i++)
+	{
+		Datum	   *elems = palloc(m * sizeof(Datum));
+		bool	   *nulls = palloc(m * sizeof(bool));
+		int			dims[1] = {m};
+		int			lbs[1] = {1};
+
+		get_typlenbyvalalign(ref->child_types[i], &typlen[i], &typbyval[i], &typalign[i]);
+		for (int j = 0; j < m; j++)
+		{
+			elems[j] = values[i][index[j]];
+			nulls[j] = isnull[i][index[j]];
+		}
+		args[i] = PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs,
+													 ref->child_types[i], typlen[i],
+													 typbyval[i], typalign[i]));
+	}
+	rc = execute_as(child_owner, plan, args);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+
+	rows->key = palloc((SPI_processed + 1) * sizeof(int));
+	rows->table = palloc((SPI_processed + 1) * sizeof(Oid));
+	rows->tid = palloc((SPI_processed + 1) * sizeof(ItemPointerData));
+	rows->group = palloc((SPI_processed + 1) * sizeof(ChildKey *));
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[r];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		Datum		v[INDEX_MAX_KEYS];
+		bool		nl[INDEX_MAX_KEYS];
+		bool		isnull_;
+		int64		ord = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull_));
+
+		if (ord < 1 || ord > m)
+			elog(ERROR, "unexpected key position " INT64_FORMAT " of %d", ord, m);
+		rows->key[rows->n] = index[ord - 1];
+		rows->table[rows->n] = DatumGetObjectId(SPI_getbinval(tup, desc, 2, &isnull_));
+		ItemPointerCopy((ItemPointer) DatumGetPointer(SPI_getbinval(tup, desc, 3, &isnull_)),
+						&rows->tid[rows->n]);
+		for (int i = 0; i < ref->nkeys; i++)
+			v[i] = SPI_getbinval(tup, desc, i + 4, &nl[i]);
+		rows->group[rows->n++] = childkeys_add(rows->groups, v, nl, 1, true);
+	}
+	SPI_freetuptable(SPI_tuptable);
 }
 
 /*
@@ -130,7 +402,10 @@ repair_one(RiReference *found, const char *action_arg, int batch_size, bool atom
 	const char *act;
 	int64		total_rows = 0;
 	int64		total_keys = 0;
+	int64		unreadable_keys = 0;
 	SPIPlanPtr volatile plan = NULL;
+	SPIPlanPtr volatile find = NULL;
+	SPIPlanPtr volatile probe = NULL;
 	const char *name;
 
 	ref = ri_begin_work(found, &work);
@@ -158,49 +433,56 @@ repair_one(RiReference *found, const char *action_arg, int batch_size, bool atom
 			return 0;
 		}
 	}
-	/* the re-check runs as the child's owner: it must see every parent row */
-	if (check_enable_rls(ref->parent, ri_rel_owner(ref->child), true) == RLS_ENABLED)
-	{
-		Oid			parent = ref->parent;
-		Oid			child = ref->child;
-
-		ri_end_work(&work);		/* frees ref */
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("cannot repair reference \"%s\": row-level security hides rows of table \"%s\" from the owner of table \"%s\"",
-						name, get_rel_name(parent), get_rel_name(child))));
-	}
 	action = strcmp(act, "delete") == 0 ? REPAIR_DELETE :
 		strcmp(act, "set null") == 0 ? REPAIR_SET_NULL : REPAIR_SET_DEFAULT;
 
-
 	PG_TRY();
 	{
+		int32		last_hash = 0;
 		Datum		last_key = (Datum) 0;
 		bool		have_last = false;
 		Oid			child_owner = ri_rel_owner(ref->child);
-		char	   *sql;
+		Oid			parent_owner = ri_rel_owner(ref->parent);
 		MemoryContext batch_cxt = AllocSetContextCreate(cxt, "ri_policy repair batch",
 														ALLOCSET_DEFAULT_SIZES);
+		Oid			types[INDEX_MAX_KEYS];
+		Oid			act_types[2] = {OIDOID, TIDARRAYOID};
 
 		/* owners, casts and types may have changed since the declaration */
 		ri_check_comparison(ref);
-		sql = repair_sql(ref, action);
+		for (int i = 0; i < ref->nkeys; i++)
+		{
+			types[i] = get_array_type(ref->child_types[i]);
+			if (!OidIsValid(types[i]))
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("cannot repair reference \"%s\": type %s has no array type",
+								name, format_type_be(ref->child_types[i]))));
+		}
+		probe = ri_probe_prepare(ref);
+		find = prepare_as(child_owner, rows_sql(ref), ref->nkeys, types);
+		plan = prepare_as(child_owner, repair_sql(ref, action), 2, act_types);
 
 		for (;;)
 		{
-			Datum		args[3];
-			Oid			argtypes[3] = {INT8OID, INT4OID, JSONBOID};
+			Datum		args[4];
+			Oid			argtypes[4] = {INT8OID, INT4OID, INT4OID, JSONBOID};
+			char		nulls[4] = {' ', ' ', have_last ? ' ' : 'n', have_last ? ' ' : 'n'};
 			Datum	   *keys;
-			int			nkeys = 0;
-			int64		rows = 0;
-			RiUserState saved;
-			int			nestlevel;
+			Datum	   *hashes;
+			int			n = 0;
+			int64		nrows = 0;
 			bool		isnull;
-			Datum		orphans;
-			Datum		arg;
-			Oid			jsonb_array = JSONBARRAYOID;
-			int			rc;
+			Datum	   *values[INDEX_MAX_KEYS];
+			bool	   *nulls_of[INDEX_MAX_KEYS];
+			bool	   *unreadable;
+			bool	   *use;
+			bool	   *acted;
+			bool	   *has_rows;
+			BatchRows	rows;
+			Datum	   *done_keys;
+			Datum	   *done_hashes;
+			int			ndone = 0;
 
 			MemoryContextSwitchTo(batch_cxt);
 			PushActiveSnapshot(GetTransactionSnapshot());
@@ -209,69 +491,99 @@ repair_one(RiReference *found, const char *action_arg, int batch_size, bool atom
 			/* (each key holds at least one row: batch_size keys suffice) */
 			args[0] = Int64GetDatum(ref->id);
 			args[1] = Int32GetDatum(batch_size);
-			args[2] = have_last ? last_key : (Datum) 0;
-			exec_ext(have_last ?
-					 "SELECT key, child_rows FROM ri_policy._violation"
-					 " WHERE reference = $1 AND key > $3 ORDER BY key LIMIT $2" :
-					 "SELECT key, child_rows FROM ri_policy._violation"
-					 " WHERE reference = $1 ORDER BY key LIMIT $2",
-					 have_last ? 3 : 2, argtypes, args);
+			args[2] = Int32GetDatum(last_hash);
+			args[3] = last_key;
+			(void) ri_exec_as_owner(NULL,
+									"SELECT key, key_hash, child_rows FROM ri_policy._violation"
+									" WHERE reference = $1"
+									"   AND key_hash >= COALESCE($3, -2147483648)"
+									"   AND ($3 IS NULL OR key_hash > $3 OR key > $4)"
+									" ORDER BY key_hash, key LIMIT $2",
+									4, argtypes, args, nulls, false);
 			keys = palloc((SPI_processed + 1) * sizeof(Datum));
-			for (uint64 i = 0; i < SPI_processed && rows < batch_size; i++)
+			hashes = palloc((SPI_processed + 1) * sizeof(Datum));
+			for (uint64 i = 0; i < SPI_processed && nrows < batch_size; i++)
 			{
-				keys[nkeys++] = SPI_getbinval(SPI_tuptable->vals[i],
-											  SPI_tuptable->tupdesc, 1, &isnull);
-				rows += DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
-													SPI_tuptable->tupdesc, 2, &isnull));
+				HeapTuple	tup = SPI_tuptable->vals[i];
+				TupleDesc	desc = SPI_tuptable->tupdesc;
+
+				keys[n] = PointerGetDatum(PG_DETOAST_DATUM_COPY(SPI_getbinval(tup, desc, 1,
+																			  &isnull)));
+				hashes[n++] = SPI_getbinval(tup, desc, 2, &isnull);
+				nrows += DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
 			}
-			if (nkeys == 0)
+			SPI_freetuptable(SPI_tuptable);
+			if (n == 0)
 			{
-				SPI_freetuptable(SPI_tuptable);
 				PopActiveSnapshot();
 				break;
 			}
 			MemoryContextSwitchTo(cxt);
 			if (have_last)
 				pfree(DatumGetPointer(last_key));
-			last_key = PointerGetDatum(PG_DETOAST_DATUM_COPY(keys[nkeys - 1]));
+			last_key = PointerGetDatum(PG_DETOAST_DATUM_COPY(keys[n - 1]));
+			last_hash = DatumGetInt32(hashes[n - 1]);
 			have_last = true;
-
-			/* act, as the child's owner, on the keys still orphaned */
 			MemoryContextSwitchTo(batch_cxt);
-			arg = PointerGetDatum(construct_array(keys, nkeys, JSONBOID, -1, false,
-												  TYPALIGN_INT));
-			SPI_freetuptable(SPI_tuptable);
-			ri_become(child_owner, RI_OWNER_CONTEXT, &saved);
-			nestlevel = ri_safe_search_path();
-			if (plan == NULL)
+
+			/* the keys in the child's types, as the child's owner */
+			for (int i = 0; i < ref->nkeys; i++)
 			{
-				plan = SPI_prepare(sql, 1, &jsonb_array);
-				if (plan == NULL)
-					elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-				SPI_keepplan(plan);
+				values[i] = palloc(n * sizeof(Datum));
+				nulls_of[i] = palloc(n * sizeof(bool));
 			}
-			rc = SPI_execute_plan(plan, &arg, NULL, false, 0);
-			MemoryContextSwitchTo(batch_cxt);
-			ri_restore_search_path(nestlevel);
-			ri_restore(&saved);
-			if (rc != SPI_OK_SELECT || SPI_processed != 1)
-				elog(ERROR, "repair statement failed: %s", SPI_result_code_string(rc));
-			total_rows += DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-													  SPI_tuptable->tupdesc, 1, &isnull));
-			orphans = PointerGetDatum(PG_DETOAST_DATUM_COPY(SPI_getbinval(SPI_tuptable->vals[0],
-																		SPI_tuptable->tupdesc,
-																		2, &isnull)));
-			SPI_freetuptable(SPI_tuptable);
-			total_keys += ArrayGetNItems(ARR_NDIM(DatumGetArrayTypeP(orphans)),
-										 ARR_DIMS(DatumGetArrayTypeP(orphans)));
+			unreadable = palloc(n * sizeof(bool));
+			ri_keys_read(ref, child_owner, keys, n, values, nulls_of, unreadable);
+			use = palloc(n * sizeof(bool));
+			for (int k = 0; k < n; k++)
+			{
+				use[k] = !unreadable[k];
+				unreadable_keys += unreadable[k];
+			}
 
-			/* those keys are repaired: they leave the violations */
-			args[1] = orphans;
-			argtypes[1] = JSONBARRAYOID;
-			exec_ext("DELETE FROM ri_policy._violation"
-					 " WHERE reference = $1 AND key = ANY ($2)",
-					 2, argtypes, args);
-			argtypes[1] = INT4OID;
+			/* their rows, judged and acted on, each as a pass would */
+			read_rows(ref, find, child_owner, values, nulls_of, use, n, &rows);
+			total_rows += judge_and_act(ref, plan, probe, child_owner, parent_owner, &rows);
+
+			/*
+			 * The keys that were repaired, or that have no rows left, leave
+			 * the violations
+			 */
+			acted = palloc0(n * sizeof(bool));
+			has_rows = palloc0(n * sizeof(bool));
+			for (int r = 0; r < rows.n; r++)
+			{
+				has_rows[rows.key[r]] = true;
+				acted[rows.key[r]] |= (rows.group[r]->tag != 0);
+			}
+			done_keys = palloc(n * sizeof(Datum));
+			done_hashes = palloc(n * sizeof(Datum));
+			for (int k = 0; k < n; k++)
+			{
+				if (!use[k] || (has_rows[k] && !acted[k]))
+					continue;
+				total_keys += acted[k];
+				done_keys[ndone] = keys[k];
+				done_hashes[ndone++] = hashes[k];
+			}
+			if (ndone > 0)
+			{
+				Datum		dargs[3];
+				Oid			dtypes[3] = {INT8OID, INT4ARRAYOID, JSONBARRAYOID};
+
+				dargs[0] = Int64GetDatum(ref->id);
+				dargs[1] = PointerGetDatum(construct_array(done_hashes, ndone, INT4OID, 4,
+														   true, TYPALIGN_INT));
+				dargs[2] = PointerGetDatum(construct_array(done_keys, ndone, JSONBOID, -1,
+														   false, TYPALIGN_INT));
+				exec_ext("DELETE FROM ri_policy._violation v"
+						 " USING ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3)) AS u(h, k)"
+						 " JOIN LATERAL (SELECT x.ctid AS t FROM ri_policy._violation x"
+						 "                WHERE x.reference = $1 AND x.key_hash = u.h"
+						 "                  AND x.key = u.k) f ON true"
+						 " WHERE v.ctid = f.t",
+						 3, dtypes, dargs);
+			}
 
 			PopActiveSnapshot();
 			if (!atomic)
@@ -283,12 +595,23 @@ repair_one(RiReference *found, const char *action_arg, int batch_size, bool atom
 	}
 	PG_FINALLY();
 	{
-		if (plan != NULL)
-			SPI_freeplan(plan);
+		SPIPlanPtr	plans[3] = {plan, find, probe};
+
+		for (int i = 0; i < lengthof(plans); i++)
+		{
+			if (plans[i] != NULL)
+				SPI_freeplan(plans[i]);
+		}
 		ri_end_work(&work);
 	}
 	PG_END_TRY();
 
+	if (unreadable_keys > 0)
+		ereport(WARNING,
+				(errmsg("reference \"%s\": %lld recorded key%s could not be read back and %s left alone",
+						name, (long long) unreadable_keys, unreadable_keys == 1 ? "" : "s",
+						unreadable_keys == 1 ? "was" : "were"),
+				 errhint("Validate the reference again.")));
 	ereport(NOTICE,
 			(errmsg("reference \"%s\": %lld row%s of %lld orphaned key%s %s",
 					name,

@@ -22,7 +22,9 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/typcache.h"
+#include "parser/parse_coerce.h"
 
+#include "compare.h"
 #include "reference.h"
 
 /* A relation's schema-qualified, quoted name. */
@@ -195,33 +197,69 @@ type_compares_by_image(Oid type)
 }
 
 /*
- * Do equal keys of this reference have equal jsonb forms?  An incremental
- * pass clears a recorded violation through the jsonb form of the key that
- * its new parent has, and skips the keys of child rows whose parent exists
- * (validate.c).  Both need a parent key to equal the orphan's key exactly:
- * built-in types and equality operators, and deterministic collations.  Not
- * so for citext, intervals or case-insensitive collations, where 'ABC' can
- * be the parent of 'abc'.
+ * Why an incremental pass could not compare this reference's keys exactly
+ * as a full pass does, as a DETAIL sentence; NULL if it can.
+ *
+ * An incremental pass clears a recorded violation through the jsonb form of
+ * the key that its new parent has, skips the keys of child rows whose
+ * parent exists, and finds the child rows of a parent key that changed by
+ * reading that key back into the child's type (validate.c).  All of this
+ * needs each parent key to equal exactly one child value, and equal child
+ * values to have equal jsonb forms: built-in types and equality operators,
+ * deterministic collations, and a cast from the child's type to the one the
+ * operator takes (if any) that keeps values apart.  Not so for citext,
+ * intervals or case-insensitive collations, where 'ABC' can be the parent
+ * of 'abc'; nor for a numeric child of a float parent, whose values 0.1 and
+ * 0.1000000000000000000001 are both children of the parent 0.1; nor for
+ * timestamp against timestamptz, whose equality depends on the session's
+ * time zone.
  */
-bool
-ri_keys_compare_by_image(RiReference *ref)
+const char *
+ri_incremental_inexact(RiReference *ref)
 {
 	for (int i = 0; i < ref->nkeys; i++)
 	{
 		Oid			type;
 		int32		typmod;
 		Oid			collation;
+		Oid			child = ref->child_types[i];
+		Oid			parent = ref->parent_types[i];
+		Oid			probe = ri_probe_type(ref, i);
 
 		get_atttypetypmodcoll(ref->child, get_attnum(ref->child, ref->child_columns[i]),
 							  &type, &typmod, &collation);
 
-		if (!type_compares_by_image(ref->child_types[i]) ||
-			!type_compares_by_image(ref->parent_types[i]) ||
-			ref->eq_operators[i] >= FirstGenbkiObjectId ||
-			(OidIsValid(collation) && !get_collation_isdeterministic(collation)) ||
+		if (!type_compares_by_image(child) || !type_compares_by_image(parent) ||
+			ref->eq_operators[i] >= FirstGenbkiObjectId)
+			return psprintf("Column \"%s\" is of type %s: incremental passes re-check keys of built-in types compared with built-in operators only.",
+							ref->child_columns[i], format_type_be(child));
+		if ((OidIsValid(collation) && !get_collation_isdeterministic(collation)) ||
 			(OidIsValid(ref->parent_collations[i]) &&
 			 !get_collation_isdeterministic(ref->parent_collations[i])))
-			return false;
+			return psprintf("Column \"%s\" is compared under a nondeterministic collation.",
+							ref->child_columns[i]);
+		if (child != probe && !IsBinaryCoercible(child, probe) &&
+			!((child == INT2OID || child == INT4OID || child == INT8OID) &&
+			  probe == NUMERICOID))
+			return psprintf("Column \"%s\" of type %s is compared after a cast to type %s, which can take several values to the same one.",
+							ref->child_columns[i], format_type_be(child),
+							format_type_be(probe));
+		if ((child == TIMESTAMPTZOID) != (parent == TIMESTAMPTZOID) &&
+			(child == TIMESTAMPTZOID || child == TIMESTAMPOID || child == DATEOID) &&
+			(parent == TIMESTAMPTZOID || parent == TIMESTAMPOID || parent == DATEOID))
+			return psprintf("Column \"%s\" of type %s is compared with a column of type %s under the session's time zone.",
+							ref->child_columns[i], format_type_be(child),
+							format_type_be(parent));
 	}
-	return true;
+	return NULL;
+}
+
+/*
+ * Do equal keys of this reference have equal jsonb forms, and does each
+ * parent key equal one child value?  See ri_incremental_inexact().
+ */
+bool
+ri_keys_compare_by_image(RiReference *ref)
+{
+	return ri_incremental_inexact(ref) == NULL;
 }

@@ -695,7 +695,14 @@ ri_policy_track(PG_FUNCTION_ARGS)
 	ri_untrack(ref);
 	if (enabled)
 	{
+		const char *inexact = ri_incremental_inexact(ref);
+
 		create_triggers(ref, InvalidOid);
+		if (inexact != NULL)
+			ereport(NOTICE,
+					(errmsg("reference \"%s\" is validated by full passes only", ref->name),
+					 errdetail_internal("%s", inexact),
+					 errhint("Tracking it saves no work: ri_policy.track() with enabled => false stops it.")));
 		if (!child_has_index(ref))
 			ereport(NOTICE,
 					(errmsg("table \"%s\" has no index on the columns of reference \"%s\"",

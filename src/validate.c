@@ -26,8 +26,11 @@
  * position reached (ri_policy._progress) commit with the batch, so an
  * interrupted pass resumes exactly where it stopped, and the final counts
  * are exact for the rows not written while the pass ran (see "Rows written
- * during a pass").  When a pass completes, its orphans replace the reference's
- * rows in ri_policy._violation in one transaction.  A session advisory lock
+ * during a pass").  A batch groups its rows by binary image, so each group
+ * is judged as its rows would be; its orphans are then merged into keys as
+ * GROUP BY would merge them, by the child type's equality (results.c).
+ * When a pass completes, its orphans replace the reference's rows in
+ * ri_policy._violation in one transaction.  A session advisory lock
  * keeps two validations of one reference apart; its absence is also how
  * ri_policy.validation_progress tells a dead run ("interrupted").
  *
@@ -73,6 +76,7 @@
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/inval.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
@@ -90,6 +94,8 @@
 #include "columns.h"
 #include "compat.h"
 #include "keyset.h"
+#include "probe.h"
+#include "results.h"
 #include "reference.h"
 #include "ri_policy.h"
 
@@ -125,8 +131,9 @@ struct Validator
 	MemoryContext cxt;			/* lives for the whole call */
 	MemoryContext batch_cxt;	/* reset for every batch */
 	ParentKeySet *set;			/* NULL: confirm every distinct key */
+	KeyEquality *equality;		/* how child keys are grouped */
 	SPIPlanPtr	confirm;		/* which of these keys has no parent? */
-	SPIPlanPtr	record_plan;	/* add orphans to _pending */
+	SPIPlanPtr	record_plans[RI_PENDING_PLANS]; /* add orphans to _pending */
 	SPIPlanPtr	progress_plan;	/* record a batch's progress */
 	Oid			scan_user;		/* the child's owner: reads, converts and
 								 * formats its values */
@@ -195,56 +202,6 @@ child_leaves(RiReference *ref)
 	}
 	list_sort(leaves, list_oid_cmp);
 	return leaves;
-}
-
-/*
- * Prepare the probe of the live parent, one per batch for all its suspects:
- *
- *	SELECT u.i FROM ROWS FROM (unnest($1), ...) WITH ORDINALITY u(k1, ..., i)
- *	 WHERE NOT EXISTS (SELECT 1 FROM [ONLY] parent x
- *					   WHERE x.pk1 OPERATOR(op1) u.k1 [AND ...])
- *
- * with the pinned operators; $n is an array of the type the operator takes
- * on its right (ri_probe_type), the child values converted already as the
- * child's owner, so that the query runs no cast the child's owner controls
- * (generate_operator_clause adds only a relabelling to a polymorphic input
- * type, or of the parent column to its index's type).  No key type is an
- * array or a composite (ri_check_comparison), so each unnest() yields one
- * column and u.i is the ordinality.  It returns the positions of the keys
- * that are orphans.
- */
-static SPIPlanPtr
-prepare_confirm(RiReference *ref)
-{
-	StringInfoData buf;
-	SPIPlanPtr	plan;
-	Oid			argtypes[INDEX_MAX_KEYS];
-	Oid			keytypes[INDEX_MAX_KEYS];
-	int			nestlevel;
-
-	initStringInfo(&buf);
-	appendStringInfoString(&buf, "SELECT u.i FROM ROWS FROM (");
-	for (int i = 0; i < ref->nkeys; i++)
-	{
-		keytypes[i] = ri_probe_type(ref, i);
-		argtypes[i] = get_array_type(keytypes[i]);
-		if (!OidIsValid(argtypes[i]))
-			elog(ERROR, "type %s has no array type", format_type_be(keytypes[i]));
-		appendStringInfo(&buf, "%spg_catalog.unnest($%d)", i > 0 ? ", " : "", i + 1);
-	}
-	appendStringInfoString(&buf, ") WITH ORDINALITY AS u(");
-	for (int i = 0; i < ref->nkeys; i++)
-		appendStringInfo(&buf, "k%d, ", i + 1);
-	appendStringInfoString(&buf, "i) WHERE ");
-	ri_append_no_parent_typed(&buf, ref, "u.k%d", keytypes);
-
-	nestlevel = ri_safe_search_path();
-	plan = SPI_prepare(buf.data, ref->nkeys, argtypes);
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-	SPI_keepplan(plan);
-	ri_restore_search_path(nestlevel);
-	return plan;
 }
 
 /*
@@ -766,26 +723,16 @@ read_batch(Validator *v, Oid leaf, BlockNumber start, BlockNumber *next)
 }
 
 /*
- * Confirm the batch's suspects against the live parent, in one query run as
- * the parent's owner (like the RI triggers) with a fresh snapshot: the
- * keys it returns are the orphans.  The child values are first converted to
- * the operator's input type as the child's owner (compare.c); one that
- * cannot be converted goes to the probe as NULL, which no parent key
- * equals.
+ * Confirm the batch's suspects against the live parent (probe.c): the keys
+ * without a parent are the orphans.
  */
 static void
 confirm_suspects(Validator *v, ChildKeyGroup *group)
 {
-	RiReference *ref = v->ref;
-	RiUserState saved;
 	ChildKey  **suspects;
-	Datum	   *elems[INDEX_MAX_KEYS];
-	bool	   *unmatched;
-	Datum		args[INDEX_MAX_KEYS];
+	Datum	   *values[INDEX_MAX_KEYS];
+	bool	   *orphan;
 	int			n = 0;
-	int			nestlevel;
-	int			rc;
-	MemoryContext oldcxt = CurrentMemoryContext;
 
 	suspects = palloc(childkeys_count(group) * sizeof(ChildKey *) + 1);
 	for (ChildKey *key = childkeys_first(group); key != NULL; key = key->next)
@@ -796,57 +743,16 @@ confirm_suspects(Validator *v, ChildKeyGroup *group)
 	if (n == 0)
 		return;
 
-	unmatched = palloc0(n * sizeof(bool));
-	ri_become(v->scan_user, RI_OWNER_CONTEXT, &saved);
-	for (int i = 0; i < ref->nkeys; i++)
+	for (int i = 0; i < v->ref->nkeys; i++)
 	{
-		elems[i] = palloc(n * sizeof(Datum));
+		values[i] = palloc(n * sizeof(Datum));
 		for (int k = 0; k < n; k++)
-			elems[i][k] = suspects[k]->values[i];
-		elems[i] = ri_convert_for_probe(ref, i, elems[i], n, unmatched);
+			values[i][k] = suspects[k]->values[i];
 	}
-	ri_restore(&saved);
-
-	for (int i = 0; i < ref->nkeys; i++)
-	{
-		Oid			type = ri_probe_type(ref, i);
-		int			dims[1] = {n};
-		int			lbs[1] = {1};
-		int16		typlen;
-		bool		typbyval;
-		char		typalign;
-
-		get_typlenbyvalalign(type, &typlen, &typbyval, &typalign);
-		args[i] = PointerGetDatum(construct_md_array(elems[i], unmatched, 1, dims, lbs,
-													 type, typlen, typbyval, typalign));
-	}
-
-	ri_become(v->parent_owner, RI_OWNER_CONTEXT, &saved);
-	nestlevel = ri_safe_search_path();
-	rc = SPI_execute_plan(v->confirm, args, NULL, false, 0);
-	MemoryContextSwitchTo(oldcxt);
-	ri_restore_search_path(nestlevel);
-	ri_restore(&saved);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
-	if (SPI_tuptable->tupdesc->natts != 1 ||
-		TupleDescAttr(SPI_tuptable->tupdesc, 0)->atttypid != INT8OID)
-		elog(ERROR, "unexpected result of the probe of table \"%s\"",
-			 get_rel_name(ref->parent));
-
-	for (uint64 r = 0; r < SPI_processed; r++)
-	{
-		bool		isnull;
-		int64		pos = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r],
-													  SPI_tuptable->tupdesc, 1,
-													  &isnull));
-
-		if (isnull || pos < 1 || pos > n)
-			elog(ERROR, "probe of table \"%s\" returned position " INT64_FORMAT " of %d",
-				 get_rel_name(ref->parent), isnull ? 0 : pos, n);
-		suspects[pos - 1]->orphan = true;
-	}
-	SPI_freetuptable(SPI_tuptable);
+	orphan = palloc(n * sizeof(bool));
+	ri_probe(v->ref, v->confirm, v->scan_user, v->parent_owner, values, n, orphan);
+	for (int k = 0; k < n; k++)
+		suspects[k]->orphan = orphan[k];
 }
 
 /* ----------------------------------------------------------------
@@ -1018,53 +924,45 @@ hand_over(Validator *v)
 }
 
 /*
- * Sink of validate(): add the batch's orphans to ri_policy._pending, with
- * the keys formatted as the child's owner, and hand over the keys of the
- * rows it skipped.
+ * Sink of validate(): add the batch's orphans to ri_policy._pending.  The
+ * batch's keys are grouped by binary image, the finest grouping, so that
+ * each is judged as the rows holding it are (a child type's equality can be
+ * coarser than the comparison with the parent: citext 'abc' and 'ABC' are
+ * one citext, but not one text); its orphans are then merged as GROUP BY
+ * would merge them, by the child type's equality, and with the keys
+ * recorded so far (results.c), their keys formatted as the child's owner;
+ * and hand over the keys of the rows it skipped.
  */
 static void
 record_orphans(Validator *v, ChildKeyGroup *batch)
 {
-	Datum	   *keys;
-	Datum	   *rows;
+	ChildKeyGroup *merged = childkeys_create_eq(v->ref, v->equality, false,
+												v->batch_cxt);
+	ChildKey  **keys;
+	Datum	   *json;
 	int			n = 0;
-	Datum		args[3];
-	Oid			argtypes[3] = {INT8OID, JSONBARRAYOID, INT8ARRAYOID};
 	RiUserState saved;
 	int			nestlevel;
 
-	keys = palloc(childkeys_count(batch) * sizeof(Datum) + 1);
-	rows = palloc(childkeys_count(batch) * sizeof(Datum) + 1);
 	ri_become(v->scan_user, RI_OWNER_CONTEXT, &saved);
-	nestlevel = ri_fixed_output_begin();
 	for (ChildKey *key = childkeys_first(batch); key != NULL; key = key->next)
 	{
-		if (!key->orphan)
-			continue;
-		keys[n] = key_to_jsonb(v->ref, key->values, key->isnull);
-		rows[n] = Int64GetDatum(key->rows);
-		n++;
+		if (key->orphan)
+			childkeys_add(merged, key->values, key->isnull, key->rows, true);
+	}
+	keys = palloc(childkeys_count(merged) * sizeof(ChildKey *) + 1);
+	json = palloc(childkeys_count(merged) * sizeof(Datum) + 1);
+	nestlevel = ri_fixed_output_begin();
+	for (ChildKey *key = childkeys_first(merged); key != NULL; key = key->next)
+	{
+		keys[n] = key;
+		json[n++] = key_to_jsonb(v->ref, key->values, key->isnull);
 	}
 	ri_fixed_output_end(nestlevel);
 	ri_restore(&saved);
 	if (v->skipped != NULL)
 		hand_over(v);
-	if (n == 0)
-		return;
-
-	args[0] = Int64GetDatum(v->ref->id);
-	args[1] = PointerGetDatum(construct_array(keys, n, JSONBOID, -1, false,
-											  TYPALIGN_INT));
-	args[2] = PointerGetDatum(construct_array(rows, n, INT8OID, 8,
-											  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	exec_owner(v, &v->record_plan,
-			   "INSERT INTO ri_policy._pending AS p (reference, key, child_rows)"
-			   " SELECT $1, k, pg_catalog.sum(c)"
-			   "   FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3)) AS u(k, c)"
-			   " GROUP BY k"
-			   " ON CONFLICT (reference, key)"
-			   " DO UPDATE SET child_rows = p.child_rows + excluded.child_rows",
-			   3, argtypes, args);
+	ri_pending_add(v->ref, v->equality, v->scan_user, keys, json, n, v->record_plans);
 }
 
 /* The saved state of a reference's latest run */
@@ -1270,19 +1168,28 @@ finish_run(Validator *v)
 	Datum		arg = Int64GetDatum(v->ref->id);
 	Oid			argtype = INT8OID;
 
+	/*
+	 * A pending key is a recorded one when their jsonb forms are equal: a
+	 * key already recorded went to _pending in its recorded form.
+	 */
 	exec_owner(v, NULL,
-			   "WITH p AS (SELECT key, child_rows FROM ri_policy._pending"
+			   "WITH p AS (SELECT key, key_hash, child_rows FROM ri_policy._pending"
 			   "            WHERE reference = $1),"
 			   " gone AS (DELETE FROM ri_policy._violation v"
 			   "           WHERE v.reference = $1"
-			   "             AND NOT EXISTS (SELECT 1 FROM p WHERE p.key = v.key)),"
-			   " kept AS (INSERT INTO ri_policy._violation AS v"
-			   "            (reference, key, child_rows, first_seen, last_seen)"
-			   "          SELECT $1, p.key, p.child_rows, pg_catalog.now(), pg_catalog.now()"
+			   "             AND NOT EXISTS (SELECT 1 FROM p"
+			   "                              WHERE p.key_hash = v.key_hash AND p.key = v.key)),"
+			   " kept AS (UPDATE ri_policy._violation v"
+			   "             SET child_rows = p.child_rows, last_seen = pg_catalog.now()"
 			   "            FROM p"
-			   "          ON CONFLICT (reference, key) DO UPDATE"
-			   "            SET child_rows = excluded.child_rows,"
-			   "                last_seen = excluded.last_seen)"
+			   "           WHERE v.reference = $1 AND v.key_hash = p.key_hash AND v.key = p.key),"
+			   " new AS (INSERT INTO ri_policy._violation"
+			   "           (reference, key, key_hash, child_rows, first_seen, last_seen)"
+			   "         SELECT $1, p.key, p.key_hash, p.child_rows, pg_catalog.now(), pg_catalog.now()"
+			   "           FROM p"
+			   "          WHERE NOT EXISTS (SELECT 1 FROM ri_policy._violation v"
+			   "                             WHERE v.reference = $1 AND v.key_hash = p.key_hash"
+			   "                               AND v.key = p.key))"
 			   " DELETE FROM ri_policy._pending WHERE reference = $1",
 			   1, &argtype, &arg);
 	exec_owner(v, NULL,
@@ -1378,7 +1285,7 @@ run_step(Validator *v, Step *step)
 			case STEP_SET:
 				/* the probe, prepared here so that a failure is a step's */
 				if (v->confirm == NULL)
-					v->confirm = prepare_confirm(v->ref);
+					v->confirm = ri_probe_prepare(v->ref);
 				build_parent_set(v);
 				break;
 			case STEP_BATCH:
@@ -1522,6 +1429,7 @@ validator_create(RiReference *ref, int batch_size, bool atomic,
 	 */
 	v->scan_user = ri_rel_owner(ref->child);
 	v->parent_owner = ri_rel_owner(ref->parent);
+	v->equality = keyeq_create(ref, cxt);
 	v->ext_owner = ri_extension_owner();
 	v->leaves = child_leaves(ref);
 	return v;
@@ -1586,7 +1494,7 @@ validate_one(RiReference *found, int batch_size, bool restart, bool atomic)
 	{
 		if (v != NULL)
 		{
-			SPIPlanPtr	plans[3] = {v->confirm, v->record_plan, v->progress_plan};
+			SPIPlanPtr	plans[2] = {v->confirm, v->progress_plan};
 
 			for (int i = 0; i < lengthof(plans); i++)
 			{
@@ -1595,6 +1503,11 @@ validate_one(RiReference *found, int batch_size, bool restart, bool atomic)
 			}
 			if (v->snapshot != NULL)
 				UnregisterSnapshot(v->snapshot);
+			for (int i = 0; i < RI_PENDING_PLANS; i++)
+			{
+				if (v->record_plans[i] != NULL)
+					SPI_freeplan(v->record_plans[i]);
+			}
 		}
 		ri_end_work(&work);
 	}
@@ -1696,53 +1609,48 @@ incremental_possible(RiReference *ref, WhyFull *why)
 }
 
 /*
- * The statement that re-checks a batch of changed keys ($1 ... $n, the text
- * of their values, an array per column; $n+1, whether each was recorded
- * from the parent): for each key that needs it, its jsonb form and the
- * number of child rows that hold it if it is an orphan (0 otherwise).
+ * The outcome of re-checking a batch of keys: the orphans, with their rows,
+ * and the keys to clear; each as jsonb with its key_hash (results.c).
+ */
+typedef struct Recheck
+{
+	int			norphans;
+	Datum	   *orphans;
+	Datum	   *orphan_hashes;
+	Datum	   *orphan_rows;
+	int			nclean;
+	Datum	   *clean;
+	Datum	   *clean_hashes;
+} Recheck;
+
+/* The plans of an incremental pass: see recheck_keys() */
+typedef struct RecheckPlans
+{
+	SPIPlanPtr	read;
+	SPIPlanPtr	count;
+} RecheckPlans;
+
+/*
+ * The statement that reads a batch of changed keys back ($1 ... $n, the
+ * text of their values, an array per column; $n+1, whether each was
+ * recorded from the parent): each distinct key once, in the child's types,
+ * and whether any of its entries came from the parent.
  *
- * A key whose parent exists needs nothing, unless it was recorded from the
- * parent: it can have a recorded violation only if its parent appeared
- * since that violation was recorded, which the parent's trigger recorded.
- * So the keys of child rows that have their parent, most of them, cost one
- * probe of the parent each.
- *
- *	SELECT jsonb_build_object('c1', k.k1, ...), COALESCE(k.n, 0)
- *	  FROM (SELECT k.*, CASE WHEN <checked> AND NOT EXISTS (<parent probe>)
- *							 THEN (SELECT count(*) FROM [ONLY] child c
- *									WHERE c.c1 = k.k1 AND ...) END AS n
- *			  FROM (SELECT u.v1::t1 AS k1, ..., bool_or(u.p) AS p
- *					  FROM ROWS FROM (unnest($1), ..., unnest($n+1)) AS u(v1, ..., p)
- *					 GROUP BY 1, ...) k
- *			OFFSET 0) k
- *	 WHERE k.n IS NOT NULL OR k.p
+ *	SELECT u.v1::t1, ..., bool_or(u.p)
+ *	  FROM ROWS FROM (unnest($1), ..., unnest($n+1)) AS u(v1, ..., p)
+ *	 GROUP BY 1, ...
  */
 static char *
-recheck_sql(RiReference *ref)
+recheck_read_sql(RiReference *ref)
 {
 	StringInfoData buf;
 
 	initStringInfo(&buf);
-	appendStringInfoString(&buf, "SELECT pg_catalog.jsonb_build_object(");
+	appendStringInfoString(&buf, "SELECT ");
 	for (int i = 0; i < ref->nkeys; i++)
-		appendStringInfo(&buf, "%s%s, k.k%d", i ? ", " : "",
-						 quote_literal_cstr(ref->child_columns[i]), i + 1);
-	appendStringInfoString(&buf, "), COALESCE(k.n, 0)"
-						   " FROM (SELECT k.*, CASE WHEN ");
-	/* which keys are checked: MATCH SIMPLE none with a NULL, FULL not all NULL */
-	for (int i = 0; i < ref->nkeys; i++)
-		appendStringInfo(&buf, "%sk.k%d IS NOT NULL", i ? (ref->match_full ? " OR " : " AND ") : "(", i + 1);
-	appendStringInfoString(&buf, ") AND ");
-	ri_append_no_parent(&buf, ref, "k.k%d");
-	/* only an orphan's rows are counted, through the child's index if any */
-	appendStringInfo(&buf, " THEN (SELECT pg_catalog.count(*) FROM %s%s c WHERE ",
-					 ref->only_child ? "ONLY " : "", ri_qualified_name(ref->child));
-	ri_append_child_match(&buf, ref, "k.k%d", ref->match_full);
-	appendStringInfoString(&buf, ") END AS n FROM (SELECT ");
-	for (int i = 0; i < ref->nkeys; i++)
-		appendStringInfo(&buf, "u.v%d::%s AS k%d, ", i + 1,
-						 format_type_be_qualified(ref->child_types[i]), i + 1);
-	appendStringInfoString(&buf, "pg_catalog.bool_or(u.p) AS p FROM ROWS FROM (");
+		appendStringInfo(&buf, "u.v%d::%s, ", i + 1,
+						 format_type_be_qualified(ref->child_types[i]));
+	appendStringInfoString(&buf, "pg_catalog.bool_or(u.p) FROM ROWS FROM (");
 	for (int i = 0; i <= ref->nkeys; i++)
 		appendStringInfo(&buf, "%spg_catalog.unnest($%d)", i ? ", " : "", i + 1);
 	appendStringInfoString(&buf, ") AS u(");
@@ -1751,54 +1659,281 @@ recheck_sql(RiReference *ref)
 	appendStringInfoString(&buf, "p) GROUP BY ");
 	for (int i = 0; i < ref->nkeys; i++)
 		appendStringInfo(&buf, "%s%d", i ? ", " : "", i + 1);
-	/* OFFSET 0: n is computed once, not again for the WHERE clause */
-	appendStringInfoString(&buf, ") k OFFSET 0) k WHERE k.n IS NOT NULL OR k.p");
 	return buf.data;
 }
 
 /*
- * Run the re-check statement on one batch of keys, as the child's owner and
- * under the settings the keys were written with, in a subtransaction.
- * Returns false, with a NOTICE, if it failed (a cancel is re-thrown); the
- * results are in SPI_tuptable otherwise.
+ * The statement that counts the child rows of orphaned keys ($1 ... $n,
+ * arrays of the child's types), through the child's index if any, with
+ * the child type's equality, as a pass groups them:
+ *
+ *	SELECT (SELECT count(*) FROM [ONLY] child c WHERE c.c1 = o.k1 AND ...)
+ *	  FROM ROWS FROM (unnest($1), ...) WITH ORDINALITY AS o(k1, ..., i)
+ *	 ORDER BY o.i
+ */
+static char *
+recheck_count_sql(RiReference *ref)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "SELECT (SELECT pg_catalog.count(*) FROM %s%s c WHERE ",
+					 ref->only_child ? "ONLY " : "", ri_qualified_name(ref->child));
+	/* a MATCH FULL violation may be partly NULL */
+	ri_append_child_match(&buf, ref, "o.k%d", ref->match_full);
+	appendStringInfoString(&buf, ") FROM ROWS FROM (");
+	for (int i = 0; i < ref->nkeys; i++)
+		appendStringInfo(&buf, "%spg_catalog.unnest($%d)", i ? ", " : "", i + 1);
+	appendStringInfoString(&buf, ") WITH ORDINALITY AS o(");
+	for (int i = 0; i < ref->nkeys; i++)
+		appendStringInfo(&buf, "k%d, ", i + 1);
+	appendStringInfoString(&buf, "i) ORDER BY o.i");
+	return buf.data;
+}
+
+/* Prepare and keep a statement of the re-check, as the current user. */
+static SPIPlanPtr
+recheck_prepare(const char *sql, int nargs, Oid *argtypes)
+{
+	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	SPI_keepplan(plan);
+	return plan;
+}
+
+/*
+ * Re-check one batch of keys, in a subtransaction: "colargs" holds the
+ * text of their values, an array per column, then whether each was
+ * recorded from the parent.  Each distinct key is read back into the
+ * child's types (under the settings keys are written with), then judged
+ * exactly as a full pass judges it: by SQL's MATCH rules, then through the
+ * parent probe (probe.c: converted as the child's owner, the parent probed
+ * as its owner).  An orphan's child rows are counted as the child's owner.
+ *
+ * A key whose parent exists needs nothing, unless it was recorded from the
+ * parent: it can have a recorded violation only if its parent appeared
+ * since that violation was recorded, which the parent's trigger recorded.
+ * So the keys of child rows that have their parent, most of them, cost one
+ * probe of the parent each.  Orphans with rows go to out->orphans; orphans
+ * without rows, and keys recorded from the parent that have a parent (or
+ * are not checked), go to out->clean.
+ *
+ * Returns false, with a NOTICE, if it failed (a key that no child column
+ * can hold, say; a cancel is re-thrown): a full pass will do instead.
  */
 static bool
-recheck_keys(Validator *v, SPIPlanPtr *recheck, Datum *colargs)
+recheck_keys(Validator *v, RecheckPlans *plans, Datum *colargs, Recheck *out)
 {
 	RiReference *ref = v->ref;
+	int			nkeys = ref->nkeys;
 	MemoryContext oldcxt = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
 	volatile bool ok = true;
 
 	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcxt);
 	PG_TRY();
 	{
 		RiUserState saved;
 		int			nestlevel;
 		int			fixed;
 		int			rc;
+		int			n;
+		Datum	   *values[INDEX_MAX_KEYS];
+		bool	   *isnull[INDEX_MAX_KEYS];
+		bool	   *from_parent;
+		bool	   *checked;
+		bool	   *orphan;
+		int64	   *rows;
+		int16		typlen[INDEX_MAX_KEYS];
+		bool		typbyval[INDEX_MAX_KEYS];
+		char		typalign[INDEX_MAX_KEYS];
 
+		for (int i = 0; i < nkeys; i++)
+			get_typlenbyvalalign(ref->child_types[i], &typlen[i], &typbyval[i], &typalign[i]);
+
+		/* read the keys back, as the child's owner */
 		ri_become(v->scan_user, RI_OWNER_CONTEXT, &saved);
 		nestlevel = ri_safe_search_path();
 		fixed = ri_fixed_output_begin();
-		if (*recheck == NULL)
+		if (plans->read == NULL)
 		{
 			Oid			types[INDEX_MAX_KEYS + 1];
 
-			for (int c = 0; c < ref->nkeys; c++)
+			for (int c = 0; c < nkeys; c++)
 				types[c] = TEXTARRAYOID;
-			types[ref->nkeys] = BOOLARRAYOID;
-			*recheck = SPI_prepare(recheck_sql(ref), ref->nkeys + 1, types);
-			if (*recheck == NULL)
-				elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-			SPI_keepplan(*recheck);
+			types[nkeys] = BOOLARRAYOID;
+			plans->read = recheck_prepare(recheck_read_sql(ref), nkeys + 1, types);
 		}
-		rc = SPI_execute_plan(*recheck, colargs, NULL, false, 0);
-		if (rc != SPI_OK_SELECT)
-			elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+		rc = SPI_execute_plan(plans->read, colargs, NULL, false, 0);
+		MemoryContextSwitchTo(oldcxt);
 		ri_fixed_output_end(fixed);
 		ri_restore_search_path(nestlevel);
 		ri_restore(&saved);
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+
+		n = (int) SPI_processed;
+		for (int i = 0; i < nkeys; i++)
+		{
+			values[i] = palloc((n + 1) * sizeof(Datum));
+			isnull[i] = palloc((n + 1) * sizeof(bool));
+		}
+		from_parent = palloc((n + 1) * sizeof(bool));
+		checked = palloc((n + 1) * sizeof(bool));
+		orphan = palloc0((n + 1) * sizeof(bool));
+		rows = palloc0((n + 1) * sizeof(int64));
+		for (int k = 0; k < n; k++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[k];
+			int			nnulls = 0;
+			bool		pnull;
+
+			for (int i = 0; i < nkeys; i++)
+			{
+				Datum		d = SPI_getbinval(tup, SPI_tuptable->tupdesc, i + 1, &isnull[i][k]);
+
+				values[i][k] = isnull[i][k] ? (Datum) 0 : datumCopy(d, typbyval[i], typlen[i]);
+				nnulls += isnull[i][k];
+			}
+			from_parent[k] = DatumGetBool(SPI_getbinval(tup, SPI_tuptable->tupdesc,
+														nkeys + 1, &pnull));
+
+			/*
+			 * SQL's rules, as in a full pass: MATCH SIMPLE checks no key
+			 * with a NULL; MATCH FULL none that is all NULL, and a partly
+			 * NULL one is itself a violation.
+			 */
+			checked[k] = ref->match_full ? nnulls < nkeys : nnulls == 0;
+			orphan[k] = checked[k] && nnulls > 0;
+		}
+		SPI_freetuptable(SPI_tuptable);
+
+		/* the keys without NULLs: probe the parent */
+		{
+			Datum	   *probe[INDEX_MAX_KEYS];
+			bool	   *found = palloc((n + 1) * sizeof(bool));
+			int		   *pos = palloc((n + 1) * sizeof(int));
+			int			m = 0;
+
+			for (int i = 0; i < nkeys; i++)
+				probe[i] = palloc((n + 1) * sizeof(Datum));
+			for (int k = 0; k < n; k++)
+			{
+				if (!checked[k] || orphan[k])
+					continue;
+				for (int i = 0; i < nkeys; i++)
+					probe[i][m] = values[i][k];
+				pos[m++] = k;
+			}
+			ri_probe(ref, v->confirm, v->scan_user, v->parent_owner, probe, m, found);
+			for (int j = 0; j < m; j++)
+				orphan[pos[j]] = found[j];
+		}
+
+		/* count the orphans' rows, as the child's owner */
+		{
+			Datum		args[INDEX_MAX_KEYS];
+			int		   *pos = palloc((n + 1) * sizeof(int));
+			int			m = 0;
+
+			for (int k = 0; k < n; k++)
+				if (orphan[k])
+					pos[m++] = k;
+			if (m > 0)
+			{
+				for (int i = 0; i < nkeys; i++)
+				{
+					Datum	   *elems = palloc(m * sizeof(Datum));
+					bool	   *nulls = palloc(m * sizeof(bool));
+					int			dims[1] = {m};
+					int			lbs[1] = {1};
+
+					for (int j = 0; j < m; j++)
+					{
+						elems[j] = values[i][pos[j]];
+						nulls[j] = isnull[i][pos[j]];
+					}
+					args[i] = PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs,
+																 ref->child_types[i],
+																 typlen[i], typbyval[i],
+																 typalign[i]));
+				}
+				ri_become(v->scan_user, RI_OWNER_CONTEXT, &saved);
+				nestlevel = ri_safe_search_path();
+				if (plans->count == NULL)
+				{
+					Oid			types[INDEX_MAX_KEYS];
+
+					for (int i = 0; i < nkeys; i++)
+					{
+						types[i] = get_array_type(ref->child_types[i]);
+						if (!OidIsValid(types[i]))
+							elog(ERROR, "type %s has no array type",
+								 format_type_be(ref->child_types[i]));
+					}
+					plans->count = recheck_prepare(recheck_count_sql(ref), nkeys, types);
+				}
+				rc = SPI_execute_plan(plans->count, args, NULL, false, 0);
+				MemoryContextSwitchTo(oldcxt);
+				ri_restore_search_path(nestlevel);
+				ri_restore(&saved);
+				if (rc != SPI_OK_SELECT || SPI_processed != (uint64) m)
+					elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+				for (int j = 0; j < m; j++)
+				{
+					bool		cnull;
+
+					rows[pos[j]] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[j],
+															   SPI_tuptable->tupdesc, 1,
+															   &cnull));
+				}
+				SPI_freetuptable(SPI_tuptable);
+			}
+		}
+
+		/* the outcome, formatted and hashed as the child's owner */
+		out->norphans = out->nclean = 0;
+		out->orphans = palloc((n + 1) * sizeof(Datum));
+		out->orphan_hashes = palloc((n + 1) * sizeof(Datum));
+		out->orphan_rows = palloc((n + 1) * sizeof(Datum));
+		out->clean = palloc((n + 1) * sizeof(Datum));
+		out->clean_hashes = palloc((n + 1) * sizeof(Datum));
+		ri_become(v->scan_user, RI_OWNER_CONTEXT, &saved);
+		fixed = ri_fixed_output_begin();
+		for (int k = 0; k < n; k++)
+		{
+			Datum		key[INDEX_MAX_KEYS];
+			bool		keynull[INDEX_MAX_KEYS];
+			Datum		json;
+			Datum		hash;
+
+			if (!(orphan[k] || from_parent[k]))
+				continue;
+			for (int i = 0; i < nkeys; i++)
+			{
+				key[i] = values[i][k];
+				keynull[i] = isnull[i][k];
+			}
+			json = key_to_jsonb(ref, key, keynull);
+			hash = Int32GetDatum((int32) keyeq_hash(v->equality, key, keynull));
+			if (orphan[k] && rows[k] > 0)
+			{
+				out->orphans[out->norphans] = json;
+				out->orphan_hashes[out->norphans] = hash;
+				out->orphan_rows[out->norphans++] = Int64GetDatum(rows[k]);
+			}
+			else
+			{
+				out->clean[out->nclean] = json;
+				out->clean_hashes[out->nclean++] = hash;
+			}
+		}
+		ri_fixed_output_end(fixed);
+		ri_restore(&saved);
+
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
@@ -1822,6 +1957,55 @@ recheck_keys(Validator *v, SPIPlanPtr *recheck, Datum *colargs)
 	}
 	PG_END_TRY();
 	return ok;
+}
+
+/*
+ * Record the outcome of a re-check: clear the keys that are no longer
+ * orphans, and record the orphans with their rows.  The keys of a
+ * reference validated incrementally are equal exactly when their jsonb
+ * forms are (ri_keys_compare_by_image), so that is how recorded ones are
+ * found, by their key_hash.
+ */
+static void
+record_recheck(Validator *v, Recheck *outcome)
+{
+	Datum		args[6];
+	Oid			types[6] = {INT8OID, JSONBARRAYOID, INT4ARRAYOID, INT8ARRAYOID,
+		JSONBARRAYOID, INT4ARRAYOID};
+
+	args[0] = Int64GetDatum(v->ref->id);
+	args[1] = PointerGetDatum(construct_array(outcome->orphans, outcome->norphans,
+											  JSONBOID, -1, false, TYPALIGN_INT));
+	args[2] = PointerGetDatum(construct_array(outcome->orphan_hashes, outcome->norphans,
+											  INT4OID, 4, true, TYPALIGN_INT));
+	args[3] = PointerGetDatum(construct_array(outcome->orphan_rows, outcome->norphans,
+											  INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	args[4] = PointerGetDatum(construct_array(outcome->clean, outcome->nclean,
+											  JSONBOID, -1, false, TYPALIGN_INT));
+	args[5] = PointerGetDatum(construct_array(outcome->clean_hashes, outcome->nclean,
+											  INT4OID, 4, true, TYPALIGN_INT));
+	/* each lookup is an index probe (LATERAL), each change a TID probe */
+	exec_owner(v, NULL,
+			   "WITH c AS (SELECT f.t"
+			   "             FROM ROWS FROM (pg_catalog.unnest($5), pg_catalog.unnest($6)) AS u(k, h)"
+			   "             JOIN LATERAL (SELECT v.ctid AS t FROM ri_policy._violation v"
+			   "                            WHERE v.reference = $1 AND v.key_hash = u.h"
+			   "                              AND v.key = u.k) f ON true),"
+			   " gone AS (DELETE FROM ri_policy._violation v USING c WHERE v.ctid = c.t),"
+			   " o AS (SELECT o.*, f.t"
+			   "         FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3),"
+			   "                         pg_catalog.unnest($4)) AS o(k, h, n)"
+			   "         LEFT JOIN LATERAL (SELECT v.ctid AS t FROM ri_policy._violation v"
+			   "                             WHERE v.reference = $1 AND v.key_hash = o.h"
+			   "                               AND v.key = o.k LIMIT 1) f ON true),"
+			   " kept AS (UPDATE ri_policy._violation v"
+			   "             SET child_rows = o.n, last_seen = pg_catalog.now()"
+			   "            FROM o WHERE v.ctid = o.t)"
+			   " INSERT INTO ri_policy._violation"
+			   "   (reference, key, key_hash, child_rows, first_seen, last_seen)"
+			   " SELECT $1, o.k, o.h, o.n, pg_catalog.now(), pg_catalog.now() FROM o"
+			   "  WHERE o.t IS NULL",
+			   6, types, args);
 }
 
 /* A batch of an incremental pass takes at most about this much of keys. */
@@ -1977,39 +2161,52 @@ take_changes(Validator *v, int batch_size, BlockNumber *next,
 	return nrows;
 }
 
+/* Where violation_keys() is: after this key (none yet: from the first) */
+typedef struct ViolationCursor
+{
+	bool		started;
+	int32		hash;
+	Datum		key;
+} ViolationCursor;
+
 /*
  * The next batch_size keys of the reference's recorded violations after
- * *last (NULL: from the first), in colargs as take_changes() gives keys
- * (each as if recorded from the parent, so that it is reported whatever it
- * is now); *last moves to the batch's last key.  Returns how many.  After
- * rows were deleted from the child, these are the keys whose counts may
- * have changed.  Their jsonb values read back as their text (the types of
- * keys validated incrementally, ri_keys_compare_by_image(), allow that).
- * A batch's outcome only touches its own keys, so paging by key is stable.
+ * the cursor, in colargs as take_changes() gives keys (each as if recorded
+ * from the parent, so that it is reported whatever it is now); the cursor
+ * moves to the batch's last key, whose copy is kept in "lastcxt".  Returns
+ * how many.  After rows were deleted from the child, these are the keys
+ * whose counts may have changed.  Their jsonb values read back as their
+ * text (the types of keys validated incrementally,
+ * ri_keys_compare_by_image(), allow that).  They are taken in the order of
+ * (key_hash, key), which the index on (reference, key_hash) serves.  A
+ * batch's outcome only touches its own keys, so paging by key is stable.
  */
 static uint64
-violation_keys(Validator *v, int batch_size, Datum *last,
+violation_keys(Validator *v, int batch_size, ViolationCursor *cursor,
 			   MemoryContext lastcxt, Datum *colargs)
 {
 	RiReference *ref = v->ref;
 	StringInfoData sql;
-	Datum		args[3];
-	Oid			argtypes[3] = {INT8OID, JSONBOID, INT4OID};
-	char		nulls[3] = {' ', *last ? ' ' : 'n', ' '};
+	Datum		args[4];
+	Oid			argtypes[4] = {INT8OID, INT4OID, JSONBOID, INT4OID};
+	char		nulls[4] = {' ', cursor->started ? ' ' : 'n', cursor->started ? ' ' : 'n', ' '};
 	uint64		nrows;
 	Datum	   *values;
 	bool	   *isnull;
 
 	initStringInfo(&sql);
-	appendStringInfoString(&sql, "SELECT v.key");
+	appendStringInfoString(&sql, "SELECT v.key_hash, v.key");
 	for (int c = 0; c < ref->nkeys; c++)
 		appendStringInfo(&sql, ", v.key ->> %s", quote_literal_cstr(ref->child_columns[c]));
 	appendStringInfoString(&sql, " FROM ri_policy._violation v WHERE v.reference = $1"
-						   " AND ($2 IS NULL OR v.key > $2) ORDER BY v.key LIMIT $3");
+						   " AND v.key_hash >= COALESCE($2, -2147483648)"
+						   " AND ($2 IS NULL OR v.key_hash > $2 OR v.key > $3)"
+						   " ORDER BY v.key_hash, v.key LIMIT $4");
 	args[0] = Int64GetDatum(ref->id);
-	args[1] = *last;
-	args[2] = Int32GetDatum(batch_size);
-	(void) ri_exec_as_owner(NULL, sql.data, 3, argtypes, args, nulls, true);
+	args[1] = Int32GetDatum(cursor->hash);
+	args[2] = cursor->key;
+	args[3] = Int32GetDatum(batch_size);
+	(void) ri_exec_as_owner(NULL, sql.data, 4, argtypes, args, nulls, true);
 	nrows = SPI_processed;
 	values = palloc((nrows + 1) * sizeof(Datum));
 	isnull = palloc((nrows + 1) * sizeof(bool));
@@ -2018,11 +2215,14 @@ violation_keys(Validator *v, int batch_size, Datum *last,
 		bool		keynull;
 		MemoryContext oldcxt = MemoryContextSwitchTo(lastcxt);
 
-		if (*last)
-			pfree(DatumGetPointer(*last));
-		*last = PointerGetDatum(DatumGetJsonbPCopy(SPI_getbinval(SPI_tuptable->vals[nrows - 1],
-																 SPI_tuptable->tupdesc, 1,
-																 &keynull)));
+		if (cursor->started)
+			pfree(DatumGetPointer(cursor->key));
+		cursor->hash = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[nrows - 1],
+												   SPI_tuptable->tupdesc, 1, &keynull));
+		cursor->key = PointerGetDatum(DatumGetJsonbPCopy(SPI_getbinval(SPI_tuptable->vals[nrows - 1],
+																	   SPI_tuptable->tupdesc, 2,
+																	   &keynull)));
+		cursor->started = true;
 		MemoryContextSwitchTo(oldcxt);
 	}
 	for (int c = 0; c <= ref->nkeys; c++)
@@ -2034,7 +2234,7 @@ violation_keys(Validator *v, int batch_size, Datum *last,
 		{
 			isnull[r] = false;
 			values[r] = c < ref->nkeys ?
-				SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, c + 2, &isnull[r]) :
+				SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, c + 3, &isnull[r]) :
 				BoolGetDatum(true);
 		}
 		colargs[c] = PointerGetDatum(construct_md_array(values, isnull, 1, dims, lbs,
@@ -2059,14 +2259,14 @@ validate_incremental(RiReference *found, int batch_size, bool atomic)
 	RiWork		work;
 	RiReference *ref;
 	Validator  *volatile v = NULL;
-	SPIPlanPtr volatile recheck = NULL;
+	volatile RecheckPlans plans = {NULL, NULL};
 	volatile bool full_needed = false;
 	int64		keys_checked = 0;
 	int64		batches = 0;
 	BlockNumber next = 0;
 	bool		deleted = false;
 	bool		sentinel_taken = false;
-	Datum		last_violation = (Datum) 0;
+	ViolationCursor cursor = {false, 0, (Datum) 0};
 
 	ref = ri_begin_work(found, &work);
 	if (ref == NULL)
@@ -2085,23 +2285,17 @@ validate_incremental(RiReference *found, int batch_size, bool atomic)
 		Datum		started;
 
 		v = validator_create(ref, batch_size, atomic, record_orphans, work.cxt);
+		v->confirm = ri_probe_prepare(ref);
 		batch_cxt = v->batch_cxt;
 		args[0] = Int64GetDatum(ref->id);
 		started = DirectFunctionCall1(clock_timestamp, (Datum) 0);
 
 		for (;;)
 		{
-			Datum	   *orphans;
-			Datum	   *counts;
-			Datum	   *clean;
 			uint64		nstatements;
 			bool		truncated;
-			int			norphans = 0;
-			int			nclean = 0;
-			bool		isnull;
 			Datum		colargs[INDEX_MAX_KEYS + 1];
-			Datum		wargs[4];
-			Oid			wtypes[4] = {INT8OID, JSONBARRAYOID, INT8ARRAYOID, JSONBARRAYOID};
+			Recheck		outcome;
 
 			MemoryContextReset(batch_cxt);
 			MemoryContextSwitchTo(batch_cxt);
@@ -2149,7 +2343,7 @@ validate_incremental(RiReference *found, int batch_size, bool atomic)
 				uint64		nkeys;
 
 				/* the last key lives across batches: outside batch_cxt */
-				nkeys = violation_keys(v, batch_size, &last_violation,
+				nkeys = violation_keys(v, batch_size, &cursor,
 									   work.cxt, colargs);
 				if (nkeys < (uint64) batch_size)
 					deleted = false;
@@ -2169,59 +2363,21 @@ validate_incremental(RiReference *found, int batch_size, bool atomic)
 			 * Re-check them; if that fails (a parent key that no child column
 			 * can hold, say), a full pass will do instead.
 			 */
-			if (!recheck_keys(v, (SPIPlanPtr *) &recheck, colargs))
+			if (!recheck_keys(v, (RecheckPlans *) &plans, colargs, &outcome))
 			{
 				ri_track_note_full(ref, "re-checking the recorded keys failed", NULL, false);
 				full_needed = true;
 				PopActiveSnapshot();
 				break;
 			}
-
-			orphans = palloc((SPI_processed + 1) * sizeof(Datum));
-			counts = palloc((SPI_processed + 1) * sizeof(Datum));
-			clean = palloc((SPI_processed + 1) * sizeof(Datum));
-			for (uint64 r = 0; r < SPI_processed; r++)
-			{
-				Datum		key = PointerGetDatum(DatumGetJsonbPCopy(SPI_getbinval(SPI_tuptable->vals[r],
-																				  SPI_tuptable->tupdesc,
-																				  1, &isnull)));
-				int64		n = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r],
-															SPI_tuptable->tupdesc, 2, &isnull));
-
-				if (n > 0)
-				{
-					orphans[norphans] = key;
-					counts[norphans++] = Int64GetDatum(n);
-				}
-				else
-					clean[nclean++] = key;
-			}
 			{
 				ArrayType  *first = DatumGetArrayTypeP(colargs[0]);
 
 				keys_checked += ArrayGetNItems(ARR_NDIM(first), ARR_DIMS(first));
 			}
-			SPI_freetuptable(SPI_tuptable);
 
 			/* and record the outcome */
-			wargs[0] = args[0];
-			wargs[1] = PointerGetDatum(construct_array(orphans, norphans, JSONBOID, -1,
-													   false, TYPALIGN_INT));
-			wargs[2] = PointerGetDatum(construct_array(counts, norphans, INT8OID, 8,
-													   FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-			wargs[3] = PointerGetDatum(construct_array(clean, nclean, JSONBOID, -1,
-													   false, TYPALIGN_INT));
-			exec_owner(v, NULL,
-					   "WITH gone AS (DELETE FROM ri_policy._violation v"
-					   "               USING pg_catalog.unnest($4) AS u(k)"
-					   "               WHERE v.reference = $1 AND v.key = u.k)"
-					   " INSERT INTO ri_policy._violation AS v"
-					   "   (reference, key, child_rows, first_seen, last_seen)"
-					   " SELECT $1, k, n, pg_catalog.now(), pg_catalog.now()"
-					   "   FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3)) AS o(k, n)"
-					   " ON CONFLICT (reference, key) DO UPDATE"
-					   "   SET child_rows = excluded.child_rows, last_seen = excluded.last_seen",
-					   4, wtypes, wargs);
+			record_recheck(v, &outcome);
 			batches++;
 			PopActiveSnapshot();
 			commit_point(v);
@@ -2256,8 +2412,12 @@ validate_incremental(RiReference *found, int batch_size, bool atomic)
 	}
 	PG_FINALLY();
 	{
-		if (recheck != NULL)
-			SPI_freeplan(recheck);
+		if (plans.read != NULL)
+			SPI_freeplan(plans.read);
+		if (plans.count != NULL)
+			SPI_freeplan(plans.count);
+		if (v != NULL && v->confirm != NULL)
+			SPI_freeplan(v->confirm);
 		ri_end_work(&work);
 	}
 	PG_END_TRY();
@@ -2377,31 +2537,25 @@ ri_policy_validate(PG_FUNCTION_ARGS)
  */
 
 /*
- * Sink of orphans(): merge the batch's orphans, as jsonb, into the results,
- * keeping at most max_keys keys.
+ * Sink of orphans(): merge the batch's orphans into the results, by the
+ * child type's equality, keeping at most max_keys keys.
  */
 static void
 collect_orphans(Validator *v, ChildKeyGroup *batch)
 {
 	RiUserState saved;
-	int			nestlevel;
 
 	ri_become(v->scan_user, RI_OWNER_CONTEXT, &saved);
-	nestlevel = ri_fixed_output_begin();
 	for (ChildKey *key = childkeys_first(batch); key != NULL; key = key->next)
 	{
-		Datum		json;
-		bool		isnull = false;
 		bool		room;
 
 		if (!key->orphan)
 			continue;
-		json = key_to_jsonb(v->ref, key->values, key->isnull);
 		room = (v->max_keys < 0 ||
 				childkeys_count(v->results) < (uint64) v->max_keys);
-		childkeys_add(v->results, &json, &isnull, key->rows, room);
+		childkeys_add(v->results, key->values, key->isnull, key->rows, room);
 	}
-	ri_fixed_output_end(nestlevel);
 	ri_restore(&saved);
 }
 
@@ -2422,7 +2576,6 @@ ri_policy_orphans(PG_FUNCTION_ARGS)
 	Validator  *v;
 	char	   *name;
 	int64		max_keys = -1;
-	Oid			jsonb_type = JSONBOID;
 
 	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) ||
 		!(rsinfo->allowedModes & SFRM_Materialize))
@@ -2469,7 +2622,7 @@ ri_policy_orphans(PG_FUNCTION_ARGS)
 
 	v = validator_create(ref, ri_policy_batch_size, true, collect_orphans, cxt);
 	v->max_keys = max_keys;
-	v->results = childkeys_create(1, &jsonb_type, cxt);
+	v->results = childkeys_create_eq(ref, v->equality, true, cxt);
 	/* one snapshot for the child, whatever the isolation level */
 	v->snapshot = RegisterSnapshot(GetTransactionSnapshot());
 	PG_TRY();
@@ -2497,12 +2650,24 @@ ri_policy_orphans(PG_FUNCTION_ARGS)
 	TupleDescInitEntry(tupdesc, 2, "child_rows", INT8OID, -1, 0);
 	tupdesc = BlessTupleDesc(tupdesc);
 	store = tuplestore_begin_heap(true, false, work_mem);
-	for (ChildKey *key = childkeys_first(v->results); key != NULL; key = key->next)
 	{
-		Datum		values[2] = {key->values[0], Int64GetDatum(key->rows)};
-		bool		nulls[2] = {false, false};
+		RiUserState saved;
+		int			nestlevel;
 
-		tuplestore_putvalues(store, tupdesc, values, nulls);
+		/* each key formatted as the child's owner */
+		ri_become(v->scan_user, RI_OWNER_CONTEXT, &saved);
+		nestlevel = ri_fixed_output_begin();
+		for (ChildKey *key = childkeys_first(v->results); key != NULL; key = key->next)
+		{
+			Datum		values[2];
+			bool		nulls[2] = {false, false};
+
+			values[0] = key_to_jsonb(ref, key->values, key->isnull);
+			values[1] = Int64GetDatum(key->rows);
+			tuplestore_putvalues(store, tupdesc, values, nulls);
+		}
+		ri_fixed_output_end(nestlevel);
+		ri_restore(&saved);
 	}
 	rsinfo->returnMode = SFRM_Materialize;
 	rsinfo->setResult = store;

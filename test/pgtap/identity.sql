@@ -100,7 +100,8 @@ RESET ROLE;
 -- 17's event_triggers = off): a key renamed to that name inherits nothing
 WITH f AS (INSERT INTO ri_policy._foreign_key (child, name) VALUES ('id_a.c', 'stale')
 		   RETURNING id)
-INSERT INTO ri_policy._violation SELECT id, '{"pid": 1}', 1, now(), now() FROM f;
+INSERT INTO ri_policy._violation (reference, key, key_hash, child_rows, first_seen, last_seen)
+SELECT id, '{"pid": 1}', 0, 1, now(), now() FROM f;
 SET ROLE regress_id_a;
 SELECT lives_ok($$ALTER TABLE id_a.c RENAME CONSTRAINT fk2 TO stale$$,
 				'a foreign key takes the name of a leftover row');

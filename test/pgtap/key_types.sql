@@ -133,7 +133,7 @@ BEGIN
 	EXECUTE format('INSERT INTO kt.tp VALUES %s', pvals);
 	EXECUTE format('INSERT INTO kt.tc VALUES %s', cvals);
 	PERFORM ri_policy.declare_reference('kt.tc', '{k}', 'kt.tp', name => 'kt_ref');
-	EXECUTE format('SELECT count(*), count(DISTINCT to_jsonb(k)) FROM kt.tc WHERE %s', orphan_test)
+	EXECUTE format('SELECT count(*), count(DISTINCT k) FROM kt.tc WHERE %s', orphan_test)
 		INTO truth_rows, truth_keys;
 	EXECUTE format('SELECT count(*) FROM kt.tc WHERE NOT (%s)', orphan_test) INTO kept;
 	CALL ri_policy.validate('kt_ref', batch_size => 2);

@@ -74,7 +74,9 @@ SELECT check_ref('varchar_to_text', $$
 	SELECT jsonb_build_object('vc', vc), count(*) FROM c4
 	 WHERE NOT EXISTS (SELECT 1 FROM p4 WHERE p4.t = c4.vc) GROUP BY 1$$);
 
--- 5. text keys under a case-insensitive (nondeterministic) collation
+-- 5. text keys under a case-insensitive (nondeterministic) collation: keys
+-- equal under it are one key, as GROUP BY k makes them, shown as the first
+-- row read (in physical order) has it
 CREATE COLLATION ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
 CREATE TABLE p5 (k text COLLATE ci PRIMARY KEY);
 INSERT INTO p5 VALUES ('alpha'), ('Beta'), ('GAMMA'), ('ß');
@@ -83,8 +85,8 @@ INSERT INTO c5 SELECT (ARRAY['ALPHA', 'alpha', 'beta', 'Gamma', 'delta', 'SS', '
   FROM generate_series(1, 800) g;
 SELECT ri_policy.declare_reference('c5', '{k}', 'p5', name => 'collation');
 SELECT check_ref('collation', $$
-	SELECT jsonb_build_object('k', k), count(*) FROM c5
-	 WHERE NOT EXISTS (SELECT 1 FROM p5 WHERE p5.k = c5.k) GROUP BY 1$$);
+	SELECT jsonb_build_object('k', (array_agg(k ORDER BY ctid))[1]), count(*) FROM c5
+	 WHERE NOT EXISTS (SELECT 1 FROM p5 WHERE p5.k = c5.k) GROUP BY k$$);
 
 -- 6. partitioned child, partitioned parent
 CREATE TABLE p6 (id int PRIMARY KEY) PARTITION BY HASH (id);

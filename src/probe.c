@@ -1,0 +1,161 @@
+/*-------------------------------------------------------------------------
+ *
+ * probe.c
+ *		Which child keys have no parent: the comparison of every path.
+ *
+ * A full pass confirms its suspects here, an incremental pass re-checks the
+ * keys that changed here, and repair() decides here which recorded keys it
+ * may act on, so that all of them compare exactly alike: each child value
+ * is converted to the type that the pinned equality operator takes, with
+ * the implicit cast the operator's selection relied on, as the child's
+ * owner (compare.c); then the live parent is probed with those values, as
+ * the parent's owner, through the pinned operators, with a fresh snapshot.
+ * Each owner's code runs as that owner only: the probe runs no cast of the
+ * child's owner, and whatever the planner evaluates while it plans a query
+ * of the parent (its index expressions and predicates, its partition keys,
+ * its statistics) runs as the parent's owner, never as the child's.
+ *
+ * src/probe.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "lib/stringinfo.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+
+#include "compare.h"
+#include "probe.h"
+
+/*
+ * Prepare the probe of the live parent, one query for many keys:
+ *
+ *	SELECT u.i FROM ROWS FROM (unnest($1), ...) WITH ORDINALITY u(k1, ..., i)
+ *	 WHERE NOT EXISTS (SELECT 1 FROM [ONLY] parent x
+ *					   WHERE x.pk1 OPERATOR(op1) u.k1 [AND ...])
+ *
+ * with the pinned operators; $n is an array of the type the operator takes
+ * on its right (ri_probe_type), the child values converted already as the
+ * child's owner, so that the query runs no cast the child's owner controls
+ * (generate_operator_clause adds only a relabelling to a polymorphic input
+ * type, or of the parent column to its index's type).  No key type is an
+ * array or a composite (ri_check_comparison), so each unnest() yields one
+ * column and u.i is the ordinality.  It returns the positions of the keys
+ * that are orphans.  The plan is kept (SPI_keepplan): free it with
+ * SPI_freeplan().  It is prepared, as it will be planned and run, as the
+ * parent's owner.
+ */
+SPIPlanPtr
+ri_probe_prepare(RiReference *ref)
+{
+	StringInfoData buf;
+	SPIPlanPtr	plan;
+	Oid			argtypes[INDEX_MAX_KEYS];
+	Oid			keytypes[INDEX_MAX_KEYS];
+	int			nestlevel;
+	RiUserState saved;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "SELECT u.i FROM ROWS FROM (");
+	for (int i = 0; i < ref->nkeys; i++)
+	{
+		keytypes[i] = ri_probe_type(ref, i);
+		argtypes[i] = get_array_type(keytypes[i]);
+		if (!OidIsValid(argtypes[i]))
+			elog(ERROR, "type %s has no array type", format_type_be(keytypes[i]));
+		appendStringInfo(&buf, "%spg_catalog.unnest($%d)", i > 0 ? ", " : "", i + 1);
+	}
+	appendStringInfoString(&buf, ") WITH ORDINALITY AS u(");
+	for (int i = 0; i < ref->nkeys; i++)
+		appendStringInfo(&buf, "k%d, ", i + 1);
+	appendStringInfoString(&buf, "i) WHERE ");
+	ri_append_no_parent_typed(&buf, ref, "u.k%d", keytypes);
+
+	ri_become(ri_rel_owner(ref->parent), RI_OWNER_CONTEXT, &saved);
+	nestlevel = ri_safe_search_path();
+	plan = SPI_prepare(buf.data, ref->nkeys, argtypes);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	SPI_keepplan(plan);
+	ri_restore_search_path(nestlevel);
+	ri_restore(&saved);
+	return plan;
+}
+
+/*
+ * Which of n child keys have no parent now?  values[i][k] is column i of
+ * key k, of the child column's type, with no NULLs (a partly NULL key is
+ * the caller's to judge).  The values are converted as the child's owner,
+ * and the parent is probed with "plan" (ri_probe_prepare) as the parent's
+ * owner, each in a restricted security context, with a fresh snapshot (the
+ * probe is not read-only).  A value that cannot be converted goes to the
+ * probe as NULL, which no parent key equals.  Sets orphan[k] for each key.
+ */
+void
+ri_probe(RiReference *ref, SPIPlanPtr plan, Oid child_owner, Oid parent_owner,
+		 Datum **values, int n, bool *orphan)
+{
+	RiUserState saved;
+	Datum	   *elems[INDEX_MAX_KEYS];
+	bool	   *unmatched;
+	Datum		args[INDEX_MAX_KEYS];
+	int			nestlevel;
+	int			rc;
+	MemoryContext oldcxt = CurrentMemoryContext;
+
+	for (int k = 0; k < n; k++)
+		orphan[k] = false;
+	if (n == 0)
+		return;
+
+	unmatched = palloc0(n * sizeof(bool));
+	ri_become(child_owner, RI_OWNER_CONTEXT, &saved);
+	for (int i = 0; i < ref->nkeys; i++)
+		elems[i] = ri_convert_for_probe(ref, i, values[i], n, unmatched);
+	ri_restore(&saved);
+
+	for (int i = 0; i < ref->nkeys; i++)
+	{
+		Oid			type = ri_probe_type(ref, i);
+		int			dims[1] = {n};
+		int			lbs[1] = {1};
+		int16		typlen;
+		bool		typbyval;
+		char		typalign;
+
+		get_typlenbyvalalign(type, &typlen, &typbyval, &typalign);
+		args[i] = PointerGetDatum(construct_md_array(elems[i], unmatched, 1, dims, lbs,
+													 type, typlen, typbyval, typalign));
+	}
+
+	ri_become(parent_owner, RI_OWNER_CONTEXT, &saved);
+	nestlevel = ri_safe_search_path();
+	rc = SPI_execute_plan(plan, args, NULL, false, 0);
+	MemoryContextSwitchTo(oldcxt);
+	ri_restore_search_path(nestlevel);
+	ri_restore(&saved);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+	if (SPI_tuptable->tupdesc->natts != 1 ||
+		TupleDescAttr(SPI_tuptable->tupdesc, 0)->atttypid != INT8OID)
+		elog(ERROR, "unexpected result of the probe of table \"%s\"",
+			 get_rel_name(ref->parent));
+
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		bool		isnull;
+		int64		pos = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r],
+													  SPI_tuptable->tupdesc, 1,
+													  &isnull));
+
+		if (isnull || pos < 1 || pos > n)
+			elog(ERROR, "probe of table \"%s\" returned position " INT64_FORMAT " of %d",
+				 get_rel_name(ref->parent), isnull ? 0 : pos, n);
+		orphan[pos - 1] = true;
+	}
+	SPI_freetuptable(SPI_tuptable);
+}

@@ -1,0 +1,510 @@
+/*-------------------------------------------------------------------------
+ *
+ * results.c
+ *		Recorded keys: ri_policy._pending and ri_policy._violation.
+ *
+ * A key is recorded as jsonb (keyset.c, key_to_jsonb) with a hash of its
+ * values, key_hash: the hash that groups the pass's child keys, by the
+ * child type's own equality (keyset.c, keyeq_hash).  The tables are found
+ * by (reference, key_hash), a b-tree of two integers, so a key of any size
+ * that a user can store is recordable; a b-tree on the key itself refused
+ * keys over about 2.7 kB, and with them the whole pass.  Two keys are the
+ * same key when the child type's equality says so (numeric 2.0 and 2.00,
+ * citext 'abc' and 'ABC'), not when their hashes or their jsonb forms are
+ * equal: keys whose hashes collide stay two keys.  No unique index can say
+ * that without running the child type's functions as the extension's
+ * owner, so the rule is kept here, and kept alone: everything that adds
+ * to a reference's results (validate, repair) holds the reference's lock.
+ *
+ * Comparing a key with a recorded one of the same hash first compares
+ * their jsonb forms: the same bytes are the same key, for types whose jsonb
+ * form is their output (keyeq_json_faithful).  Otherwise the recorded key
+ * is read back into the child's types (its jsonb values as text, through
+ * the type's input, as SQL's text::type would) as the child's owner, as
+ * every other use of the child's code runs, and compared by the type's
+ * equality.  A key that cannot be read back (a domain's CHECK that now
+ * fails, or a type whose jsonb form is its cast to json) equals only a key
+ * of the same jsonb bytes.  A pass keeps the form under which
+ * a key was first recorded: a key already among the reference's
+ * violations is recorded again in that form.
+ *
+ * src/results.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/fmgrprotos.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+
+#include "compare.h"
+#include "results.h"
+
+PG_FUNCTION_INFO_V1(ri_policy_key_hash);
+
+/* A key's value of one column as text (jsonb ->> column), or NULL. */
+static text *
+key_field_text(Datum key, const char *column)
+{
+	LOCAL_FCINFO(fcinfo, 2);
+	Datum		result;
+
+	InitFunctionCallInfoData(*fcinfo, NULL, 2, InvalidOid, NULL, NULL);
+	fcinfo->args[0].value = key;
+	fcinfo->args[0].isnull = false;
+	fcinfo->args[1].value = CStringGetTextDatum(column);
+	fcinfo->args[1].isnull = false;
+	result = jsonb_object_field_text(fcinfo);
+	return fcinfo->isnull ? NULL : DatumGetTextPP(result);
+}
+
+/*
+ * Read n recorded keys (jsonb, as key_to_jsonb() made them) back into
+ * values of the child's key columns, as "child_owner" in a restricted
+ * security context and under the settings keys are written with:
+ * values[i][k] and isnull[i][k] for column i of key k (the caller
+ * allocates the column arrays of n entries).  Sets unreadable[k] for a key
+ * one of whose values cannot be read back.
+ */
+void
+ri_keys_read(RiReference *ref, Oid child_owner, Datum *keys, int n,
+			 Datum **values, bool **isnull, bool *unreadable)
+{
+	RiUserState saved;
+	int			fixed;
+	Datum	   *texts = palloc((n + 1) * sizeof(Datum));
+	bool	   *failed = palloc((n + 1) * sizeof(bool));
+	int		   *pos = palloc((n + 1) * sizeof(int));
+
+	for (int k = 0; k < n; k++)
+		unreadable[k] = false;
+
+	ri_become(child_owner, RI_OWNER_CONTEXT, &saved);
+	fixed = ri_fixed_output_begin();
+	for (int i = 0; i < ref->nkeys; i++)
+	{
+		int			m = 0;
+		Datum	   *out;
+
+		for (int k = 0; k < n; k++)
+		{
+			text	   *t = key_field_text(keys[k], ref->child_columns[i]);
+
+			isnull[i][k] = (t == NULL);
+			values[i][k] = (Datum) 0;
+			if (t != NULL)
+			{
+				pos[m] = k;
+				failed[m] = false;
+				texts[m++] = PointerGetDatum(t);
+			}
+		}
+		out = ri_convert(TEXTOID, ref->child_types[i], COERCION_EXPLICIT,
+						 texts, m, failed, true);
+		if (out == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("cannot read recorded keys of reference \"%s\"", ref->name),
+					 errdetail("Text cannot be converted to type %s of column \"%s\".",
+							   format_type_be(ref->child_types[i]),
+							   ref->child_columns[i])));
+		for (int j = 0; j < m; j++)
+		{
+			if (failed[j])
+				unreadable[pos[j]] = true;
+			else
+				values[i][pos[j]] = out[j];
+		}
+	}
+	ri_fixed_output_end(fixed);
+	ri_restore(&saved);
+}
+
+/* A recorded key whose hash is that of a batch key: by hash, then index */
+typedef struct Candidate
+{
+	int32		hash;
+	int			index;
+} Candidate;
+
+static int
+candidate_cmp(const void *a, const void *b)
+{
+	const Candidate *x = a;
+	const Candidate *y = b;
+
+	if (x->hash != y->hash)
+		return x->hash < y->hash ? -1 : 1;
+	return x->index - y->index;
+}
+
+/*
+ * Add keys to the pending results by comparing them with the recorded keys
+ * of the same hashes, as described at ri_pending_add().
+ */
+static void
+pending_add_compared(RiReference *ref, KeyEquality *equality, Oid child_owner,
+					 ChildKey **keys, Datum *json, int n, SPIPlanPtr *plans)
+{
+	Datum	   *hashes = palloc((n + 1) * sizeof(Datum));
+	Datum		args[7];
+	Oid			find_types[2] = {INT8OID, INT4ARRAYOID};
+	Oid			write_types[7] = {INT8OID, TIDARRAYOID, INT4ARRAYOID, INT8ARRAYOID,
+								  JSONBARRAYOID, INT4ARRAYOID, INT8ARRAYOID};
+	uint64		ncand;
+	bool	   *pending;
+	ItemPointerData *tids;
+	int32	   *cand_hash;
+	Datum	   *cand_key;
+	Datum	   *upd_tid = palloc((n + 1) * sizeof(Datum));
+	Datum	   *upd_hash = palloc((n + 1) * sizeof(Datum));
+	Datum	   *upd_rows = palloc((n + 1) * sizeof(Datum));
+	Datum	   *ins_key = palloc((n + 1) * sizeof(Datum));
+	Datum	   *ins_hash = palloc((n + 1) * sizeof(Datum));
+	Datum	   *ins_rows = palloc((n + 1) * sizeof(Datum));
+	int			nupd = 0;
+	int			nins = 0;
+
+	for (int k = 0; k < n; k++)
+		hashes[k] = Int32GetDatum((int32) keys[k]->hash);
+
+	/* recorded keys of the same hashes: pending ones first */
+	args[0] = Int64GetDatum(ref->id);
+	args[1] = PointerGetDatum(construct_array(hashes, n, INT4OID, 4, true, TYPALIGN_INT));
+	(void) ri_exec_as_owner(&plans[0],
+							"SELECT true, ctid, key_hash, key FROM ri_policy._pending"
+							" WHERE reference = $1 AND key_hash = ANY ($2)"
+							" UNION ALL"
+							" SELECT false, ctid, key_hash, key FROM ri_policy._violation"
+							" WHERE reference = $1 AND key_hash = ANY ($2)"
+							" ORDER BY 1 DESC",
+							2, find_types, args, NULL, false);
+	ncand = SPI_processed;
+	pending = palloc((ncand + 1) * sizeof(bool));
+	tids = palloc((ncand + 1) * sizeof(ItemPointerData));
+	cand_hash = palloc((ncand + 1) * sizeof(int32));
+	cand_key = palloc((ncand + 1) * sizeof(Datum));
+	for (uint64 c = 0; c < ncand; c++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[c];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+
+		pending[c] = DatumGetBool(SPI_getbinval(tup, desc, 1, &isnull));
+		ItemPointerCopy((ItemPointer) DatumGetPointer(SPI_getbinval(tup, desc, 2, &isnull)), &tids[c]);
+		cand_hash[c] = DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull));
+		cand_key[c] = PointerGetDatum(PG_DETOAST_DATUM_COPY(SPI_getbinval(tup, desc, 4, &isnull)));
+	}
+	SPI_freetuptable(SPI_tuptable);
+
+	/* which batch key each is, by the child type's equality */
+	{
+		Candidate  *order = palloc((ncand + 1) * sizeof(Candidate));
+		uint64	   *first = palloc((n + 1) * sizeof(uint64));
+		uint64	   *last = palloc((n + 1) * sizeof(uint64));
+		int		   *match = palloc((n + 1) * sizeof(int));
+		bool	   *parse_key = palloc0((n + 1) * sizeof(bool));
+		bool	   *parse_cand = palloc0((ncand + 1) * sizeof(bool));
+		int		   *parsed = palloc((ncand + 1) * sizeof(int));
+		Datum	   *parse_json = palloc((ncand + 1) * sizeof(Datum));
+		int			nparse = 0;
+		bool		faithful = keyeq_json_faithful(equality);
+
+		/* the candidates in hash order (pending ones first within a hash) */
+		for (uint64 c = 0; c < ncand; c++)
+		{
+			order[c].hash = cand_hash[c];
+			order[c].index = (int) c;
+		}
+		qsort(order, ncand, sizeof(Candidate), candidate_cmp);
+
+		/*
+		 * First by the jsonb forms: the same bytes are the same key, for
+		 * types whose jsonb form tells their values apart (see keyset.c).
+		 * A pending key is preferred; a key that has candidates of its hash
+		 * but none of its bytes needs them read back.
+		 */
+		for (int k = 0; k < n; k++)
+		{
+			int32		hash = (int32) keys[k]->hash;
+			uint64		lo = 0;
+			uint64		hi = ncand;
+			bool		any_pending = false;
+
+			while (lo < hi)
+			{
+				uint64		mid = lo + (hi - lo) / 2;
+
+				if (order[mid].hash < hash)
+					lo = mid + 1;
+				else
+					hi = mid;
+			}
+			first[k] = lo;
+			while (hi < ncand && order[hi].hash == hash)
+				hi++;
+			last[k] = hi;
+			match[k] = -1;
+			for (uint64 o = lo; o < hi && match[k] < 0; o++)
+			{
+				int			c = order[o].index;
+
+				any_pending |= pending[c];
+				if (faithful && (pending[c] || !any_pending) &&
+					datum_image_eq(json[k], cand_key[c], false, -1))
+					match[k] = c;
+			}
+			if (match[k] < 0 && lo < hi)
+			{
+				parse_key[k] = true;
+				for (uint64 o = lo; o < hi; o++)
+					parse_cand[order[o].index] = true;
+			}
+		}
+
+		/* then by the child type's equality, the candidates read back */
+		for (uint64 c = 0; c < ncand; c++)
+		{
+			parsed[c] = -1;
+			if (parse_cand[c])
+			{
+				parsed[c] = nparse;
+				parse_json[nparse++] = cand_key[c];
+			}
+		}
+		if (nparse > 0)
+		{
+			Datum	   *cvalues[INDEX_MAX_KEYS];
+			bool	   *cnulls[INDEX_MAX_KEYS];
+			bool	   *unreadable = palloc(nparse * sizeof(bool));
+			RiUserState saved;
+
+			for (int i = 0; i < ref->nkeys; i++)
+			{
+				cvalues[i] = palloc(nparse * sizeof(Datum));
+				cnulls[i] = palloc(nparse * sizeof(bool));
+			}
+			ri_keys_read(ref, child_owner, parse_json, nparse, cvalues, cnulls, unreadable);
+
+			ri_become(child_owner, RI_OWNER_CONTEXT, &saved);
+			for (int k = 0; k < n; k++)
+			{
+				if (!parse_key[k])
+					continue;
+				for (uint64 o = first[k]; o < last[k] && match[k] < 0; o++)
+				{
+					int			c = order[o].index;
+					int			j = parsed[c];
+					Datum		v[INDEX_MAX_KEYS];
+					bool		nl[INDEX_MAX_KEYS];
+
+					/*
+					 * A key that cannot be read back (a type whose jsonb
+					 * form is its cast to json, say) is the same key only
+					 * by the same bytes
+					 */
+					if (unreadable[j])
+					{
+						if (datum_image_eq(json[k], cand_key[c], false, -1))
+							match[k] = c;
+						continue;
+					}
+					for (int i = 0; i < ref->nkeys; i++)
+					{
+						v[i] = cvalues[i][j];
+						nl[i] = cnulls[i][j];
+					}
+					if (keyeq_equal(equality, keys[k]->values, keys[k]->isnull, v, nl))
+						match[k] = c;
+				}
+			}
+			ri_restore(&saved);
+		}
+
+		for (int k = 0; k < n; k++)
+		{
+			if (match[k] >= 0 && pending[match[k]])
+			{
+				ItemPointer tid = palloc(sizeof(ItemPointerData));
+
+				ItemPointerCopy(&tids[match[k]], tid);
+				upd_tid[nupd] = PointerGetDatum(tid);
+				upd_hash[nupd] = hashes[k];
+				upd_rows[nupd++] = Int64GetDatum(keys[k]->rows);
+				continue;
+			}
+			ins_key[nins] = match[k] >= 0 ? cand_key[match[k]] : json[k];
+			ins_hash[nins] = hashes[k];
+			ins_rows[nins++] = Int64GetDatum(keys[k]->rows);
+		}
+	}
+
+	args[1] = PointerGetDatum(construct_array(upd_tid, nupd, TIDOID, sizeof(ItemPointerData),
+											  false, TYPALIGN_SHORT));
+	args[2] = PointerGetDatum(construct_array(upd_hash, nupd, INT4OID, 4, true, TYPALIGN_INT));
+	args[3] = PointerGetDatum(construct_array(upd_rows, nupd, INT8OID, 8, FLOAT8PASSBYVAL,
+											  TYPALIGN_DOUBLE));
+	args[4] = PointerGetDatum(construct_array(ins_key, nins, JSONBOID, -1, false, TYPALIGN_INT));
+	args[5] = PointerGetDatum(construct_array(ins_hash, nins, INT4OID, 4, true, TYPALIGN_INT));
+	args[6] = PointerGetDatum(construct_array(ins_rows, nins, INT8OID, 8, FLOAT8PASSBYVAL,
+											  TYPALIGN_DOUBLE));
+	(void) ri_exec_as_owner(&plans[1],
+							"WITH u AS (UPDATE ri_policy._pending p"
+							"              SET child_rows = p.child_rows + x.n"
+							"             FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3),"
+							"                             pg_catalog.unnest($4)) AS x(t, h, n)"
+							"            WHERE p.ctid = x.t AND p.reference = $1 AND p.key_hash = x.h)"
+							" INSERT INTO ri_policy._pending (reference, key, key_hash, child_rows)"
+							" SELECT $1, k, h, n"
+							"   FROM ROWS FROM (pg_catalog.unnest($5), pg_catalog.unnest($6),"
+							"                   pg_catalog.unnest($7)) AS i(k, h, n)",
+							7, write_types, args, NULL, false);
+}
+
+/*
+ * Add a batch's orphaned keys to the reference's pending results: n
+ * distinct keys (by "equality", with their keyeq_hash() in key->hash), of
+ * key->rows rows each, and their jsonb forms.  A key equal to one already
+ * pending adds its rows to it; one equal to a recorded violation is
+ * recorded in that violation's form; any other is new.
+ *
+ * Most keys are settled by one statement: where the jsonb forms tell the
+ * key values apart (keyeq_json_faithful), a pending key of the same hash
+ * and an equal jsonb form is the same key, and a key whose hash no pending
+ * key has, and no violation but one of an equal jsonb form, is new.  The
+ * others (a hash shared with a key of another jsonb form: a case variant,
+ * or a collision) are compared by the child type's equality, reading the
+ * recorded keys back as "child_owner".  Writes as the extension's owner,
+ * with plans[] (RI_PENDING_PLANS of them) kept for the next batch.
+ */
+void
+ri_pending_add(RiReference *ref, KeyEquality *equality, Oid child_owner,
+			   ChildKey **keys, Datum *json, int n, SPIPlanPtr *plans)
+{
+	ChildKey  **rest;
+	Datum	   *rest_json;
+	int			nrest = 0;
+
+	if (n == 0)
+		return;
+	rest = palloc(n * sizeof(ChildKey *));
+	rest_json = palloc(n * sizeof(Datum));
+	if (!keyeq_json_faithful(equality))
+	{
+		memcpy(rest, keys, n * sizeof(ChildKey *));
+		memcpy(rest_json, json, n * sizeof(Datum));
+		nrest = n;
+	}
+	else
+	{
+		Datum		args[4];
+		Oid			types[4] = {INT8OID, JSONBARRAYOID, INT4ARRAYOID, INT8ARRAYOID};
+		Datum	   *hashes = palloc(n * sizeof(Datum));
+		Datum	   *rows = palloc(n * sizeof(Datum));
+
+		for (int k = 0; k < n; k++)
+		{
+			hashes[k] = Int32GetDatum((int32) keys[k]->hash);
+			rows[k] = Int64GetDatum(keys[k]->rows);
+		}
+		args[0] = Int64GetDatum(ref->id);
+		args[1] = PointerGetDatum(construct_array(json, n, JSONBOID, -1, false, TYPALIGN_INT));
+		args[2] = PointerGetDatum(construct_array(hashes, n, INT4OID, 4, true, TYPALIGN_INT));
+		args[3] = PointerGetDatum(construct_array(rows, n, INT8OID, 8, FLOAT8PASSBYVAL,
+												  TYPALIGN_DOUBLE));
+		/* each lookup is an index probe (LATERAL), each update a TID probe */
+		(void) ri_exec_as_owner(&plans[2],
+								"WITH b AS (SELECT b.k, b.h, b.n, b.i, s.t AS same, p.x AS pending,"
+								"                  o.x AS other"
+								"             FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3),"
+								"                             pg_catalog.unnest($4)) WITH ORDINALITY AS b(k, h, n, i)"
+								"             LEFT JOIN LATERAL (SELECT p.ctid AS t FROM ri_policy._pending p"
+								"                                 WHERE p.reference = $1 AND p.key_hash = b.h"
+								"                                   AND p.key = b.k LIMIT 1) s ON true"
+								"             LEFT JOIN LATERAL (SELECT true AS x FROM ri_policy._pending p"
+								"                                 WHERE p.reference = $1 AND p.key_hash = b.h"
+								"                                 LIMIT 1) p ON true"
+								"             LEFT JOIN LATERAL (SELECT true AS x FROM ri_policy._violation v"
+								"                                 WHERE v.reference = $1 AND v.key_hash = b.h"
+								"                                   AND v.key <> b.k LIMIT 1) o ON true),"
+								" u AS (UPDATE ri_policy._pending p SET child_rows = p.child_rows + b.n"
+								"         FROM b WHERE p.ctid = b.same),"
+								" i AS (INSERT INTO ri_policy._pending (reference, key, key_hash, child_rows)"
+								"       SELECT $1, b.k, b.h, b.n FROM b WHERE b.pending IS NULL AND b.other IS NULL)"
+								" SELECT b.i FROM b WHERE b.same IS NULL AND (b.pending OR b.other)",
+								4, types, args, NULL, false);
+		for (uint64 r = 0; r < SPI_processed; r++)
+		{
+			bool		isnull;
+			int64		i = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r],
+														SPI_tuptable->tupdesc, 1, &isnull));
+
+			rest[nrest] = keys[i - 1];
+			rest_json[nrest++] = json[i - 1];
+		}
+		SPI_freetuptable(SPI_tuptable);
+	}
+	if (nrest > 0)
+		pending_add_compared(ref, equality, child_owner, rest, rest_json, nrest, plans);
+}
+
+/*
+ * ri_policy._key_hash(reference bigint, key jsonb) returns integer: the
+ * key_hash of a recorded key (0 if it cannot be read back).  For ALTER
+ * EXTENSION UPDATE, which hashes the keys that older versions recorded.
+ */
+Datum
+ri_policy_key_hash(PG_FUNCTION_ARGS)
+{
+	typedef struct Cached
+	{
+		int64		id;
+		RiReference *ref;
+		KeyEquality *equality;
+		Oid			child_owner;
+	} Cached;
+	Cached	   *cached = (Cached *) fcinfo->flinfo->fn_extra;
+	int64		id = PG_GETARG_INT64(0);
+	Datum		key = PG_GETARG_DATUM(1);
+	Datum	   *values[INDEX_MAX_KEYS];
+	bool	   *isnull[INDEX_MAX_KEYS];
+	Datum		v[INDEX_MAX_KEYS];
+	bool		nl[INDEX_MAX_KEYS];
+	bool		unreadable;
+	uint32		hash;
+	RiUserState saved;
+
+	if (cached == NULL || cached->id != id)
+	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+
+		cached = palloc(sizeof(Cached));
+		cached->id = id;
+		cached->ref = ri_load_reference_id(id);
+		cached->equality = keyeq_create(cached->ref, fcinfo->flinfo->fn_mcxt);
+		cached->child_owner = ri_rel_owner(cached->ref->child);
+		fcinfo->flinfo->fn_extra = cached;
+		MemoryContextSwitchTo(oldcxt);
+	}
+
+	for (int i = 0; i < cached->ref->nkeys; i++)
+	{
+		values[i] = &v[i];
+		isnull[i] = &nl[i];
+	}
+	ri_keys_read(cached->ref, cached->child_owner, &key, 1, values, isnull, &unreadable);
+	if (unreadable)
+		PG_RETURN_INT32(0);
+	ri_become(cached->child_owner, RI_OWNER_CONTEXT, &saved);
+	hash = keyeq_hash(cached->equality, v, nl);
+	ri_restore(&saved);
+	PG_RETURN_INT32((int32) hash);
+}

@@ -1,0 +1,28 @@
+/*-------------------------------------------------------------------------
+ *
+ * results.h
+ *		Recorded keys: read back into the child's types, and merged into a
+ *		pass's results by the child type's equality.
+ *
+ * src/results.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef RI_POLICY_RESULTS_H
+#define RI_POLICY_RESULTS_H
+
+#include "executor/spi.h"
+
+#include "keyset.h"
+#include "reference.h"
+
+/* statements that ri_pending_add() keeps */
+#define RI_PENDING_PLANS 3
+
+extern void ri_keys_read(RiReference *ref, Oid child_owner, Datum *keys, int n,
+						 Datum **values, bool **isnull, bool *unreadable);
+extern void ri_pending_add(RiReference *ref, KeyEquality *equality,
+						   Oid child_owner, ChildKey **keys, Datum *json,
+						   int n, SPIPlanPtr *plans);
+
+#endif							/* RI_POLICY_RESULTS_H */
