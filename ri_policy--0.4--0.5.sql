@@ -257,6 +257,49 @@ CREATE VIEW ri_policy._ids_04 AS
 	UNION ALL
 	SELECT id, name::text FROM ri_policy._foreign_key;
 
+-- (This comes before the keys are hashed below: the library that hashes
+-- them loads references with these columns.)
+-- A declared reference records everything a foreign key has that promote()
+-- must give back: the ON UPDATE action, RESTRICT (0.4 recorded it as
+-- NO ACTION), the columns ON DELETE SET NULL / SET DEFAULT sets (their
+-- positions in child_columns, so that renaming a column needs no upkeep;
+-- NULL: every column), deferrability, and whether the key was NOT VALID
+-- (promote() then leaves it so unless asked to validate it).
+-- (The old check on on_delete is found by its column: its generated name
+-- depends on the names the 0.4 tables had.)
+DO $$
+DECLARE
+	c name;
+BEGIN
+	FOR c IN SELECT k.conname FROM pg_catalog.pg_constraint k
+			  WHERE k.conrelid = 'ri_policy._reference'::pg_catalog.regclass AND k.contype = 'c'
+				AND k.conkey = ARRAY[(SELECT a.attnum FROM pg_catalog.pg_attribute a
+									   WHERE a.attrelid = k.conrelid AND a.attname = 'on_delete')]
+	LOOP
+		EXECUTE pg_catalog.format('ALTER TABLE ri_policy._reference DROP CONSTRAINT %I', c);
+	END LOOP;
+END
+$$;
+ALTER TABLE ri_policy._reference
+	ADD CONSTRAINT _reference_on_delete_check
+		CHECK (on_delete IN ('no action', 'restrict', 'cascade', 'set null', 'set default')),
+	ADD COLUMN on_update text NOT NULL DEFAULT 'no action'
+		CONSTRAINT _reference_on_update_check
+		CHECK (on_update IN ('no action', 'restrict', 'cascade', 'set null', 'set default')),
+	ADD COLUMN is_deferrable boolean NOT NULL DEFAULT false,
+	ADD COLUMN initially_deferred boolean NOT NULL DEFAULT false,
+	ADD COLUMN on_delete_columns smallint[],
+	ADD COLUMN not_valid boolean NOT NULL DEFAULT false,
+	ADD CONSTRAINT _reference_initially_deferred_check
+		CHECK (is_deferrable OR NOT initially_deferred),
+	ADD CONSTRAINT _reference_on_delete_columns_check
+		CHECK (on_delete_columns IS NULL
+			   OR (on_delete IN ('set null', 'set default')
+				   AND pg_catalog.cardinality(on_delete_columns)
+					   BETWEEN 1 AND pg_catalog.cardinality(child_columns)
+				   AND 1 <= ALL (on_delete_columns)
+				   AND pg_catalog.cardinality(child_columns) >= ALL (on_delete_columns)));
+
 -- The keys' hashes: their values read back into the child's types and
 -- hashed by the library, as the child's owner (see _key_hash below).
 CREATE FUNCTION ri_policy._key_hash(reference bigint, key jsonb)
@@ -467,47 +510,6 @@ GRANT SELECT ON ri_policy.references, ri_policy.violations,
 -- ---------------------------------------------------------------------
 -- Lossless demote and promote; a record of what warn mode let through
 -- ---------------------------------------------------------------------
-
--- A declared reference records everything a foreign key has that promote()
--- must give back: the ON UPDATE action, RESTRICT (0.4 recorded it as
--- NO ACTION), the columns ON DELETE SET NULL / SET DEFAULT sets (their
--- positions in child_columns, so that renaming a column needs no upkeep;
--- NULL: every column), deferrability, and whether the key was NOT VALID
--- (promote() then leaves it so unless asked to validate it).
--- (The old check on on_delete is found by its column: its generated name
--- depends on the names the 0.4 tables had.)
-DO $$
-DECLARE
-	c name;
-BEGIN
-	FOR c IN SELECT k.conname FROM pg_catalog.pg_constraint k
-			  WHERE k.conrelid = 'ri_policy._reference'::pg_catalog.regclass AND k.contype = 'c'
-				AND k.conkey = ARRAY[(SELECT a.attnum FROM pg_catalog.pg_attribute a
-									   WHERE a.attrelid = k.conrelid AND a.attname = 'on_delete')]
-	LOOP
-		EXECUTE pg_catalog.format('ALTER TABLE ri_policy._reference DROP CONSTRAINT %I', c);
-	END LOOP;
-END
-$$;
-ALTER TABLE ri_policy._reference
-	ADD CONSTRAINT _reference_on_delete_check
-		CHECK (on_delete IN ('no action', 'restrict', 'cascade', 'set null', 'set default')),
-	ADD COLUMN on_update text NOT NULL DEFAULT 'no action'
-		CONSTRAINT _reference_on_update_check
-		CHECK (on_update IN ('no action', 'restrict', 'cascade', 'set null', 'set default')),
-	ADD COLUMN is_deferrable boolean NOT NULL DEFAULT false,
-	ADD COLUMN initially_deferred boolean NOT NULL DEFAULT false,
-	ADD COLUMN on_delete_columns smallint[],
-	ADD COLUMN not_valid boolean NOT NULL DEFAULT false,
-	ADD CONSTRAINT _reference_initially_deferred_check
-		CHECK (is_deferrable OR NOT initially_deferred),
-	ADD CONSTRAINT _reference_on_delete_columns_check
-		CHECK (on_delete_columns IS NULL
-			   OR (on_delete IN ('set null', 'set default')
-				   AND pg_catalog.cardinality(on_delete_columns)
-					   BETWEEN 1 AND pg_catalog.cardinality(child_columns)
-				   AND 1 <= ALL (on_delete_columns)
-				   AND pg_catalog.cardinality(child_columns) >= ALL (on_delete_columns)));
 
 -- New arguments at the end: existing calls keep working.  (A new overload
 -- beside the old function would make them ambiguous.)

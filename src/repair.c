@@ -166,6 +166,68 @@ prepare_as(Oid userid, const char *sql, int nargs, Oid *argtypes)
 	return plan;
 }
 
+/* The statements of a repair: the parent's probe, finding rows, acting. */
+static void
+prepare_plans(RiReference *ref, RepairAction action, Oid child_owner,
+			  Oid *types, Oid *act_types,
+			  SPIPlanPtr *probe, SPIPlanPtr *find, SPIPlanPtr *plan)
+{
+	*probe = ri_probe_prepare(ref);
+	*find = prepare_as(child_owner, rows_sql(ref), ref->nkeys, types);
+	*plan = prepare_as(child_owner, repair_sql(ref, action), 2, act_types);
+}
+
+/*
+ * ... for repair() of every reference: in a subtransaction, so that a
+ * reference whose statements cannot be prepared (an operator made
+ * ambiguous by an implicit cast, say) is skipped with a WARNING instead of
+ * stopping the others.
+ */
+static bool
+prepare_or_skip(RiReference *ref, RepairAction action, Oid child_owner,
+				Oid *types, Oid *act_types,
+				SPIPlanPtr *probe, SPIPlanPtr *find, SPIPlanPtr *plan)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	bool		ok = true;
+
+	BeginInternalSubTransaction(NULL);
+	PG_TRY();
+	{
+		prepare_plans(ref, action, child_owner, types, act_types, probe, find, plan);
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+		SPIPlanPtr *plans[3] = {probe, find, plan};
+
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+			ReThrowError(edata);
+		for (int i = 0; i < lengthof(plans); i++)
+		{
+			if (*plans[i] != NULL)
+				SPI_freeplan(*plans[i]);
+			*plans[i] = NULL;
+		}
+		ereport(WARNING,
+				(errcode(edata->sqlerrcode),
+				 errmsg("skipping reference \"%s\": %s", ref->name, edata->message),
+				 edata->hint ? errhint("%s", edata->hint) : 0));
+		FreeErrorData(edata);
+		ok = false;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(oldcxt);
+	CurrentResourceOwner = oldowner;
+	return ok;
+}
+
 /* Run a kept statement as the child's owner; returns SPI's result code. */
 static int
 execute_as(Oid userid, SPIPlanPtr plan, Datum *args)
@@ -393,8 +455,10 @@ read_rows(RiReference *ref, SPIPlanPtr plan, Oid child_owner, Datum **values,
  * Repair one reference.  Returns the number of child rows changed.
  */
 static int64
-repair_one(RiReference *found, const char *action_arg, int batch_size, bool atomic)
+repair_one(RiReference *found, const char *action_arg, int batch_size, bool atomic,
+		   bool keep_going)
 {
+	volatile bool skipped = false;
 	RiWork		work;
 	MemoryContext cxt;
 	RiReference *ref;
@@ -459,11 +523,16 @@ repair_one(RiReference *found, const char *action_arg, int batch_size, bool atom
 						 errmsg("cannot repair reference \"%s\": type %s has no array type",
 								name, format_type_be(ref->child_types[i]))));
 		}
-		probe = ri_probe_prepare(ref);
-		find = prepare_as(child_owner, rows_sql(ref), ref->nkeys, types);
-		plan = prepare_as(child_owner, repair_sql(ref, action), 2, act_types);
+		if (!keep_going)
+			prepare_plans(ref, action, child_owner, types, act_types,
+						  (SPIPlanPtr *) &probe, (SPIPlanPtr *) &find,
+						  (SPIPlanPtr *) &plan);
+		else
+			skipped = !prepare_or_skip(ref, action, child_owner, types, act_types,
+									   (SPIPlanPtr *) &probe, (SPIPlanPtr *) &find,
+									   (SPIPlanPtr *) &plan);
 
-		for (;;)
+		while (!skipped)
 		{
 			Datum		args[4];
 			Oid			argtypes[4] = {INT8OID, INT4OID, INT4OID, JSONBOID};
@@ -605,6 +674,8 @@ repair_one(RiReference *found, const char *action_arg, int batch_size, bool atom
 		ri_end_work(&work);
 	}
 	PG_END_TRY();
+	if (skipped)
+		return 0;
 
 	if (unreadable_keys > 0)
 		ereport(WARNING,
@@ -670,7 +741,7 @@ ri_policy_repair(PG_FUNCTION_ARGS)
 	{
 		if (PG_ARGISNULL(0) && !ri_comparison_usable(lfirst(lc)))
 			continue;
-		(void) repair_one(lfirst(lc), action, batch_size, atomic);
+		(void) repair_one(lfirst(lc), action, batch_size, atomic, PG_ARGISNULL(0));
 	}
 	SPI_finish();
 	PG_RETURN_VOID();
