@@ -47,7 +47,7 @@ cat "$log/frameworks"
 # the randomized differential test of validation, on fixed seeds (make fuzz
 # runs fresh ones)
 echo "=== test/validate_fuzz.py ==="
-/usr/bin/python3 test/validate_fuzz.py --tap --seeds 1,5,21,45,50,56 >"$log/fuzz" 2>&1 || status=1
+/usr/bin/python3 test/validate_fuzz.py --tap --seeds 1,3,6,9,21,50 >"$log/fuzz" 2>&1 || status=1
 cat "$log/fuzz"
 
 passed=$(cat "$log/regress" | grep -c '^\(test\|     \) .* \.\.\. ok')
