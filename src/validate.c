@@ -2641,9 +2641,11 @@ ri_policy_orphans(PG_FUNCTION_ARGS)
 		UnregisterSnapshot(v->snapshot);
 	}
 	PG_END_TRY();
-	SPI_finish();
 
-	/* hand the results over as a tuplestore */
+	/*
+	 * Hand the results over as a tuplestore, before SPI_finish(): the
+	 * reference (its column names) lives in SPI's memory.
+	 */
 	MemoryContextSwitchTo(per_query);
 	tupdesc = CreateTemplateTupleDesc(2);
 	TupleDescInitEntry(tupdesc, 1, "key", JSONBOID, -1, 0);
@@ -2669,6 +2671,7 @@ ri_policy_orphans(PG_FUNCTION_ARGS)
 		ri_fixed_output_end(nestlevel);
 		ri_restore(&saved);
 	}
+	SPI_finish();
 	rsinfo->returnMode = SFRM_Materialize;
 	rsinfo->setResult = store;
 	rsinfo->setDesc = tupdesc;
