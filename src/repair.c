@@ -347,27 +347,44 @@ judge_and_act(RiReference *ref, SPIPlanPtr action, SPIPlanPtr probe,
 
 		BeginInternalSubTransaction(NULL);
 		MemoryContextSwitchTo(cxt);
-		changed = act_on_rows(action, child_owner, rows);
+		PG_TRY();
+		{
+			changed = act_on_rows(action, child_owner, rows);
 
-		/* the probe once more, for the groups acted on */
-		for (int j = 0; j < m; j++)
-		{
-			if (probed[j]->tag == 0)
-				continue;
-			for (int i = 0; i < ref->nkeys; i++)
-				values[i][again] = probed[j]->values[i];
-			probed[again++] = probed[j];
-		}
-		m = again;
-		ri_probe(ref, probe, child_owner, parent_owner, values, m, orphan);
-		for (int j = 0; j < m; j++)
-		{
-			if (!orphan[j])
+			/* the probe once more, for the groups acted on */
+			for (int j = 0; j < m; j++)
 			{
-				probed[j]->tag = 0;
-				appeared = true;
+				if (probed[j]->tag == 0)
+					continue;
+				for (int i = 0; i < ref->nkeys; i++)
+					values[i][again] = probed[j]->values[i];
+				probed[again++] = probed[j];
+			}
+			m = again;
+			ri_probe(ref, probe, child_owner, parent_owner, values, m, orphan);
+			for (int j = 0; j < m; j++)
+			{
+				if (!orphan[j])
+				{
+					probed[j]->tag = 0;
+					appeared = true;
+				}
 			}
 		}
+		PG_CATCH();
+		{
+			ErrorData  *edata;
+
+			/* never leave the subtransaction open behind an error */
+			MemoryContextSwitchTo(cxt);
+			edata = CopyErrorData();
+			FlushErrorState();
+			RollbackAndReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(cxt);
+			CurrentResourceOwner = owner;
+			ReThrowError(edata);
+		}
+		PG_END_TRY();
 
 		if (appeared)
 			RollbackAndReleaseCurrentSubTransaction();

@@ -1944,12 +1944,13 @@ recheck_keys(Validator *v, RecheckPlans *plans, Datum *colargs, Recheck *out)
 
 		MemoryContextSwitchTo(oldcxt);
 		edata = CopyErrorData();
-		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
-			PG_RE_THROW();
 		FlushErrorState();
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
+		/* a cancel stops everything, once the subtransaction is gone */
+		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+			ReThrowError(edata);
 		ereport(NOTICE,
 				(errmsg("incremental validation of \"%s\" failed, doing a full pass: %s",
 						ref->name, edata->message)));

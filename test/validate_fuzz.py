@@ -96,7 +96,7 @@ HANG = 120                      # seconds before anything counts as hung
 BENIGN = {'23505', '40P01', '21000'}
 # errors that are a clear refusal where the contract allows one
 REFUSALS = {'0A000', '55000', '55006', '42501'}
-DDL_REFUSALS = REFUSALS | {'42703', '42804', '40001'}
+DDL_REFUSALS = REFUSALS | {'42703', '42804', '40001', '42P16'}  # 42P16: a partition key column
 
 
 def q(ident):
