@@ -148,7 +148,7 @@ top=$({ tar -tf "$tarball" || true; } | head -n 1 | cut -d/ -f1)
 major=${BASH_REMATCH[1]}
 prefix="$cache/$top"
 # the contrib modules the tests use
-contrib="dblink citext"
+contrib="dblink citext hstore pageinspect"
 stamp="$(sha "$tarball") $configure_opts CFLAGS=$cflags contrib=$contrib"
 PG_CONFIG="$prefix/bin/pg_config"
 

@@ -351,13 +351,19 @@ $line_fk|enforced|t"
 
 	# structure.sql: pg_dump --schema-only
 	mkdir "$tmp/plain" "$tmp/excluded" "$tmp/flags"
+	# pg_dump before 18 reads the extension's sequence even for a schema-only
+	# dump; 18's does not, and says differently that it may not read it
 	out=$(ar fw_ar_warn structure.rb "$tmp/plain"); rc=$?
-	check "activerecord, structure.sql: pg_dump as the application's role fails on ri_policy's sequence" \
-		"$rc $(echo "$out" | grep '^pg_dump: error')" \
-		"1 pg_dump: error: query failed: ERROR:  permission denied for sequence _reference_id_seq"
-	check "activerecord: so does a full pg_dump as the application's role" \
-		"$(pg_dump -U regress_fw -d fw_ar_warn 2>&1 >/dev/null | head -1)" \
-		"pg_dump: error: query failed: ERROR:  permission denied for sequence _reference_id_seq"
+	if [ "$(pg_dump --version | sed 's/[^0-9]*\([0-9]*\).*/\1/')" -ge 18 ]; then
+		check "activerecord, structure.sql: pg_dump --schema-only as the application's role works (pg_dump 18+)" \
+			"$rc" "0"
+	else
+		check "activerecord, structure.sql: pg_dump as the application's role fails on ri_policy's sequence" \
+			"$rc $(echo "$out" | grep '^pg_dump: error')" \
+			"1 pg_dump: error: query failed: ERROR:  permission denied for sequence _reference_id_seq"
+	fi
+	check "activerecord: a full pg_dump as the application's role fails on ri_policy's sequence" \
+		"$(pg_dump -U regress_fw -d fw_ar_warn 2>&1 >/dev/null | head -1 | grep -c '_reference_id_seq')" "1"
 	ar fw_ar_warn structure.rb "$tmp/excluded" --exclude-schema=ri_policy >/dev/null
 	out=$(ar fw_ar_warn load.rb fw_ar_excluded fw_template "$tmp/excluded/structure.sql" sql); rc=$?
 	check "activerecord, structure.sql with --exclude-schema=ri_policy: its COMMENT ON EXTENSION fails to load" \
