@@ -10,6 +10,9 @@
 #   make test-cassert  the same suite against an assertion-enabled
 #               PostgreSQL 18 built from Debian's source, cached outside
 #               the tree (test/cassert.sh)
+#   make test-versions  the same suite against Debian's own PostgreSQL 17,
+#               18 and 19, each in a minimal Debian root made with
+#               debootstrap and cached outside the tree (test/versions.sh)
 
 EXTENSION = ri_policy
 EXTVERSION = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION).control)
@@ -36,7 +39,7 @@ $(OBJS): $(wildcard src/*.h)
 VIRTUALENV = pg_virtualenv -t -i --auth=trust \
 	-o shared_preload_libraries=pg_cron -o cron.database_name=postgres
 
-.PHONY: deps test demo prove bench test-cassert
+.PHONY: deps test demo prove bench test-cassert test-versions
 
 deps:
 	@test/install-deps.sh
@@ -61,3 +64,6 @@ bench: deps
 
 test-cassert:
 	test/cassert.sh
+
+test-versions:
+	test/versions.sh

@@ -38,8 +38,9 @@ echo "=== test/server_options.sh ==="
 test/server_options.sh >"$log/options" 2>&1 || status=1
 cat "$log/options"
 
-passed=$(cat "$log/regress" | grep -c '^\(test\|     \) .* \.\.\. ok')
-failed=$(cat "$log/regress" | grep -c '\.\.\. FAILED')
+# pg_regress prints "test x ... ok" up to 15, TAP ("ok 1 - x") from 16 on
+passed=$(grep -c '^\(test\|     \) .* \.\.\. ok\|^ok [0-9]' "$log/regress")
+failed=$(grep -c '\.\.\. FAILED\|^not ok [0-9]' "$log/regress")
 for f in tap dump options; do
 	passed=$((passed + $(grep -c '^ok ' "$log/$f")))
 	failed=$((failed + $(grep -c '^not ok ' "$log/$f")))
