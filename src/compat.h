@@ -154,6 +154,20 @@ compat_conenforced(const FormData_pg_constraint *con)
 }
 
 /*
+ * Is a pg_constraint row a temporal constraint (PERIOD in a foreign key,
+ * WITHOUT OVERLAPS in a key)?  They exist from 18 on.
+ */
+static inline bool
+compat_conperiod(const FormData_pg_constraint *con)
+{
+#if PG_VERSION_NUM >= 180000
+	return con->conperiod;
+#else
+	return false;
+#endif
+}
+
+/*
  * Scan the blocks [start, nblocks) of a table, reading only those: a TID
  * range scan, which takes scan flags from 19 on.
  */
