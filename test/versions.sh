@@ -5,11 +5,13 @@
 #
 # Each major gets a minimal Debian root, made with debootstrap from the suite
 # that packages it: 15 from bookworm, 17 from trixie, 18 from forky, 19 from
-# sid with experimental (where 19's release candidates are).  Into it go
-# postgresql-NN, postgresql-server-dev-NN, make, gcc and pg_prove, and pgTAP
-# and pg_cron: Debian's postgresql-NN-pgtap and postgresql-NN-cron where the
-# suite has them; else pgTAP built from Debian's pgtap source package, and no
-# pg_cron (test/pgtap/cron.sql is then skipped, and the run says so).  Each
+# sid with experimental (where 19's release candidates are).  Into it go the
+# packages test/install-deps.sh installs for make test, for that major
+# (postgresql-NN, postgresql-server-dev-NN, make, gcc, pg_prove, ...):
+# pgTAP and pg_cron as Debian's postgresql-NN-pgtap and postgresql-NN-cron
+# where the suite has them; else pgTAP built from Debian's pgtap source
+# package, and no pg_cron (test/pgtap/cron.sql is then skipped, and the run
+# says so).  Each
 # root is kept as a tarball in VERSIONS_CACHE (default
 # /var/cache/ri_policy-versions), made again only when this script's recipe
 # for it changes or VERSIONS_REFRESH=1 is set: a second run only unpacks it.
@@ -120,9 +122,20 @@ unmount_root() {
 	[ -z "$(mounts_below "$1")" ]
 }
 
+# kill_root_processes DIR: ends what still runs chrooted in DIR (a server
+# that a test started and an interrupted run left behind)
+kill_root_processes() {
+	local p
+	for p in /proc/[0-9]*; do
+		[ "$(readlink "$p/root" 2>/dev/null)" = "$1" ] && kill -KILL "${p#/proc/}" 2>/dev/null
+	done
+	return 0
+}
+
 # remove_root DIR: removes a root, never while anything is mounted below it
 remove_root() {
 	[ -e "$1" ] || return 0
+	kill_root_processes "$1"
 	unmount_root "$1" || die "cannot unmount everything below $1; not removing it"
 	rm -rf "$1"
 }
@@ -152,13 +165,31 @@ trap 'exit 130' INT TERM
 
 # --- the roots -----------------------------------------------------------------
 
-# setup_root DIR MAJOR BASE [EXTRA]: installs into a fresh debootstrap root
-# (mounted) what building and testing need, and records what it got in
-# /etc/ri_policy-root.  Everything comes from the root's own suites, through
-# its own apt.  (Called in a condition, where set -e does not hold: every
-# step says when it fails.)
+# packages_for MAJOR: what test/install-deps.sh installs for make test (on
+# PostgreSQL 15), for that major instead
+packages_for() {
+	sed -n '/^pkgs="/,/"$/p' "$tree/test/install-deps.sh" | sed 's/^pkgs=//' | tr -d '"\\' |
+		tr -s ' \t' '\n\n' | sed "s/^postgresql-15/postgresql-$1/; s/^postgresql-server-dev-15$/postgresql-server-dev-$1/" |
+		grep . | tr '\n' ' '
+}
+
+# setup_root DIR MAJOR PACKAGES BASE [EXTRA]: installs PACKAGES into a
+# fresh debootstrap root (mounted), and records what it got in
+# /etc/ri_policy-root.  Everything comes from the root's own suites,
+# through its own apt; PostgreSQL's own packages from EXTRA where it is
+# given.  Its postgresql-NN-* packages (pgTAP, pg_cron) may be missing:
+# pgTAP is then built from Debian's source package, and pg_cron left out.
+# (Called in a condition, where set -e does not hold: every step says when
+# it fails.)
 setup_root() {
-	local r=$1 v=$2 base=$3 extra=${4:-} target="" p pgtap cron
+	local r=$1 v=$2 base=$4 extra=${5:-} target="" p pgtap cron tools="" server="" optional=""
+	for p in $3; do
+		case $p in
+			"postgresql-$v" | "postgresql-server-dev-$v") server="$server $p" ;;
+			"postgresql-$v-"*) optional="$optional $p" ;;
+			*) tools="$tools $p" ;;
+		esac
+	done
 	# no service starts, no "main" cluster: the tests make their own
 	printf '#!/bin/sh\nexit 101\n' >"$r/usr/sbin/policy-rc.d" &&
 		chmod 755 "$r/usr/sbin/policy-rc.d" &&
@@ -180,15 +211,25 @@ setup_root() {
 	in_root "$r" apt-get -q update || return 1
 	# the tools first, from the root's own suite (19's packages in
 	# experimental need perl and postgresql-common from sid to resolve)
-	in_root "$r" apt-get -q -y install make gcc libc6-dev perl postgresql-common \
-		libtap-parser-sourcehandler-pgtap-perl || return 1
-	in_root "$r" apt-get -q -y install $target "postgresql-$v" "postgresql-server-dev-$v" || return 1
+	in_root "$r" apt-get -q -y install perl postgresql-common $tools || return 1
+	in_root "$r" apt-get -q -y install $target $server || return 1
 
-	p="postgresql-$v-pgtap"
-	if in_root "$r" apt-cache show "$p" >/dev/null 2>&1 &&
-		in_root "$r" apt-get -q -y install $target "$p"; then
-		pgtap="$p $(in_root "$r" dpkg-query -W -f='${Version}' "$p")"
-	else
+	pgtap="none" cron="none"
+	for p in $optional; do
+		if in_root "$r" apt-cache show "$p" >/dev/null 2>&1 &&
+			in_root "$r" apt-get -q -y install $target "$p"; then
+			case $p in
+				*-pgtap) pgtap="$p $(in_root "$r" dpkg-query -W -f='${Version}' "$p")" ;;
+				*-cron) cron="$p $(in_root "$r" dpkg-query -W -f='${Version}' "$p")" ;;
+			esac
+		else
+			case $p in
+				*-pgtap) pgtap="none ($p is not in $base${extra:+ or $extra})" ;;
+				*-cron) cron="none ($p is not in $base${extra:+ or $extra})" ;;
+			esac
+		fi
+	done
+	if [[ $pgtap == none* ]]; then
 		# pgTAP from Debian's pgtap source package, built against this major
 		in_root "$r" apt-get -q -y install bzip2 xz-utils patch &&
 			mkdir -p "$r/usr/src/pgtap" &&
@@ -209,15 +250,8 @@ setup_root() {
 				make PG_CONFIG="$1" install
 			EOF
 			in_root "$r" sh /usr/src/pgtap/build.sh "/usr/lib/postgresql/$v/bin/pg_config" || return 1
-		pgtap="$(cd "$r/usr/src/pgtap" && ls pgtap_*.orig.tar.*) ($p is not in $base${extra:+ or $extra})"
+		pgtap="$(cd "$r/usr/src/pgtap" && ls pgtap_*.orig.tar.*) ${pgtap#none }"
 		rm -rf "$r/usr/src/pgtap"
-	fi
-	p="postgresql-$v-cron"
-	if in_root "$r" apt-cache show "$p" >/dev/null 2>&1 &&
-		in_root "$r" apt-get -q -y install $target "$p"; then
-		cron="$p $(in_root "$r" dpkg-query -W -f='${Version}' "$p")"
-	else
-		cron="none ($p is not in $base${extra:+ or $extra})"
 	fi
 	in_root "$r" apt-get -q clean && rm -rf "$r"/var/lib/apt/lists/* || return 1
 	cat >"$r/etc/ri_policy-root" <<-EOF
@@ -231,10 +265,11 @@ setup_root() {
 
 # make_root MAJOR: the root's tarball, made again when its recipe changed
 make_root() {
-	local v=$1 tarball="$cache/root-$1.tar.zst" dir="$cache/run/build-$1" recipe log
+	local v=$1 tarball="$cache/root-$1.tar.zst" dir="$cache/run/build-$1" recipe log packages
 	local -a suites
 	read -ra suites <<<"$(suites_of "$v")"
-	recipe="$(suites_of "$v") $mirror $(declare -f setup_root mount_root | sha256sum | cut -c1-16)"
+	packages=$(packages_for "$v")
+	recipe="$(suites_of "$v") $mirror $packages$(declare -f setup_root mount_root | sha256sum | cut -c1-16)"
 	if [ -f "$tarball" ] && [ "${VERSIONS_REFRESH:-0}" != 1 ] &&
 		[ "$(cat "$tarball.recipe" 2>/dev/null)" = "$recipe" ]; then
 		return 0
@@ -255,7 +290,7 @@ make_root() {
 		return 1
 	fi
 	mount_root "$dir"
-	if ! setup_root "$dir" "$v" "${suites[@]}" >>"$log" 2>&1; then
+	if ! setup_root "$dir" "$v" "$packages" "${suites[@]}" >>"$log" 2>&1; then
 		tail -n 20 "$log"
 		say "installing PostgreSQL $v into the root failed; see $log"
 		remove_root "$dir"
