@@ -14,6 +14,9 @@
 #               test of validation (test/validate_fuzz.py) with fresh seeds for
 #               FUZZ_MINUTES (default 20); FUZZ_SEEDS=1,2 replays seeds instead,
 #               FUZZ_ARGS passes options (--all, --only CLASS, -v; see --help)
+#   make test-versions  the same suite against Debian's own PostgreSQL 17,
+#               18 and 19, each in a minimal Debian root made with
+#               debootstrap and cached outside the tree (test/versions.sh)
 
 EXTENSION = ri_policy
 EXTVERSION = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION).control)
@@ -42,7 +45,7 @@ VIRTUALENV = pg_virtualenv -t -i --auth=trust \
 	-o shared_preload_libraries=pg_cron -o cron.database_name=postgres \
 	-o wal_level=logical
 
-.PHONY: deps test demo prove bench test-cassert fuzz
+.PHONY: deps test demo prove bench test-cassert test-versions fuzz
 
 deps:
 	@test/install-deps.sh
@@ -74,3 +77,5 @@ fuzz: deps
 	$(MAKE) install
 	$(VIRTUALENV) /usr/bin/python3 test/validate_fuzz.py \
 		$(if $(FUZZ_SEEDS),--seeds $(FUZZ_SEEDS),--minutes $(FUZZ_MINUTES)) $(FUZZ_ARGS)
+test-versions:
+	test/versions.sh

@@ -2,7 +2,7 @@
  *
  * compat.h
  *		Every difference between the PostgreSQL majors ri_policy supports
- *		(13 to 18), in one place, so that call sites stay free of version
+ *		(15 to 19), in one place, so that call sites stay free of version
  *		tests.
  *
  * src/compat.h
@@ -13,7 +13,6 @@
 #define RI_POLICY_COMPAT_H
 
 #include "access/genam.h"
-#include "access/heapam.h"
 #include "access/tableam.h"
 #include "catalog/pg_attribute.h"
 #include "catalog/pg_constraint.h"
@@ -27,34 +26,20 @@
 #include "utils/guc_tables.h"
 #include "utils/syscache.h"
 
-#if PG_VERSION_NUM < 130000
-#error "ri_policy needs PostgreSQL 13 or later"
+#if PG_VERSION_NUM < 150000
+#error "ri_policy needs PostgreSQL 15 or later"
 #endif
 
-/* Catalog index OIDs moved from catalog/indexing.h to the catalogs' headers in 14. */
-#if PG_VERSION_NUM < 140000
-#include "catalog/indexing.h"
-#endif
+/* A partitioned table's partitions, leaving out those being detached. */
+#define compat_partition_desc(rel) RelationGetPartitionDesc(rel, true)
 
 /*
- * try_table_open() arrived in 14; 13 has try_relation_open(), which lacks
- * only the check that the relation is not an index or composite type.
+ * Table scans take a flags argument (ScanOptions) from 19 on; the
+ * four-argument table_beginscan() of the earlier majors stays usable.
  */
-#if PG_VERSION_NUM < 140000
-#include "access/relation.h"
-#define try_table_open(relid, lockmode) try_relation_open(relid, lockmode)
-#endif
-
-/* RelationGetPartitionDesc() learned to omit detached partitions in 14. */
-#if PG_VERSION_NUM >= 140000
-#define compat_partition_desc(rel) RelationGetPartitionDesc(rel, true)
-#else
-#define compat_partition_desc(rel) RelationGetPartitionDesc(rel)
-#endif
-
-/* MarkGUCPrefixReserved() replaced EmitWarningsOnPlaceholders() in 15. */
-#if PG_VERSION_NUM < 150000
-#define MarkGUCPrefixReserved(prefix) EmitWarningsOnPlaceholders(prefix)
+#if PG_VERSION_NUM >= 190000
+#define table_beginscan(rel, snapshot, nkeys, key) \
+	table_beginscan(rel, snapshot, nkeys, key, SO_NONE)
 #endif
 
 /*
@@ -192,52 +177,52 @@ compat_confdelsetcols(HeapTuple contup, bool *isnull)
 }
 
 /*
- * Scan the blocks [start, nblocks) of a table.  TID range scans exist from
- * 14 on; 13 limits a plain heap scan instead.  Either way only those blocks
- * are read.
+ * Is a pg_constraint row a temporal constraint (PERIOD in a foreign key,
+ * WITHOUT OVERLAPS in a key)?  They exist from 18 on.
+ */
+static inline bool
+compat_conperiod(const FormData_pg_constraint *con)
+{
+#if PG_VERSION_NUM >= 180000
+	return con->conperiod;
+#else
+	return false;
+#endif
+}
+
+/*
+ * Scan the blocks [start, nblocks) of a table, reading only those: a TID
+ * range scan, which takes scan flags from 19 on.
  */
 static inline TableScanDesc
 compat_beginscan_blocks(Relation rel, Snapshot snapshot,
 						BlockNumber start, BlockNumber nblocks)
 {
-#if PG_VERSION_NUM >= 140000
 	ItemPointerData mintid;
 	ItemPointerData maxtid;
 
 	ItemPointerSet(&mintid, start, FirstOffsetNumber);
 	ItemPointerSet(&maxtid, nblocks - 1, MaxOffsetNumber);
-	return table_beginscan_tidrange(rel, snapshot, &mintid, &maxtid);
+#if PG_VERSION_NUM >= 190000
+	return table_beginscan_tidrange(rel, snapshot, &mintid, &maxtid, SO_NONE);
 #else
-	/* heap_setscanlimits() wants a scan that may not start elsewhere */
-	TableScanDesc scan = table_beginscan_strat(rel, snapshot, 0, NULL, true, false);
-
-	heap_setscanlimits(scan, start, nblocks - start);
-	return scan;
+	return table_beginscan_tidrange(rel, snapshot, &mintid, &maxtid);
 #endif
 }
 
 static inline bool
 compat_scan_getnextslot_blocks(TableScanDesc scan, TupleTableSlot *slot)
 {
-#if PG_VERSION_NUM >= 140000
 	return table_scan_getnextslot_tidrange(scan, ForwardScanDirection, slot);
-#else
-	return table_scan_getnextslot(scan, ForwardScanDirection, slot);
-#endif
 }
 
-/* index_insert() took an indexUnchanged hint from 14 on. */
+/* Insert one entry into an index, as a plain (non-unique) insert. */
 static inline void
 compat_index_insert(Relation index, Datum *values, bool *isnull,
 					ItemPointer tid, Relation heap, IndexInfo *info)
 {
-#if PG_VERSION_NUM >= 140000
 	(void) index_insert(index, values, isnull, tid, heap, UNIQUE_CHECK_NO,
 						false, info);
-#else
-	(void) index_insert(index, values, isnull, tid, heap, UNIQUE_CHECK_NO,
-						info);
-#endif
 }
 
 /* LockHeldByMe() took an orstronger flag in 17. */
@@ -251,16 +236,11 @@ compat_lock_held_by_me(const LOCKTAG *locktag, LOCKMODE lockmode)
 #endif
 }
 
-/*
- * Commit and start the next transaction.  SPI_commit() starts it itself only
- * from 15 and in recent minors of 13 and 14; SPI_start_transaction() is a
- * no-op where it does.
- */
+/* Commit and start the next transaction (SPI_commit() starts it). */
 static inline void
 compat_spi_commit(void)
 {
 	SPI_commit();
-	SPI_start_transaction();
 }
 
 /*
@@ -304,15 +284,11 @@ compat_class_ownercheck(Oid relid, Oid roleid)
 #endif
 }
 
-/* Multiranges arrived in 14: the range type of a multirange, if it is one. */
+/* The range type of a multirange, if the type is one. */
 static inline Oid
 compat_multirange_range(Oid type)
 {
-#if PG_VERSION_NUM >= 140000
 	return get_multirange_range(type);
-#else
-	return InvalidOid;
-#endif
 }
 
 #endif							/* RI_POLICY_COMPAT_H */

@@ -61,6 +61,7 @@
 #include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
+#include "utils/tuplestore.h"
 
 #include "compat.h"
 #include "reference.h"
@@ -527,6 +528,7 @@ demote_constraint(Oid conoid)
 	if (!HeapTupleIsValid(tup))
 		elog(ERROR, "cache lookup failed for constraint %u", conoid);
 	con = (Form_pg_constraint) GETSTRUCT(tup);
+	ri_refuse_temporal_key(con);
 	name = pstrdup(NameStr(con->conname));
 	child = con->conrelid;
 	parent = con->confrelid;

@@ -50,6 +50,8 @@ extern RiReference *ri_resolve_reference(const char *address);
 extern RiReference *ri_load_reference_id(int64 id);
 extern void ri_ensure_identity(RiReference *ref);
 extern void ri_forget_foreign_key(Oid child, const char *name);
+struct FormData_pg_constraint;
+extern void ri_refuse_temporal_key(const struct FormData_pg_constraint *con);
 extern char *ri_reference_address(RiReference *ref);
 extern bool ri_reference_name_taken(Oid child, const char *name);
 extern void ri_require_current_objects(void);

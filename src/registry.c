@@ -1483,6 +1483,22 @@ load_declared(HeapTuple tup, TupleDesc desc, MemoryContext cxt)
 }
 
 /*
+ * Refuse a temporal foreign key (PERIOD, 18+): each of its rows must have its
+ * period covered by the referenced rows' periods, which comparing keys for
+ * equality, as references do, cannot check.
+ */
+void
+ri_refuse_temporal_key(const FormData_pg_constraint *con)
+{
+	if (compat_conperiod(con))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("temporal foreign key \"%s\" of table \"%s\" is not supported",
+						NameStr(con->conname), get_rel_name(con->conrelid)),
+				 errdetail("Its rows must have their periods covered by the referenced rows; references compare keys for equality only.")));
+}
+
+/*
  * A foreign key constraint as a reference, with the given id (0: none yet).
  */
 static RiReference *
@@ -1501,6 +1517,7 @@ load_foreign_key(Oid conoid, int64 id)
 	if (!HeapTupleIsValid(tup))
 		elog(ERROR, "cache lookup failed for constraint %u", conoid);
 	con = (Form_pg_constraint) GETSTRUCT(tup);
+	ri_refuse_temporal_key(con);
 	ref->id = id;
 	ref->conoid = conoid;
 	ref->name = pstrdup(NameStr(con->conname));
