@@ -58,9 +58,10 @@ CREATE FUNCTION pg_temp.rows(ref text, which int) RETURNS bigint LANGUAGE sql AS
 $$;
 
 -- Does the pass wait for a lock (within 10 s)?
+-- (waits of up to a minute: a loaded machine is slow, never wrong)
 CREATE FUNCTION pg_temp.waits() RETURNS boolean LANGUAGE plpgsql AS $$
 BEGIN
-	FOR i IN 1..400 LOOP
+	FOR i IN 1..2400 LOOP
 		IF EXISTS (SELECT 1 FROM pg_locks WHERE pid = (SELECT pid FROM pass_pid)
 					  AND NOT granted) THEN
 			RETURN true;
@@ -93,7 +94,7 @@ END $$;
 CREATE FUNCTION pg_temp.step(ref text) RETURNS boolean LANGUAGE plpgsql AS $$
 BEGIN
 	PERFORM dblink_send_query('mv_b', 'ROLLBACK; BEGIN; ' || pg_temp.lock_sql(ref));
-	FOR i IN 1..400 LOOP
+	FOR i IN 1..2400 LOOP
 		IF dblink_is_busy('mv_b') = 0 THEN
 			-- the results of its three statements, and the end
 			FOR j IN 1..4 LOOP
