@@ -57,7 +57,7 @@ CREATE FUNCTION pg_temp.rows(ref text, which int) RETURNS bigint LANGUAGE sql AS
 					  WHERE v.reference = ref AND v.key = jsonb_build_object('k', which)), 0)
 $$;
 
--- Does the pass wait for a lock (within 10 s)?
+-- Does the pass wait for a lock (within a minute)?
 -- (waits of up to a minute: a loaded machine is slow, never wrong)
 CREATE FUNCTION pg_temp.waits() RETURNS boolean LANGUAGE plpgsql AS $$
 BEGIN
