@@ -1074,7 +1074,15 @@ END $f$''' % (side, tgt, rid('OLD'), arr('OLD'), tgt, rid('NEW'), arr('NEW')))
         if interrupt and interrupt[0] == 'terminate' or bg.outcome == 'lost':
             sess.reconnect()
         elif timeout_ms:
-            sess.run("SET statement_timeout = '%ds'" % HANG)
+            # the short timeout is still in force for this SET itself: on a
+            # loaded machine it can cancel it too, so try again
+            for attempt in range(50):
+                try:
+                    sess.run("SET statement_timeout = '%ds'" % HANG)
+                    break
+                except psycopg2.Error as e:
+                    if e.pgcode != '57014' or attempt == 49:
+                        raise
         return bg
 
     def wait_begun(self, bg, before):
