@@ -418,8 +418,11 @@ take_start(Validator *v)
 	 * Transactions that got their ids after this snapshot's data was taken
 	 * (or that a snapshot reused since no transaction ended, GetSnapshotData()
 	 * does that) were not committed for it: running, as far as the pass is
-	 * concerned, up to the next id now.
+	 * concerned, up to the next id now.  (Not with the pass's own snapshot,
+	 * which every batch reads with.)
 	 */
+	if (v->snapshot != NULL)
+		next = start->xmax;
 	for (uint64 xid = start->xmax; xid < next; xid++)
 	{
 		if (n == max)
@@ -492,8 +495,8 @@ start_origin(void)
 }
 
 /*
- * Was this row version (in a heap slot) written during the pass: does the
- * pass's start not see its inserting transaction as committed?
+ * Was this row version (in a heap table's slot) written during the pass:
+ * does the pass's start not see its inserting transaction as committed?
  *
  * Frozen versions keep their xid (from 9.4 on), but 32 bits do not say from
  * which epoch: in a cluster that has used more than 2^32 xids, a version
@@ -505,11 +508,11 @@ start_origin(void)
  * it; elsewhere the pass cannot tell, and counts the version as written
  * during it (it is then missed by this pass, and found by the next).
  */
-static bool
+static inline bool
 written_during(Validator *v, Relation rel, TupleTableSlot *slot)
 {
 	StartPoint *start = v->start;
-	HeapTupleHeader tup = ExecFetchSlotHeapTuple(slot, false, NULL)->t_data;
+	HeapTupleHeader tup = ((HeapTupleTableSlot *) slot)->tuple->t_data;
 	TransactionId raw = HeapTupleHeaderGetRawXmin(tup);
 	uint64		xid = full_xid(raw, v->next_xid);
 
@@ -621,6 +624,7 @@ read_batch(Validator *v, Oid leaf, BlockNumber start, BlockNumber *next)
 	filter = v->start != NULL && rel->rd_tableam == GetHeapamTableAmRoutine();
 	if (filter && v->skipped != NULL && v->snapshot == NULL && start_xacts_running(v))
 	{
+		memset(&dirty, 0, sizeof(dirty));
 		InitDirtySnapshot(dirty);
 		snapshot = &dirty;
 	}
@@ -690,7 +694,7 @@ read_batch(Validator *v, Oid leaf, BlockNumber start, BlockNumber *next)
 		 */
 		if (written)
 		{
-			HeapTupleHeader tup = ExecFetchSlotHeapTuple(slot, false, NULL)->t_data;
+			HeapTupleHeader tup = ((HeapTupleTableSlot *) slot)->tuple->t_data;
 			bool		readable = true;
 
 			for (int i = 0; i < ref->nkeys; i++)
@@ -989,8 +993,8 @@ begin_run(Validator *v, bool restart, RunState *state)
 	ListCell   *lc;
 	int64		blocks_total = 0;
 	Datum		args[7];
-	Oid			argtypes[7] = {INT8OID, INT8OID, OIDOID, INT4OID, TEXTOID, PG_LSNOID,
-	TEXTOID};
+	Oid			argtypes[7] = {INT8OID, INT8OID, OIDOID, INT4OID,
+							   TEXTOID, PG_LSNOID, TEXTOID};
 	const char *why_not = NULL;
 	Datum		sargs[2];
 	Oid			sargtypes[2] = {INT8OID, BOOLOID};
