@@ -25,9 +25,10 @@
  * whenever a pass begins (ri_track_gap()).
  *
  * DDL that touches none of this costs a look at the statement's parse tree;
- * ALTER TABLE of trigger states, partitions or inheritance one index scan
- * of pg_trigger per table named; a type or expression change one query of
- * the registry.
+ * ALTER TABLE of trigger states, partitions, inheritance or a generation
+ * expression one index scan of pg_trigger per table named; a type change
+ * one query of the registry (any declared reference's operators may need
+ * to follow it, tracked or not).
  *
  * src/follow.c
  *
@@ -303,7 +304,8 @@ follow_alter_table(AlterTableStmt *stmt)
 	}
 	if (typed != NIL)
 		follow_key_columns(relid, typed, true);
-	if (generated != NIL)
+	/* a new expression leaves the operators alone: only tracking cares */
+	if (generated != NIL && ri_track_table_tracked(relid, NULL))
 		follow_key_columns(relid, generated, false);
 }
 
