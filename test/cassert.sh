@@ -282,7 +282,7 @@ fi
 # --- a throwaway cluster -------------------------------------------------
 
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-port=55432
+port=25432	# below the ephemeral range (32768-60999), where a client socket can hold it
 while ! port_free "$port"; do port=$((port + 1)); done
 
 mkdir "$data" "$sock"

@@ -359,7 +359,7 @@ run_major() {
 		return
 	fi
 
-	port=56432
+	port=26432	# below the ephemeral range (32768-60999), where a client socket can hold it
 	while ! port_free "$port"; do port=$((port + 1)); done
 	mkdir -p "$r$data" "$r$sock"
 	chroot "$r" chown postgres:postgres "$data" "$sock"
