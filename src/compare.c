@@ -428,22 +428,22 @@ ri_convert_for_probe(RiReference *ref, int col, Datum *values, int n,
 }
 
 /*
- * May the reference's keys be compared now?  validate() and repair() given
- * no reference use this, so that one reference that cannot be checked (its
- * comparison refused since it was declared, say) does not stop the others:
- * the check runs in a subtransaction, and a refusal becomes a WARNING.
+ * Run fn(arg) for one reference of validate() or repair() of every
+ * reference, in a subtransaction: an error (but a cancel) becomes a WARNING
+ * that skips the reference, so that one reference that cannot be checked
+ * does not stop the others.  Returns whether fn succeeded.
  */
 bool
-ri_comparison_usable(RiReference *ref)
+ri_try_or_skip(RiReference *ref, void (*fn) (void *), void *arg)
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
-	bool		usable = true;
+	bool		ok = true;
 
 	BeginInternalSubTransaction(NULL);
 	PG_TRY();
 	{
-		ri_check_comparison(ref);
+		fn(arg);
 		ReleaseCurrentSubTransaction();
 	}
 	PG_CATCH();
@@ -459,12 +459,29 @@ ri_comparison_usable(RiReference *ref)
 		ereport(WARNING,
 				(errcode(edata->sqlerrcode),
 				 errmsg("skipping reference \"%s\": %s", ref->name, edata->message),
-				 edata->detail ? errdetail("%s", edata->detail) : 0));
+				 edata->detail ? errdetail("%s", edata->detail) : 0,
+				 edata->hint ? errhint("%s", edata->hint) : 0));
 		FreeErrorData(edata);
-		usable = false;
+		ok = false;
 	}
 	PG_END_TRY();
 	MemoryContextSwitchTo(oldcxt);
 	CurrentResourceOwner = oldowner;
-	return usable;
+	return ok;
+}
+
+static void
+check_comparison_cb(void *ref)
+{
+	ri_check_comparison((RiReference *) ref);
+}
+
+/*
+ * May the reference's keys be compared now (its comparison may have been
+ * refused since it was declared)?  Skips it with a WARNING if not.
+ */
+bool
+ri_comparison_usable(RiReference *ref)
+{
+	return ri_try_or_skip(ref, check_comparison_cb, ref);
 }

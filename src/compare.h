@@ -28,6 +28,7 @@
 
 extern void ri_check_comparison(RiReference *ref);
 extern bool ri_comparison_usable(RiReference *ref);
+extern bool ri_try_or_skip(RiReference *ref, void (*fn) (void *), void *arg);
 extern Oid	ri_probe_type(RiReference *ref, int col);
 extern Datum *ri_convert(Oid source, Oid target, CoercionContext ccontext,
 						 Datum *values, int n, bool *unmatched, bool any_error);

@@ -177,55 +177,47 @@ prepare_plans(RiReference *ref, RepairAction action, Oid child_owner,
 	*plan = prepare_as(child_owner, repair_sql(ref, action), 2, act_types);
 }
 
+/* The arguments of prepare_plans(), for ri_try_or_skip() */
+typedef struct PrepareArgs
+{
+	RiReference *ref;
+	RepairAction action;
+	Oid			child_owner;
+	Oid		   *types;
+	Oid		   *act_types;
+	SPIPlanPtr *plans[3];		/* probe, find, plan */
+} PrepareArgs;
+
+static void
+prepare_plans_cb(void *arg)
+{
+	PrepareArgs *a = arg;
+
+	prepare_plans(a->ref, a->action, a->child_owner, a->types, a->act_types,
+				  a->plans[0], a->plans[1], a->plans[2]);
+}
+
 /*
- * ... for repair() of every reference: in a subtransaction, so that a
- * reference whose statements cannot be prepared (an operator made
- * ambiguous by an implicit cast, say) is skipped with a WARNING instead of
- * stopping the others.
+ * ... for repair() of every reference: a reference whose statements cannot
+ * be prepared (an operator made ambiguous by an implicit cast, say) is
+ * skipped with a WARNING instead of stopping the others.
  */
 static bool
 prepare_or_skip(RiReference *ref, RepairAction action, Oid child_owner,
 				Oid *types, Oid *act_types,
 				SPIPlanPtr *probe, SPIPlanPtr *find, SPIPlanPtr *plan)
 {
-	MemoryContext oldcxt = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
-	bool		ok = true;
+	PrepareArgs a = {ref, action, child_owner, types, act_types, {probe, find, plan}};
 
-	BeginInternalSubTransaction(NULL);
-	PG_TRY();
+	if (ri_try_or_skip(ref, prepare_plans_cb, &a))
+		return true;
+	for (int i = 0; i < lengthof(a.plans); i++)
 	{
-		prepare_plans(ref, action, child_owner, types, act_types, probe, find, plan);
-		ReleaseCurrentSubTransaction();
+		if (*a.plans[i] != NULL)
+			SPI_freeplan(*a.plans[i]);
+		*a.plans[i] = NULL;
 	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-		SPIPlanPtr *plans[3] = {probe, find, plan};
-
-		MemoryContextSwitchTo(oldcxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
-			ReThrowError(edata);
-		for (int i = 0; i < lengthof(plans); i++)
-		{
-			if (*plans[i] != NULL)
-				SPI_freeplan(*plans[i]);
-			*plans[i] = NULL;
-		}
-		ereport(WARNING,
-				(errcode(edata->sqlerrcode),
-				 errmsg("skipping reference \"%s\": %s", ref->name, edata->message),
-				 edata->hint ? errhint("%s", edata->hint) : 0));
-		FreeErrorData(edata);
-		ok = false;
-	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(oldcxt);
-	CurrentResourceOwner = oldowner;
-	return ok;
+	return false;
 }
 
 /* Run a kept statement as the child's owner; returns SPI's result code. */
