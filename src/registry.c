@@ -1661,6 +1661,26 @@ split_address(const char *address, char **parts)
 }
 
 /*
+ * The rows of ri_resolve_reference()'s two lookups: declared references
+ * (their tables joined as each lookup needs), then foreign keys with their
+ * id if they have one.
+ */
+#define REFERENCE_COLUMNS \
+	"SELECT r.id, 0::pg_catalog.oid, r.child::pg_catalog.oid," \
+	"       pg_catalog.quote_ident(n.nspname) || '.' ||" \
+	"       pg_catalog.quote_ident(c.relname) || '.' || pg_catalog.quote_ident(r.name)" \
+	"  FROM ri_policy._reference r"
+#define FOREIGN_KEY_COLUMNS \
+	"SELECT f.id, k.oid, k.conrelid," \
+	"       pg_catalog.quote_ident(n.nspname) || '.' ||" \
+	"       pg_catalog.quote_ident(c.relname) || '.' || pg_catalog.quote_ident(k.conname)" \
+	"  FROM pg_catalog.pg_constraint k" \
+	"  JOIN pg_catalog.pg_class c ON c.oid = k.conrelid" \
+	"  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace" \
+	"  LEFT JOIN ri_policy._foreign_key f" \
+	"         ON f.child::pg_catalog.oid = k.conrelid AND f.name = k.conname"
+
+/*
  * Find a reference by its address, as the functions that take a reference
  * do.
  *
@@ -1725,41 +1745,21 @@ ri_resolve_reference(const char *address)
 	 */
 	SPI_connect();
 	exec_as_owner(OidIsValid(child) ?
-				  "SELECT r.id, 0::pg_catalog.oid, r.child::pg_catalog.oid,"
-				  "       pg_catalog.quote_ident(n.nspname) || '.' ||"
-				  "       pg_catalog.quote_ident(c.relname) || '.' || pg_catalog.quote_ident(r.name)"
-				  "  FROM ri_policy._reference r"
+				  REFERENCE_COLUMNS
 				  "  JOIN pg_catalog.pg_class c ON c.oid = r.child::pg_catalog.oid"
 				  "  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
 				  " WHERE r.child::pg_catalog.oid = $1 AND r.name IN ($2, $3)"
 				  " UNION ALL "
-				  "SELECT f.id, k.oid, k.conrelid,"
-				  "       pg_catalog.quote_ident(n.nspname) || '.' ||"
-				  "       pg_catalog.quote_ident(c.relname) || '.' || pg_catalog.quote_ident(k.conname)"
-				  "  FROM pg_catalog.pg_constraint k"
-				  "  JOIN pg_catalog.pg_class c ON c.oid = k.conrelid"
-				  "  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-				  "  LEFT JOIN ri_policy._foreign_key f"
-				  "         ON f.child::pg_catalog.oid = k.conrelid AND f.name = k.conname"
+				  FOREIGN_KEY_COLUMNS
 				  " WHERE k.conrelid = $1 AND k.contype = 'f' AND k.conparentid = 0"
 				  "   AND k.conname::pg_catalog.text IN ($2, $3)"
 				  " ORDER BY 4" :
-				  "SELECT r.id, 0::pg_catalog.oid, r.child::pg_catalog.oid,"
-				  "       pg_catalog.quote_ident(n.nspname) || '.' ||"
-				  "       pg_catalog.quote_ident(c.relname) || '.' || pg_catalog.quote_ident(r.name)"
-				  "  FROM ri_policy._reference r"
+				  REFERENCE_COLUMNS
 				  "  LEFT JOIN pg_catalog.pg_class c ON c.oid = r.child::pg_catalog.oid"
 				  "  LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
 				  " WHERE r.name IN ($2, $3)"
 				  " UNION ALL "
-				  "SELECT f.id, k.oid, k.conrelid,"
-				  "       pg_catalog.quote_ident(n.nspname) || '.' ||"
-				  "       pg_catalog.quote_ident(c.relname) || '.' || pg_catalog.quote_ident(k.conname)"
-				  "  FROM pg_catalog.pg_constraint k"
-				  "  JOIN pg_catalog.pg_class c ON c.oid = k.conrelid"
-				  "  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-				  "  LEFT JOIN ri_policy._foreign_key f"
-				  "         ON f.child::pg_catalog.oid = k.conrelid AND f.name = k.conname"
+				  FOREIGN_KEY_COLUMNS
 				  " WHERE k.conname IN ($2::pg_catalog.name, $3::pg_catalog.name)"
 				  "   AND k.conname::pg_catalog.text IN ($2, $3)"
 				  "   AND k.contype = 'f' AND k.conparentid = 0"

@@ -273,6 +273,21 @@ ri_untrack(RiReference *ref)
 }
 
 /*
+ * Make a tracking trigger fire ALWAYS (in SPI, as the extension's owner,
+ * inside own_trigger_ddl).
+ */
+static void
+enable_always(Oid relid, const char *tgname)
+{
+	char	   *sql = psprintf("ALTER TABLE %s ENABLE ALWAYS TRIGGER %s",
+							   ri_qualified_name(relid), quote_identifier(tgname));
+
+	if (SPI_execute(sql, false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "could not run \"%s\"", sql);
+	pfree(sql);
+}
+
+/*
  * Create the tracking triggers of a reference on both tables, or on only_rel
  * if valid, as the extension's owner (the trigger function is not PUBLIC).
  * They are named by the reference's id, and their arguments are the id and
@@ -323,11 +338,7 @@ create_triggers(RiReference *ref, Oid only_rel)
 			appendStringInfoChar(&sql, ')');
 			if (SPI_execute(sql.data, false, 0) != SPI_OK_UTILITY)
 				elog(ERROR, "could not run \"%s\"", sql.data);
-			resetStringInfo(&sql);
-			appendStringInfo(&sql, "ALTER TABLE %s ENABLE ALWAYS TRIGGER %s",
-							 ri_qualified_name(rel), quote_identifier(tgname));
-			if (SPI_execute(sql.data, false, 0) != SPI_OK_UTILITY)
-				elog(ERROR, "could not run \"%s\"", sql.data);
+			enable_always(rel, tgname);
 		}
 	}
 	PG_FINALLY();
@@ -361,11 +372,9 @@ void
 ri_track_enable_always(Oid relid, const char *tgname)
 {
 	ListCell   *lc;
-	StringInfoData sql;
 	RiUserState owner;
 	int			nest;
 
-	initStringInfo(&sql);
 	SPI_connect();
 	ri_become(ri_extension_owner(), SECURITY_LOCAL_USERID_CHANGE, &owner);
 	nest = ri_safe_search_path();
@@ -379,11 +388,7 @@ ri_track_enable_always(Oid relid, const char *tgname)
 			if (t->enabled != TRIGGER_FIRES_ON_ORIGIN ||
 				(tgname != NULL && strcmp(t->name, tgname) != 0))
 				continue;
-			resetStringInfo(&sql);
-			appendStringInfo(&sql, "ALTER TABLE %s ENABLE ALWAYS TRIGGER %s",
-							 ri_qualified_name(relid), quote_identifier(t->name));
-			if (SPI_execute(sql.data, false, 0) != SPI_OK_UTILITY)
-				elog(ERROR, "could not run \"%s\"", sql.data);
+			enable_always(relid, t->name);
 		}
 	}
 	PG_FINALLY();
