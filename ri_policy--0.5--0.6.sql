@@ -567,6 +567,7 @@ DECLARE
 	c record;
 	est double precision;
 	pct double precision;
+	pct_max double precision;
 	n integer;
 	t0 timestamptz;
 	skipped bigint := 0;
@@ -628,7 +629,9 @@ BEGIN
 
 		-- SYSTEM sampling reads whole blocks: aim at twice the rows wanted
 		-- (the column may hold NULLs), from the planner's estimate, or from
-		-- the size when the table was never analyzed.
+		-- the size when the table was never analyzed.  Too few values (NULLs,
+		-- or few blocks drawn from a small table): sample again, four times
+		-- more, but never more than about 20 rows read per value wanted.
 		SELECT CASE WHEN pg_catalog.bool_and(k.reltuples >= 0) THEN pg_catalog.sum(k.reltuples)
 					ELSE pg_catalog.sum(pg_catalog.pg_relation_size(t.relid))
 						 / pg_catalog.current_setting('block_size')::double precision * 50 END
@@ -636,27 +639,35 @@ BEGIN
 		  FROM ri_policy._tree(c.child) t
 		  JOIN pg_catalog.pg_class k ON k.oid = t.relid
 		 WHERE t.isleaf;
-		pct := LEAST(100.0, 100.0 * 2 * n / GREATEST(est, 1));
+		est := GREATEST(est, 1);
+		pct := LEAST(100.0, 100.0 * 2 * n / est);
+		pct_max := LEAST(100.0, 100.0 * 20 * n / est);
 
 		t0 := pg_catalog.clock_timestamp();
-		BEGIN
-			-- wait for a lock no longer than the budget left
-			PERFORM pg_catalog.set_config('lock_timeout',
-				GREATEST(1, (EXTRACT(epoch FROM deadline - t0) * 1000)::bigint)::text, true);
-			EXECUTE pg_catalog.format(
-				'SELECT pg_catalog.count(*),'
-				'       pg_catalog.count(*) FILTER (WHERE EXISTS (SELECT 1 FROM %s p'
-				'                                              WHERE p.%I OPERATOR(pg_catalog.=) s.v%s))'
-				'  FROM (SELECT c.%I AS v FROM %s c TABLESAMPLE SYSTEM (%s)'
-				'         WHERE c.%I IS NOT NULL LIMIT %s) s',
-				c.parent, c.parent_column,
-				CASE WHEN c.parent_collation <> 0
-					 THEN ' COLLATE ' || c.parent_collation::regcollation::text ELSE '' END,
-				c.child_column, c.child, pct, c.child_column, n)
-			   INTO sampled, matched;
-		EXCEPTION WHEN lock_not_available OR insufficient_privilege THEN
-			sampled := NULL;
-		END;
+		LOOP
+			BEGIN
+				-- wait for a lock no longer than the budget left
+				PERFORM pg_catalog.set_config('lock_timeout',
+					GREATEST(1, (EXTRACT(epoch FROM deadline - pg_catalog.clock_timestamp()) * 1000)::bigint)::text,
+					true);
+				EXECUTE pg_catalog.format(
+					'SELECT pg_catalog.count(*),'
+					'       pg_catalog.count(*) FILTER (WHERE EXISTS (SELECT 1 FROM %s p'
+					'                                              WHERE p.%I OPERATOR(pg_catalog.=) s.v%s))'
+					'  FROM (SELECT c.%I AS v FROM %s c TABLESAMPLE SYSTEM (%s)'
+					'         WHERE c.%I IS NOT NULL LIMIT %s) s',
+					c.parent, c.parent_column,
+					CASE WHEN c.parent_collation <> 0
+						 THEN ' COLLATE ' || c.parent_collation::regcollation::text ELSE '' END,
+					c.child_column, c.child, pct, c.child_column, n)
+				   INTO sampled, matched;
+			EXCEPTION WHEN lock_not_available OR insufficient_privilege THEN
+				sampled := NULL;
+			END;
+			EXIT WHEN sampled IS NULL OR sampled >= n OR pct >= pct_max
+				 OR pg_catalog.clock_timestamp() >= deadline;
+			pct := LEAST(pct_max, pct * 4);
+		END LOOP;
 		ms := EXTRACT(epoch FROM pg_catalog.clock_timestamp() - t0) * 1000;
 		IF sampled IS NULL THEN
 			skipped := skipped + 1;
