@@ -277,6 +277,7 @@ BEGIN
 		child_write_ms := NULL;
 		ri_share := NULL;
 		notes := '{}';
+		sharing := 0;
 
 		-- The measured cost of PostgreSQL's own RI queries for this key:
 		-- on each child insert or key update, the lookup of the parent row
@@ -374,8 +375,11 @@ BEGIN
 			IF ri_check_calls >= demote_min_calls AND ri_share >= demote_min_share THEN
 				recommendation := 'consider demote';
 				reason := pg_catalog.format(
-					'PostgreSQL''s check for this key took %s ms in %s calls, %s%% of the time of writes to %s; demote it (SELECT ri_policy.demote(%L, %L)) and track it (ri_policy.track) to check it in batches instead',
+					'PostgreSQL''s check for this key took %s ms in %s calls%s, %s%% of the time of writes to %s; demote it (SELECT ri_policy.demote(%L, %L)) and track it (ri_policy.track) to check it in batches instead',
 					pg_catalog.round(ri_check_ms::numeric, 1), ri_check_calls,
+					CASE WHEN sharing > 0
+						 THEN pg_catalog.format(' (with the %s other keys on the same parent columns)', sharing)
+						 ELSE '' END,
 					pg_catalog.round(100 * ri_share::numeric, 1), r.child, r.child::text, r.name);
 			ELSE
 				recommendation := 'keep';
