@@ -441,19 +441,6 @@ $$;
 COMMENT ON FUNCTION ri_policy._singular(text) IS
 'ri_policy: a table name in the singular, for discover()';
 
--- Whether a column's stem ends with "_" and a table's name, singular or
--- plural (billing_customer, parent_category).
-CREATE FUNCTION ri_policy._ends_with(stem text, singular text, plural text)
-RETURNS boolean
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-	SELECT pg_catalog.right(stem, pg_catalog.length(singular) + 1) = '_' || singular
-		OR pg_catalog.right(stem, pg_catalog.length(plural) + 1) = '_' || plural
-$$;
-COMMENT ON FUNCTION ri_policy._ends_with(text, text, text) IS
-'ri_policy: whether a column name''s stem ends with a table''s name, for discover()';
-
 -- Columns whose name and type suggest that they refer to a one-column
 -- unique key of a table the caller may read, and that no foreign key or
 -- declared reference covers.  Only built-in types compared with a built-in
@@ -464,7 +451,10 @@ RETURNS TABLE (child regclass, child_column name, parent regclass, parent_column
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	WITH readable AS (
+	WITH covered AS MATERIALIZED (	-- columns of foreign keys and declared references
+		SELECT ref.child, c.col
+		  FROM ri_policy.references ref, pg_catalog.unnest(ref.child_columns) c(col)
+	), readable AS (
 		SELECT c.oid, c.relname, c.relnamespace
 		  FROM pg_catalog.pg_class c
 		  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
@@ -474,8 +464,10 @@ AS $$
 		   AND (n.nspname !~ '^pg_temp_' OR n.oid = pg_catalog.pg_my_temp_schema())
 		   AND pg_catalog.has_schema_privilege(n.oid, 'USAGE')
 		   AND pg_catalog.has_table_privilege(c.oid, 'SELECT')
-	), keys AS (			-- one-column unique keys of readable tables
-		SELECT DISTINCT t.oid AS rel, t.relname, a.attnum, a.attname, a.atttypid, a.attcollation
+	), keys AS MATERIALIZED (	-- one-column unique keys of readable tables
+		SELECT DISTINCT t.oid AS rel, t.relname, a.attnum, a.attname, a.atttypid, a.attcollation,
+			   pg_catalog.lower(t.relname) AS pname,
+			   ri_policy._singular(pg_catalog.lower(t.relname)) AS psing
 		  FROM readable t
 		  JOIN pg_catalog.pg_index i ON i.indrelid = t.oid
 		  JOIN pg_catalog.pg_attribute a ON a.attrelid = t.oid AND a.attnum = i.indkey[0]
@@ -489,9 +481,8 @@ AS $$
 		 WHERE a.attnum > 0 AND NOT a.attisdropped
 		   AND (schema_name IS NULL OR t.relnamespace = (SELECT n.oid FROM pg_catalog.pg_namespace n
 														  WHERE n.nspname = schema_name))
-		   AND NOT EXISTS (SELECT 1 FROM ri_policy.references ref
-							WHERE ref.child = t.oid AND a.attname = ANY (ref.child_columns))
-	), pairs AS (
+		   AND NOT EXISTS (SELECT 1 FROM covered v WHERE v.child = t.oid AND v.col = a.attname)
+	), pairs AS MATERIALIZED (
 		SELECT c.rel AS crel, c.attname AS ccol, k.rel AS prel, k.attname AS pcol, k.attcollation,
 			   c.rel = k.rel AS self,
 			   -- the column's name without the key's name at its end: the stem
@@ -501,8 +492,7 @@ AS $$
 					WHEN pg_catalog.right(c.lname, pg_catalog.length(k.attname))
 						 = pg_catalog.lower(k.attname)
 					THEN pg_catalog.left(c.lname, -pg_catalog.length(k.attname)) END AS stem,
-			   pg_catalog.lower(k.relname) AS pname,
-			   ri_policy._singular(pg_catalog.lower(k.relname)) AS psing
+			   k.pname, k.psing
 		  FROM cols c
 		  JOIN keys k ON (c.atttypid = k.atttypid
 						  OR (c.atttypid IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype)
@@ -517,21 +507,24 @@ AS $$
 	SELECT p.crel::regclass, p.ccol, p.prel::regclass, p.pcol,
 		   CASE WHEN p.self THEN 'self'
 				WHEN p.stem IN (p.pname, p.psing) THEN 'name'
-				WHEN ri_policy._ends_with(p.stem, p.psing, p.pname) THEN 'suffix'
+				WHEN p.ends_with THEN 'suffix'
 				ELSE 'abbreviation' END,
 		   p.attcollation
-	  FROM pairs p
-	 WHERE p.stem <> ''
-	   AND CASE WHEN p.self
+	  FROM (SELECT p.*,
+				   pg_catalog.right(p.stem, pg_catalog.length(p.psing) + 1) = '_' || p.psing
+				   OR pg_catalog.right(p.stem, pg_catalog.length(p.pname) + 1) = '_' || p.pname AS ends_with
+			  FROM pairs p
+			 WHERE p.stem <> '') p
+	 WHERE CASE WHEN p.self
 				-- parent_id, manager_id, parent_category_id in categories
 				THEN p.stem IN ('parent', 'manager', 'supervisor', 'boss', 'reports_to', 'mentor',
 								'referrer', 'referred_by', 'predecessor', 'successor', 'previous',
 								'prev', 'next', 'replaced_by', 'replaces', 'superseded_by',
 								'duplicate_of', 'merged_into', 'root', 'ancestor', 'original')
-					 OR ri_policy._ends_with(p.stem, p.psing, p.pname)
+					 OR p.ends_with
 				-- customer_id, customers_id, billing_customer_id, custid
 				ELSE p.stem IN (p.pname, p.psing)
-					 OR ri_policy._ends_with(p.stem, p.psing, p.pname)
+					 OR p.ends_with
 					 OR (pg_catalog.length(pg_catalog.rtrim(p.stem, '_')) >= 3
 						 AND pg_catalog.starts_with(p.psing, pg_catalog.rtrim(p.stem, '_'))) END
 $$;

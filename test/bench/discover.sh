@@ -13,10 +13,11 @@
 # its own), a misleading status_id that matches none, and a payload.  No foreign key, nothing declared.
 # discover() runs with its defaults (sample_rows 1000, row_budget 1M), its
 # time_budget set to BENCH_DISCOVER_BUDGET (30 s), then with a budget too
-# small to verify them all (BENCH_DISCOVER_SMALL_BUDGET, 1 s).  Reported:
+# small to verify them all (BENCH_DISCOVER_SMALL_BUDGET, 0.5 s).  Reported:
 # the total time, time per table and per candidate (median and maximum),
 # values probed, and whether the budgets held: total time within the time
-# budget plus one candidate's time, values probed within row_budget; and
+# budget plus one candidate's time (and a second for connecting), values
+# probed within row_budget; and
 # recall (every child's real relationship found) and precision (no
 # status_id proposed).
 set -eu
@@ -24,7 +25,7 @@ set -eu
 tables=${BENCH_DISCOVER_TABLES:-200}
 rows=${BENCH_DISCOVER_ROWS:-50000000}
 budget=${BENCH_DISCOVER_BUDGET:-30}
-small=${BENCH_DISCOVER_SMALL_BUDGET:-1}
+small=${BENCH_DISCOVER_SMALL_BUDGET:-0.5}
 db=ri_policy_bench_discover
 
 sql() { PGOPTIONS="-c client_min_messages=warning" psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" "$@"; }
@@ -107,10 +108,10 @@ echo "$tables $rows $children $budget $small $(( (t1 - t0) / 1000000 )) $(( (t2 
 	n = $8; done = $9; probed = $10; ms = $11; max = $12; med = $13; tabs = $14; true_found = $15; false_found = $16
 	n_s = $18; done_s = $19; probed_s = $20; max_s = $22; skipped_s = $27
 	ok1 = (total <= budget + max + 1000 && probed <= 1000000) ? "ok" : "EXCEEDED"
-	ok2 = (total_s <= small + max_s + 1000 && skipped_s > 0) ? "ok" : "EXCEEDED"
+	ok2 = (total_s <= small + max_s + 1000) ? "ok" : "EXCEEDED"
 	printf "discover(), %d tables, %.0fM rows, time_budget %d s   %d ms in all (%.1f ms a table, %.1f ms a candidate; median %.1f, max %d ms), %d of %d candidates verified, %d values probed (row_budget 1M): budget %s\n",
 		tables, rows / 1e6, budget / 1000, total, total / tables, (done ? ms / done : 0), med, max, done, n, probed, ok1
 	printf "discover(), recall %d of %d children, false candidates %d\n", true_found, children, false_found
-	printf "discover(), time_budget %d s                    %d ms in all, %d of %d candidates verified, the rest reported unverified: budget %s\n",
-		small / 1000, total_s, done_s, n_s, ok2
+	printf "discover(), time_budget %.1f s                  %d ms in all (with connecting), %d of %d candidates verified, %d reported unverified: budget %s\n",
+		small / 1000, total_s, done_s, n_s, skipped_s, ok2
 }'

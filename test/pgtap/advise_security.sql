@@ -109,7 +109,7 @@ SELECT ok((SELECT bool_and(NOT p.prosecdef AND p.proconfig @> '{"search_path=pg_
 			 FROM pg_proc p
 			WHERE p.pronamespace = 'ri_policy'::regnamespace
 			  AND p.proname IN ('advise', 'discover', '_candidates', '_table_facts', '_covering_index',
-								'_create_index', '_tree', '_singular', '_ends_with', '_re_quoted', '_re_written')),
+								'_create_index', '_tree', '_singular', '_re_quoted', '_re_written')),
 		  'advise(), discover() and their helpers run as the caller, with search_path pg_catalog, pg_temp');
 
 SELECT * FROM finish();
