@@ -205,6 +205,11 @@ DECLARE
 	write_re text;
 	notes text[];
 	sharing bigint;
+	-- the statements of pg_stat_statements that can matter, read once
+	st_query text[];
+	st_calls bigint[];
+	st_ms double precision[];
+	st_top boolean[];
 BEGIN
 	-- pg_stat_statements: the view of the extension (found as a member of
 	-- it, not by a name someone else may control), loaded and tracking
@@ -235,6 +240,24 @@ BEGIN
 		END;
 	END IF;
 	pgss_all := pg_catalog.pg_has_role('pg_read_all_stats', 'USAGE');
+	IF pgss_state IS NULL THEN
+		-- RI queries (nested) and writes (top level) of this database,
+		-- summed over the roles that ran them
+		EXECUTE pg_catalog.format(
+			'SELECT pg_catalog.array_agg(q.query), pg_catalog.array_agg(q.calls),'
+			'       pg_catalog.array_agg(q.ms), pg_catalog.array_agg(q.toplevel)'
+			'  FROM (SELECT s.query, s.toplevel, pg_catalog.sum(s.calls)::bigint AS calls,'
+			'               pg_catalog.sum(s.total_exec_time) AS ms'
+			'          FROM %s s'
+			'         WHERE s.dbid = (SELECT d.oid FROM pg_catalog.pg_database d'
+			'                          WHERE d.datname = pg_catalog.current_database())'
+			'           AND s.query IS NOT NULL'
+			'           AND CASE WHEN s.toplevel'
+			'                    THEN s.query ~* ''^\s*(INSERT|UPDATE|DELETE|MERGE|COPY)\M'''
+			'                    ELSE s.query ~ ''^(SELECT \$[0-9]+ FROM|DELETE FROM|UPDATE) (ONLY )?"'' END'
+			'         GROUP BY s.query, s.toplevel) q', pgss)
+		   INTO st_query, st_calls, st_ms, st_top;
+	END IF;
 
 	FOR r IN
 		SELECT ref.name, ref.kind, ref.child, ref.child_columns, ref.parent, ref.parent_columns,
@@ -320,31 +343,29 @@ BEGIN
 			  FROM pg_catalog.pg_class cc
 			  JOIN pg_catalog.pg_namespace cn ON cn.oid = cc.relnamespace
 			 WHERE cc.oid = r.child;
-			EXECUTE pg_catalog.format(
-				'SELECT COALESCE(pg_catalog.sum(s.calls) FILTER (WHERE s.query ~ $1), 0)::bigint,'
-				'       COALESCE(pg_catalog.sum(s.total_exec_time) FILTER (WHERE s.query ~ $1), 0),'
-				'       COALESCE(pg_catalog.sum(s.calls) FILTER (WHERE s.query ~ $2), 0)::bigint,'
-				'       COALESCE(pg_catalog.sum(s.total_exec_time) FILTER (WHERE s.query ~ $2), 0),'
-				'       pg_catalog.sum(s.total_exec_time) FILTER (WHERE s.toplevel AND s.query ~* $3)'
-				'  FROM %s s'
-				' WHERE s.dbid = (SELECT d.oid FROM pg_catalog.pg_database d'
-				'                  WHERE d.datname = pg_catalog.current_database())'
-				'   AND s.query IS NOT NULL', pgss)
-			   INTO ri_check_calls, ri_check_ms, ri_action_calls, ri_action_ms, child_write_ms
-			  USING check_re, action_re, write_re;
+			SELECT COALESCE(pg_catalog.sum(u.calls) FILTER (WHERE NOT u.top AND u.query ~ check_re), 0)::bigint,
+				   COALESCE(pg_catalog.sum(u.ms) FILTER (WHERE NOT u.top AND u.query ~ check_re), 0),
+				   COALESCE(pg_catalog.sum(u.calls) FILTER (WHERE NOT u.top AND u.query ~ action_re), 0)::bigint,
+				   COALESCE(pg_catalog.sum(u.ms) FILTER (WHERE NOT u.top AND u.query ~ action_re), 0),
+				   pg_catalog.sum(u.ms) FILTER (WHERE u.top AND u.query ~* write_re)
+			  INTO ri_check_calls, ri_check_ms, ri_action_calls, ri_action_ms, child_write_ms
+			  FROM ROWS FROM (pg_catalog.unnest(st_query), pg_catalog.unnest(st_calls),
+							 pg_catalog.unnest(st_ms), pg_catalog.unnest(st_top)) u(query, calls, ms, top);
 			IF fast_path THEN
 				ri_check_calls := NULL;
 				ri_check_ms := NULL;
 				notes := notes || 'child-side checks unmeasured: from PostgreSQL 19 on they probe the parent''s index directly, without a query pg_stat_statements sees'::text;
 			ELSE
+				-- counted among the keys whose child the caller may read
 				SELECT pg_catalog.count(*) - 1 INTO sharing
 				  FROM ri_policy.references o
 				 WHERE o.parent = r.parent AND o.parent_columns = r.parent_columns
-				   AND o.kind IN ('enforced', 'not valid');
+				   AND o.kind IN ('enforced', 'not valid')
+				   AND pg_catalog.has_table_privilege(o.child, 'SELECT');
 				IF sharing > 0 THEN
 					notes := notes || pg_catalog.format(
-						'the parent lookup is one query for all %s enforced keys on %s (%s): its figures are theirs together',
-						sharing + 1, r.parent, pg_catalog.array_to_string(r.parent_columns, ', '));
+						'the parent lookup is one query for every enforced key on %s (%s), %s of them here: its figures are theirs together',
+						r.parent, pg_catalog.array_to_string(r.parent_columns, ', '), sharing + 1);
 				END IF;
 				IF child_write_ms > 0 THEN
 					ri_share := pg_catalog.round((ri_check_ms / child_write_ms)::numeric, 3);
@@ -471,7 +492,7 @@ AS $$
 		  FROM readable t
 		  JOIN pg_catalog.pg_index i ON i.indrelid = t.oid
 		  JOIN pg_catalog.pg_attribute a ON a.attrelid = t.oid AND a.attnum = i.indkey[0]
-		 WHERE i.indisunique AND i.indnkeyatts = 1 AND i.indpred IS NULL
+		 WHERE i.indisunique AND i.indimmediate AND i.indnkeyatts = 1 AND i.indpred IS NULL
 		   AND i.indisvalid AND i.indkey[0] > 0
 	), cols AS (			-- columns of readable tables, with the stem of their name
 		SELECT t.oid AS rel, t.relname, a.attnum, a.attname, a.atttypid,
@@ -599,7 +620,8 @@ BEGIN
 		RAISE EXCEPTION 'schema "%" does not exist', schema_name
 			USING ERRCODE = 'invalid_schema_name';
 	END IF;
-	deadline := started + time_budget;
+	-- (a century is as good as no limit, and keeps the arithmetic finite)
+	deadline := started + LEAST(time_budget, '100 years'::interval);
 
 	FOR c IN SELECT * FROM ri_policy._candidates(schema_name) x
 			  ORDER BY x.child::text, x.child_column, x.parent::text, x.parent_column
@@ -643,9 +665,14 @@ BEGIN
 		t0 := pg_catalog.clock_timestamp();
 		LOOP
 			BEGIN
+				IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class k WHERE k.oid = c.child)
+				   OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class k WHERE k.oid = c.parent) THEN
+					RAISE EXCEPTION USING ERRCODE = 'undefined_table';
+				END IF;
 				-- wait for a lock no longer than the budget left
 				PERFORM pg_catalog.set_config('lock_timeout',
-					GREATEST(1, (EXTRACT(epoch FROM deadline - pg_catalog.clock_timestamp()) * 1000)::bigint)::text,
+					LEAST(2147483647, GREATEST(1, (EXTRACT(epoch FROM deadline - pg_catalog.clock_timestamp())
+													* 1000)::bigint))::text,
 					true);
 				EXECUTE pg_catalog.format(
 					'SELECT pg_catalog.count(*),'
@@ -658,7 +685,10 @@ BEGIN
 						 THEN ' COLLATE ' || c.parent_collation::regcollation::text ELSE '' END,
 					c.child_column, c.child, pct, c.child_column, n)
 				   INTO sampled, matched;
-			EXCEPTION WHEN lock_not_available OR insufficient_privilege THEN
+			EXCEPTION WHEN lock_not_available OR insufficient_privilege
+						OR undefined_table OR undefined_column THEN
+				-- locked past the budget, or changed since the candidates
+				-- were listed
 				sampled := NULL;
 			END;
 			EXIT WHEN sampled IS NULL OR sampled >= n OR pct >= pct_max

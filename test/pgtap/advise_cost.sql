@@ -5,7 +5,7 @@
 -- the child's write time is one to consider demoting.  The writes must be
 -- committed statements of their own for the statistics to count them, so
 -- this runs outside a transaction block and cleans up after itself.
-SELECT plan(12);
+SELECT plan(14);
 
 SELECT ok(current_setting('shared_preload_libraries') ~ 'pg_stat_statements'
 		  AND current_setting('pg_stat_statements.track', true) = 'all',
@@ -62,7 +62,7 @@ SELECT is((SELECT ri_action_calls FROM a WHERE child = 'regress_cost.quiet'::reg
 SELECT ok((SELECT ri_action_ms > 0 FROM a WHERE child = 'regress_cost.quiet'::regclass),
 		  'and its time');
 SELECT alike((SELECT cost_note FROM a WHERE child = 'regress_cost.quiet'::regclass),
-			 '%the parent lookup is one query for all 2 enforced keys on regress_cost.parent (id)%',
+			 '%the parent lookup is one query for every enforced key on regress_cost.parent (id), 2 of them here%',
 			 'the note says the lookup is shared with the other key');
 SELECT is((SELECT child_inserts FROM a WHERE child = 'regress_cost."Hot Child"'::regclass),
 		  5000::bigint, 'child inserts');
@@ -74,6 +74,21 @@ SELECT CASE WHEN current_setting('server_version_num')::int < 190000
 	ELSE pass('PostgreSQL 19: nothing to weigh') END;
 SELECT is((SELECT recommendation FROM a WHERE child = 'regress_cost.quiet'::regclass), 'keep',
 		  'a quiet child: keep');
+
+-- an ordinary role that may read one child learns nothing of the other
+-- key from the note, and is told that it sees only its own statements
+CREATE ROLE regress_cost_spy;
+GRANT USAGE ON SCHEMA regress_cost TO regress_cost_spy;
+GRANT SELECT ON regress_cost.parent, regress_cost.quiet TO regress_cost_spy;
+SET ROLE regress_cost_spy;
+SELECT is((SELECT array_agg(name) FROM ri_policy.advise() WHERE child::text LIKE 'regress_cost.%'),
+		  '{quiet_parent_id_fkey}', 'the spy sees the key it may read');
+SELECT is((SELECT cost_note FROM ri_policy.advise() WHERE child = 'regress_cost.quiet'::regclass),
+		  'only statements of roles whose statistics you may read are counted (pg_read_all_stats sees all)',
+		  'its note does not count the key on a child it may not read');
+RESET ROLE;
+DROP OWNED BY regress_cost_spy;
+DROP ROLE regress_cost_spy;
 
 DROP SCHEMA regress_cost CASCADE;
 DO $$ BEGIN IF NOT (SELECT yes FROM had_pgss) THEN DROP EXTENSION pg_stat_statements; END IF; END $$;

@@ -5,7 +5,7 @@
 -- enforced or declared, too few values) is.  Its budgets are respected.
 -- Runs in one transaction, rolled back.
 BEGIN;
-SELECT plan(17);
+SELECT plan(19);
 
 CREATE SCHEMA regress_disc;
 SET LOCAL search_path = regress_disc, public;
@@ -55,10 +55,15 @@ INSERT INTO payments SELECT g, 1 + g % 500 FROM generate_series(1, 200) g;
 CREATE TABLE refunds (id int PRIMARY KEY, customer_id bigint);
 INSERT INTO refunds SELECT g, 1 + g % 500 FROM generate_series(1, 200) g;
 SELECT ok(ri_policy.declare_reference('refunds', '{customer_id}', 'customers', name => 'refunds_ref') IS NOT NULL);
+-- a deferrable unique key: no foreign key may reference it
+CREATE TABLE vouchers (code text, CONSTRAINT vouchers_code_key UNIQUE (code) DEFERRABLE);
+INSERT INTO vouchers SELECT 'V' || g FROM generate_series(1, 100) g;
+CREATE TABLE redemptions (id int PRIMARY KEY, voucher_code text);
+INSERT INTO redemptions SELECT g, 'V' || (1 + g % 100) FROM generate_series(1, 200) g;
 -- no parent table at all
 CREATE TABLE events (id int PRIMARY KEY, user_id int);
 INSERT INTO events SELECT g, g FROM generate_series(1, 100) g;
-ANALYZE customers, region, countries, statuses, products, orders, invoices, stores,
+ANALYZE vouchers, redemptions, customers, region, countries, statuses, products, orders, invoices, stores,
 	categories, employees, addresses, shipments, coupons, notes, payments, refunds, events;
 
 CREATE TEMP TABLE truth (child text, child_column name, parent text, parent_column name);
@@ -93,8 +98,8 @@ SELECT is((SELECT verdict FROM found WHERE c = 'regress_disc.notes'), 'too few v
 		  'notes.customer_id: 5 values are too few to decide');
 SELECT is((SELECT count(*) FROM found
 			WHERE child_column = 'product_id' OR c IN ('regress_disc.payments', 'regress_disc.refunds',
-													   'regress_disc.events')),
-		  0::bigint, 'wrong types, enforced and declared keys, and names without a parent are not candidates');
+													   'regress_disc.events', 'regress_disc.redemptions')),
+		  0::bigint, 'wrong types, enforced and declared keys, deferrable keys, and names without a parent are not candidates');
 SELECT is((SELECT array_agg(DISTINCT name_rule ORDER BY name_rule) FROM found WHERE verdict = 'candidate'),
 		  '{abbreviation,name,self,suffix}', 'each kind of name is found');
 
@@ -128,6 +133,10 @@ SELECT ok((SELECT bool_and(verdict = 'not verified' AND sampled IS NULL)
 SELECT is((SELECT count(*) FROM ri_policy.discover(time_budget => '1 microsecond',
 													schema_name => 'regress_disc')),
 		  0::bigint, 'unverified candidates are not proposed');
+SELECT ok((SELECT count(*) = 8 FROM ri_policy.discover(time_budget => '1000000 years', schema_name => 'regress_disc')),
+		  'a time budget of a million years is no limit, and no overflow');
+SELECT ok((SELECT count(*) = 8 FROM ri_policy.discover(time_budget => '30 days', schema_name => 'regress_disc')),
+		  'nor is one longer than the longest lock_timeout');
 SELECT lives_ok($$SELECT * FROM ri_policy.discover(sample_rows => 1, min_sample => 1,
 												   schema_name => 'regress_disc')$$,
 				'one value a candidate works');
