@@ -19,26 +19,28 @@ SELECT ok(:'pgss_ok'::boolean, 'pg_stat_statements is preloaded with track = all
 CREATE TEMP TABLE had_pgss AS SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements') AS yes;
 CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
 CREATE SCHEMA regress_cost;
-CREATE TABLE regress_cost.parent (id bigint PRIMARY KEY);
-INSERT INTO regress_cost.parent SELECT generate_series(1, 1000);
--- hot: many single-row inserts; a cascade on parent deletes
-CREATE TABLE regress_cost."Hot Child" (id bigserial, parent_id bigint
-	REFERENCES regress_cost.parent ON DELETE CASCADE);
-CREATE INDEX ON regress_cost."Hot Child" (parent_id);
+CREATE TABLE regress_cost."Pa.r+ent" (id bigint PRIMARY KEY);
+INSERT INTO regress_cost."Pa.r+ent" SELECT generate_series(1, 1000);
+-- hot: many single-row inserts; a cascade on parent deletes; names full of
+-- what regular expressions and SQL quote (the RI queries are found by
+-- their text)
+CREATE TABLE regress_cost."Hot.C*hi|ld (1)$" (id bigserial, "parent.id*" bigint
+	REFERENCES regress_cost."Pa.r+ent" ON DELETE CASCADE);
+CREATE INDEX ON regress_cost."Hot.C*hi|ld (1)$" ("parent.id*");
 -- quiet: a few rows, and the parent's deletes check it (no action)
-CREATE TABLE regress_cost.quiet (parent_id bigint REFERENCES regress_cost.parent);
+CREATE TABLE regress_cost.quiet (parent_id bigint REFERENCES regress_cost."Pa.r+ent");
 CREATE INDEX ON regress_cost.quiet (parent_id);
 INSERT INTO regress_cost.quiet VALUES (1), (2);
 SELECT pg_stat_statements_reset();
 
 -- the write load: committed statements, a thousand rows each
-INSERT INTO regress_cost."Hot Child" (parent_id) SELECT 1 + g % 1000 FROM generate_series(1, 1000) g;
-INSERT INTO regress_cost."Hot Child" (parent_id) SELECT 1 + g % 1000 FROM generate_series(1, 1000) g;
-INSERT INTO regress_cost."Hot Child" (parent_id) SELECT 1 + g % 1000 FROM generate_series(1, 1000) g;
-INSERT INTO regress_cost."Hot Child" (parent_id) SELECT 1 + g % 1000 FROM generate_series(1, 1000) g;
-INSERT INTO regress_cost."Hot Child" (parent_id) SELECT 1 + g % 1000 FROM generate_series(1, 1000) g;
-UPDATE regress_cost."Hot Child" SET parent_id = 1 + (parent_id + 1) % 1000 WHERE id % 10 = 0;
-DELETE FROM regress_cost.parent WHERE id BETWEEN 900 AND 999;
+INSERT INTO regress_cost."Hot.C*hi|ld (1)$" ("parent.id*") SELECT 1 + g % 1000 FROM generate_series(1, 1000) g;
+INSERT INTO regress_cost."Hot.C*hi|ld (1)$" ("parent.id*") SELECT 1 + g % 1000 FROM generate_series(1, 1000) g;
+INSERT INTO regress_cost."Hot.C*hi|ld (1)$" ("parent.id*") SELECT 1 + g % 1000 FROM generate_series(1, 1000) g;
+INSERT INTO regress_cost."Hot.C*hi|ld (1)$" ("parent.id*") SELECT 1 + g % 1000 FROM generate_series(1, 1000) g;
+INSERT INTO regress_cost."Hot.C*hi|ld (1)$" ("parent.id*") SELECT 1 + g % 1000 FROM generate_series(1, 1000) g;
+UPDATE regress_cost."Hot.C*hi|ld (1)$" SET "parent.id*" = 1 + ("parent.id*" + 1) % 1000 WHERE id % 10 = 0;
+DELETE FROM regress_cost."Pa.r+ent" WHERE id BETWEEN 900 AND 999;
 SELECT pg_stat_force_next_flush();
 SELECT pg_sleep(0.1);
 
@@ -51,17 +53,17 @@ SELECT is((SELECT count(*) FROM a), 2::bigint, 'two keys');
 -- another parent row with the same key, by the same query); from
 -- PostgreSQL 19 on it is a direct index probe that no statistics show
 SELECT CASE WHEN current_setting('server_version_num')::int < 190000
-	THEN is((SELECT ri_check_calls FROM a WHERE child = 'regress_cost."Hot Child"'::regclass),
+	THEN is((SELECT ri_check_calls FROM a WHERE child = 'regress_cost."Hot.C*hi|ld (1)$"'::regclass),
 			5600::bigint, 'the parent lookup: once per inserted row, updated key and no-action delete')
 	ELSE ok((SELECT ri_check_calls IS NULL AND cost_note LIKE '%PostgreSQL 19%'
-			   FROM a WHERE child = 'regress_cost."Hot Child"'::regclass),
+			   FROM a WHERE child = 'regress_cost."Hot.C*hi|ld (1)$"'::regclass),
 			'PostgreSQL 19: the parent lookup is unmeasured, and the note says why') END;
 SELECT CASE WHEN current_setting('server_version_num')::int < 190000
 	THEN ok((SELECT ri_check_ms > 0 AND child_write_ms > ri_check_ms AND ri_share > 0 AND ri_share < 1
-			   FROM a WHERE child = 'regress_cost."Hot Child"'::regclass),
+			   FROM a WHERE child = 'regress_cost."Hot.C*hi|ld (1)$"'::regclass),
 			'its time, and its share of the time of writes to the child')
 	ELSE pass('PostgreSQL 19: no share without the lookup') END;
-SELECT is((SELECT ri_action_calls FROM a WHERE child = 'regress_cost."Hot Child"'::regclass),
+SELECT is((SELECT ri_action_calls FROM a WHERE child = 'regress_cost."Hot.C*hi|ld (1)$"'::regclass),
 		  100::bigint, 'the cascade: once per deleted parent row');
 SELECT is((SELECT ri_action_calls FROM a WHERE child = 'regress_cost.quiet'::regclass),
 		  100::bigint, 'the no-action check on the other child: once per deleted parent row');
@@ -69,15 +71,15 @@ SELECT ok((SELECT ri_action_ms > 0 FROM a WHERE child = 'regress_cost.quiet'::re
 		  'and its time');
 SELECT CASE WHEN current_setting('server_version_num')::int < 190000
 	THEN alike((SELECT cost_note FROM a WHERE child = 'regress_cost.quiet'::regclass),
-			   '%the parent lookup is one query for every enforced key on regress_cost.parent (id), 2 of them here%',
+			   '%the parent lookup is one query for every enforced key on regress_cost."Pa.r+ent" (id), 2 of them here%',
 			   'the note says the lookup is shared with the other key')
 	ELSE pass('PostgreSQL 19: no lookup to share') END;
-SELECT is((SELECT child_inserts FROM a WHERE child = 'regress_cost."Hot Child"'::regclass),
+SELECT is((SELECT child_inserts FROM a WHERE child = 'regress_cost."Hot.C*hi|ld (1)$"'::regclass),
 		  5000::bigint, 'child inserts');
-SELECT is((SELECT (child_updates, parent_deletes) FROM a WHERE child = 'regress_cost."Hot Child"'::regclass),
+SELECT is((SELECT (child_updates, parent_deletes) FROM a WHERE child = 'regress_cost."Hot.C*hi|ld (1)$"'::regclass),
 		  (500::bigint, 100::bigint), 'child updates and parent deletes');
 SELECT CASE WHEN current_setting('server_version_num')::int < 190000
-	THEN is((SELECT recommendation FROM a WHERE child = 'regress_cost."Hot Child"'::regclass),
+	THEN is((SELECT recommendation FROM a WHERE child = 'regress_cost."Hot.C*hi|ld (1)$"'::regclass),
 			'consider demote', 'a lookup that is a large share of the child''s writes: consider demote')
 	ELSE pass('PostgreSQL 19: nothing to weigh') END;
 SELECT is((SELECT recommendation FROM a WHERE child = 'regress_cost.quiet'::regclass), 'keep',
@@ -87,7 +89,7 @@ SELECT is((SELECT recommendation FROM a WHERE child = 'regress_cost.quiet'::regc
 -- key from the note, and is told that it sees only its own statements
 CREATE ROLE regress_cost_spy;
 GRANT USAGE ON SCHEMA regress_cost TO regress_cost_spy;
-GRANT SELECT ON regress_cost.parent, regress_cost.quiet TO regress_cost_spy;
+GRANT SELECT ON regress_cost."Pa.r+ent", regress_cost.quiet TO regress_cost_spy;
 SET ROLE regress_cost_spy;
 SELECT is((SELECT array_agg(name) FROM ri_policy.advise() WHERE child::text LIKE 'regress_cost.%'),
 		  '{quiet_parent_id_fkey}', 'the spy sees the key it may read');
