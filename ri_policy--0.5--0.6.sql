@@ -586,6 +586,7 @@ DECLARE
 	est double precision;
 	pct double precision;
 	pct_max double precision;
+	pages double precision;
 	n integer;
 	t0 timestamptz;
 	skipped bigint := 0;
@@ -650,17 +651,21 @@ BEGIN
 		-- (the column may hold NULLs), from the planner's estimate, or from
 		-- the size when the table was never analyzed.  Too few values (NULLs,
 		-- or few blocks drawn from a small table): sample again, four times
-		-- more, but never more than about 20 rows read per value wanted.
-		SELECT CASE WHEN pg_catalog.bool_and(k.reltuples >= 0) THEN pg_catalog.sum(k.reltuples)
-					ELSE pg_catalog.sum(pg_catalog.pg_relation_size(t.relid))
-						 / pg_catalog.current_setting('block_size')::double precision * 50 END
-		  INTO est
+		-- more, but never more than about 20 rows, or 20 blocks, read per
+		-- value wanted.
+		SELECT pg_catalog.sum(pg_catalog.pg_relation_size(t.relid))
+			   / pg_catalog.current_setting('block_size')::double precision,
+			   CASE WHEN pg_catalog.bool_and(k.reltuples >= 0) THEN pg_catalog.sum(k.reltuples) END
+		  INTO pages, est
 		  FROM ri_policy._tree(c.child) t
 		  JOIN pg_catalog.pg_class k ON k.oid = t.relid
 		 WHERE t.isleaf;
-		est := GREATEST(est, 1);
-		pct := LEAST(100.0, 100.0 * 2 * n / est);
-		pct_max := LEAST(100.0, 100.0 * 20 * n / est);
+		pages := GREATEST(pages, 1);
+		est := GREATEST(COALESCE(est, pages * 50), 1);
+		-- and never more blocks than that either (a bloated table holds
+		-- few rows in many blocks)
+		pct_max := LEAST(100.0, 100.0 * 20 * n / est, 100.0 * 20 * n / pages);
+		pct := LEAST(pct_max, 100.0 * 2 * n / est);
 
 		t0 := pg_catalog.clock_timestamp();
 		LOOP

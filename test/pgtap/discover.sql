@@ -5,7 +5,7 @@
 -- enforced or declared, too few values) is.  Its budgets are respected.
 -- Runs in one transaction, rolled back.
 BEGIN;
-SELECT plan(19);
+SELECT plan(21);
 
 CREATE SCHEMA regress_disc;
 SET LOCAL search_path = regress_disc, public;
@@ -143,6 +143,24 @@ SELECT lives_ok($$SELECT * FROM ri_policy.discover(sample_rows => 1, min_sample 
 
 SELECT is((SELECT verdict FROM found WHERE child_column = 'referrer_customer_id'), 'no data',
 		  'a column with no values is not a candidate');
+
+-- the sample is bounded by blocks as well as rows: a bloated table (few
+-- rows left in many blocks) is not read whole for a few values
+CREATE SCHEMA regress_disc_bloat;
+CREATE TABLE regress_disc_bloat.accounts (id int PRIMARY KEY);
+INSERT INTO regress_disc_bloat.accounts SELECT generate_series(1, 100);
+CREATE TABLE regress_disc_bloat.ledger (n int, account_id int, pad text) WITH (autovacuum_enabled = off);
+INSERT INTO regress_disc_bloat.ledger SELECT g, 1 + g % 100, repeat('x', 200) FROM generate_series(1, 60000) g;
+DELETE FROM regress_disc_bloat.ledger WHERE n % 20000 <> 0;
+ANALYZE regress_disc_bloat.ledger, regress_disc_bloat.accounts;
+SELECT pg_stat_get_xact_blocks_fetched('regress_disc_bloat.ledger'::regclass) AS before \gset
+SELECT ok((SELECT sampled IS NOT NULL FROM ri_policy.discover(sample_rows => 5, min_sample => 1,
+													  schema_name => 'regress_disc_bloat', all_candidates => true)),
+		  'a bloated table with 3 rows left is sampled');
+SELECT cmp_ok(pg_stat_get_xact_blocks_fetched('regress_disc_bloat.ledger'::regclass) - :before,
+			  '<=', (5 * 20 + 5 * 20 / 4 + 10)::bigint,
+			  'reading about 20 blocks per value wanted at most, not its '
+			  || (pg_relation_size('regress_disc_bloat.ledger') / 8192) || ' blocks');
 
 SELECT * FROM finish();
 ROLLBACK;
