@@ -240,6 +240,11 @@ BEGIN
 		END;
 	END IF;
 	pgss_all := pg_catalog.pg_has_role('pg_read_all_stats', 'USAGE');
+	-- wait for a table's lock no longer than this (for this function only)
+	IF pg_catalog.current_setting('lock_timeout') = '0'
+	   OR pg_catalog.current_setting('lock_timeout')::interval > '1 s' THEN
+		PERFORM pg_catalog.set_config('lock_timeout', '1s', true);
+	END IF;
 	IF pgss_state IS NULL THEN
 		-- RI queries (nested) and writes (top level) of this database,
 		-- summed over the roles that ran them
@@ -270,8 +275,25 @@ BEGIN
 		   AND pg_catalog.has_table_privilege(ref.parent, 'SELECT')
 		 ORDER BY ref.child::text, ref.name
 	LOOP
-		cf := ri_policy._table_facts(r.child);
-		pf := ri_policy._table_facts(r.parent);
+		notes := '{}';
+		sharing := 0;
+		-- sizes (and the partitions of a partitioned table) need a lock on
+		-- each table: one that someone else holds locked longer than
+		-- lock_timeout is reported without them rather than waited for
+		BEGIN
+			cf := ri_policy._table_facts(r.child);
+		EXCEPTION WHEN lock_not_available THEN
+			SELECT NULL::bigint AS rows, NULL::bigint AS bytes, NULL::bigint AS inserts,
+				   NULL::bigint AS updates, NULL::bigint AS deletes INTO cf;
+			notes := notes || pg_catalog.format('%s was locked: its size and writes are not shown', r.child);
+		END;
+		BEGIN
+			pf := ri_policy._table_facts(r.parent);
+		EXCEPTION WHEN lock_not_available THEN
+			SELECT NULL::bigint AS rows, NULL::bigint AS bytes, NULL::bigint AS inserts,
+				   NULL::bigint AS updates, NULL::bigint AS deletes INTO pf;
+			notes := notes || pg_catalog.format('%s was locked: its size and writes are not shown', r.parent);
+		END;
 		name := r.name;
 		kind := r.kind;
 		child := r.child;
@@ -287,8 +309,12 @@ BEGIN
 		parent_updates := pf.updates;
 		parent_deletes := pf.deletes;
 		child_index := ri_policy._covering_index(r.child, r.child_columns);
-		create_index := CASE WHEN child_index IS NULL
-							 THEN ri_policy._create_index(r.child, r.child_columns) END;
+		BEGIN
+			create_index := CASE WHEN child_index IS NULL
+								 THEN ri_policy._create_index(r.child, r.child_columns) END;
+		EXCEPTION WHEN lock_not_available THEN
+			create_index := NULL;
+		END;
 		tracked := CASE WHEN r.kind = 'declared' THEN r.tracked END;
 		last_validated := r.last_validated;
 		orphan_keys := r.orphan_keys;
@@ -299,8 +325,6 @@ BEGIN
 		ri_action_ms := NULL;
 		child_write_ms := NULL;
 		ri_share := NULL;
-		notes := '{}';
-		sharing := 0;
 
 		-- The measured cost of PostgreSQL's own RI queries for this key:
 		-- on each child insert or key update, the lookup of the parent row
