@@ -677,13 +677,28 @@ BEGIN
 		-- or few blocks drawn from a small table): sample again, four times
 		-- more, but never more than about 20 rows, or 20 blocks, read per
 		-- value wanted.
-		SELECT pg_catalog.sum(pg_catalog.pg_relation_size(t.relid))
-			   / pg_catalog.current_setting('block_size')::double precision,
-			   CASE WHEN pg_catalog.bool_and(k.reltuples >= 0) THEN pg_catalog.sum(k.reltuples) END
-		  INTO pages, est
-		  FROM ri_policy._tree(c.child) t
-		  JOIN pg_catalog.pg_class k ON k.oid = t.relid
-		 WHERE t.isleaf;
+		-- (the sizes lock each table and partition: wait no longer than
+		-- the budget left)
+		PERFORM pg_catalog.set_config('lock_timeout',
+			LEAST(2147483647, GREATEST(1, (EXTRACT(epoch FROM deadline - pg_catalog.clock_timestamp())
+										   * 1000)::bigint))::text,
+			true);
+		BEGIN
+			SELECT pg_catalog.sum(pg_catalog.pg_relation_size(t.relid))
+				   / pg_catalog.current_setting('block_size')::double precision,
+				   CASE WHEN pg_catalog.bool_and(k.reltuples >= 0) THEN pg_catalog.sum(k.reltuples) END
+			  INTO pages, est
+			  FROM ri_policy._tree(c.child) t
+			  JOIN pg_catalog.pg_class k ON k.oid = t.relid
+			 WHERE t.isleaf;
+		EXCEPTION WHEN lock_not_available THEN
+			skipped := skipped + 1;
+			verdict := 'not verified';
+			IF all_candidates THEN
+				RETURN NEXT;
+			END IF;
+			CONTINUE;
+		END;
 		pages := GREATEST(pages, 1);
 		est := GREATEST(COALESCE(est, pages * 50), 1);
 		-- and never more blocks than that either (a bloated table holds
