@@ -234,9 +234,12 @@ BEGIN
 					'set pg_stat_statements.track = all (and reload)',
 					COALESCE(pg_catalog.current_setting('pg_stat_statements.track', true), 'unset'));
 			END IF;
-		EXCEPTION WHEN object_not_in_prerequisite_state THEN
-			pgss_state := 'unavailable: pg_stat_statements is installed but not loaded; '
-				'add it to shared_preload_libraries, set pg_stat_statements.track = all, and restart';
+		EXCEPTION
+			WHEN object_not_in_prerequisite_state THEN
+				pgss_state := 'unavailable: pg_stat_statements is installed but not loaded; '
+					'add it to shared_preload_libraries, set pg_stat_statements.track = all, and restart';
+			WHEN insufficient_privilege THEN
+				pgss_state := pg_catalog.format('unavailable: you may not read %s', pgss);
 		END;
 	END IF;
 	pgss_all := pg_catalog.pg_has_role('pg_read_all_stats', 'USAGE');

@@ -3,7 +3,7 @@
 -- pg_stat_statements view and a table owner's own operators reach none of
 -- their code.  Runs in one transaction, rolled back.
 BEGIN;
-SELECT plan(13);
+SELECT plan(14);
 
 CREATE ROLE regress_adv_owner;
 CREATE ROLE regress_adv_spy;
@@ -102,6 +102,17 @@ SELECT is((SELECT verdict FROM ri_policy.discover(schema_name => 'regress_adv_se
 		  'the caller''s row-level security hides most parents: for the caller the relationship does not hold');
 SELECT ok((SELECT fraction < 0.2 FROM ri_policy.discover(schema_name => 'regress_adv_sec', all_candidates => true)
 			WHERE child_column = 'buyer_customer_id'), 'its fraction is what the caller can see');
+RESET ROLE;
+
+-- pg_stat_statements in a schema the caller may not use: advise() says so
+-- rather than fail
+CREATE SCHEMA regress_adv_stats;
+CREATE EXTENSION pg_stat_statements SCHEMA regress_adv_stats;
+GRANT SELECT ON regress_adv_sec.orders TO regress_adv_spy;
+SET ROLE regress_adv_spy;
+SELECT is((SELECT cost_note FROM ri_policy.advise() WHERE name = 'orders_customer_id_fkey'),
+		  'unavailable: you may not read regress_adv_stats.pg_stat_statements',
+		  'pg_stat_statements out of the caller''s reach: advise() says so');
 RESET ROLE;
 
 -- the functions are SECURITY INVOKER with a fixed search_path
