@@ -39,11 +39,12 @@ endif
 $(OBJS): $(wildcard src/*.h)
 
 # A throwaway cluster, trusted local connections so that tests can
-# reconnect as their regress_* roles, and logical replication for
-# test/pgtap/track_subscription.sql.
+# reconnect as their regress_* roles, logical replication for
+# test/pgtap/track_subscription.sql, and pg_stat_statements tracking nested
+# statements for advise()'s RI cost figures (test/pgtap/advise_cost.sql).
 VIRTUALENV = pg_virtualenv -t -i --auth=trust \
-	-o shared_preload_libraries=pg_cron -o cron.database_name=postgres \
-	-o wal_level=logical
+	-o shared_preload_libraries=pg_cron,pg_stat_statements -o cron.database_name=postgres \
+	-o pg_stat_statements.track=all -o wal_level=logical
 
 .PHONY: deps test demo prove bench test-cassert test-versions fuzz
 

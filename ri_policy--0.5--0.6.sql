@@ -2,3 +2,773 @@
 
 -- complain if script is sourced in psql, rather than via ALTER EXTENSION
 \echo Use "ALTER EXTENSION ri_policy UPDATE TO '0.6'" to load this file. \quit
+
+-- ---------------------------------------------------------------------
+-- Advice: ri_policy.advise() and ri_policy.discover() (issue 14)
+--
+-- Both run as their caller (SECURITY INVOKER) with a fixed search_path,
+-- and look only at tables the caller may SELECT: what they report is what
+-- the caller could have found out with plain SELECTs of their own.
+-- ---------------------------------------------------------------------
+
+-- Whether each declared reference is tracked, for advise(), which runs as
+-- its caller: filtered by privilege like the other views.
+CREATE VIEW ri_policy._tracking WITH (security_barrier) AS
+SELECT r.name, r.child, r.tracked_since
+  FROM ri_policy._reference r
+ WHERE ri_policy._may_read_results(r.child);
+GRANT SELECT ON ri_policy._tracking TO PUBLIC;
+COMMENT ON VIEW ri_policy._tracking IS
+'ri_policy: since when each declared reference the caller may read is tracked (for advise())';
+
+-- A name as ri_triggers.c writes it into its queries (always quoted), as a
+-- regular expression that matches exactly that text.
+CREATE FUNCTION ri_policy._re_quoted(ident text)
+RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT pg_catalog.regexp_replace('"' || pg_catalog.replace(ident, '"', '""') || '"',
+									 '([.^$*+?()[\]{}|\\])', '\\\1', 'g')
+$$;
+COMMENT ON FUNCTION ri_policy._re_quoted(text) IS
+'ri_policy: a regular expression matching an identifier as PostgreSQL''s RI queries quote it';
+
+-- A name as a user may write it in a statement: quoted, or (when quoting is
+-- not needed) bare in any case.  Matched case-insensitively.
+CREATE FUNCTION ri_policy._re_written(ident text)
+RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT '(?:' || ri_policy._re_quoted(ident)
+		   || CASE WHEN ident ~ '^[a-z_][a-z0-9_$]*$'
+				   THEN '|' || pg_catalog.replace(ident, '$', '\$') ELSE '' END
+		   || ')'
+$$;
+COMMENT ON FUNCTION ri_policy._re_written(text) IS
+'ri_policy: a regular expression matching an identifier as a statement may write it';
+
+-- A table and, when partitioned, its partitions, as pg_partition_tree()
+-- shows them (which shows nothing for a table that is not partitioned).
+CREATE FUNCTION ri_policy._tree(rel regclass)
+RETURNS TABLE (relid regclass, parentrelid regclass, isleaf boolean, level integer)
+LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT t.relid, t.parentrelid, t.isleaf, t.level FROM pg_catalog.pg_partition_tree(rel) t
+	UNION ALL
+	SELECT rel, NULL, true, 0
+	 WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_partition_tree(rel))
+$$;
+COMMENT ON FUNCTION ri_policy._tree(regclass) IS
+'ri_policy: a table and its partitions, if any';
+
+-- Size, row estimate and write counts of a table, summed over its
+-- partitions.  rows is NULL while a partition has never been analyzed.
+CREATE FUNCTION ri_policy._table_facts(rel regclass,
+	OUT rows bigint, OUT bytes bigint,
+	OUT inserts bigint, OUT updates bigint, OUT deletes bigint)
+LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT CASE WHEN pg_catalog.bool_and(c.reltuples >= 0)
+				THEN pg_catalog.sum(c.reltuples)::bigint END,
+		   pg_catalog.sum(pg_catalog.pg_total_relation_size(t.relid))::bigint,
+		   COALESCE(pg_catalog.sum(s.n_tup_ins), 0)::bigint,
+		   COALESCE(pg_catalog.sum(s.n_tup_upd), 0)::bigint,
+		   COALESCE(pg_catalog.sum(s.n_tup_del), 0)::bigint
+	  FROM ri_policy._tree(rel) t
+	  JOIN pg_catalog.pg_class c ON c.oid = t.relid
+	  LEFT JOIN pg_catalog.pg_stat_user_tables s ON s.relid = t.relid
+	 WHERE t.isleaf
+$$;
+COMMENT ON FUNCTION ri_policy._table_facts(regclass) IS
+'ri_policy: estimated rows, total size and writes since the statistics were reset, summed over partitions';
+
+-- An index of rel whose leading key columns are exactly cols, in any order:
+-- the index an RI query "WHERE col = $1 [AND ...]" can use.
+CREATE FUNCTION ri_policy._covering_index(rel regclass, cols name[])
+RETURNS regclass
+LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT i.indexrelid::regclass
+	  FROM pg_catalog.pg_index i
+	  JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
+	  JOIN pg_catalog.pg_am am ON am.oid = ic.relam
+	 WHERE i.indrelid = rel
+	   AND i.indisvalid AND i.indisready AND i.indpred IS NULL
+	   AND (am.amname = 'btree' OR (am.amname = 'hash' AND pg_catalog.cardinality(cols) = 1))
+	   AND i.indnkeyatts >= pg_catalog.cardinality(cols)
+	   AND (SELECT pg_catalog.count(*)
+			  FROM pg_catalog.generate_series(0, pg_catalog.cardinality(cols) - 1) k
+			 WHERE i.indkey[k] = ANY (ARRAY(SELECT a.attnum FROM pg_catalog.pg_attribute a
+											 WHERE a.attrelid = rel AND a.attname = ANY (cols)
+											   AND NOT a.attisdropped)))
+		   = pg_catalog.cardinality(cols)
+	 ORDER BY i.indnkeyatts, ic.relname
+	 LIMIT 1
+$$;
+COMMENT ON FUNCTION ri_policy._covering_index(regclass, name[]) IS
+'ri_policy: an index whose leading columns are the given columns, in any order';
+
+-- The statements that index cols of rel without blocking its writers: one
+-- CREATE INDEX CONCURRENTLY; for a partitioned table (where CONCURRENTLY is
+-- refused), an index ON ONLY each partitioned table, one built concurrently
+-- on each leaf, each attached to its parent's.
+CREATE FUNCTION ri_policy._create_index(rel regclass, cols name[])
+RETURNS text
+LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+	WITH col AS (
+		SELECT pg_catalog.string_agg(pg_catalog.quote_ident(c), ', ' ORDER BY o) AS list,
+			   pg_catalog.string_agg(c, '_' ORDER BY o) AS suffix
+		  FROM pg_catalog.unnest(cols) WITH ORDINALITY u(c, o)
+	), node AS (
+		SELECT t.relid, t.parentrelid, t.isleaf, t.level, c.relkind, n.nspname,
+			   pg_catalog.left(c.relname || '_' || col.suffix, 59) || '_idx' AS idx
+		  FROM ri_policy._tree(rel) t
+		  JOIN pg_catalog.pg_class c ON c.oid = t.relid
+		  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+		 CROSS JOIN col
+	)
+	SELECT CASE WHEN (SELECT relkind FROM node WHERE level = 0) <> 'p'
+		   THEN pg_catalog.format('CREATE INDEX CONCURRENTLY ON %s (%s);', rel, col.list)
+		   ELSE (SELECT pg_catalog.string_agg(
+					pg_catalog.format('CREATE INDEX %s%I ON %s%s (%s);',
+									  CASE WHEN n.isleaf THEN 'CONCURRENTLY ' ELSE '' END,
+									  n.idx, CASE WHEN n.isleaf THEN '' ELSE 'ONLY ' END,
+									  n.relid::regclass, col.list)
+					|| CASE WHEN n.level = 0 THEN ''
+							ELSE pg_catalog.format(' ALTER INDEX %I.%I ATTACH PARTITION %I.%I;',
+												   p.nspname, p.idx, n.nspname, n.idx) END,
+					E'\n' ORDER BY n.level, n.relid::regclass::text)
+				   FROM node n LEFT JOIN node p ON p.relid = n.parentrelid) END
+	  FROM col
+$$;
+COMMENT ON FUNCTION ri_policy._create_index(regclass, name[]) IS
+'ri_policy: the statements that index the given columns without blocking writes';
+
+-- advise(): one row per relationship in ri_policy.references whose child
+-- and parent the caller may SELECT.
+CREATE FUNCTION ri_policy.advise()
+RETURNS TABLE (
+	name			text,
+	kind			text,
+	child			regclass,
+	child_columns	name[],
+	parent			regclass,
+	parent_columns	name[],
+	child_rows		bigint,
+	child_bytes		bigint,
+	parent_rows		bigint,
+	parent_bytes	bigint,
+	child_inserts	bigint,
+	child_updates	bigint,
+	parent_updates	bigint,
+	parent_deletes	bigint,
+	child_index		regclass,
+	create_index	text,
+	ri_check_calls	bigint,
+	ri_check_ms		double precision,
+	ri_action_calls	bigint,
+	ri_action_ms	double precision,
+	child_write_ms	double precision,
+	ri_share		double precision,
+	cost_note		text,
+	tracked			boolean,
+	last_validated	timestamptz,
+	orphan_keys		bigint,
+	orphan_rows		bigint,
+	recommendation	text,
+	reason			text)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_column
+DECLARE
+	-- thresholds, documented in README ("Deciding per relationship")
+	demote_min_calls constant bigint := 1000;
+	demote_min_share constant double precision := 0.10;
+	promote_max_bytes constant bigint := 1073741824;
+	pgss regclass;
+	pgss_state text;		-- NULL: usable; else why the figures are unavailable
+	pgss_all boolean;
+	fast_path boolean := pg_catalog.current_setting('server_version_num')::int >= 190000;
+	r record;
+	cf record;
+	pf record;
+	check_re text;
+	action_re text;
+	write_re text;
+	notes text[];
+	sharing bigint;
+	-- the statements of pg_stat_statements that can matter, read once
+	st_query text[];
+	st_calls bigint[];
+	st_ms double precision[];
+	st_top boolean[];
+BEGIN
+	-- pg_stat_statements: the view of the extension (found as a member of
+	-- it, not by a name someone else may control), loaded and tracking
+	-- nested statements
+	SELECT d.objid::regclass INTO pgss
+	  FROM pg_catalog.pg_extension e
+	  JOIN pg_catalog.pg_depend d ON d.refclassid = 'pg_catalog.pg_extension'::regclass
+								 AND d.refobjid = e.oid AND d.deptype = 'e'
+								 AND d.classid = 'pg_catalog.pg_class'::regclass
+	  JOIN pg_catalog.pg_class c ON c.oid = d.objid
+	 WHERE e.extname = 'pg_stat_statements' AND c.relname = 'pg_stat_statements';
+	IF pgss IS NULL THEN
+		pgss_state := 'unavailable: pg_stat_statements is not installed in this database; '
+			'to measure RI cost, add pg_stat_statements to shared_preload_libraries, '
+			'set pg_stat_statements.track = all, restart, and CREATE EXTENSION pg_stat_statements';
+	ELSE
+		BEGIN
+			EXECUTE pg_catalog.format('SELECT 1 FROM %s LIMIT 1', pgss);
+			IF pg_catalog.current_setting('pg_stat_statements.track', true) IS DISTINCT FROM 'all' THEN
+				pgss_state := pg_catalog.format(
+					'unavailable: pg_stat_statements.track is %s, and PostgreSQL''s RI queries run nested; '
+					'set pg_stat_statements.track = all (and reload)',
+					COALESCE(pg_catalog.current_setting('pg_stat_statements.track', true), 'unset'));
+			END IF;
+		EXCEPTION
+			WHEN object_not_in_prerequisite_state THEN
+				pgss_state := 'unavailable: pg_stat_statements is installed but not loaded; '
+					'add it to shared_preload_libraries, set pg_stat_statements.track = all, and restart';
+			WHEN insufficient_privilege THEN
+				pgss_state := pg_catalog.format('unavailable: you may not read %s', pgss);
+		END;
+	END IF;
+	pgss_all := pg_catalog.pg_has_role('pg_read_all_stats', 'USAGE');
+	-- wait for a table's lock no longer than this (for this function only)
+	IF pg_catalog.current_setting('lock_timeout') = '0'
+	   OR pg_catalog.current_setting('lock_timeout')::interval > '1 s' THEN
+		PERFORM pg_catalog.set_config('lock_timeout', '1s', true);
+	END IF;
+	IF pgss_state IS NULL THEN
+		-- RI queries (nested) and writes (top level) of this database,
+		-- summed over the roles that ran them
+		EXECUTE pg_catalog.format(
+			'SELECT pg_catalog.array_agg(q.query), pg_catalog.array_agg(q.calls),'
+			'       pg_catalog.array_agg(q.ms), pg_catalog.array_agg(q.toplevel)'
+			'  FROM (SELECT s.query, s.toplevel, pg_catalog.sum(s.calls)::bigint AS calls,'
+			'               pg_catalog.sum(s.total_exec_time) AS ms'
+			'          FROM %s s'
+			'         WHERE s.dbid = (SELECT d.oid FROM pg_catalog.pg_database d'
+			'                          WHERE d.datname = pg_catalog.current_database())'
+			'           AND s.query IS NOT NULL'
+			'           AND CASE WHEN s.toplevel'
+			'                    THEN s.query ~* ''^\s*(INSERT|UPDATE|DELETE|MERGE|COPY)\M'''
+			'                    ELSE s.query ~ ''^(SELECT \$[0-9]+ FROM|DELETE FROM|UPDATE) (ONLY )?"'' END'
+			'         GROUP BY s.query, s.toplevel) q', pgss)
+		   INTO st_query, st_calls, st_ms, st_top;
+	END IF;
+
+	FOR r IN
+		SELECT ref.name, ref.kind, ref.child, ref.child_columns, ref.parent, ref.parent_columns,
+			   ref.last_validated, ref.orphan_keys, ref.orphan_rows,
+			   t.tracked_since IS NOT NULL AS tracked
+		  FROM ri_policy.references ref
+		  LEFT JOIN ri_policy._tracking t
+				 ON ref.kind = 'declared' AND t.child = ref.child AND t.name = ref.name
+		 WHERE pg_catalog.has_table_privilege(ref.child, 'SELECT')
+		   AND pg_catalog.has_table_privilege(ref.parent, 'SELECT')
+		 ORDER BY ref.child::text, ref.name
+	LOOP
+		notes := '{}';
+		sharing := 0;
+		-- sizes (and the partitions of a partitioned table) need a lock on
+		-- each table: one that someone else holds locked longer than
+		-- lock_timeout is reported without them rather than waited for
+		BEGIN
+			cf := ri_policy._table_facts(r.child);
+		EXCEPTION WHEN lock_not_available THEN
+			SELECT NULL::bigint AS rows, NULL::bigint AS bytes, NULL::bigint AS inserts,
+				   NULL::bigint AS updates, NULL::bigint AS deletes INTO cf;
+			notes := notes || pg_catalog.format('%s was locked: its size and writes are not shown', r.child);
+		END;
+		BEGIN
+			pf := ri_policy._table_facts(r.parent);
+		EXCEPTION WHEN lock_not_available THEN
+			SELECT NULL::bigint AS rows, NULL::bigint AS bytes, NULL::bigint AS inserts,
+				   NULL::bigint AS updates, NULL::bigint AS deletes INTO pf;
+			notes := notes || pg_catalog.format('%s was locked: its size and writes are not shown', r.parent);
+		END;
+		name := r.name;
+		kind := r.kind;
+		child := r.child;
+		child_columns := r.child_columns;
+		parent := r.parent;
+		parent_columns := r.parent_columns;
+		child_rows := cf.rows;
+		child_bytes := cf.bytes;
+		parent_rows := pf.rows;
+		parent_bytes := pf.bytes;
+		child_inserts := cf.inserts;
+		child_updates := cf.updates;
+		parent_updates := pf.updates;
+		parent_deletes := pf.deletes;
+		child_index := ri_policy._covering_index(r.child, r.child_columns);
+		BEGIN
+			create_index := CASE WHEN child_index IS NULL
+								 THEN ri_policy._create_index(r.child, r.child_columns) END;
+		EXCEPTION WHEN lock_not_available THEN
+			create_index := NULL;
+		END;
+		tracked := CASE WHEN r.kind = 'declared' THEN r.tracked END;
+		last_validated := r.last_validated;
+		orphan_keys := r.orphan_keys;
+		orphan_rows := r.orphan_rows;
+		ri_check_calls := NULL;
+		ri_check_ms := NULL;
+		ri_action_calls := NULL;
+		ri_action_ms := NULL;
+		child_write_ms := NULL;
+		ri_share := NULL;
+
+		-- The measured cost of PostgreSQL's own RI queries for this key:
+		-- on each child insert or key update, the lookup of the parent row
+		-- (shared by every key on the same parent columns); on each parent
+		-- delete or key update, the check or action on the child.
+		IF r.kind NOT IN ('enforced', 'not valid') THEN
+			notes := notes || 'not enforced: PostgreSQL runs no RI queries for it'::text;
+		ELSIF pgss_state IS NOT NULL THEN
+			notes := notes || pgss_state;
+		ELSE
+			SELECT '^SELECT \$[0-9]+ FROM (ONLY )?'
+				   || ri_policy._re_quoted(pn.nspname) || '\.' || ri_policy._re_quoted(pc.relname)
+				   || ' x WHERE '
+				   || pg_catalog.string_agg(ri_policy._re_quoted(k.col) || ' OPERATOR\([^)]*\) \$' || k.i,
+											' AND ' ORDER BY k.i)
+				   || ' FOR KEY SHARE OF x$'
+			  INTO check_re
+			  FROM pg_catalog.pg_class pc
+			  JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace
+			 CROSS JOIN pg_catalog.unnest(r.parent_columns) WITH ORDINALITY k(col, i)
+			 WHERE pc.oid = r.parent
+			 GROUP BY pn.nspname, pc.relname;
+			SELECT '^(SELECT \$[0-9]+ FROM (ONLY )?' || q.rel || ' x WHERE '
+				   || '|DELETE FROM (ONLY )?' || q.rel || ' WHERE '
+				   || '|UPDATE (ONLY )?' || q.rel || ' SET .* WHERE )'
+				   || pg_catalog.string_agg('\$' || k.i || ' OPERATOR\([^)]*\) ' || ri_policy._re_quoted(k.col),
+											' AND ' ORDER BY k.i)
+				   || '( FOR KEY SHARE OF x)?$'
+			  INTO action_re
+			  FROM (SELECT ri_policy._re_quoted(cn.nspname) || '\.' || ri_policy._re_quoted(cc.relname) AS rel
+					  FROM pg_catalog.pg_class cc
+					  JOIN pg_catalog.pg_namespace cn ON cn.oid = cc.relnamespace
+					 WHERE cc.oid = r.child) q
+			 CROSS JOIN pg_catalog.unnest(r.child_columns) WITH ORDINALITY k(col, i)
+			 GROUP BY q.rel;
+			SELECT '^\s*(INSERT\s+INTO|UPDATE|DELETE\s+FROM|MERGE\s+INTO|COPY)\s+(ONLY\s+)?'
+				   || '(' || ri_policy._re_written(cn.nspname) || '\s*\.\s*)?'
+				   || ri_policy._re_written(cc.relname) || '([\s(;]|$)'
+			  INTO write_re
+			  FROM pg_catalog.pg_class cc
+			  JOIN pg_catalog.pg_namespace cn ON cn.oid = cc.relnamespace
+			 WHERE cc.oid = r.child;
+			SELECT COALESCE(pg_catalog.sum(u.calls) FILTER (WHERE NOT u.top AND u.query ~ check_re), 0)::bigint,
+				   COALESCE(pg_catalog.sum(u.ms) FILTER (WHERE NOT u.top AND u.query ~ check_re), 0),
+				   COALESCE(pg_catalog.sum(u.calls) FILTER (WHERE NOT u.top AND u.query ~ action_re), 0)::bigint,
+				   COALESCE(pg_catalog.sum(u.ms) FILTER (WHERE NOT u.top AND u.query ~ action_re), 0),
+				   pg_catalog.sum(u.ms) FILTER (WHERE u.top AND u.query ~* write_re)
+			  INTO ri_check_calls, ri_check_ms, ri_action_calls, ri_action_ms, child_write_ms
+			  FROM ROWS FROM (pg_catalog.unnest(st_query), pg_catalog.unnest(st_calls),
+							 pg_catalog.unnest(st_ms), pg_catalog.unnest(st_top)) u(query, calls, ms, top);
+			IF fast_path THEN
+				ri_check_calls := NULL;
+				ri_check_ms := NULL;
+				notes := notes || 'child-side checks unmeasured: from PostgreSQL 19 on they probe the parent''s index directly, without a query pg_stat_statements sees'::text;
+			ELSE
+				-- counted among the keys whose child the caller may read
+				SELECT pg_catalog.count(*) - 1 INTO sharing
+				  FROM ri_policy.references o
+				 WHERE o.parent = r.parent AND o.parent_columns = r.parent_columns
+				   AND o.kind IN ('enforced', 'not valid')
+				   AND pg_catalog.has_table_privilege(o.child, 'SELECT');
+				IF sharing > 0 THEN
+					notes := notes || pg_catalog.format(
+						'the parent lookup is one query for every enforced key on %s (%s), %s of them here: its figures are theirs together',
+						r.parent, pg_catalog.array_to_string(r.parent_columns, ', '), sharing + 1);
+				END IF;
+				IF child_write_ms > 0 THEN
+					ri_share := pg_catalog.round((ri_check_ms / child_write_ms)::numeric, 3);
+				END IF;
+			END IF;
+			IF NOT pgss_all THEN
+				notes := notes || 'only statements of roles whose statistics you may read are counted (pg_read_all_stats sees all)'::text;
+			END IF;
+		END IF;
+		cost_note := NULLIF(pg_catalog.array_to_string(notes, '; '), '');
+
+		-- One recommendation, the first that applies
+		IF r.kind = 'not valid' THEN
+			recommendation := 'validate';
+			reason := pg_catalog.format(
+				'NOT VALID: rows written before it was added are unchecked; CALL ri_policy.validate(%L) finds every orphan in batches, then ALTER TABLE %s VALIDATE CONSTRAINT %I',
+				r.name, r.child, r.name);
+		ELSIF r.kind IN ('declared', 'not enforced') AND r.last_validated IS NULL THEN
+			recommendation := 'validate';
+			reason := pg_catalog.format('never validated: orphans unknown; CALL ri_policy.validate(%L)', r.name);
+		ELSIF child_index IS NULL AND r.kind = 'enforced' THEN
+			recommendation := 'index child';
+			reason := pg_catalog.format(
+				'no index on %s (%s): each DELETE or key UPDATE on %s scans about %s rows of it (%s updates and %s deletes on %s since the statistics were reset)',
+				r.child, pg_catalog.array_to_string(r.child_columns, ', '), r.parent,
+				COALESCE(cf.rows::text, 'unknown'), pf.updates, pf.deletes, r.parent);
+		ELSIF r.kind = 'enforced' THEN
+			IF ri_check_calls >= demote_min_calls AND ri_share >= demote_min_share THEN
+				recommendation := 'consider demote';
+				reason := pg_catalog.format(
+					'PostgreSQL''s check for this key took %s ms in %s calls%s, %s%% of the time of writes to %s; demote it (SELECT ri_policy.demote(%L, %L)) and track it (ri_policy.track) to check it in batches instead',
+					pg_catalog.round(ri_check_ms::numeric, 1), ri_check_calls,
+					CASE WHEN sharing > 0
+						 THEN pg_catalog.format(' (with the %s other keys on the same parent columns)', sharing)
+						 ELSE '' END,
+					pg_catalog.round(100 * ri_share::numeric, 1), r.child, r.child::text, r.name);
+			ELSE
+				recommendation := 'keep';
+				reason := CASE WHEN ri_check_calls IS NULL
+					THEN pg_catalog.format('indexed (%s); enforcement cost not measured', child_index)
+					ELSE pg_catalog.format('indexed (%s); PostgreSQL''s check took %s ms in %s calls%s',
+						child_index, pg_catalog.round(ri_check_ms::numeric, 1), ri_check_calls,
+						CASE WHEN ri_share IS NOT NULL
+							 THEN pg_catalog.format(', %s%% of the time of writes to %s',
+													pg_catalog.round(100 * ri_share::numeric, 1), r.child)
+							 ELSE '' END) END;
+			END IF;
+		ELSIF r.orphan_keys > 0 THEN
+			recommendation := 'keep';
+			reason := pg_catalog.format(
+				'%s orphaned keys (%s rows) at the last validation: repair them (CALL ri_policy.repair(%L, ...)) or fix the data before promoting',
+				r.orphan_keys, r.orphan_rows, r.name);
+		ELSIF r.kind = 'not enforced' THEN
+			recommendation := 'keep';
+			reason := pg_catalog.format('NOT ENFORCED, no orphans at the last validation: ALTER TABLE %s ALTER CONSTRAINT %I ENFORCED enforces it',
+										r.child, r.name);
+		ELSIF child_index IS NULL THEN
+			recommendation := 'index child';
+			reason := pg_catalog.format(
+				'no orphans, but no index on %s (%s): index it before promoting, or each DELETE or key UPDATE on %s would scan it',
+				r.child, pg_catalog.array_to_string(r.child_columns, ', '), r.parent);
+		ELSIF cf.bytes > promote_max_bytes THEN
+			recommendation := 'keep';
+			reason := pg_catalog.format(
+				'no orphans, but %s: promoting validates the whole child again (online); choose a quiet hour',
+				pg_catalog.pg_size_pretty(cf.bytes));
+		ELSE
+			recommendation := 'promote';
+			reason := pg_catalog.format(
+				'no orphans at the last validation (%s)%s, indexed, %s: SELECT ri_policy.promote(%L) enforces it online',
+				r.last_validated,
+				CASE WHEN r.tracked THEN ', tracked' ELSE '' END,
+				pg_catalog.pg_size_pretty(cf.bytes), r.name);
+		END IF;
+		RETURN NEXT;
+	END LOOP;
+END
+$fn$;
+COMMENT ON FUNCTION ri_policy.advise() IS
+'one row per foreign key and declared reference the caller may read: sizes, writes, index, measured RI cost, and a recommendation with its reason';
+
+-- A table name in the singular, the naive English way: customers ->
+-- customer, categories -> category, addresses -> address.
+CREATE FUNCTION ri_policy._singular(word text)
+RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT CASE WHEN word ~ 'ies$' THEN pg_catalog.regexp_replace(word, 'ies$', 'y')
+				WHEN word ~ '(ss|us|x|ch|sh)es$' THEN pg_catalog.regexp_replace(word, 'es$', '')
+				WHEN word ~ '[^s]s$' THEN pg_catalog.regexp_replace(word, 's$', '')
+				ELSE word END
+$$;
+COMMENT ON FUNCTION ri_policy._singular(text) IS
+'ri_policy: a table name in the singular, for discover()';
+
+-- Columns whose name and type suggest that they refer to a one-column
+-- unique key of a table the caller may read, and that no foreign key or
+-- declared reference covers.  Only built-in types compared with a built-in
+-- equality operator: probing them runs no code of any other role.
+CREATE FUNCTION ri_policy._candidates(schema_name name)
+RETURNS TABLE (child regclass, child_column name, parent regclass, parent_column name,
+			   name_rule text, parent_collation oid)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	WITH covered AS MATERIALIZED (	-- columns of foreign keys and declared references
+		SELECT ref.child, c.col
+		  FROM ri_policy.references ref, pg_catalog.unnest(ref.child_columns) c(col)
+	), readable AS (
+		SELECT c.oid, c.relname, c.relnamespace
+		  FROM pg_catalog.pg_class c
+		  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+		 WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+		   AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'ri_policy')
+		   AND n.nspname !~ '^pg_toast'
+		   AND (n.nspname !~ '^pg_temp_' OR n.oid = pg_catalog.pg_my_temp_schema())
+		   AND pg_catalog.has_schema_privilege(n.oid, 'USAGE')
+		   AND pg_catalog.has_table_privilege(c.oid, 'SELECT')
+	), keys AS MATERIALIZED (	-- one-column unique keys of readable tables
+		SELECT DISTINCT t.oid AS rel, t.relname, a.attnum, a.attname, a.atttypid, a.attcollation,
+			   pg_catalog.lower(t.relname) AS pname,
+			   ri_policy._singular(pg_catalog.lower(t.relname)) AS psing
+		  FROM readable t
+		  JOIN pg_catalog.pg_index i ON i.indrelid = t.oid
+		  JOIN pg_catalog.pg_attribute a ON a.attrelid = t.oid AND a.attnum = i.indkey[0]
+		 WHERE i.indisunique AND i.indimmediate AND i.indnkeyatts = 1 AND i.indpred IS NULL
+		   AND i.indisvalid AND i.indkey[0] > 0
+	), cols AS (			-- columns of readable tables, with the stem of their name
+		SELECT t.oid AS rel, t.relname, a.attnum, a.attname, a.atttypid,
+			   pg_catalog.lower(a.attname) AS lname
+		  FROM readable t
+		  JOIN pg_catalog.pg_attribute a ON a.attrelid = t.oid
+		 WHERE a.attnum > 0 AND NOT a.attisdropped
+		   AND (schema_name IS NULL OR t.relnamespace = (SELECT n.oid FROM pg_catalog.pg_namespace n
+														  WHERE n.nspname = schema_name))
+		   AND NOT EXISTS (SELECT 1 FROM covered v WHERE v.child = t.oid AND v.col = a.attname)
+	), pairs AS MATERIALIZED (
+		SELECT c.rel AS crel, c.attname AS ccol, k.rel AS prel, k.attname AS pcol, k.attcollation,
+			   c.rel = k.rel AS self,
+			   -- the column's name without the key's name at its end: the stem
+			   CASE WHEN pg_catalog.right(c.lname, pg_catalog.length(k.attname) + 1)
+						 = '_' || pg_catalog.lower(k.attname)
+					THEN pg_catalog.left(c.lname, -(pg_catalog.length(k.attname) + 1))
+					WHEN pg_catalog.right(c.lname, pg_catalog.length(k.attname))
+						 = pg_catalog.lower(k.attname)
+					THEN pg_catalog.left(c.lname, -pg_catalog.length(k.attname)) END AS stem,
+			   k.pname, k.psing
+		  FROM cols c
+		  JOIN keys k ON (c.atttypid = k.atttypid
+						  OR (c.atttypid IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype)
+							  AND k.atttypid IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype)))
+		 WHERE NOT (c.rel = k.rel AND c.attnum = k.attnum)
+		   AND (SELECT ty.typnamespace FROM pg_catalog.pg_type ty WHERE ty.oid = c.atttypid)
+			   = 'pg_catalog'::regnamespace
+		   AND EXISTS (SELECT 1 FROM pg_catalog.pg_operator o
+						WHERE o.oprname = '=' AND o.oprleft = c.atttypid AND o.oprright = k.atttypid
+						  AND o.oprnamespace = 'pg_catalog'::regnamespace)
+	)
+	SELECT p.crel::regclass, p.ccol, p.prel::regclass, p.pcol,
+		   CASE WHEN p.self THEN 'self'
+				WHEN p.stem IN (p.pname, p.psing) THEN 'name'
+				WHEN p.ends_with THEN 'suffix'
+				ELSE 'abbreviation' END,
+		   p.attcollation
+	  FROM (SELECT p.*,
+				   pg_catalog.right(p.stem, pg_catalog.length(p.psing) + 1) = '_' || p.psing
+				   OR pg_catalog.right(p.stem, pg_catalog.length(p.pname) + 1) = '_' || p.pname AS ends_with
+			  FROM pairs p
+			 WHERE p.stem <> '') p
+	 WHERE CASE WHEN p.self
+				-- parent_id, manager_id, parent_category_id in categories
+				THEN p.stem IN ('parent', 'manager', 'supervisor', 'boss', 'reports_to', 'mentor',
+								'referrer', 'referred_by', 'predecessor', 'successor', 'previous',
+								'prev', 'next', 'replaced_by', 'replaces', 'superseded_by',
+								'duplicate_of', 'merged_into', 'root', 'ancestor', 'original')
+					 OR p.ends_with
+				-- customer_id, customers_id, billing_customer_id, custid
+				ELSE p.stem IN (p.pname, p.psing)
+					 OR p.ends_with
+					 OR (pg_catalog.length(pg_catalog.rtrim(p.stem, '_')) >= 3
+						 AND pg_catalog.starts_with(p.psing, pg_catalog.rtrim(p.stem, '_'))) END
+$$;
+COMMENT ON FUNCTION ri_policy._candidates(name) IS
+'ri_policy: undeclared relationships that column names and types suggest, for discover()';
+
+-- discover(): every candidate is decided by the data: a sample of the
+-- child's non-null values, probed through the parent's unique index.
+CREATE FUNCTION ri_policy.discover(
+	sample_rows integer DEFAULT 1000,
+	time_budget interval DEFAULT '30 seconds',
+	row_budget bigint DEFAULT 1000000,
+	min_fraction double precision DEFAULT 0.95,
+	min_sample integer DEFAULT 30,
+	schema_name name DEFAULT NULL,
+	all_candidates boolean DEFAULT false)
+RETURNS TABLE (
+	child			regclass,
+	child_column	name,
+	parent			regclass,
+	parent_column	name,
+	name_rule		text,
+	sampled			bigint,
+	matched			bigint,
+	fraction		double precision,
+	verdict			text,
+	ms				double precision,
+	declare_call	text)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_column
+DECLARE
+	started constant timestamptz := pg_catalog.clock_timestamp();
+	deadline timestamptz;
+	rows_left bigint := row_budget;
+	c record;
+	est double precision;
+	pct double precision;
+	pct_max double precision;
+	pages double precision;
+	n integer;
+	t0 timestamptz;
+	skipped bigint := 0;
+BEGIN
+	IF sample_rows IS NULL OR time_budget IS NULL OR row_budget IS NULL
+	   OR min_fraction IS NULL OR min_sample IS NULL OR all_candidates IS NULL THEN
+		RAISE EXCEPTION 'only schema_name may be null'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF sample_rows <= 0 THEN
+		RAISE EXCEPTION 'sample_rows must be positive'
+			USING ERRCODE = 'invalid_parameter_value', DETAIL = pg_catalog.format('It is %s.', sample_rows);
+	END IF;
+	IF time_budget <= '0'::interval THEN
+		RAISE EXCEPTION 'time_budget must be positive'
+			USING ERRCODE = 'invalid_parameter_value', DETAIL = pg_catalog.format('It is %s.', time_budget);
+	END IF;
+	IF row_budget <= 0 THEN
+		RAISE EXCEPTION 'row_budget must be positive'
+			USING ERRCODE = 'invalid_parameter_value', DETAIL = pg_catalog.format('It is %s.', row_budget);
+	END IF;
+	IF NOT (min_fraction > 0 AND min_fraction <= 1) THEN
+		RAISE EXCEPTION 'min_fraction must be above 0 and at most 1'
+			USING ERRCODE = 'invalid_parameter_value', DETAIL = pg_catalog.format('It is %s.', min_fraction);
+	END IF;
+	IF min_sample <= 0 THEN
+		RAISE EXCEPTION 'min_sample must be positive'
+			USING ERRCODE = 'invalid_parameter_value', DETAIL = pg_catalog.format('It is %s.', min_sample);
+	END IF;
+	IF schema_name IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace n
+												WHERE n.nspname = schema_name) THEN
+		RAISE EXCEPTION 'schema "%" does not exist', schema_name
+			USING ERRCODE = 'invalid_schema_name';
+	END IF;
+	-- (a century is as good as no limit, and keeps the arithmetic finite)
+	deadline := started + LEAST(time_budget, '100 years'::interval);
+
+	FOR c IN SELECT * FROM ri_policy._candidates(schema_name) x
+			  ORDER BY x.child::text, x.child_column, x.parent::text, x.parent_column
+	LOOP
+		child := c.child;
+		child_column := c.child_column;
+		parent := c.parent;
+		parent_column := c.parent_column;
+		name_rule := c.name_rule;
+		sampled := NULL;
+		matched := NULL;
+		fraction := NULL;
+		declare_call := NULL;
+		ms := NULL;
+		n := LEAST(sample_rows::bigint, rows_left)::integer;
+		IF pg_catalog.clock_timestamp() >= deadline OR n <= 0 THEN
+			skipped := skipped + 1;
+			verdict := 'not verified';
+			IF all_candidates THEN
+				RETURN NEXT;
+			END IF;
+			CONTINUE;
+		END IF;
+
+		-- SYSTEM sampling reads whole blocks: aim at twice the rows wanted
+		-- (the column may hold NULLs), from the planner's estimate, or from
+		-- the size when the table was never analyzed.  Too few values (NULLs,
+		-- or few blocks drawn from a small table): sample again, four times
+		-- more, but never more than about 20 rows, or 20 blocks, read per
+		-- value wanted.
+		-- (the sizes lock each table and partition: wait no longer than
+		-- the budget left)
+		PERFORM pg_catalog.set_config('lock_timeout',
+			LEAST(2147483647, GREATEST(1, (EXTRACT(epoch FROM deadline - pg_catalog.clock_timestamp())
+										   * 1000)::bigint))::text,
+			true);
+		BEGIN
+			SELECT pg_catalog.sum(pg_catalog.pg_relation_size(t.relid))
+				   / pg_catalog.current_setting('block_size')::double precision,
+				   CASE WHEN pg_catalog.bool_and(k.reltuples >= 0) THEN pg_catalog.sum(k.reltuples) END
+			  INTO pages, est
+			  FROM ri_policy._tree(c.child) t
+			  JOIN pg_catalog.pg_class k ON k.oid = t.relid
+			 WHERE t.isleaf;
+		EXCEPTION WHEN lock_not_available THEN
+			skipped := skipped + 1;
+			verdict := 'not verified';
+			IF all_candidates THEN
+				RETURN NEXT;
+			END IF;
+			CONTINUE;
+		END;
+		pages := GREATEST(pages, 1);
+		est := GREATEST(COALESCE(est, pages * 50), 1);
+		-- and never more blocks than that either (a bloated table holds
+		-- few rows in many blocks)
+		pct_max := LEAST(100.0, 100.0 * 20 * n / est, 100.0 * 20 * n / pages);
+		pct := LEAST(pct_max, 100.0 * 2 * n / est);
+
+		t0 := pg_catalog.clock_timestamp();
+		LOOP
+			BEGIN
+				IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class k WHERE k.oid = c.child)
+				   OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class k WHERE k.oid = c.parent) THEN
+					RAISE EXCEPTION USING ERRCODE = 'undefined_table';
+				END IF;
+				-- wait for a lock no longer than the budget left
+				PERFORM pg_catalog.set_config('lock_timeout',
+					LEAST(2147483647, GREATEST(1, (EXTRACT(epoch FROM deadline - pg_catalog.clock_timestamp())
+													* 1000)::bigint))::text,
+					true);
+				EXECUTE pg_catalog.format(
+					'SELECT pg_catalog.count(*),'
+					'       pg_catalog.count(*) FILTER (WHERE EXISTS (SELECT 1 FROM %s p'
+					'                                              WHERE p.%I OPERATOR(pg_catalog.=) s.v%s))'
+					'  FROM (SELECT c.%I AS v FROM %s c TABLESAMPLE SYSTEM (%s)'
+					'         WHERE c.%I IS NOT NULL LIMIT %s) s',
+					c.parent, c.parent_column,
+					CASE WHEN c.parent_collation <> 0
+						 THEN ' COLLATE ' || c.parent_collation::regcollation::text ELSE '' END,
+					c.child_column, c.child, pct, c.child_column, n)
+				   INTO sampled, matched;
+			EXCEPTION WHEN lock_not_available OR insufficient_privilege
+						OR undefined_table OR undefined_column THEN
+				-- locked past the budget, or changed since the candidates
+				-- were listed
+				sampled := NULL;
+			END;
+			EXIT WHEN sampled IS NULL OR sampled >= n OR pct >= pct_max
+				 OR pg_catalog.clock_timestamp() >= deadline;
+			pct := LEAST(pct_max, pct * 4);
+		END LOOP;
+		ms := EXTRACT(epoch FROM pg_catalog.clock_timestamp() - t0) * 1000;
+		IF sampled IS NULL THEN
+			skipped := skipped + 1;
+			verdict := 'not verified';
+		ELSE
+			rows_left := rows_left - sampled;
+			fraction := CASE WHEN sampled > 0 THEN matched::double precision / sampled END;
+			verdict := CASE WHEN sampled = 0 THEN 'no data'
+							WHEN sampled < min_sample THEN 'too few values'
+							WHEN fraction >= min_fraction THEN 'candidate'
+							ELSE 'rejected' END;
+		END IF;
+		IF verdict = 'candidate' THEN
+			declare_call := pg_catalog.format('SELECT ri_policy.declare_reference(%L, %L, %L, %L);',
+											  c.child::text, ARRAY[c.child_column]::text,
+											  c.parent::text, ARRAY[c.parent_column]::text);
+		END IF;
+		IF verdict = 'candidate' OR all_candidates THEN
+			RETURN NEXT;
+		END IF;
+	END LOOP;
+	IF skipped > 0 THEN
+		RAISE NOTICE '% candidates were not verified', skipped
+			USING DETAIL = 'The budget ran out, or a table stayed locked.',
+				  HINT = 'Give discover() a larger time_budget or row_budget, or a schema_name.';
+	END IF;
+END
+$fn$;
+COMMENT ON FUNCTION ri_policy.discover(integer, interval, bigint, double precision, integer, name, boolean) IS
+'relationships that are neither foreign keys nor declared, suggested by names and types and verified on a bounded sample of the data';

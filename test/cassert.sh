@@ -6,7 +6,8 @@
 # serves for the postgresql-NN source package (NN = CASSERT_MAJOR, 18 by
 # default), or from CASSERT_TARBALL (any postgresql-NN*.tar.* upstream
 # tarball, e.g. a 19 release candidate), configured with --enable-cassert
-# --enable-debug, together with contrib's dblink, pgTAP (built from
+# --enable-debug, together with the contrib modules the tests use (dblink,
+# pg_stat_statements, preloaded with track = all, ...), pgTAP (built from
 # Debian's pgtap source package) and pg_cron (from Debian's pg-cron source
 # package or, when the archive does not serve that, its
 # postgresql-NN-cron binary package if this machine's libc is new enough
@@ -148,7 +149,7 @@ top=$({ tar -tf "$tarball" || true; } | head -n 1 | cut -d/ -f1)
 major=${BASH_REMATCH[1]}
 prefix="$cache/$top"
 # the contrib modules the tests use
-contrib="dblink citext hstore pageinspect"
+contrib="dblink citext hstore pageinspect pg_stat_statements"
 stamp="$(sha "$tarball") $configure_opts CFLAGS=$cflags contrib=$contrib"
 PG_CONFIG="$prefix/bin/pg_config"
 
@@ -297,10 +298,14 @@ as_pg "$bindir/initdb -D $data -A trust -U postgres -N" >"$last/initdb.log" 2>&1
 	echo "wal_level = logical"
 	echo "fsync = off"
 	echo "log_line_prefix = '%m [%p] '"
+	# pg_stat_statements for advise()'s RI cost figures
 	if [ "$cron" = yes ]; then
-		echo "shared_preload_libraries = 'pg_cron'"
+		echo "shared_preload_libraries = 'pg_cron,pg_stat_statements'"
 		echo "cron.database_name = 'postgres'"
+	else
+		echo "shared_preload_libraries = 'pg_stat_statements'"
 	fi
+	echo "pg_stat_statements.track = all"
 } >>"$data/postgresql.conf"
 # -c: allow core files (core_pattern "core" puts them in the data directory)
 as_pg "$bindir/pg_ctl -D $data -l $data/server.log -c -w start" >/dev/null ||

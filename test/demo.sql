@@ -127,3 +127,45 @@ SELECT name, kind FROM ri_policy.references WHERE child = 'shop.orders_block'::r
 \echo '-- ... and demote it again: the relationship stays declared'
 SELECT ri_policy.demote('shop.orders_block', 'orders_block_customer_id_ref');
 SELECT name, kind FROM ri_policy.references WHERE child = 'shop.orders_block'::regclass;
+
+\echo
+\echo '== 9. Deciding per relationship: what each key costs, and what was never written down'
+\c - postgres
+-- pg_stat_statements (preloaded by make demo, with track = all) measures
+-- PostgreSQL's own RI queries
+CREATE EXTENSION pg_stat_statements;
+SELECT pg_stat_statements_reset() IS NOT NULL AS reset;
+\c - app_allow
+-- a write load on a child whose key is enforced: every row looks up its customer
+INSERT INTO shop.orders_allow SELECT g, 1 + g % 100 FROM generate_series(1, 20000) g;
+INSERT INTO shop.orders_allow SELECT g, 1 + g % 100 FROM generate_series(20001, 40000) g;
+\c - postgres
+-- relationships nobody declared: one real, one whose name misleads
+CREATE TABLE shop.statuses (id int PRIMARY KEY);
+INSERT INTO shop.statuses SELECT generate_series(100, 104);
+CREATE TABLE shop.invoices (id bigint PRIMARY KEY, customer_id bigint, status_id int);
+INSERT INTO shop.invoices SELECT g, 1 + g % 100, g % 5 FROM generate_series(1, 5000) g;
+ANALYZE;
+\c - app_block
+CALL ri_policy.validate('orders_block_customer_id_ref');
+\c - postgres
+
+\echo
+\echo '-- advise(): one row per foreign key and declared reference, with a recommendation and its reason'
+SELECT name, child, child_rows, child_index, ri_check_calls, ri_share, recommendation
+  FROM ri_policy.advise() ORDER BY child::text, name;
+\x on
+SELECT name, create_index, ri_check_ms, child_write_ms, cost_note, reason
+  FROM ri_policy.advise() WHERE name IN ('orders_allow_customer_id_fkey', 'orders_block_customer_id_ref');
+\x off
+
+\echo
+\echo '-- take the advice: the index, built without blocking writers; then the key is weighed on its cost'
+SELECT create_index FROM ri_policy.advise() WHERE name = 'orders_allow_customer_id_fkey' \gexec
+SELECT name, recommendation, reason FROM ri_policy.advise() WHERE name = 'orders_allow_customer_id_fkey';
+
+\echo
+\echo '-- discover(): candidates from names and types, decided by a sample of the data'
+SELECT child, child_column, parent, parent_column, name_rule, sampled, fraction, verdict
+  FROM ri_policy.discover(all_candidates => true);
+SELECT declare_call FROM ri_policy.discover();

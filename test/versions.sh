@@ -378,10 +378,15 @@ run_major() {
 		echo "max_worker_processes = 16"
 		echo "fsync = off"
 		echo "log_line_prefix = '%m [%p] '"
+		# pg_stat_statements (in Debian's server package) for advise()'s
+		# RI cost figures
 		if [[ $cron != none* ]]; then
-			echo "shared_preload_libraries = 'pg_cron'"
+			echo "shared_preload_libraries = 'pg_cron,pg_stat_statements'"
 			echo "cron.database_name = 'postgres'"
+		else
+			echo "shared_preload_libraries = 'pg_stat_statements'"
 		fi
+		echo "pg_stat_statements.track = all"
 	} >>"$r$data/postgresql.conf"
 	if ! chroot --userspec=postgres:postgres "$r" /usr/bin/env -i LANG=C.UTF-8 \
 		"$bindir/pg_ctl" -D "$data" -l "$data/server.log" -w start >/dev/null; then

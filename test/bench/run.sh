@@ -17,7 +17,7 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 
 # The benchmarks, in the order they run.
-benches="guard.sh validate.sh lifecycle.sh"
+benches="guard.sh validate.sh lifecycle.sh discover.sh"
 
 summary=$(mktemp)
 trap 'rm -f "$summary"' EXIT
