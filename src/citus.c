@@ -1,0 +1,625 @@
+/*-------------------------------------------------------------------------
+ *
+ * citus.c
+ *		Tables whose rows are not in their own heap, and what ri_policy
+ *		does with them.
+ *
+ * The validator reads a child's rows directly, block range by block range
+ * (validate.c), and tracking sees changes through triggers on both tables
+ * (track.c).  Neither works where the rows live elsewhere: the shell of a
+ * Citus table on the coordinator holds no rows (its shards, on the workers,
+ * do), a foreign table's rows are behind its wrapper, and a table access
+ * method without TID range scans (Citus's columnar) cannot be read by
+ * block ranges.  Reading such a table directly would report no orphans
+ * where there are some, so every function that would do so asks here
+ * first, and refuses with the reason, naming the table.
+ *
+ * Citus is found at run time, by name, only in a database where the citus
+ * extension exists: ri_policy neither links with it nor needs it.
+ *
+ * src/citus.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/xact.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_inherits.h"
+#include "catalog/pg_namespace.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/portal.h"
+#include "utils/ruleutils.h"
+#include "commands/defrem.h"
+#include "commands/extension.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+
+#include "citus.h"
+#include "compare.h"
+#include "keyset.h"
+#include "ri_policy.h"
+
+/*
+ * Citus's pg_dist_partition, if the citus extension exists in this
+ * database; else InvalidOid.
+ */
+static Oid
+citus_partition_catalog(void)
+{
+	if (!OidIsValid(get_extension_oid("citus", true)))
+		return InvalidOid;
+	return get_relname_relid("pg_dist_partition", PG_CATALOG_NAMESPACE);
+}
+
+/*
+ * The kind of Citus table relid is, as Citus names it, or NULL if it is
+ * none: its row in pg_dist_partition, read by column name.
+ */
+static const char *
+citus_table_kind(Oid relid)
+{
+	Oid			catalog = citus_partition_catalog();
+	Relation	rel;
+	SysScanDesc scan;
+	ScanKeyData key;
+	HeapTuple	tup;
+	const char *kind = NULL;
+	AttrNumber	relcol;
+	AttrNumber	methodcol;
+	AttrNumber	modelcol;
+	AttrNumber	colocationcol;
+
+	if (!OidIsValid(catalog))
+		return NULL;
+	relcol = get_attnum(catalog, "logicalrelid");
+	methodcol = get_attnum(catalog, "partmethod");
+	modelcol = get_attnum(catalog, "repmodel");
+	colocationcol = get_attnum(catalog, "colocationid");
+	if (relcol == InvalidAttrNumber || methodcol == InvalidAttrNumber ||
+		modelcol == InvalidAttrNumber || colocationcol == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("this version of Citus is not supported"),
+				 errdetail("Its catalog pg_dist_partition lacks a column ri_policy reads.")));
+
+	rel = table_open(catalog, AccessShareLock);
+	ScanKeyInit(&key, relcol, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(relid));
+	scan = systable_beginscan(rel, InvalidOid, false, NULL, 1, &key);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+	{
+		TupleDesc	desc = RelationGetDescr(rel);
+		bool		isnull;
+		char		method = DatumGetChar(heap_getattr(tup, methodcol, desc, &isnull));
+		char		model = DatumGetChar(heap_getattr(tup, modelcol, desc, &isnull));
+		int32		colocation = DatumGetInt32(heap_getattr(tup, colocationcol, desc, &isnull));
+
+		if (method == 'n' && model == 't')
+			kind = "a Citus reference table";
+		else if (method == 'n' && colocation == 0)
+			kind = "a Citus local table";
+		else
+			kind = "a Citus distributed table";
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return kind;
+}
+
+/*
+ * Where the rows of table relid are; *kind, if given, says what the table
+ * is when they are not here.
+ */
+RiRowsAt
+ri_rows_at(Oid relid, const char **kind)
+{
+	Relation	rel;
+	RiRowsAt	at = RI_ROWS_HERE;
+	const char *what = NULL;
+
+	if (get_rel_relkind(relid) == RELKIND_FOREIGN_TABLE)
+	{
+		at = RI_ROWS_FOREIGN;
+		what = "a foreign table";
+	}
+	else if ((what = citus_table_kind(relid)) != NULL)
+		at = RI_ROWS_CITUS;
+	else if (get_rel_relkind(relid) == RELKIND_RELATION &&
+			 (rel = try_table_open(relid, AccessShareLock)) != NULL)
+	{
+		if (rel->rd_tableam->scan_set_tidrange == NULL)
+		{
+			at = RI_ROWS_NO_RANGES;
+			what = psprintf("a table of access method \"%s\"",
+							get_am_name(rel->rd_rel->relam));
+		}
+		table_close(rel, NoLock);
+	}
+	if (kind != NULL)
+		*kind = what;
+	return at;
+}
+
+/*
+ * The tables of a reference that hold its rows: the child's (only its own
+ * for a foreign key on a plain table, else every table under it), or the
+ * parent's.
+ */
+static List *
+reference_tables(RiReference *ref, bool child)
+{
+	Oid			top = child ? ref->child : ref->parent;
+
+	if (child && ref->only_child)
+		return list_make1_oid(top);
+	return find_all_inheritors(top, AccessShareLock, NULL);
+}
+
+/*
+ * Is the reference's child a Citus table, whose rows validation reads
+ * through Citus's planner?
+ */
+bool
+ri_reads_through_citus(RiReference *ref)
+{
+	return ri_rows_at(ref->child, NULL) == RI_ROWS_CITUS;
+}
+
+/*
+ * Refuse to "action" the reference when one of its tables holds its rows
+ * elsewhere: for RI_USE_SCAN, a table of the child that the validator would
+ * read directly (the parent is only ever probed by queries, which read it
+ * wherever its rows are); for RI_USE_TRACK, a table of either, whose
+ * changes triggers would not see.  Reported at elevel: below ERROR, returns
+ * false instead.
+ */
+bool
+ri_refuse_rows_elsewhere(RiReference *ref, RiRowsUse use, const char *action,
+						 int elevel)
+{
+	for (int side = 0; side < 2; side++)
+	{
+		bool		child = (side == 0);
+		ListCell   *lc;
+
+		if (!child && use == RI_USE_SCAN)
+			break;
+		if (child && use == RI_USE_SCAN && ri_reads_through_citus(ref))
+			continue;
+		foreach(lc, reference_tables(ref, child))
+		{
+			Oid			relid = lfirst_oid(lc);
+			const char *kind;
+			RiRowsAt	at = ri_rows_at(relid, &kind);
+
+			if (at == RI_ROWS_HERE)
+				continue;
+			/* tracking needs triggers that see changes, not block ranges */
+			if (at == RI_ROWS_NO_RANGES && use == RI_USE_TRACK)
+				continue;
+			ereport(elevel,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("cannot %s reference \"%s\": table \"%s\" is %s",
+							action, ref->name, get_rel_name(relid), kind),
+					 use == RI_USE_TRACK ?
+					 errdetail("Tracking sees changes through triggers on the tables, and the rows of this table change where its triggers do not fire.") :
+					 at == RI_ROWS_NO_RANGES ?
+					 errdetail("Validation reads the child's tables by block ranges, which this access method does not offer.") :
+					 errdetail("Validation reads the rows of the child's tables directly, and the rows of this table are not stored in it."),
+					 at == RI_ROWS_CITUS && use == RI_USE_TRACK ?
+					 errhint("Validate it with full passes: ri_policy.validate() reads Citus tables through Citus.") : 0));
+			return false;
+		}
+	}
+	return true;
+}
+
+/* ----------------------------------------------------------------
+ * Validation through Citus
+ *
+ * Where the child is a Citus table, its rows are read by one query that
+ * Citus runs on every shard in parallel, each grouping its rows by key:
+ *
+ *	SELECT c.k1, ..., count(*) FROM [ONLY] child c
+ *	 WHERE c.k1 IS NOT NULL AND ... [AND (c.k1, ...) > ($1, ...)]
+ *	 GROUP BY 1, ... ORDER BY 1, ...
+ *
+ * opened as a cursor and read batch_size distinct keys at a time.  Each
+ * batch's keys are tested against the parent's keys, read through Citus as
+ * well (ri_citus_parent_keys), and the suspects confirmed by the probe
+ * (probe.c, which on a Citus parent fetches the batch's matching parent
+ * keys with "= ANY ($1)", a query Citus prunes to the shards that hold
+ * them).  Between batches validate() commits: the cursor is pinned, so the
+ * commit keeps what is left of its result (a tuplestore, which spills to
+ * disk past work_mem).  The last key of each batch is recorded with it
+ * (ri_policy._progress.resume_key), so an interrupted pass resumes after
+ * it; keys are distinct and ordered, so no key is read twice.  This needs
+ * keys whose equal values are alike in every way ri_policy compares them
+ * (built-in types and operators, deterministic collations: see
+ * ri_incremental_inexact()), so that grouping them by the type's equality
+ * loses nothing, and their text forms read back exactly.
+ * ----------------------------------------------------------------
+ */
+
+struct RiCitusReader
+{
+	RiReference *ref;
+	Oid			scan_user;
+	char		portal[NAMEDATALEN];
+	bool		open;
+};
+
+/*
+ * Can this reference's child be read through Citus?  Refuses with the
+ * reason if not.
+ */
+static void
+citus_child_check(RiReference *ref)
+{
+	const char *inexact = ri_incremental_inexact(ref);
+
+	if (inexact != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot validate reference \"%s\" through Citus", ref->name),
+				 errdetail_internal("%s", inexact),
+				 errhint("On a Citus table, validation groups keys on the workers, which is exact only for built-in key types compared with built-in operators.")));
+	if (ref->match_full && ref->nkeys > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot validate reference \"%s\" through Citus", ref->name),
+				 errdetail("A MATCH FULL reference of several columns is not validated on Citus tables.")));
+}
+
+RiCitusReader *
+ri_citus_reader_create(RiReference *ref, Oid scan_user, MemoryContext cxt)
+{
+	RiCitusReader *r = MemoryContextAllocZero(cxt, sizeof(RiCitusReader));
+
+	citus_child_check(ref);
+	r->ref = ref;
+	r->scan_user = scan_user;
+	snprintf(r->portal, sizeof(r->portal), "ri_policy_citus_" INT64_FORMAT, ref->id);
+	return r;
+}
+
+/* The reader's cursor, if it is still there */
+static Portal
+reader_portal(RiCitusReader *r)
+{
+	return r->open ? GetPortalByName(r->portal) : NULL;
+}
+
+/* Close the reader's cursor, if it is open. */
+void
+ri_citus_reader_end(RiCitusReader *r)
+{
+	Portal		portal;
+
+	if (r == NULL)
+		return;
+	portal = reader_portal(r);
+	if (PortalIsValid(portal))
+	{
+		if (portal->portalPinned)
+			UnpinPortal(portal);
+		SPI_cursor_close(portal);
+	}
+	r->open = false;
+}
+
+/*
+ * The last key of the batches a pass of reference "id" has committed, as
+ * text, or NULL.
+ */
+static Datum *
+saved_resume_key(RiReference *ref)
+{
+	Datum		arg = Int64GetDatum(ref->id);
+	Oid			argtype = INT8OID;
+	Datum	   *elems = NULL;
+	bool	   *nulls;
+	int			n;
+	bool		isnull;
+	Datum		d;
+
+	ri_exec_as_owner(NULL, "SELECT resume_key FROM ri_policy._progress WHERE reference = $1",
+					 1, &argtype, &arg, NULL, false);
+	if (SPI_processed == 1)
+	{
+		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		if (!isnull)
+		{
+			deconstruct_array(DatumGetArrayTypeP(d), TEXTOID, -1, false, TYPALIGN_INT,
+							  &elems, &nulls, &n);
+			if (n != ref->nkeys)
+				elems = NULL;
+		}
+	}
+	return elems;
+}
+
+/*
+ * Open the cursor over the child's keys, after "after" (text forms) if
+ * given, as the child's owner.
+ */
+static void
+reader_open(RiCitusReader *r, Datum *after)
+{
+	RiReference *ref = r->ref;
+	StringInfoData buf;
+	Datum		args[INDEX_MAX_KEYS];
+	Oid			argtypes[INDEX_MAX_KEYS];
+	RiUserState saved;
+	int			nestlevel;
+	Portal		portal;
+
+	/* a cursor left over from a pass that failed in this session */
+	portal = GetPortalByName(r->portal);
+	if (PortalIsValid(portal))
+	{
+		if (portal->portalPinned)
+			UnpinPortal(portal);
+		SPI_cursor_close(portal);
+	}
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "SELECT ");
+	for (int i = 0; i < ref->nkeys; i++)
+		appendStringInfo(&buf, "c.%s, ", quote_identifier(ref->child_columns[i]));
+	appendStringInfo(&buf, "pg_catalog.count(*) FROM %s%s c WHERE ",
+					 ref->only_child ? "ONLY " : "", ri_qualified_name(ref->child));
+	for (int i = 0; i < ref->nkeys; i++)
+		appendStringInfo(&buf, "%sc.%s IS NOT NULL", i > 0 ? " AND " : "",
+						 quote_identifier(ref->child_columns[i]));
+	if (after != NULL)
+	{
+		appendStringInfoString(&buf, " AND ROW(");
+		for (int i = 0; i < ref->nkeys; i++)
+			appendStringInfo(&buf, "%sc.%s", i > 0 ? ", " : "",
+							 quote_identifier(ref->child_columns[i]));
+		appendStringInfoString(&buf, ") OPERATOR(pg_catalog.>) ROW(");
+		for (int i = 0; i < ref->nkeys; i++)
+			appendStringInfo(&buf, "%s$%d", i > 0 ? ", " : "", i + 1);
+		appendStringInfoChar(&buf, ')');
+	}
+	appendStringInfoString(&buf, " GROUP BY ");
+	for (int i = 0; i < ref->nkeys; i++)
+		appendStringInfo(&buf, "%s%d", i > 0 ? ", " : "", i + 1);
+	appendStringInfoString(&buf, " ORDER BY ");
+	for (int i = 0; i < ref->nkeys; i++)
+		appendStringInfo(&buf, "%s%d", i > 0 ? ", " : "", i + 1);
+
+	ri_become(r->scan_user, RI_OWNER_CONTEXT, &saved);
+	nestlevel = ri_fixed_output_begin();
+	for (int i = 0; i < ref->nkeys; i++)
+	{
+		argtypes[i] = ref->child_types[i];
+		if (after != NULL)
+		{
+			Oid			typinput;
+			Oid			typioparam;
+
+			getTypeInputInfo(argtypes[i], &typinput, &typioparam);
+			args[i] = OidInputFunctionCall(typinput, TextDatumGetCString(after[i]),
+										   typioparam, -1);
+		}
+	}
+	ri_fixed_output_end(nestlevel);
+	nestlevel = ri_safe_search_path();
+	portal = SPI_cursor_open_with_args(r->portal, buf.data,
+									   after != NULL ? ref->nkeys : 0, argtypes,
+									   args, NULL, true, CURSOR_OPT_NO_SCROLL);
+	ri_restore_search_path(nestlevel);
+	ri_restore(&saved);
+	PinPortal(portal);
+	r->open = true;
+}
+
+/*
+ * Read the next batch of the child's keys into "group", with their row
+ * counts (*rows: their sum).  "batch" counts the batches of this pass: the
+ * first of a pass, or of a resumed one, opens the cursor.  Sets *next to
+ * the number of the next batch, or InvalidBlockNumber after the last.
+ * With "record", saves the batch's last key in ri_policy._progress, to be
+ * committed with the batch's results.  Returns why the pass must begin
+ * again, having read nothing, or NULL.
+ */
+const char *
+ri_citus_read_batch(RiCitusReader *r, int batch_size, BlockNumber batch,
+					bool record, ChildKeyGroup *group, uint64 *rows,
+					BlockNumber *next)
+{
+	RiReference *ref = r->ref;
+	Portal		portal = reader_portal(r);
+	RiUserState saved;
+	Datum		values[INDEX_MAX_KEYS];
+	bool		isnull[INDEX_MAX_KEYS];
+	uint64		n;
+
+	*rows = 0;
+	*next = InvalidBlockNumber;
+	if (batch == 0)
+	{
+		/* a pass (re)starting from the beginning */
+		ri_citus_reader_end(r);
+		portal = NULL;
+	}
+	if (!PortalIsValid(portal))
+	{
+		Datum	   *after = NULL;
+
+		if (batch > 0 && record)
+		{
+			/* a pass that began on the table's own rows, before Citus */
+			after = saved_resume_key(ref);
+			if (after == NULL)
+				return "it did not record where it stopped in Citus";
+		}
+		reader_open(r, after);
+		portal = reader_portal(r);
+	}
+
+	/* the distributed query runs on the first fetch, as the child's owner */
+	ri_become(r->scan_user, RI_OWNER_CONTEXT, &saved);
+	SPI_cursor_fetch(portal, true, batch_size);
+	ri_restore(&saved);
+	n = SPI_processed;
+	for (uint64 k = 0; k < n; k++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[k];
+		bool		cnull;
+		int64		count;
+
+		for (int i = 0; i < ref->nkeys; i++)
+			values[i] = SPI_getbinval(tup, SPI_tuptable->tupdesc, i + 1, &isnull[i]);
+		count = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc,
+											ref->nkeys + 1, &cnull));
+		childkeys_add(group, values, isnull, count, true);
+		*rows += count;
+		CHECK_FOR_INTERRUPTS();
+	}
+
+	if (record && n > 0)
+	{
+		HeapTuple	last = SPI_tuptable->vals[n - 1];
+		Datum		text[INDEX_MAX_KEYS];
+		Datum		args[2];
+		Oid			argtypes[2] = {INT8OID, TEXTARRAYOID};
+		int			nestlevel;
+
+		ri_become(r->scan_user, RI_OWNER_CONTEXT, &saved);
+		nestlevel = ri_fixed_output_begin();
+		for (int i = 0; i < ref->nkeys; i++)
+			text[i] = CStringGetTextDatum(SPI_getvalue(last, SPI_tuptable->tupdesc, i + 1));
+		ri_fixed_output_end(nestlevel);
+		ri_restore(&saved);
+		args[0] = Int64GetDatum(ref->id);
+		args[1] = PointerGetDatum(construct_array(text, ref->nkeys, TEXTOID, -1, false,
+												  TYPALIGN_INT));
+		SPI_freetuptable(SPI_tuptable);
+		ri_exec_as_owner(NULL, "UPDATE ri_policy._progress SET resume_key = $2"
+						 " WHERE reference = $1", 2, argtypes, args, NULL, false);
+	}
+	else
+		SPI_freetuptable(SPI_tuptable);
+	if (n == (uint64) batch_size)
+		*next = batch + 1;
+	return NULL;
+}
+
+/*
+ * Fill the parent's key set from a Citus parent, through Citus, as the
+ * parent's owner.  Returns false when the set outgrew its limit.
+ */
+bool
+ri_citus_parent_keys(RiReference *ref, ParentKeySet *set)
+{
+	StringInfoData buf;
+	Portal		portal;
+	bool		complete = true;
+	Datum		values[INDEX_MAX_KEYS];
+	int			nestlevel;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "SELECT ");
+	for (int i = 0; i < ref->nkeys; i++)
+		appendStringInfo(&buf, "%sx.%s", i > 0 ? ", " : "",
+						 quote_identifier(ref->parent_columns[i]));
+	appendStringInfo(&buf, " FROM %s%s x WHERE ", ref->only_parent ? "ONLY " : "",
+					 ri_qualified_name(ref->parent));
+	for (int i = 0; i < ref->nkeys; i++)
+		appendStringInfo(&buf, "%sx.%s IS NOT NULL", i > 0 ? " AND " : "",
+						 quote_identifier(ref->parent_columns[i]));
+
+	nestlevel = ri_safe_search_path();
+	portal = SPI_cursor_open_with_args(NULL, buf.data, 0, NULL, NULL, NULL, true,
+									   CURSOR_OPT_NO_SCROLL);
+	while (complete)
+	{
+		SPI_cursor_fetch(portal, true, 10000);
+		if (SPI_processed == 0)
+			break;
+		for (uint64 k = 0; complete && k < SPI_processed; k++)
+		{
+			for (int i = 0; i < ref->nkeys; i++)
+			{
+				bool		isnull;
+
+				values[i] = SPI_getbinval(SPI_tuptable->vals[k], SPI_tuptable->tupdesc,
+										  i + 1, &isnull);
+			}
+			complete = keyset_add(set, values);
+		}
+		SPI_freetuptable(SPI_tuptable);
+		CHECK_FOR_INTERRUPTS();
+	}
+	SPI_cursor_close(portal);
+	ri_restore_search_path(nestlevel);
+	return complete;
+}
+
+/*
+ * The probe of a Citus parent (see ri_probe_prepare): the parent keys that
+ * match the batch's, fetched with "= ANY", which Citus prunes to their
+ * shards, then the batch's keys without one among them:
+ *
+ *	WITH x AS MATERIALIZED (SELECT x.pk1, ... FROM [ONLY] parent x
+ *							WHERE x.pk1 OPERATOR(op1) ANY ($1) AND ...)
+ *	SELECT u.i FROM ROWS FROM (unnest($1), ...) WITH ORDINALITY u(k1, ..., i)
+ *	 WHERE NOT EXISTS (SELECT 1 FROM x WHERE x.pk1 OPERATOR(op1) u.k1 AND ...)
+ *
+ * Citus cannot run the correlated form against a distributed table.
+ */
+void
+ri_citus_probe_sql(StringInfo buf, RiReference *ref, const Oid *keytypes)
+{
+	appendStringInfoString(buf, "WITH x AS MATERIALIZED (SELECT ");
+	for (int i = 0; i < ref->nkeys; i++)
+		appendStringInfo(buf, "%sx.%s", i > 0 ? ", " : "",
+						 quote_identifier(ref->parent_columns[i]));
+	appendStringInfo(buf, " FROM %s%s x WHERE ", ref->only_parent ? "ONLY " : "",
+					 ri_qualified_name(ref->parent));
+	for (int i = 0; i < ref->nkeys; i++)
+	{
+		Oid			left;
+		Oid			right;
+
+		/* the array's elements are of the operator's input type already */
+		op_input_types(ref->eq_operators[i], &left, &right);
+		if (i > 0)
+			appendStringInfoString(buf, " AND ");
+		generate_operator_clause(buf, psprintf("x.%s", quote_identifier(ref->parent_columns[i])),
+								 ref->parent_types[i], ref->eq_operators[i],
+								 psprintf("ANY ($%d)", i + 1), right);
+	}
+	appendStringInfoString(buf, ") SELECT u.i FROM ROWS FROM (");
+	for (int i = 0; i < ref->nkeys; i++)
+		appendStringInfo(buf, "%spg_catalog.unnest($%d)", i > 0 ? ", " : "", i + 1);
+	appendStringInfoString(buf, ") WITH ORDINALITY AS u(");
+	for (int i = 0; i < ref->nkeys; i++)
+		appendStringInfo(buf, "k%d, ", i + 1);
+	appendStringInfoString(buf, "i) WHERE NOT EXISTS (SELECT 1 FROM x WHERE ");
+	for (int i = 0; i < ref->nkeys; i++)
+	{
+		if (i > 0)
+			appendStringInfoString(buf, " AND ");
+		generate_operator_clause(buf, psprintf("x.%s", quote_identifier(ref->parent_columns[i])),
+								 ref->parent_types[i], ref->eq_operators[i],
+								 psprintf("u.k%d", i + 1), keytypes[i]);
+	}
+	appendStringInfoChar(buf, ')');
+}
