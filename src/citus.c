@@ -153,6 +153,8 @@ ri_rows_at(Oid relid, const char **kind)
 	return at;
 }
 
+static bool citus_child_check(RiReference *ref, const char *action, int elevel);
+
 /*
  * The tables of a reference that hold its rows: the child's (only its own
  * for a foreign key on a plain table, else every table under it), or the
@@ -198,7 +200,11 @@ ri_refuse_rows_elsewhere(RiReference *ref, RiRowsUse use, const char *action,
 		if (!child && use == RI_USE_SCAN)
 			break;
 		if (child && use == RI_USE_SCAN && ri_reads_through_citus(ref))
+		{
+			if (!citus_child_check(ref, action, elevel))
+				return false;
 			continue;
+		}
 		foreach(lc, reference_tables(ref, child))
 		{
 			Oid			relid = lfirst_oid(lc);
@@ -263,25 +269,32 @@ struct RiCitusReader
 };
 
 /*
- * Can this reference's child be read through Citus?  Refuses with the
- * reason if not.
+ * Can this reference's Citus child be read through Citus?  If not, report
+ * why at elevel and return false.
  */
-static void
-citus_child_check(RiReference *ref)
+static bool
+citus_child_check(RiReference *ref, const char *action, int elevel)
 {
 	const char *inexact = ri_incremental_inexact(ref);
 
 	if (inexact != NULL)
-		ereport(ERROR,
+	{
+		ereport(elevel,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("cannot validate reference \"%s\" through Citus", ref->name),
+				 errmsg("cannot %s reference \"%s\" through Citus", action, ref->name),
 				 errdetail_internal("%s", inexact),
-				 errhint("On a Citus table, validation groups keys on the workers, which is exact only for built-in key types compared with built-in operators.")));
+				 errhint("On a Citus table, keys are grouped on the workers, which is exact only for built-in key types compared with built-in operators.")));
+		return false;
+	}
 	if (ref->match_full && ref->nkeys > 1)
-		ereport(ERROR,
+	{
+		ereport(elevel,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("cannot validate reference \"%s\" through Citus", ref->name),
-				 errdetail("A MATCH FULL reference of several columns is not validated on Citus tables.")));
+				 errmsg("cannot %s reference \"%s\" through Citus", action, ref->name),
+				 errdetail("A MATCH FULL reference of several columns is not read through Citus.")));
+		return false;
+	}
+	return true;
 }
 
 RiCitusReader *
@@ -289,7 +302,7 @@ ri_citus_reader_create(RiReference *ref, Oid scan_user, MemoryContext cxt)
 {
 	RiCitusReader *r = MemoryContextAllocZero(cxt, sizeof(RiCitusReader));
 
-	citus_child_check(ref);
+	(void) citus_child_check(ref, "read", ERROR);
 	r->ref = ref;
 	r->scan_user = scan_user;
 	snprintf(r->portal, sizeof(r->portal), "ri_policy_citus_" INT64_FORMAT, ref->id);

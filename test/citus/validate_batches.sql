@@ -127,7 +127,8 @@ SELECT pg_temp.start_run(100);
 SELECT ok(pg_temp.wait_batches(5), 'the second run is under way');
 SELECT pg_cancel_backend(p.pid) FROM pg_stat_activity p
  WHERE p.query LIKE 'CALL ri_policy.validate(%' AND p.pid <> pg_backend_pid();
-SELECT matches(pg_temp.finish_run(), 'cancel', 'the run was cancelled');
+-- the cancel may reach Citus's connection to a worker first, which says so
+SELECT matches(pg_temp.finish_run(), 'cancel|failure on connection', 'the run was cancelled');
 SELECT is((SELECT status FROM ri_policy.validation_progress WHERE reference = 'vb'),
 		  'interrupted', 'status interrupted');
 SELECT ok((SELECT batches > 0 AND rows_checked < 300000 FROM ri_policy.validation_progress
