@@ -20,6 +20,7 @@
 #   make test-citus  build Citus into Debian's PostgreSQL 15 once per machine
 #               (../shared/vendor/build-citus.sh), then run test/citus/ on a
 #               throwaway coordinator and two workers (test/citus.sh)
+#   make bench-citus  the same cluster, then test/bench/citus.sh
 
 EXTENSION = ri_policy
 EXTVERSION = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION).control)
@@ -48,7 +49,7 @@ VIRTUALENV = pg_virtualenv -t -i --auth=trust \
 	-o shared_preload_libraries=pg_cron -o cron.database_name=postgres \
 	-o wal_level=logical
 
-.PHONY: deps test demo prove bench test-cassert test-versions test-citus fuzz
+.PHONY: deps test demo prove bench test-cassert test-versions test-citus bench-citus fuzz
 
 deps:
 	@test/install-deps.sh
@@ -85,3 +86,6 @@ test-versions:
 
 test-citus: deps
 	test/citus.sh
+
+bench-citus: deps
+	test/citus.sh --run test/bench/citus.sh

@@ -37,6 +37,7 @@
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/portal.h"
 #include "utils/ruleutils.h"
@@ -264,8 +265,10 @@ struct RiCitusReader
 {
 	RiReference *ref;
 	Oid			scan_user;
-	char		portal[NAMEDATALEN];
+	char		portal[NAMEDATALEN];	/* the cursor's name, chosen by SPI */
 	bool		open;
+	bool		prefilter;		/* the workers drop keys that have a parent */
+	bool		fit_checked;	/* ... if the parent's keys fit */
 };
 
 /*
@@ -305,7 +308,8 @@ ri_citus_reader_create(RiReference *ref, Oid scan_user, MemoryContext cxt)
 	(void) citus_child_check(ref, "read", ERROR);
 	r->ref = ref;
 	r->scan_user = scan_user;
-	snprintf(r->portal, sizeof(r->portal), "ri_policy_citus_" INT64_FORMAT, ref->id);
+	/* and the parent's keys fit: see reader_first_fetch() */
+	r->prefilter = (ri_rel_owner(ref->parent) == scan_user);
 	return r;
 }
 
@@ -367,10 +371,12 @@ saved_resume_key(RiReference *ref)
 
 /*
  * Open the cursor over the child's keys, after "after" (text forms) if
- * given, as the child's owner.
+ * given, as the child's owner.  With "prefilter", only the keys that no
+ * parent row equals, and first, when not resuming, the count of every row
+ * (keys NULL): see ri_citus_read_batch().
  */
 static void
-reader_open(RiCitusReader *r, Datum *after)
+reader_open(RiCitusReader *r, Datum *after, bool prefilter)
 {
 	RiReference *ref = r->ref;
 	StringInfoData buf;
@@ -379,15 +385,6 @@ reader_open(RiCitusReader *r, Datum *after)
 	RiUserState saved;
 	int			nestlevel;
 	Portal		portal;
-
-	/* a cursor left over from a pass that failed in this session */
-	portal = GetPortalByName(r->portal);
-	if (PortalIsValid(portal))
-	{
-		if (portal->portalPinned)
-			UnpinPortal(portal);
-		SPI_cursor_close(portal);
-	}
 
 	initStringInfo(&buf);
 	appendStringInfoString(&buf, "SELECT ");
@@ -398,6 +395,23 @@ reader_open(RiCitusReader *r, Datum *after)
 	for (int i = 0; i < ref->nkeys; i++)
 		appendStringInfo(&buf, "%sc.%s IS NOT NULL", i > 0 ? " AND " : "",
 						 quote_identifier(ref->child_columns[i]));
+	if (prefilter)
+	{
+		appendStringInfoString(&buf, " AND (");
+		for (int i = 0; i < ref->nkeys; i++)
+			appendStringInfo(&buf, "%sc.%s", i > 0 ? ", " : "",
+							 quote_identifier(ref->child_columns[i]));
+		appendStringInfoString(&buf, ") NOT IN (SELECT ");
+		for (int i = 0; i < ref->nkeys; i++)
+			appendStringInfo(&buf, "%sx.%s", i > 0 ? ", " : "",
+							 quote_identifier(ref->parent_columns[i]));
+		appendStringInfo(&buf, " FROM %s%s x WHERE ", ref->only_parent ? "ONLY " : "",
+						 ri_qualified_name(ref->parent));
+		for (int i = 0; i < ref->nkeys; i++)
+			appendStringInfo(&buf, "%sx.%s IS NOT NULL", i > 0 ? " AND " : "",
+							 quote_identifier(ref->parent_columns[i]));
+		appendStringInfoChar(&buf, ')');
+	}
 	if (after != NULL)
 	{
 		appendStringInfoString(&buf, " AND ROW(");
@@ -412,9 +426,20 @@ reader_open(RiCitusReader *r, Datum *after)
 	appendStringInfoString(&buf, " GROUP BY ");
 	for (int i = 0; i < ref->nkeys; i++)
 		appendStringInfo(&buf, "%s%d", i > 0 ? ", " : "", i + 1);
+	if (prefilter && after == NULL)
+	{
+		appendStringInfoString(&buf, " UNION ALL SELECT ");
+		for (int i = 0; i < ref->nkeys; i++)
+			appendStringInfo(&buf, "NULL::%s, ", format_type_be_qualified(ref->child_types[i]));
+		appendStringInfo(&buf, "pg_catalog.count(*) FROM %s%s c WHERE ",
+						 ref->only_child ? "ONLY " : "", ri_qualified_name(ref->child));
+		for (int i = 0; i < ref->nkeys; i++)
+			appendStringInfo(&buf, "%sc.%s IS NOT NULL", i > 0 ? " AND " : "",
+							 quote_identifier(ref->child_columns[i]));
+	}
 	appendStringInfoString(&buf, " ORDER BY ");
 	for (int i = 0; i < ref->nkeys; i++)
-		appendStringInfo(&buf, "%s%d", i > 0 ? ", " : "", i + 1);
+		appendStringInfo(&buf, "%s%d NULLS FIRST", i > 0 ? ", " : "", i + 1);
 
 	ri_become(r->scan_user, RI_OWNER_CONTEXT, &saved);
 	nestlevel = ri_fixed_output_begin();
@@ -433,13 +458,81 @@ reader_open(RiCitusReader *r, Datum *after)
 	}
 	ri_fixed_output_end(nestlevel);
 	nestlevel = ri_safe_search_path();
-	portal = SPI_cursor_open_with_args(r->portal, buf.data,
+	portal = SPI_cursor_open_with_args(NULL, buf.data,
 									   after != NULL ? ref->nkeys : 0, argtypes,
 									   args, NULL, true, CURSOR_OPT_NO_SCROLL);
 	ri_restore_search_path(nestlevel);
 	ri_restore(&saved);
 	PinPortal(portal);
+	strlcpy(r->portal, portal->name, sizeof(r->portal));
 	r->open = true;
+}
+
+/*
+ * Can Citus send the parent's keys to the workers for the filter (see
+ * reader_first_fetch)?  It refuses an intermediate result larger than
+ * citus.max_intermediate_result_size, and once it has refused, a later
+ * query of the same transaction fails too, even after a rollback to a
+ * savepoint: so ask first.  The keys' binary copy is smaller than the
+ * parent's table, row for row.  Run as the parent's owner.
+ */
+static bool
+parent_keys_fit(RiReference *ref)
+{
+	const char *limit = GetConfigOption("citus.max_intermediate_result_size", true, false);
+	Datum		arg = ObjectIdGetDatum(ref->parent);
+	Oid			argtype = REGCLASSOID;
+	int64		size = -1;
+	bool		isnull;
+	int			nestlevel;
+
+	if (limit == NULL)
+		return false;
+	if (atoi(limit) < 0)
+		return true;
+	nestlevel = ri_safe_search_path();
+	if (SPI_execute_with_args(ri_rows_at(ref->parent, NULL) == RI_ROWS_CITUS ?
+							  "SELECT pg_catalog.citus_table_size($1)" :
+							  "SELECT pg_catalog.pg_table_size($1)",
+							  1, &argtype, &arg, NULL, true, 1) == SPI_OK_SELECT &&
+		SPI_processed == 1)
+	{
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+			size = DatumGetInt64(d);
+	}
+	ri_restore_search_path(nestlevel);
+	return size >= 0 && size < (int64) atoi(limit) * 1024 / 2;
+}
+
+/*
+ * Open the reader's cursor and fetch its first batch (into SPI_tuptable),
+ * as the child's owner: the distributed query runs then.
+ *
+ * Where the child and the parent have one owner, the workers filter the
+ * keys first, as Citus runs NOT IN: the parent's keys are sent to every
+ * shard, which returns only the keys that no parent row equals, grouped,
+ * and the count of all its rows.  Each of those is still confirmed against
+ * the live parent through the pinned operators (probe.c), so the filter only
+ * saves work: for the key types read through Citus (built-in, see
+ * citus_child_check), the equality NOT IN resolves is the pinned one, and a
+ * key the filter drops has a parent.  The query runs as the child's owner
+ * and reads the parent, hence one owner: the parent's owner's code (row
+ * security policies, say) never runs as anyone else.  When the owners
+ * differ, or the parent's keys may not fit in an intermediate result,
+ * every key of the child is read, grouped.
+ */
+static void
+reader_first_fetch(RiCitusReader *r, Datum *after, int batch_size)
+{
+	RiUserState saved;
+
+	(void) ri_citus_prefilters(r);
+	ri_become(r->scan_user, RI_OWNER_CONTEXT, &saved);
+	reader_open(r, after, r->prefilter);
+	SPI_cursor_fetch(reader_portal(r), true, batch_size);
+	ri_restore(&saved);
 }
 
 /*
@@ -482,14 +575,14 @@ ri_citus_read_batch(RiCitusReader *r, int batch_size, BlockNumber batch,
 			if (after == NULL)
 				return "it did not record where it stopped in Citus";
 		}
-		reader_open(r, after);
-		portal = reader_portal(r);
+		reader_first_fetch(r, after, batch_size);
 	}
-
-	/* the distributed query runs on the first fetch, as the child's owner */
-	ri_become(r->scan_user, RI_OWNER_CONTEXT, &saved);
-	SPI_cursor_fetch(portal, true, batch_size);
-	ri_restore(&saved);
+	else
+	{
+		ri_become(r->scan_user, RI_OWNER_CONTEXT, &saved);
+		SPI_cursor_fetch(portal, true, batch_size);
+		ri_restore(&saved);
+	}
 	n = SPI_processed;
 	for (uint64 k = 0; k < n; k++)
 	{
@@ -501,12 +594,19 @@ ri_citus_read_batch(RiCitusReader *r, int batch_size, BlockNumber batch,
 			values[i] = SPI_getbinval(tup, SPI_tuptable->tupdesc, i + 1, &isnull[i]);
 		count = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc,
 											ref->nkeys + 1, &cnull));
-		childkeys_add(group, values, isnull, count, true);
-		*rows += count;
 		CHECK_FOR_INTERRUPTS();
+		/* the prefiltered query's count of every row it checked */
+		if (isnull[0])
+		{
+			*rows += count;
+			continue;
+		}
+		childkeys_add(group, values, isnull, count, true);
+		if (!r->prefilter)
+			*rows += count;
 	}
 
-	if (record && n > 0)
+	if (record && childkeys_count(group) > 0)
 	{
 		HeapTuple	last = SPI_tuptable->vals[n - 1];
 		Datum		text[INDEX_MAX_KEYS];
@@ -532,6 +632,25 @@ ri_citus_read_batch(RiCitusReader *r, int batch_size, BlockNumber batch,
 	if (n == (uint64) batch_size)
 		*next = batch + 1;
 	return NULL;
+}
+
+/*
+ * Will the workers drop the keys that have a parent (reader_first_fetch)?
+ * Then the parent's key set saves nothing.
+ */
+bool
+ri_citus_prefilters(RiCitusReader *r)
+{
+	if (r->prefilter && !r->fit_checked)
+	{
+		RiUserState saved;
+
+		ri_become(r->scan_user, RI_OWNER_CONTEXT, &saved);
+		r->prefilter = parent_keys_fit(r->ref);
+		ri_restore(&saved);
+		r->fit_checked = true;
+	}
+	return r->prefilter;
 }
 
 /*

@@ -50,6 +50,7 @@ extern const char *ri_citus_read_batch(RiCitusReader *r, int batch_size,
 								struct ChildKeyGroup *group, uint64 *rows,
 								BlockNumber *next);
 extern void ri_citus_reader_end(RiCitusReader *r);
+extern bool ri_citus_prefilters(RiCitusReader *r);
 extern bool ri_citus_parent_keys(RiReference *ref, struct ParentKeySet *set);
 extern void ri_citus_probe_sql(struct StringInfoData *buf, RiReference *ref,
 							   const Oid *keytypes);

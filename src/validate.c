@@ -223,7 +223,7 @@ build_parent_set(Validator *v)
 	bool		complete = true;
 
 	v->set = NULL;
-	if (!keyset_supported(ref))
+	if (!keyset_supported(ref) || (v->citus != NULL && ri_citus_prefilters(v->citus)))
 		return;
 
 	v->set = keyset_create(ref, v->cxt, (Size) maintenance_work_mem * 1024);

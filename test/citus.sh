@@ -6,6 +6,9 @@
 # Debian's PostgreSQL 15 once per machine (../shared/vendor/build-citus.sh,
 # or CITUS_VENDOR/build-citus.sh), then ri_policy.
 #
+# With "--run COMMAND ARGS...", runs that instead of the tests, with the PG*
+# variables naming the coordinator (make bench-citus: test/bench/citus.sh).
+#
 # Settings (environment): PG_CONFIG (default Debian's PostgreSQL 15),
 # CITUS_VENDOR (where build-citus.sh is), CITUS_PORT (the coordinator's
 # port; the workers take the next two; default 27450), CITUS_KEEP=1 keeps
@@ -79,6 +82,12 @@ psqlx -c "SELECT citus_add_node('localhost', $((port + 1)))" \
 	-c "SELECT citus_add_node('localhost', $((port + 2)))" >/dev/null
 psqlx -c "CREATE EXTENSION pgtap" -c "CREATE EXTENSION dblink" -c "CREATE EXTENSION ri_policy"
 say "cluster up on ports $port-$((port + 2)) ($((SECONDS - started)) s)"
+
+if [ "${1:-}" = "--run" ]; then
+	shift
+	PATH=$bin:$PATH "$@"
+	exit
+fi
 
 log=$dir/tap
 status=0

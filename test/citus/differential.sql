@@ -10,6 +10,10 @@
 SET client_min_messages = error;
 
 CREATE TEMP TABLE diff_result (n serial, name text, pass boolean, detail text);
+-- owners of the parent in the second seed of each pair: then the workers do
+-- not filter keys for the validator (see src/citus.c), which reads them all;
+-- Citus connects to the workers as the role that probes the parent, its owner
+CREATE ROLE regress_citus_parent_owner LOGIN;
 
 -- make table "t" the given kind of Citus table; "col" is where to
 -- distribute it, "with" a table to co-locate with
@@ -71,6 +75,10 @@ BEGIN
 				   '          FROM generate_series(1, %s) g) s',
 				   CASE WHEN ck LIKE 'dist_key%' THEN 0 ELSE 0.05 END, kexpr, np, nc);
 	PERFORM pg_temp.make_kind('d_parent', pk, 'id', shards, NULL);
+	IF seed > 40 THEN
+		ALTER TABLE d_parent OWNER TO regress_citus_parent_owner;
+		cname := cname || ', parent of another owner';
+	END IF;
 	PERFORM pg_temp.make_kind('d_child',
 							  CASE WHEN ck IN ('dist_key', 'dist_part') THEN 'dist'
 								   WHEN ck = 'dist_key_coloc' THEN 'dist_coloc' ELSE ck END,
@@ -128,6 +136,13 @@ BEGIN
 		 format('%s rows, checked %s', c.want_checked, checked)),
 		('orphans: ' || c.name, orph IS NOT DISTINCT FROM c.truth,
 		 format('truth %s, got %s', left(c.truth, 200), left(orph, 200)));
+END $$;
+
+-- in a transaction of its own: orphans() above held locks on the parent's
+-- shards through Citus's connections as the parent's owner, which DROP,
+-- through another connection, would wait for
+CREATE FUNCTION pg_temp.drop_case() RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
 	PERFORM ri_policy.drop_reference('d_ref');
 	DROP TABLE d_child, d_parent;
 END $$;
@@ -154,11 +169,14 @@ BEGIN
 				CALL ri_policy.validate('d_ref', batch_size => 7 + (seed + 40 * i) % 50);
 				PERFORM pg_temp.check_case();
 				COMMIT;
+				PERFORM pg_temp.drop_case();
+				COMMIT;
 			END LOOP;
 		END LOOP;
 	END LOOP;
 END $$;
 
+DROP ROLE regress_citus_parent_owner;
 SELECT plan((SELECT count(*)::int FROM diff_result));
 SELECT ok(pass, name) || CASE WHEN pass THEN '' ELSE E'\n# ' || detail END
   FROM diff_result ORDER BY n;

@@ -4,7 +4,7 @@
 -- deletes are distributed DML), promote() (the foreign key Citus accepts,
 -- or Citus's own error).  Runs outside a transaction block; cleans up.
 SET client_min_messages = error;
-SELECT plan(20);
+SELECT plan(22);
 
 CREATE ROLE regress_citus_owner LOGIN;
 GRANT CREATE ON SCHEMA public TO regress_citus_owner;
@@ -74,6 +74,18 @@ SELECT set_eq($$SELECT key, child_rows FROM ri_policy.violations WHERE reference
 			  $$SELECT jsonb_build_object('pid', pid), count(*) FROM rf_plain
 				 WHERE pid NOT IN (SELECT id FROM rf_ref) GROUP BY 1$$,
 			  'as an ordinary role: a plain child of a reference table');
+
+-- parent keys too many for Citus to send to the workers: every child key is
+-- read instead, and the result is the same
+SET citus.max_intermediate_result_size = '4kB';
+CALL ri_policy.validate('rf_dist', batch_size => 7, restart => true);
+RESET citus.max_intermediate_result_size;
+SELECT set_eq($$SELECT key, child_rows FROM ri_policy.violations WHERE reference = 'rf_dist'$$,
+			  $$SELECT jsonb_build_object('pid', pid), count(*) FROM rf_child
+				 WHERE pid NOT IN (SELECT id FROM rf_parent) GROUP BY 1$$,
+			  'a parent too large to filter on the workers');
+SELECT ok((SELECT batches > 10 AND rows_checked = 1000 FROM ri_policy.validation_progress
+			WHERE reference = 'rf_dist'), 'every key was read');
 
 -- repair through Citus: distributed deletes of exactly the orphaned rows
 CALL ri_policy.repair('rf_dist', 'delete');
