@@ -3,7 +3,7 @@
 -- table, rather than read nothing and report no orphans; nothing changes.
 -- test/citus/ covers Citus tables and columnar.
 BEGIN;
-SELECT plan(12);
+SELECT plan(14);
 
 CREATE EXTENSION file_fdw;
 CREATE SERVER regress_rows_elsewhere FOREIGN DATA WRAPPER file_fdw;
@@ -85,6 +85,22 @@ SELECT results_eq($$SELECT key::text FROM ri_policy.orphans('r_pi') ORDER BY 1$$
 SELECT throws_ok($$SELECT ri_policy.track('r_pi')$$, '0A000',
 				 'cannot track reference "r_pi": table "pi_far" is a foreign table',
 				 'track: a foreign inheritor of the parent');
+
+-- a tracked reference whose child gains a foreign partition later: its next
+-- pass (full: a partitioned child's always is) refuses too
+CREATE TABLE ct (pid int) PARTITION BY RANGE (pid);
+CREATE TABLE ct_low PARTITION OF ct FOR VALUES FROM (MINVALUE) TO (5);
+INSERT INTO ct VALUES (1), (-4);
+SELECT ri_policy.declare_reference('ct', '{pid}', 'p', name => 'r_tracked');
+SELECT ri_policy.track('r_tracked');
+CALL ri_policy.validate('r_tracked');
+CREATE FOREIGN TABLE ct_far PARTITION OF ct FOR VALUES FROM (5) TO (MAXVALUE)
+	SERVER regress_rows_elsewhere OPTIONS (program 'printf "77\n"', format 'csv');
+SELECT throws_ok($$CALL ri_policy.validate('r_tracked')$$, '0A000',
+				 'cannot validate reference "r_tracked": table "ct_far" is a foreign table',
+				 'validate: a tracked reference, a foreign partition attached later');
+SELECT is((SELECT string_agg(key::text, ',') FROM ri_policy.violations
+			WHERE reference = 'r_tracked'), '{"pid": -4}', 'and keeps the last results');
 
 SELECT * FROM finish();
 ROLLBACK;
