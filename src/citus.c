@@ -35,6 +35,7 @@
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "storage/lmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -179,6 +180,27 @@ bool
 ri_reads_through_citus(RiReference *ref)
 {
 	return ri_rows_at(ref->child, NULL) == RI_ROWS_CITUS;
+}
+
+/*
+ * At the end of a pass, which read the child through Citus or not: is that
+ * still how its rows are read?  A table distributed by Citus while a pass
+ * read it directly gave its rows to the shards, and the batches after that
+ * read an empty shell; a table attached since may hold rows elsewhere.
+ * The lock keeps that from changing until the pass's results commit.
+ */
+void
+ri_refuse_moved_rows(RiReference *ref, bool through_citus)
+{
+	LockRelationOid(ref->child, AccessShareLock);
+	if (through_citus != ri_reads_through_citus(ref))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table \"%s\" %s Citus during the validation of reference \"%s\"",
+						get_rel_name(ref->child),
+						through_citus ? "was removed from" : "was added to", ref->name),
+				 errhint("Call ri_policy.validate() again: the next pass starts over.")));
+	(void) ri_refuse_rows_elsewhere(ref, RI_USE_SCAN, "validate", ERROR);
 }
 
 /*

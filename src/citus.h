@@ -36,6 +36,7 @@ typedef enum RiRowsUse
 extern bool ri_reads_through_citus(RiReference *ref);
 extern bool ri_refuse_rows_elsewhere(RiReference *ref, RiRowsUse use,
 									 const char *action, int elevel);
+extern void ri_refuse_moved_rows(RiReference *ref, bool through_citus);
 
 /* validation through Citus */
 struct ChildKeyGroup;

@@ -7,7 +7,7 @@
 -- once.  Runs outside a transaction block (the runs happen in other
 -- sessions, through dblink); cleans up after itself.
 SET client_min_messages = error;
-SELECT plan(21);
+SELECT plan(25);
 
 CREATE TABLE vb_parent (id int PRIMARY KEY);
 SELECT create_distributed_table('vb_parent', 'id', shard_count => 5);
@@ -157,6 +157,38 @@ SELECT is((SELECT rows_checked FROM ri_policy.validation_progress WHERE referenc
 		  (SELECT count(*) FROM vb_child),
 		  'every row was checked exactly once');
 
+-- 4. a plain child distributed by Citus while a pass reads it directly: its
+-- rows go to the shards, and the pass, which read only some of them, fails
+-- at its end instead of reporting from those
+CREATE TABLE vb_plain (id int, pid int);
+INSERT INTO vb_plain SELECT g, g % 50000 FROM generate_series(1, 300000) g;
+SELECT ri_policy.declare_reference('vb_plain', '{pid}', 'vb_parent', name => 'vb_moved');
+SELECT dblink_connect('runner', pg_temp.conninfo());
+SELECT dblink_send_query('runner', 'CALL ri_policy.validate(''vb_moved'', batch_size => 20)');
+CREATE FUNCTION pg_temp.wait_moved() RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+	FOR i IN 1..2000 LOOP
+		IF EXISTS (SELECT 1 FROM ri_policy.validation_progress
+					WHERE reference = 'vb_moved' AND status = 'running' AND batches >= 5) THEN
+			RETURN true;
+		END IF;
+		PERFORM pg_sleep(0.005);
+	END LOOP;
+	RETURN false;
+END $$;
+SELECT ok(pg_temp.wait_moved(), 'the pass over the plain table is under way');
+SELECT create_distributed_table('vb_plain', 'id');
+SELECT matches(pg_temp.finish_run(), 'table "vb_plain" was added to Citus during the validation',
+			   'the pass fails at its end');
+SELECT is((SELECT count(*) FROM ri_policy.violations WHERE reference = 'vb_moved'), 0::bigint,
+		  'and records nothing');
+CALL ri_policy.validate('vb_moved');
+SELECT set_eq($$SELECT key, child_rows FROM ri_policy.violations WHERE reference = 'vb_moved'$$,
+			  $$SELECT jsonb_build_object('pid', pid), count(*) FROM vb_plain
+				 WHERE pid NOT IN (SELECT id FROM vb_parent) GROUP BY 1$$,
+			  'the next pass, through Citus, is exact');
+
 SELECT ri_policy.drop_reference('vb');
-DROP TABLE vb_child, vb_parent, vb_truth;
+SELECT ri_policy.drop_reference('vb_moved');
+DROP TABLE vb_child, vb_parent, vb_truth, vb_plain;
 SELECT * FROM finish();
