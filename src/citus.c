@@ -39,6 +39,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/rls.h"
 #include "utils/memutils.h"
 #include "utils/portal.h"
 #include "utils/ruleutils.h"
@@ -158,6 +159,29 @@ ri_rows_at(Oid relid, const char **kind)
 static bool citus_child_check(RiReference *ref, const char *action, int elevel);
 
 /*
+ * Through Citus, a table's rows are read by queries as its owner, and each
+ * worker applies its shards' policies: an owner bound by them (FORCE ROW
+ * LEVEL SECURITY) would see fewer rows, where a direct read sees all.  If
+ * so for table relid, a Citus table of the reference, report it at elevel
+ * and return false.
+ */
+static bool
+citus_rls_check(RiReference *ref, Oid relid, const char *action, int elevel)
+{
+	if (ri_rows_at(relid, NULL) != RI_ROWS_CITUS ||
+		check_enable_rls(relid, ri_rel_owner(relid), true) != RLS_ENABLED)
+		return true;
+	ereport(elevel,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("cannot %s reference \"%s\" through Citus", action, ref->name),
+			 errdetail("Table \"%s\" forces row level security on its owner, as whom Citus would read it.",
+					   get_rel_name(relid)),
+			 errhint("ALTER TABLE %s NO FORCE ROW LEVEL SECURITY lets its owner read every row.",
+					 ri_qualified_name(relid))));
+	return false;
+}
+
+/*
  * The tables of a reference that hold its rows: the child's (only its own
  * for a foreign key on a plain table, else every table under it), or the
  * parent's.
@@ -221,7 +245,12 @@ ri_refuse_rows_elsewhere(RiReference *ref, RiRowsUse use, const char *action,
 		ListCell   *lc;
 
 		if (!child && use == RI_USE_SCAN)
+		{
+			/* a Citus parent's keys are read through Citus too */
+			if (!citus_rls_check(ref, ref->parent, action, elevel))
+				return false;
 			break;
+		}
 		if (child && use == RI_USE_SCAN && ri_reads_through_citus(ref))
 		{
 			if (!citus_child_check(ref, action, elevel))
@@ -311,6 +340,9 @@ citus_child_check(RiReference *ref, const char *action, int elevel)
 				 errhint("On a Citus table, keys are grouped on the workers, which is exact only for built-in key types compared with built-in operators.")));
 		return false;
 	}
+	if (!citus_rls_check(ref, ref->child, action, elevel) ||
+		!citus_rls_check(ref, ref->parent, action, elevel))
+		return false;
 	if (ref->match_full && ref->nkeys > 1)
 	{
 		ereport(elevel,
@@ -480,6 +512,14 @@ reader_open(RiCitusReader *r, Datum *after, bool prefilter)
 	}
 	ri_fixed_output_end(nestlevel);
 	nestlevel = ri_safe_search_path();
+
+	/*
+	 * The rows are read through SQL here, as the child's owner, whom a
+	 * forced row security policy would bind: fail rather than read fewer
+	 * rows (a direct read sees every row).
+	 */
+	(void) set_config_option("row_security", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
 	portal = SPI_cursor_open_with_args(NULL, buf.data,
 									   after != NULL ? ref->nkeys : 0, argtypes,
 									   args, NULL, true, CURSOR_OPT_NO_SCROLL);
@@ -667,8 +707,10 @@ ri_citus_prefilters(RiCitusReader *r)
 	{
 		RiUserState saved;
 
+		/* the filter reads the parent with row security off: see reader_open */
 		ri_become(r->scan_user, RI_OWNER_CONTEXT, &saved);
-		r->prefilter = parent_keys_fit(r->ref);
+		r->prefilter = parent_keys_fit(r->ref) &&
+			check_enable_rls(r->ref->parent, InvalidOid, true) != RLS_ENABLED;
 		ri_restore(&saved);
 		r->fit_checked = true;
 	}

@@ -4,7 +4,7 @@
 -- deletes are distributed DML), promote() (the foreign key Citus accepts,
 -- or Citus's own error).  Runs outside a transaction block; cleans up.
 SET client_min_messages = error;
-SELECT plan(22);
+SELECT plan(26);
 
 CREATE ROLE regress_citus_owner LOGIN;
 GRANT CREATE ON SCHEMA public TO regress_citus_owner;
@@ -74,6 +74,33 @@ SELECT set_eq($$SELECT key, child_rows FROM ri_policy.violations WHERE reference
 			  $$SELECT jsonb_build_object('pid', pid), count(*) FROM rf_plain
 				 WHERE pid NOT IN (SELECT id FROM rf_ref) GROUP BY 1$$,
 			  'as an ordinary role: a plain child of a reference table');
+
+-- a table whose owner its row security binds: through Citus, queries read it
+-- as its owner, and would see fewer rows
+ALTER TABLE rf_child ENABLE ROW LEVEL SECURITY;
+ALTER TABLE rf_child FORCE ROW LEVEL SECURITY;
+CREATE POLICY rf_hide ON rf_child USING (pid < 50);
+SELECT throws_ok($$CALL ri_policy.validate('rf_dist')$$, '0A000',
+				 'cannot validate reference "rf_dist" through Citus',
+				 'validate: a child that forces row security on its owner');
+SELECT throws_ok($$SELECT * FROM ri_policy.orphans('rf_dist')$$, '0A000', NULL,
+				 'orphans: the same');
+DROP POLICY rf_hide ON rf_child;
+ALTER TABLE rf_child NO FORCE ROW LEVEL SECURITY;
+ALTER TABLE rf_child DISABLE ROW LEVEL SECURITY;
+ALTER TABLE rf_ref ENABLE ROW LEVEL SECURITY;
+ALTER TABLE rf_ref FORCE ROW LEVEL SECURITY;
+CREATE POLICY rf_hide ON rf_ref USING (id < 50);
+SELECT throws_ok($$CALL ri_policy.validate('rf_to_ref')$$, '0A000',
+				 'cannot validate reference "rf_to_ref" through Citus',
+				 'validate: a plain child of a Citus parent that forces row security on its owner');
+DROP POLICY rf_hide ON rf_ref;
+ALTER TABLE rf_ref NO FORCE ROW LEVEL SECURITY;
+ALTER TABLE rf_ref DISABLE ROW LEVEL SECURITY;
+SELECT set_eq($$SELECT key, child_rows FROM ri_policy.violations WHERE reference = 'rf_dist'$$,
+			  $$SELECT jsonb_build_object('pid', pid), count(*) FROM rf_child
+				 WHERE pid NOT IN (SELECT id FROM rf_parent) GROUP BY 1$$,
+			  'the refused passes changed nothing');
 
 -- parent keys too many for Citus to send to the workers: every child key is
 -- read instead, and the result is the same
