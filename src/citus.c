@@ -364,6 +364,19 @@ ri_citus_reader_create(RiReference *ref, Oid scan_user, MemoryContext cxt)
 	r->scan_user = scan_user;
 	/* and the parent's keys fit: see reader_first_fetch() */
 	r->prefilter = (ri_rel_owner(ref->parent) == scan_user);
+
+	/* NOT IN compares text under one collation, which both columns must have */
+	for (int i = 0; i < ref->nkeys; i++)
+	{
+		Oid			type;
+		int32		typmod;
+		Oid			collation;
+
+		get_atttypetypmodcoll(ref->child, get_attnum(ref->child, ref->child_columns[i]),
+							  &type, &typmod, &collation);
+		if (collation != ref->parent_collations[i])
+			r->prefilter = false;
+	}
 	return r;
 }
 
