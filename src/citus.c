@@ -14,6 +14,10 @@
  * where there are some, so every function that would do so asks here
  * first, and refuses with the reason, naming the table.
  *
+ * Except for Citus tables, which validation and orphans() read through
+ * Citus's planner instead (see "Validation through Citus" below), and whose
+ * parent keys are read and probed the same way.
+ *
  * Citus is found at run time, by name, only in a database where the citus
  * extension exists: ri_policy neither links with it nor needs it.
  *
@@ -24,7 +28,6 @@
 #include "postgres.h"
 
 #include "access/genam.h"
-#include "access/xact.h"
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "access/tableam.h"
@@ -32,22 +35,22 @@
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
+#include "commands/defrem.h"
+#include "commands/extension.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "storage/lmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/guc.h"
-#include "utils/rls.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/portal.h"
-#include "utils/ruleutils.h"
-#include "commands/defrem.h"
-#include "commands/extension.h"
-#include "utils/fmgroids.h"
-#include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/rls.h"
+#include "utils/ruleutils.h"
 
 #include "citus.h"
 #include "compare.h"
