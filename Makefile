@@ -17,6 +17,10 @@
 #   make test-versions  the same suite against Debian's own PostgreSQL 17,
 #               18 and 19, each in a minimal Debian root made with
 #               debootstrap and cached outside the tree (test/versions.sh)
+#   make test-citus  build Citus into Debian's PostgreSQL 15 once per machine
+#               (../shared/vendor/build-citus.sh), then run test/citus/ on a
+#               throwaway coordinator and two workers (test/citus.sh)
+#   make bench-citus  the same cluster, then test/bench/citus.sh
 
 EXTENSION = ri_policy
 EXTVERSION = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION).control)
@@ -46,7 +50,7 @@ VIRTUALENV = pg_virtualenv -t -i --auth=trust \
 	-o shared_preload_libraries=pg_cron,pg_stat_statements -o cron.database_name=postgres \
 	-o pg_stat_statements.track=all -o wal_level=logical
 
-.PHONY: deps test demo prove bench test-cassert test-versions fuzz
+.PHONY: deps test demo prove bench test-cassert test-versions test-citus bench-citus fuzz
 
 deps:
 	@test/install-deps.sh
@@ -80,3 +84,9 @@ fuzz: deps
 		$(if $(FUZZ_SEEDS),--seeds $(FUZZ_SEEDS),--minutes $(FUZZ_MINUTES)) $(FUZZ_ARGS)
 test-versions:
 	test/versions.sh
+
+test-citus: deps
+	test/citus.sh
+
+bench-citus: deps
+	test/citus.sh --run test/bench/citus.sh

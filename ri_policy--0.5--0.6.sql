@@ -772,3 +772,7 @@ END
 $fn$;
 COMMENT ON FUNCTION ri_policy.discover(integer, interval, bigint, double precision, integer, name, boolean) IS
 'relationships that are neither foreign keys nor declared, suggested by names and types and verified on a bounded sample of the data';
+
+-- Citus (src/citus.c): where a pass through Citus resumes, the last key of
+-- its last committed batch, as text
+ALTER TABLE ri_policy._progress ADD COLUMN resume_key text[];

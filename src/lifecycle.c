@@ -46,6 +46,7 @@
 #include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "nodes/makefuncs.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "storage/dsm.h"
@@ -523,6 +524,8 @@ demote_constraint(Oid conoid)
 	bool		isnull;
 	ArrayType  *arr;
 	MemoryContext oldcxt = CurrentMemoryContext;
+	RangeVar   *childrv;
+	RangeVar   *parentrv;
 
 	tup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(conoid));
 	if (!HeapTupleIsValid(tup))
@@ -570,12 +573,24 @@ demote_constraint(Oid conoid)
 					   get_relkind_objtype(get_rel_relkind(child)),
 					   get_rel_name(child));
 
+	childrv = makeRangeVar(get_namespace_name(get_rel_namespace(child)),
+						   get_rel_name(child), -1);
+	parentrv = makeRangeVar(get_namespace_name(get_rel_namespace(parent)),
+							get_rel_name(parent), -1);
 	initStringInfo(&sql);
 	appendStringInfo(&sql, "ALTER TABLE %s DROP CONSTRAINT %s",
 					 ri_qualified_name(child), quote_identifier(name));
 	SPI_connect();
 	if (SPI_execute(sql.data, false, 0) != SPI_OK_UTILITY)
 		elog(ERROR, "could not run \"%s\"", sql.data);
+
+	/*
+	 * Citus turns a Citus local table that no foreign key ties to a
+	 * reference table any more back into a plain one: a new table, under
+	 * the same name.
+	 */
+	args[0] = ObjectIdGetDatum(RangeVarGetRelid(childrv, NoLock, false));
+	args[2] = ObjectIdGetDatum(RangeVarGetRelid(parentrv, NoLock, false));
 
 	/* the same relationship, declared; names go in as parameters */
 	if (SPI_execute_with_args("SELECT ri_policy.declare_reference($1, $2, $3, $4, $5,"

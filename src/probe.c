@@ -28,6 +28,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
+#include "citus.h"
 #include "compare.h"
 #include "probe.h"
 
@@ -60,20 +61,26 @@ ri_probe_prepare(RiReference *ref)
 	RiUserState saved;
 
 	initStringInfo(&buf);
-	appendStringInfoString(&buf, "SELECT u.i FROM ROWS FROM (");
 	for (int i = 0; i < ref->nkeys; i++)
 	{
 		keytypes[i] = ri_probe_type(ref, i);
 		argtypes[i] = get_array_type(keytypes[i]);
 		if (!OidIsValid(argtypes[i]))
 			elog(ERROR, "type %s has no array type", format_type_be(keytypes[i]));
-		appendStringInfo(&buf, "%spg_catalog.unnest($%d)", i > 0 ? ", " : "", i + 1);
 	}
-	appendStringInfoString(&buf, ") WITH ORDINALITY AS u(");
-	for (int i = 0; i < ref->nkeys; i++)
-		appendStringInfo(&buf, "k%d, ", i + 1);
-	appendStringInfoString(&buf, "i) WHERE ");
-	ri_append_no_parent_typed(&buf, ref, "u.k%d", keytypes);
+	if (ri_rows_at(ref->parent, NULL) == RI_ROWS_CITUS)
+		ri_citus_probe_sql(&buf, ref, keytypes);
+	else
+	{
+		appendStringInfoString(&buf, "SELECT u.i FROM ROWS FROM (");
+		for (int i = 0; i < ref->nkeys; i++)
+			appendStringInfo(&buf, "%spg_catalog.unnest($%d)", i > 0 ? ", " : "", i + 1);
+		appendStringInfoString(&buf, ") WITH ORDINALITY AS u(");
+		for (int i = 0; i < ref->nkeys; i++)
+			appendStringInfo(&buf, "k%d, ", i + 1);
+		appendStringInfoString(&buf, "i) WHERE ");
+		ri_append_no_parent_typed(&buf, ref, "u.k%d", keytypes);
+	}
 
 	ri_become(ri_rel_owner(ref->parent), RI_OWNER_CONTEXT, &saved);
 	nestlevel = ri_safe_search_path();

@@ -88,6 +88,7 @@
 #include "utils/syscache.h"
 #include "utils/tuplestore.h"
 
+#include "citus.h"
 #include "compat.h"
 #include "keyset.h"
 #include "reference.h"
@@ -697,6 +698,8 @@ ri_policy_track(PG_FUNCTION_ARGS)
 		aclcheck_error(aclresult, get_relkind_objtype(get_rel_relkind(ref->parent)),
 					   get_rel_name(ref->parent));
 
+	if (enabled)
+		(void) ri_refuse_rows_elsewhere(ref, RI_USE_TRACK, "track", ERROR);
 	ri_untrack(ref);
 	if (enabled)
 	{

@@ -90,6 +90,7 @@
 #include "utils/tuplestore.h"
 #include "utils/typcache.h"
 
+#include "citus.h"
 #include "compare.h"
 #include "columns.h"
 #include "compat.h"
@@ -122,6 +123,7 @@ typedef struct StartPoint
 
 /* What to do with the orphaned keys of one batch */
 typedef void (*OrphanSink) (Validator *v, ChildKeyGroup *batch);
+static void record_orphans(Validator *v, ChildKeyGroup *batch);
 
 struct Validator
 {
@@ -140,6 +142,7 @@ struct Validator
 	Oid			parent_owner;	/* probes the parent */
 	Oid			ext_owner;		/* writes ri_policy's tables */
 	List	   *leaves;			/* child tables to read, in OID order */
+	RiCitusReader *citus;		/* or the Citus table to read through Citus */
 	OrphanSink	sink;
 
 	/* orphans(): results so far */
@@ -189,7 +192,8 @@ child_leaves(RiReference *ref)
 	List	   *leaves = NIL;
 	ListCell   *lc;
 
-	if (ref->only_child)
+	/* one query through Citus reads every partition at once */
+	if (ref->only_child || ri_reads_through_citus(ref))
 		return list_make1_oid(ref->child);
 
 	rels = find_all_inheritors(ref->child, AccessShareLock, NULL);
@@ -219,7 +223,7 @@ build_parent_set(Validator *v)
 	bool		complete = true;
 
 	v->set = NULL;
-	if (!keyset_supported(ref))
+	if (!keyset_supported(ref) || (v->citus != NULL && ri_citus_prefilters(v->citus)))
 		return;
 
 	v->set = keyset_create(ref, v->cxt, (Size) maintenance_work_mem * 1024);
@@ -227,6 +231,11 @@ build_parent_set(Validator *v)
 		find_all_inheritors(ref->parent, AccessShareLock, NULL);
 
 	ri_become(v->parent_owner, RI_OWNER_CONTEXT, &saved);
+	if (ri_rows_at(ref->parent, NULL) == RI_ROWS_CITUS)
+	{
+		complete = ri_citus_parent_keys(ref, v->set);
+		rels = NIL;
+	}
 	foreach(lc, rels)
 	{
 		Relation	rel;
@@ -600,6 +609,14 @@ read_batch(Validator *v, Oid leaf, BlockNumber start, BlockNumber *next)
 	v->skipped_unread = false;
 	v->skipped = v->tracked ?
 		childkeys_create(ref->nkeys, ref->child_types, v->batch_cxt) : NULL;
+
+	if (v->citus != NULL)
+	{
+		v->start_over = ri_citus_read_batch(v->citus, v->batch_size, start,
+											v->sink == record_orphans,
+											group, &v->batch_rows, next);
+		return group;
+	}
 
 	rel = try_table_open(leaf, AccessShareLock);
 	if (rel == NULL)
@@ -1069,8 +1086,12 @@ begin_run(Validator *v, bool restart, RunState *state)
 
 	foreach(lc, v->leaves)
 	{
-		Relation	rel = try_table_open(lfirst_oid(lc), AccessShareLock);
+		Relation	rel;
 
+		/* a Citus table's shell has no blocks of its own to count */
+		if (v->citus != NULL)
+			break;
+		rel = try_table_open(lfirst_oid(lc), AccessShareLock);
 		if (rel == NULL)
 			continue;
 		blocks_total += RelationGetNumberOfBlocks(rel);
@@ -1132,7 +1153,7 @@ begin_run(Validator *v, bool restart, RunState *state)
 			   "   rows_checked = 0, blocks_total = $2, blocks_done = 0,"
 			   "   orphan_keys = 0, resume_rel = $3, resume_block = 0, leaves = $4,"
 			   "   error = NULL, start_snapshot = excluded.start_snapshot,"
-			   "   start_lsn = $6, start_origin = $7, resume_filenode = 0",
+			   "   start_lsn = $6, start_origin = $7, resume_filenode = 0, resume_key = NULL",
 			   7, argtypes, args);
 	if (v->tracked)
 		CacheInvalidateRelcacheByRelid(v->ref->child);
@@ -1312,6 +1333,8 @@ run_step(Validator *v, Step *step)
 				}
 				break;
 			case STEP_FINISH:
+				/* the child's rows may have moved since the pass began */
+				ri_refuse_moved_rows(v->ref, v->citus != NULL);
 				finish_run(v);
 				break;
 		}
@@ -1424,6 +1447,9 @@ validator_create(RiReference *ref, int batch_size, bool atomic,
 	 * may have changed since it was declared.
 	 */
 	ri_check_comparison(ref);
+	(void) ri_refuse_rows_elsewhere(ref, RI_USE_SCAN,
+									sink == record_orphans ? "validate" : "list the orphans of",
+									ERROR);
 
 	/*
 	 * The child's values are read, converted and formatted as its owner,
@@ -1436,6 +1462,8 @@ validator_create(RiReference *ref, int batch_size, bool atomic,
 	v->equality = keyeq_create(ref, cxt);
 	v->ext_owner = ri_extension_owner();
 	v->leaves = child_leaves(ref);
+	if (ri_reads_through_citus(ref))
+		v->citus = ri_citus_reader_create(ref, v->scan_user, cxt);
 	return v;
 }
 
@@ -1507,6 +1535,7 @@ validate_one(RiReference *found, int batch_size, bool restart, bool atomic)
 			}
 			if (v->snapshot != NULL)
 				UnregisterSnapshot(v->snapshot);
+			ri_citus_reader_end(v->citus);
 			for (int i = 0; i < RI_PENDING_PLANS; i++)
 			{
 				if (v->record_plans[i] != NULL)
@@ -2476,7 +2505,8 @@ ri_policy_validate(PG_FUNCTION_ARGS)
 		MemoryContext oldcxt = CurrentMemoryContext;
 
 		if (PG_ARGISNULL(0) &&
-			(!tables_available(ref) || !ri_comparison_usable(ref)))
+			(!tables_available(ref) || !ri_comparison_usable(ref) ||
+			 !ri_refuse_rows_elsewhere(ref, RI_USE_SCAN, "validate", WARNING)))
 			continue;
 
 		/*
@@ -2643,6 +2673,7 @@ ri_policy_orphans(PG_FUNCTION_ARGS)
 	{
 		if (v->confirm != NULL)
 			SPI_freeplan(v->confirm);
+		ri_citus_reader_end(v->citus);
 		UnregisterSnapshot(v->snapshot);
 	}
 	PG_END_TRY();

@@ -1,0 +1,837 @@
+/*-------------------------------------------------------------------------
+ *
+ * citus.c
+ *		Tables whose rows are not in their own heap, and what ri_policy
+ *		does with them.
+ *
+ * The validator reads a child's rows directly, block range by block range
+ * (validate.c), and tracking sees changes through triggers on both tables
+ * (track.c).  Neither works where the rows live elsewhere: the shell of a
+ * Citus table on the coordinator holds no rows (its shards, on the workers,
+ * do), a foreign table's rows are behind its wrapper, and a table access
+ * method without TID range scans (Citus's columnar) cannot be read by
+ * block ranges.  Reading such a table directly would report no orphans
+ * where there are some, so every function that would do so asks here
+ * first, and refuses with the reason, naming the table.
+ *
+ * Except for Citus tables, which validation and orphans() read through
+ * Citus's planner instead (see "Validation through Citus" below), and whose
+ * parent keys are read and probed the same way.
+ *
+ * Citus is found at run time, by name, only in a database where the citus
+ * extension exists: ri_policy neither links with it nor needs it.
+ *
+ * src/citus.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_inherits.h"
+#include "catalog/pg_namespace.h"
+#include "catalog/pg_type.h"
+#include "commands/defrem.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "storage/lmgr.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/portal.h"
+#include "utils/rel.h"
+#include "utils/rls.h"
+#include "utils/ruleutils.h"
+
+#include "citus.h"
+#include "compare.h"
+#include "keyset.h"
+#include "ri_policy.h"
+
+/*
+ * Citus's pg_dist_partition, if the citus extension exists in this
+ * database; else InvalidOid.
+ */
+static Oid
+citus_partition_catalog(void)
+{
+	if (!OidIsValid(get_extension_oid("citus", true)))
+		return InvalidOid;
+	return get_relname_relid("pg_dist_partition", PG_CATALOG_NAMESPACE);
+}
+
+/*
+ * The kind of Citus table relid is, as Citus names it, or NULL if it is
+ * none: its row in pg_dist_partition, read by column name.
+ */
+static const char *
+citus_table_kind(Oid relid)
+{
+	Oid			catalog = citus_partition_catalog();
+	Relation	rel;
+	SysScanDesc scan;
+	ScanKeyData key;
+	HeapTuple	tup;
+	const char *kind = NULL;
+	AttrNumber	relcol;
+	AttrNumber	methodcol;
+	AttrNumber	modelcol;
+	AttrNumber	colocationcol;
+
+	if (!OidIsValid(catalog))
+		return NULL;
+	relcol = get_attnum(catalog, "logicalrelid");
+	methodcol = get_attnum(catalog, "partmethod");
+	modelcol = get_attnum(catalog, "repmodel");
+	colocationcol = get_attnum(catalog, "colocationid");
+	if (relcol == InvalidAttrNumber || methodcol == InvalidAttrNumber ||
+		modelcol == InvalidAttrNumber || colocationcol == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("this version of Citus is not supported"),
+				 errdetail("Its catalog pg_dist_partition lacks a column ri_policy reads.")));
+
+	rel = table_open(catalog, AccessShareLock);
+	ScanKeyInit(&key, relcol, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(relid));
+	scan = systable_beginscan(rel, InvalidOid, false, NULL, 1, &key);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+	{
+		TupleDesc	desc = RelationGetDescr(rel);
+		bool		isnull;
+		char		method = DatumGetChar(heap_getattr(tup, methodcol, desc, &isnull));
+		char		model = DatumGetChar(heap_getattr(tup, modelcol, desc, &isnull));
+		int32		colocation = DatumGetInt32(heap_getattr(tup, colocationcol, desc, &isnull));
+
+		if (method == 'n' && model == 't')
+			kind = "a Citus reference table";
+		else if (method == 'n' && colocation == 0)
+			kind = "a Citus local table";
+		else
+			kind = "a Citus distributed table";
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return kind;
+}
+
+/*
+ * Where the rows of table relid are; *kind, if given, says what the table
+ * is when they are not here.
+ */
+RiRowsAt
+ri_rows_at(Oid relid, const char **kind)
+{
+	Relation	rel;
+	RiRowsAt	at = RI_ROWS_HERE;
+	const char *what = NULL;
+
+	if (get_rel_relkind(relid) == RELKIND_FOREIGN_TABLE)
+	{
+		at = RI_ROWS_FOREIGN;
+		what = "a foreign table";
+	}
+	else if ((what = citus_table_kind(relid)) != NULL)
+		at = RI_ROWS_CITUS;
+	else if (get_rel_relkind(relid) == RELKIND_RELATION &&
+			 (rel = try_table_open(relid, AccessShareLock)) != NULL)
+	{
+		if (rel->rd_tableam->scan_set_tidrange == NULL)
+		{
+			at = RI_ROWS_NO_RANGES;
+			what = psprintf("a table of access method \"%s\"",
+							get_am_name(rel->rd_rel->relam));
+		}
+		table_close(rel, NoLock);
+	}
+	if (kind != NULL)
+		*kind = what;
+	return at;
+}
+
+static bool citus_child_check(RiReference *ref, const char *action, int elevel);
+
+/*
+ * Through Citus, a table's rows are read by queries as its owner, and each
+ * worker applies its shards' policies: an owner bound by them (FORCE ROW
+ * LEVEL SECURITY) would see fewer rows, where a direct read sees all.  If
+ * so for table relid, a Citus table of the reference, report it at elevel
+ * and return false.
+ */
+static bool
+citus_rls_check(RiReference *ref, Oid relid, const char *action, int elevel)
+{
+	if (ri_rows_at(relid, NULL) != RI_ROWS_CITUS ||
+		check_enable_rls(relid, ri_rel_owner(relid), true) != RLS_ENABLED)
+		return true;
+	ereport(elevel,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("cannot %s reference \"%s\" through Citus", action, ref->name),
+			 errdetail("Table \"%s\" forces row level security on its owner, as whom Citus would read it.",
+					   get_rel_name(relid)),
+			 errhint("ALTER TABLE %s NO FORCE ROW LEVEL SECURITY lets its owner read every row.",
+					 ri_qualified_name(relid))));
+	return false;
+}
+
+/*
+ * The tables of a reference that hold its rows: the child's (only its own
+ * for a foreign key on a plain table, else every table under it), or the
+ * parent's.
+ */
+static List *
+reference_tables(RiReference *ref, bool child)
+{
+	Oid			top = child ? ref->child : ref->parent;
+
+	if (child && ref->only_child)
+		return list_make1_oid(top);
+	return find_all_inheritors(top, AccessShareLock, NULL);
+}
+
+/*
+ * Is the reference's child a Citus table, whose rows validation reads
+ * through Citus's planner?
+ */
+bool
+ri_reads_through_citus(RiReference *ref)
+{
+	return ri_rows_at(ref->child, NULL) == RI_ROWS_CITUS;
+}
+
+/*
+ * At the end of a pass, which read the child through Citus or not: is that
+ * still how its rows are read?  A table distributed by Citus while a pass
+ * read it directly gave its rows to the shards, and the batches after that
+ * read an empty shell; a table attached since may hold rows elsewhere.
+ * The lock keeps that from changing until the pass's results commit.
+ */
+void
+ri_refuse_moved_rows(RiReference *ref, bool through_citus)
+{
+	LockRelationOid(ref->child, AccessShareLock);
+	if (through_citus != ri_reads_through_citus(ref))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table \"%s\" %s Citus during the validation of reference \"%s\"",
+						get_rel_name(ref->child),
+						through_citus ? "was removed from" : "was added to", ref->name),
+				 errhint("Call ri_policy.validate() again: the next pass starts over.")));
+	(void) ri_refuse_rows_elsewhere(ref, RI_USE_SCAN, "validate", ERROR);
+}
+
+/*
+ * Refuse to "action" the reference when one of its tables holds its rows
+ * elsewhere: for RI_USE_SCAN, a table of the child that the validator would
+ * read directly (the parent is only ever probed by queries, which read it
+ * wherever its rows are); for RI_USE_TRACK, a table of either, whose
+ * changes triggers would not see.  Reported at elevel: below ERROR, returns
+ * false instead.
+ */
+bool
+ri_refuse_rows_elsewhere(RiReference *ref, RiRowsUse use, const char *action,
+						 int elevel)
+{
+	for (int side = 0; side < 2; side++)
+	{
+		bool		child = (side == 0);
+		ListCell   *lc;
+
+		if (!child && use == RI_USE_SCAN)
+		{
+			/* a Citus parent's keys are read through Citus too */
+			if (!citus_rls_check(ref, ref->parent, action, elevel))
+				return false;
+			break;
+		}
+		if (child && use == RI_USE_SCAN && ri_reads_through_citus(ref))
+		{
+			if (!citus_child_check(ref, action, elevel))
+				return false;
+			continue;
+		}
+		foreach(lc, reference_tables(ref, child))
+		{
+			Oid			relid = lfirst_oid(lc);
+			const char *kind;
+			RiRowsAt	at = ri_rows_at(relid, &kind);
+
+			if (at == RI_ROWS_HERE)
+				continue;
+			/* tracking needs triggers that see changes, not block ranges */
+			if (at == RI_ROWS_NO_RANGES && use == RI_USE_TRACK)
+				continue;
+			ereport(elevel,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("cannot %s reference \"%s\": table \"%s\" is %s",
+							action, ref->name, get_rel_name(relid), kind),
+					 use == RI_USE_TRACK ?
+					 errdetail("Tracking sees changes through triggers on the tables, and the rows of this table change where its triggers do not fire.") :
+					 at == RI_ROWS_NO_RANGES ?
+					 errdetail("Validation reads the child's tables by block ranges, which this access method does not offer.") :
+					 errdetail("Validation reads the rows of the child's tables directly, and the rows of this table are not stored in it."),
+					 at == RI_ROWS_CITUS && use == RI_USE_TRACK ?
+					 errhint("Validate it with full passes: ri_policy.validate() reads Citus tables through Citus.") : 0));
+			return false;
+		}
+	}
+	return true;
+}
+
+/* ----------------------------------------------------------------
+ * Validation through Citus
+ *
+ * Where the child is a Citus table, its rows are read by one query that
+ * Citus runs on every shard in parallel, each grouping its rows by key:
+ *
+ *	SELECT c.k1, ..., count(*) FROM [ONLY] child c
+ *	 WHERE c.k1 IS NOT NULL AND ... [AND (c.k1, ...) > ($1, ...)]
+ *	 GROUP BY 1, ... ORDER BY 1, ...
+ *
+ * opened as a cursor and read batch_size distinct keys at a time.  Each
+ * batch's keys are tested against the parent's keys, read through Citus as
+ * well (ri_citus_parent_keys), and the suspects confirmed by the probe
+ * (probe.c, which on a Citus parent fetches the batch's matching parent
+ * keys with "= ANY ($1)", a query Citus prunes to the shards that hold
+ * them).  Between batches validate() commits: the cursor is pinned, so the
+ * commit keeps what is left of its result (a tuplestore, which spills to
+ * disk past work_mem).  The last key of each batch is recorded with it
+ * (ri_policy._progress.resume_key), so an interrupted pass resumes after
+ * it; keys are distinct and ordered, so no key is read twice.  This needs
+ * keys whose equal values are alike in every way ri_policy compares them
+ * (built-in types and operators, deterministic collations: see
+ * ri_incremental_inexact()), so that grouping them by the type's equality
+ * loses nothing, and their text forms read back exactly.
+ * ----------------------------------------------------------------
+ */
+
+struct RiCitusReader
+{
+	RiReference *ref;
+	Oid			scan_user;
+	char		portal[NAMEDATALEN];	/* the cursor's name, chosen by SPI */
+	bool		open;
+	bool		prefilter;		/* the workers drop keys that have a parent */
+	bool		fit_checked;	/* ... if the parent's keys fit */
+};
+
+/*
+ * Can this reference's Citus child be read through Citus?  If not, report
+ * why at elevel and return false.
+ */
+static bool
+citus_child_check(RiReference *ref, const char *action, int elevel)
+{
+	const char *inexact = ri_incremental_inexact(ref);
+
+	if (inexact != NULL)
+	{
+		ereport(elevel,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot %s reference \"%s\" through Citus", action, ref->name),
+				 errdetail_internal("%s", inexact),
+				 errhint("On a Citus table, keys are grouped on the workers, which is exact only for built-in key types compared with built-in operators.")));
+		return false;
+	}
+	if (!citus_rls_check(ref, ref->child, action, elevel) ||
+		!citus_rls_check(ref, ref->parent, action, elevel))
+		return false;
+	if (ref->match_full && ref->nkeys > 1)
+	{
+		ereport(elevel,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot %s reference \"%s\" through Citus", action, ref->name),
+				 errdetail("A MATCH FULL reference of several columns is not read through Citus.")));
+		return false;
+	}
+	return true;
+}
+
+RiCitusReader *
+ri_citus_reader_create(RiReference *ref, Oid scan_user, MemoryContext cxt)
+{
+	RiCitusReader *r = MemoryContextAllocZero(cxt, sizeof(RiCitusReader));
+
+	(void) citus_child_check(ref, "read", ERROR);
+	r->ref = ref;
+	r->scan_user = scan_user;
+	/* and the parent's keys fit: see reader_first_fetch() */
+	r->prefilter = (ri_rel_owner(ref->parent) == scan_user);
+
+	/* NOT IN compares text under one collation, which both columns must have */
+	for (int i = 0; i < ref->nkeys; i++)
+	{
+		Oid			type;
+		int32		typmod;
+		Oid			collation;
+
+		get_atttypetypmodcoll(ref->child, get_attnum(ref->child, ref->child_columns[i]),
+							  &type, &typmod, &collation);
+		if (collation != ref->parent_collations[i])
+			r->prefilter = false;
+	}
+	return r;
+}
+
+/* The reader's cursor, if it is still there */
+static Portal
+reader_portal(RiCitusReader *r)
+{
+	return r->open ? GetPortalByName(r->portal) : NULL;
+}
+
+/* Close the reader's cursor, if it is open. */
+void
+ri_citus_reader_end(RiCitusReader *r)
+{
+	Portal		portal;
+
+	if (r == NULL)
+		return;
+	portal = reader_portal(r);
+	if (PortalIsValid(portal))
+	{
+		if (portal->portalPinned)
+			UnpinPortal(portal);
+		SPI_cursor_close(portal);
+	}
+	r->open = false;
+}
+
+/*
+ * The last key of the batches a pass of reference "id" has committed, as
+ * text, or NULL.
+ */
+static Datum *
+saved_resume_key(RiReference *ref)
+{
+	Datum		arg = Int64GetDatum(ref->id);
+	Oid			argtype = INT8OID;
+	Datum	   *elems = NULL;
+	bool	   *nulls;
+	int			n;
+	bool		isnull;
+	Datum		d;
+
+	ri_exec_as_owner(NULL, "SELECT resume_key FROM ri_policy._progress WHERE reference = $1",
+					 1, &argtype, &arg, NULL, false);
+	if (SPI_processed == 1)
+	{
+		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		if (!isnull)
+		{
+			deconstruct_array(DatumGetArrayTypeP(d), TEXTOID, -1, false, TYPALIGN_INT,
+							  &elems, &nulls, &n);
+			if (n != ref->nkeys)
+				elems = NULL;
+		}
+	}
+	return elems;
+}
+
+/*
+ * Open the cursor over the child's keys, after "after" (text forms) if
+ * given, as the child's owner.  With "prefilter", only the keys that no
+ * parent row equals, and first, when not resuming, the count of every row
+ * (keys NULL): see ri_citus_read_batch().
+ */
+static void
+reader_open(RiCitusReader *r, Datum *after, bool prefilter)
+{
+	RiReference *ref = r->ref;
+	StringInfoData buf;
+	Datum		args[INDEX_MAX_KEYS];
+	Oid			argtypes[INDEX_MAX_KEYS];
+	RiUserState saved;
+	int			nestlevel;
+	Portal		portal;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "SELECT ");
+	for (int i = 0; i < ref->nkeys; i++)
+		appendStringInfo(&buf, "c.%s, ", quote_identifier(ref->child_columns[i]));
+	appendStringInfo(&buf, "pg_catalog.count(*) FROM %s%s c WHERE ",
+					 ref->only_child ? "ONLY " : "", ri_qualified_name(ref->child));
+	for (int i = 0; i < ref->nkeys; i++)
+		appendStringInfo(&buf, "%sc.%s IS NOT NULL", i > 0 ? " AND " : "",
+						 quote_identifier(ref->child_columns[i]));
+	if (prefilter)
+	{
+		appendStringInfoString(&buf, " AND (");
+		for (int i = 0; i < ref->nkeys; i++)
+			appendStringInfo(&buf, "%sc.%s", i > 0 ? ", " : "",
+							 quote_identifier(ref->child_columns[i]));
+		appendStringInfoString(&buf, ") NOT IN (SELECT ");
+		for (int i = 0; i < ref->nkeys; i++)
+			appendStringInfo(&buf, "%sx.%s", i > 0 ? ", " : "",
+							 quote_identifier(ref->parent_columns[i]));
+		appendStringInfo(&buf, " FROM %s%s x WHERE ", ref->only_parent ? "ONLY " : "",
+						 ri_qualified_name(ref->parent));
+		for (int i = 0; i < ref->nkeys; i++)
+			appendStringInfo(&buf, "%sx.%s IS NOT NULL", i > 0 ? " AND " : "",
+							 quote_identifier(ref->parent_columns[i]));
+		appendStringInfoChar(&buf, ')');
+	}
+	if (after != NULL)
+	{
+		appendStringInfoString(&buf, " AND ROW(");
+		for (int i = 0; i < ref->nkeys; i++)
+			appendStringInfo(&buf, "%sc.%s", i > 0 ? ", " : "",
+							 quote_identifier(ref->child_columns[i]));
+		appendStringInfoString(&buf, ") OPERATOR(pg_catalog.>) ROW(");
+		for (int i = 0; i < ref->nkeys; i++)
+			appendStringInfo(&buf, "%s$%d", i > 0 ? ", " : "", i + 1);
+		appendStringInfoChar(&buf, ')');
+	}
+	appendStringInfoString(&buf, " GROUP BY ");
+	for (int i = 0; i < ref->nkeys; i++)
+		appendStringInfo(&buf, "%s%d", i > 0 ? ", " : "", i + 1);
+	if (prefilter && after == NULL)
+	{
+		appendStringInfoString(&buf, " UNION ALL SELECT ");
+		for (int i = 0; i < ref->nkeys; i++)
+			appendStringInfo(&buf, "NULL::%s, ", format_type_be_qualified(ref->child_types[i]));
+		appendStringInfo(&buf, "pg_catalog.count(*) FROM %s%s c WHERE ",
+						 ref->only_child ? "ONLY " : "", ri_qualified_name(ref->child));
+		for (int i = 0; i < ref->nkeys; i++)
+			appendStringInfo(&buf, "%sc.%s IS NOT NULL", i > 0 ? " AND " : "",
+							 quote_identifier(ref->child_columns[i]));
+	}
+	appendStringInfoString(&buf, " ORDER BY ");
+	for (int i = 0; i < ref->nkeys; i++)
+		appendStringInfo(&buf, "%s%d NULLS FIRST", i > 0 ? ", " : "", i + 1);
+
+	ri_become(r->scan_user, RI_OWNER_CONTEXT, &saved);
+	nestlevel = ri_fixed_output_begin();
+	for (int i = 0; i < ref->nkeys; i++)
+	{
+		argtypes[i] = ref->child_types[i];
+		if (after != NULL)
+		{
+			Oid			typinput;
+			Oid			typioparam;
+
+			getTypeInputInfo(argtypes[i], &typinput, &typioparam);
+			args[i] = OidInputFunctionCall(typinput, TextDatumGetCString(after[i]),
+										   typioparam, -1);
+		}
+	}
+	ri_fixed_output_end(nestlevel);
+	nestlevel = ri_safe_search_path();
+
+	/*
+	 * The rows are read through SQL here, as the child's owner, whom a
+	 * forced row security policy would bind: fail rather than read fewer
+	 * rows (a direct read sees every row).
+	 */
+	(void) set_config_option("row_security", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	portal = SPI_cursor_open_with_args(NULL, buf.data,
+									   after != NULL ? ref->nkeys : 0, argtypes,
+									   args, NULL, true, CURSOR_OPT_NO_SCROLL);
+	ri_restore_search_path(nestlevel);
+	ri_restore(&saved);
+	PinPortal(portal);
+	strlcpy(r->portal, portal->name, sizeof(r->portal));
+	r->open = true;
+}
+
+/*
+ * Can Citus send the parent's keys to the workers for the filter (see
+ * reader_first_fetch)?  It refuses an intermediate result larger than
+ * citus.max_intermediate_result_size, and once it has refused, a later
+ * query of the same transaction fails too, even after a rollback to a
+ * savepoint: so ask first.  The keys' binary copy is smaller than the
+ * parent's table, row for row.  Run as the parent's owner.
+ */
+static bool
+parent_keys_fit(RiReference *ref)
+{
+	const char *limit = GetConfigOption("citus.max_intermediate_result_size", true, false);
+	Datum		arg = ObjectIdGetDatum(ref->parent);
+	Oid			argtype = REGCLASSOID;
+	int64		size = -1;
+	bool		isnull;
+	int			nestlevel;
+
+	if (limit == NULL)
+		return false;
+	if (atoi(limit) < 0)
+		return true;
+	nestlevel = ri_safe_search_path();
+	if (SPI_execute_with_args(ri_rows_at(ref->parent, NULL) == RI_ROWS_CITUS ?
+							  "SELECT pg_catalog.citus_table_size($1)" :
+							  "SELECT pg_catalog.pg_table_size($1)",
+							  1, &argtype, &arg, NULL, true, 1) == SPI_OK_SELECT &&
+		SPI_processed == 1)
+	{
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+			size = DatumGetInt64(d);
+	}
+	ri_restore_search_path(nestlevel);
+	return size >= 0 && size < (int64) atoi(limit) * 1024 / 2;
+}
+
+/*
+ * Open the reader's cursor and fetch its first batch (into SPI_tuptable),
+ * as the child's owner: the distributed query runs then.
+ *
+ * Where the child and the parent have one owner, the workers filter the
+ * keys first, as Citus runs NOT IN: the parent's keys are sent to every
+ * shard, which returns only the keys that no parent row equals, grouped,
+ * and the count of all its rows.  Each of those is still confirmed against
+ * the live parent through the pinned operators (probe.c), so the filter only
+ * saves work: for the key types read through Citus (built-in, see
+ * citus_child_check), the equality NOT IN resolves is the pinned one, and a
+ * key the filter drops has a parent.  The query runs as the child's owner
+ * and reads the parent, hence one owner: the parent's owner's code (row
+ * security policies, say) never runs as anyone else.  When the owners
+ * differ, or the parent's keys may not fit in an intermediate result,
+ * every key of the child is read, grouped.
+ */
+static void
+reader_first_fetch(RiCitusReader *r, Datum *after, int batch_size)
+{
+	RiUserState saved;
+
+	(void) ri_citus_prefilters(r);
+	ri_become(r->scan_user, RI_OWNER_CONTEXT, &saved);
+	reader_open(r, after, r->prefilter);
+	SPI_cursor_fetch(reader_portal(r), true, batch_size);
+	ri_restore(&saved);
+}
+
+/*
+ * Read the next batch of the child's keys into "group", with their row
+ * counts (*rows: their sum).  "batch" counts the batches of this pass: the
+ * first of a pass, or of a resumed one, opens the cursor.  Sets *next to
+ * the number of the next batch, or InvalidBlockNumber after the last.
+ * With "record", saves the batch's last key in ri_policy._progress, to be
+ * committed with the batch's results.  Returns why the pass must begin
+ * again, having read nothing, or NULL.
+ */
+const char *
+ri_citus_read_batch(RiCitusReader *r, int batch_size, BlockNumber batch,
+					bool record, ChildKeyGroup *group, uint64 *rows,
+					BlockNumber *next)
+{
+	RiReference *ref = r->ref;
+	Portal		portal = reader_portal(r);
+	RiUserState saved;
+	Datum		values[INDEX_MAX_KEYS];
+	bool		isnull[INDEX_MAX_KEYS];
+	uint64		n;
+
+	*rows = 0;
+	*next = InvalidBlockNumber;
+	if (batch == 0)
+	{
+		/* a pass (re)starting from the beginning */
+		ri_citus_reader_end(r);
+		portal = NULL;
+	}
+	if (!PortalIsValid(portal))
+	{
+		Datum	   *after = NULL;
+
+		if (batch > 0 && record)
+		{
+			/* a pass that began on the table's own rows, before Citus */
+			after = saved_resume_key(ref);
+			if (after == NULL)
+				return "it did not record where it stopped in Citus";
+		}
+		reader_first_fetch(r, after, batch_size);
+	}
+	else
+	{
+		ri_become(r->scan_user, RI_OWNER_CONTEXT, &saved);
+		SPI_cursor_fetch(portal, true, batch_size);
+		ri_restore(&saved);
+	}
+	n = SPI_processed;
+	for (uint64 k = 0; k < n; k++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[k];
+		bool		cnull;
+		int64		count;
+
+		for (int i = 0; i < ref->nkeys; i++)
+			values[i] = SPI_getbinval(tup, SPI_tuptable->tupdesc, i + 1, &isnull[i]);
+		count = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc,
+											ref->nkeys + 1, &cnull));
+		CHECK_FOR_INTERRUPTS();
+		/* the prefiltered query's count of every row it checked */
+		if (isnull[0])
+		{
+			*rows += count;
+			continue;
+		}
+		childkeys_add(group, values, isnull, count, true);
+		if (!r->prefilter)
+			*rows += count;
+	}
+
+	if (record && childkeys_count(group) > 0)
+	{
+		HeapTuple	last = SPI_tuptable->vals[n - 1];
+		Datum		text[INDEX_MAX_KEYS];
+		Datum		args[2];
+		Oid			argtypes[2] = {INT8OID, TEXTARRAYOID};
+		int			nestlevel;
+
+		ri_become(r->scan_user, RI_OWNER_CONTEXT, &saved);
+		nestlevel = ri_fixed_output_begin();
+		for (int i = 0; i < ref->nkeys; i++)
+			text[i] = CStringGetTextDatum(SPI_getvalue(last, SPI_tuptable->tupdesc, i + 1));
+		ri_fixed_output_end(nestlevel);
+		ri_restore(&saved);
+		args[0] = Int64GetDatum(ref->id);
+		args[1] = PointerGetDatum(construct_array(text, ref->nkeys, TEXTOID, -1, false,
+												  TYPALIGN_INT));
+		SPI_freetuptable(SPI_tuptable);
+		ri_exec_as_owner(NULL, "UPDATE ri_policy._progress SET resume_key = $2"
+						 " WHERE reference = $1", 2, argtypes, args, NULL, false);
+	}
+	else
+		SPI_freetuptable(SPI_tuptable);
+	if (n == (uint64) batch_size)
+		*next = batch + 1;
+	return NULL;
+}
+
+/*
+ * Will the workers drop the keys that have a parent (reader_first_fetch)?
+ * Then the parent's key set saves nothing.
+ */
+bool
+ri_citus_prefilters(RiCitusReader *r)
+{
+	if (r->prefilter && !r->fit_checked)
+	{
+		RiUserState saved;
+
+		/* the filter reads the parent with row security off: see reader_open */
+		ri_become(r->scan_user, RI_OWNER_CONTEXT, &saved);
+		r->prefilter = parent_keys_fit(r->ref) &&
+			check_enable_rls(r->ref->parent, InvalidOid, true) != RLS_ENABLED;
+		ri_restore(&saved);
+		r->fit_checked = true;
+	}
+	return r->prefilter;
+}
+
+/*
+ * Fill the parent's key set from a Citus parent, through Citus, as the
+ * parent's owner.  Returns false when the set outgrew its limit.
+ */
+bool
+ri_citus_parent_keys(RiReference *ref, ParentKeySet *set)
+{
+	StringInfoData buf;
+	Portal		portal;
+	bool		complete = true;
+	Datum		values[INDEX_MAX_KEYS];
+	int			nestlevel;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "SELECT ");
+	for (int i = 0; i < ref->nkeys; i++)
+		appendStringInfo(&buf, "%sx.%s", i > 0 ? ", " : "",
+						 quote_identifier(ref->parent_columns[i]));
+	appendStringInfo(&buf, " FROM %s%s x WHERE ", ref->only_parent ? "ONLY " : "",
+					 ri_qualified_name(ref->parent));
+	for (int i = 0; i < ref->nkeys; i++)
+		appendStringInfo(&buf, "%sx.%s IS NOT NULL", i > 0 ? " AND " : "",
+						 quote_identifier(ref->parent_columns[i]));
+
+	nestlevel = ri_safe_search_path();
+	portal = SPI_cursor_open_with_args(NULL, buf.data, 0, NULL, NULL, NULL, true,
+									   CURSOR_OPT_NO_SCROLL);
+	while (complete)
+	{
+		SPI_cursor_fetch(portal, true, 10000);
+		if (SPI_processed == 0)
+			break;
+		for (uint64 k = 0; complete && k < SPI_processed; k++)
+		{
+			for (int i = 0; i < ref->nkeys; i++)
+			{
+				bool		isnull;
+
+				values[i] = SPI_getbinval(SPI_tuptable->vals[k], SPI_tuptable->tupdesc,
+										  i + 1, &isnull);
+			}
+			complete = keyset_add(set, values);
+		}
+		SPI_freetuptable(SPI_tuptable);
+		CHECK_FOR_INTERRUPTS();
+	}
+	SPI_cursor_close(portal);
+	ri_restore_search_path(nestlevel);
+	return complete;
+}
+
+/*
+ * The probe of a Citus parent (see ri_probe_prepare): the parent keys that
+ * match the batch's, fetched with "= ANY", which Citus prunes to their
+ * shards, then the batch's keys without one among them:
+ *
+ *	WITH x AS MATERIALIZED (SELECT x.pk1, ... FROM [ONLY] parent x
+ *							WHERE x.pk1 OPERATOR(op1) ANY ($1) AND ...)
+ *	SELECT u.i FROM ROWS FROM (unnest($1), ...) WITH ORDINALITY u(k1, ..., i)
+ *	 WHERE NOT EXISTS (SELECT 1 FROM x WHERE x.pk1 OPERATOR(op1) u.k1 AND ...)
+ *
+ * Citus cannot run the correlated form against a distributed table.
+ */
+void
+ri_citus_probe_sql(StringInfo buf, RiReference *ref, const Oid *keytypes)
+{
+	appendStringInfoString(buf, "WITH x AS MATERIALIZED (SELECT ");
+	for (int i = 0; i < ref->nkeys; i++)
+		appendStringInfo(buf, "%sx.%s", i > 0 ? ", " : "",
+						 quote_identifier(ref->parent_columns[i]));
+	appendStringInfo(buf, " FROM %s%s x WHERE ", ref->only_parent ? "ONLY " : "",
+					 ri_qualified_name(ref->parent));
+	for (int i = 0; i < ref->nkeys; i++)
+	{
+		Oid			left;
+		Oid			right;
+
+		/* the array's elements are of the operator's input type already */
+		op_input_types(ref->eq_operators[i], &left, &right);
+		if (i > 0)
+			appendStringInfoString(buf, " AND ");
+		generate_operator_clause(buf, psprintf("x.%s", quote_identifier(ref->parent_columns[i])),
+								 ref->parent_types[i], ref->eq_operators[i],
+								 psprintf("ANY ($%d)", i + 1), right);
+	}
+	appendStringInfoString(buf, ") SELECT u.i FROM ROWS FROM (");
+	for (int i = 0; i < ref->nkeys; i++)
+		appendStringInfo(buf, "%spg_catalog.unnest($%d)", i > 0 ? ", " : "", i + 1);
+	appendStringInfoString(buf, ") WITH ORDINALITY AS u(");
+	for (int i = 0; i < ref->nkeys; i++)
+		appendStringInfo(buf, "k%d, ", i + 1);
+	appendStringInfoString(buf, "i) WHERE NOT EXISTS (SELECT 1 FROM x WHERE ");
+	for (int i = 0; i < ref->nkeys; i++)
+	{
+		if (i > 0)
+			appendStringInfoString(buf, " AND ");
+		generate_operator_clause(buf, psprintf("x.%s", quote_identifier(ref->parent_columns[i])),
+								 ref->parent_types[i], ref->eq_operators[i],
+								 psprintf("u.k%d", i + 1), keytypes[i]);
+	}
+	appendStringInfoChar(buf, ')');
+}

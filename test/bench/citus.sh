@@ -1,0 +1,107 @@
+#!/bin/sh
+# test/bench/citus.sh -- validation on a Citus cluster vs the same data on one
+# node, and vs the best check Citus itself can run.
+#
+# Run it with `make bench-citus` (test/citus.sh starts a throwaway Citus
+# cluster, a coordinator and two workers on this machine, and runs it
+# there), or on its own against a Citus coordinator reachable through the
+# PG* environment variables, as a superuser, with ri_policy installed.  It
+# works in the current database and drops what it created.
+#
+# A child of BENCH_CHILD_ROWS rows (default 5M) references a parent of
+# BENCH_PARENT_ROWS rows (100k); one child row in 1,000 is an orphan.  The
+# same rows are loaded twice: as plain tables on the coordinator (one node)
+# and as distributed tables that are not co-located (the child on its own
+# id, in 6 shards; the parent on its key, in 4), where Citus has no foreign
+# key and no anti-join.  Side by side, alternating, median of
+# BENCH_CITUS_ROUNDS rounds (3):
+#   one node   CALL ri_policy.validate(..., restart => true) on the plain tables
+#   citus      the same on the distributed tables (through Citus)
+#   not in     SELECT pid, count(*) FROM child WHERE pid NOT IN
+#              (SELECT id FROM parent) GROUP BY pid, which Citus runs
+#   cte        the same with the parent's keys in a MATERIALIZED CTE
+# Ratios are times: t(one node) / t(citus) (target >= 0.5) and
+# t(best of not in, cte) / t(citus) (target > 1).
+set -eu
+
+child_rows=${BENCH_CHILD_ROWS:-5000000}
+parent_rows=${BENCH_PARENT_ROWS:-100000}
+rounds=${BENCH_CITUS_ROUNDS:-3}
+
+sql() { PGOPTIONS="-c client_min_messages=warning" psql -X -q -At -v ON_ERROR_STOP=1 "$@"; }
+say() { echo "citus: $*" >&2; }
+now_ms() { date +%s%3N; }
+median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+cleanup() {
+	sql -c "SELECT ri_policy.drop_reference(r) FROM unnest(ARRAY['bench_one', 'bench_citus']) r
+			 WHERE r IN (SELECT name FROM ri_policy.references)" \
+		-c "DROP TABLE IF EXISTS bench_child, bench_parent, bench_dchild, bench_dparent" \
+		>/dev/null 2>&1 || true
+	rm -f "$tmp"/* 2>/dev/null; rmdir "$tmp" 2>/dev/null || true
+}
+tmp=$(mktemp -d)
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+say "loading $child_rows child rows, $parent_rows parent rows, twice"
+sql >/dev/null <<SQL
+CREATE TABLE bench_parent (id int PRIMARY KEY);
+INSERT INTO bench_parent SELECT generate_series(1, $parent_rows);
+CREATE TABLE bench_child (id bigint, pid int);
+INSERT INTO bench_child
+SELECT g, CASE WHEN g % 1000 = 0 THEN $parent_rows + 1 + g / 1000 % 997
+			   ELSE 1 + g % $parent_rows END
+  FROM generate_series(1, $child_rows) g;
+CREATE TABLE bench_dparent (LIKE bench_parent INCLUDING ALL);
+CREATE TABLE bench_dchild (LIKE bench_child);
+SELECT create_distributed_table('bench_dparent', 'id', shard_count => 4);
+SELECT create_distributed_table('bench_dchild', 'id', shard_count => 6, colocate_with => 'none');
+INSERT INTO bench_dparent SELECT * FROM bench_parent;
+INSERT INTO bench_dchild SELECT * FROM bench_child;
+VACUUM ANALYZE bench_parent;
+VACUUM ANALYZE bench_child;
+VACUUM ANALYZE bench_dparent;
+VACUUM ANALYZE bench_dchild;
+SELECT ri_policy.declare_reference('bench_child', '{pid}', 'bench_parent', name => 'bench_one');
+SELECT ri_policy.declare_reference('bench_dchild', '{pid}', 'bench_dparent', name => 'bench_citus');
+SQL
+
+run() {
+	case $1 in
+	one) sql -c "CALL ri_policy.validate('bench_one', restart => true)" ;;
+	citus) sql -c "CALL ri_policy.validate('bench_citus', restart => true)" ;;
+	notin) sql -o /dev/null -c "SELECT pid, count(*) FROM bench_dchild
+				WHERE pid NOT IN (SELECT id FROM bench_dparent) GROUP BY pid" ;;
+	cte) sql -o /dev/null -c "WITH p AS MATERIALIZED (SELECT id FROM bench_dparent)
+				SELECT pid, count(*) FROM bench_dchild
+				 WHERE pid NOT IN (SELECT id FROM p) GROUP BY pid" ;;
+	esac
+}
+for what in one citus notin cte; do run "$what"; done	# warm up
+for r in $(seq "$rounds"); do
+	for what in one citus notin cte; do
+		t0=$(now_ms)
+		run "$what"
+		echo $(($(now_ms) - t0)) >>"$tmp/$what"
+	done
+	say "round $r: one node $(tail -1 "$tmp/one") ms, citus $(tail -1 "$tmp/citus") ms, not in $(tail -1 "$tmp/notin") ms, cte $(tail -1 "$tmp/cte") ms"
+done
+
+# both validations must have found the same orphans as NOT IN
+check=$(sql -c "SELECT (SELECT count(*) FROM ri_policy.violations WHERE reference = 'bench_one')
+				   || ' ' || (SELECT count(*) FROM ri_policy.violations WHERE reference = 'bench_citus')
+				   || ' ' || (SELECT count(DISTINCT pid) FROM bench_dchild
+							   WHERE pid NOT IN (SELECT id FROM bench_dparent))")
+set -- $check
+[ "$1" = "$3" ] && [ "$2" = "$3" ] || { say "orphan keys differ: one node $1, citus $2, not in $3"; exit 1; }
+
+one=$(median <"$tmp/one"); citus=$(median <"$tmp/citus")
+notin=$(median <"$tmp/notin"); cte=$(median <"$tmp/cte")
+best=$notin; bestname="NOT IN"
+[ "$cte" -lt "$best" ] && { best=$cte; bestname="MATERIALIZED CTE"; }
+awk -v one="$one" -v citus="$citus" -v best="$best" -v bn="$bestname" \
+	-v notin="$notin" -v cte="$cte" -v rows="$child_rows" -v prows="$parent_rows" -v keys="$3" 'BEGIN {
+	printf "Citus validate(), %d-row child, %d-row parent (%d orphan keys), 2 workers:\n", rows, prows, keys
+	printf "  vs the same on one node           %.2fx its speed (%d vs %d ms)   target >= 0.5x\n", one / citus, citus, one
+	printf "  vs the best Citus-native check    %.2fx its speed (%d vs %d ms, %s; NOT IN %d ms, CTE %d ms)   target > 1x\n", best / citus, citus, best, bn, notin, cte
+}'

@@ -1,0 +1,194 @@
+-- test/pgtap/validate_batches.sql, through Citus: a distributed child and a
+-- distributed parent that are not co-located.  Outside a transaction block
+-- validate() commits after every batch: another session sees its progress
+-- while it runs, it holds no lock beyond AccessShareLock, writers are not
+-- blocked, and a run cancelled or terminated part-way resumes to an exact
+-- result, each key read once.  Two runs on one reference never work at
+-- once.  Runs outside a transaction block (the runs happen in other
+-- sessions, through dblink); cleans up after itself.
+SET client_min_messages = error;
+SELECT plan(25);
+
+CREATE TABLE vb_parent (id int PRIMARY KEY);
+SELECT create_distributed_table('vb_parent', 'id', shard_count => 5);
+INSERT INTO vb_parent SELECT generate_series(1, 40000);
+CREATE TABLE vb_child (id int, pid int);
+SELECT create_distributed_table('vb_child', 'id', shard_count => 3, colocate_with => 'none');
+INSERT INTO vb_child SELECT g, g % 50000 FROM generate_series(1, 300000) g;
+SELECT ri_policy.declare_reference('vb_child', '{pid}', 'vb_parent', name => 'vb');
+CREATE TABLE vb_truth AS
+SELECT jsonb_build_object('pid', pid) AS key, count(*) AS child_rows FROM vb_child
+ WHERE pid NOT IN (SELECT id FROM vb_parent) GROUP BY 1;
+
+CREATE FUNCTION pg_temp.conninfo() RETURNS text LANGUAGE sql AS $$
+	SELECT format('host=%s port=%s dbname=%s',
+				  split_part(current_setting('unix_socket_directories'), ',', 1),
+				  current_setting('port'), current_database())$$;
+
+-- start CALL validate('vb') in session "runner"; return its pid
+CREATE FUNCTION pg_temp.start_run(batch int) RETURNS int LANGUAGE plpgsql AS $$
+DECLARE
+	pid int;
+BEGIN
+	PERFORM dblink_connect('runner', pg_temp.conninfo());
+	SELECT p INTO pid FROM dblink('runner', 'SELECT pg_backend_pid()') AS t(p int);
+	PERFORM dblink_send_query('runner',
+		format('CALL ri_policy.validate(%L, batch_size => %s)', 'vb', batch));
+	RETURN pid;
+END $$;
+
+-- wait until the run has committed at least n batches and is still running
+CREATE FUNCTION pg_temp.wait_batches(n int) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+	FOR i IN 1..2000 LOOP
+		IF EXISTS (SELECT 1 FROM ri_policy.validation_progress
+					WHERE reference = 'vb' AND status = 'running' AND batches >= n) THEN
+			RETURN true;
+		END IF;
+		PERFORM pg_sleep(0.005);
+		PERFORM pg_stat_clear_snapshot();
+	END LOOP;
+	RETURN false;
+END $$;
+
+-- wait for the runner's CALL to end; return its error, or 'ok'
+CREATE FUNCTION pg_temp.finish_run() RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+	msg text := 'ok';
+BEGIN
+	BEGIN
+		PERFORM * FROM dblink_get_result('runner') AS t(r text);
+	EXCEPTION WHEN query_canceled OR OTHERS THEN
+		msg := SQLERRM;
+	END;
+	BEGIN
+		PERFORM dblink_disconnect('runner');
+	EXCEPTION WHEN OTHERS THEN
+		NULL;
+	END;
+	RETURN msg;
+END $$;
+
+CREATE FUNCTION pg_temp.wait_gone(pid int) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+	FOR i IN 1..1000 LOOP
+		PERFORM pg_stat_clear_snapshot();
+		IF NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = wait_gone.pid) THEN
+			RETURN true;
+		END IF;
+		PERFORM pg_sleep(0.01);
+	END LOOP;
+	RETURN false;
+END $$;
+
+CREATE TEMP TABLE run (pid int, started timestamptz, xact1 timestamptz, xact2 timestamptz);
+
+-- 1. a run seen from outside
+INSERT INTO run (pid) SELECT pg_temp.start_run(100);
+SELECT ok(pg_temp.wait_batches(3), 'progress is visible while the run is under way');
+UPDATE run SET started = (SELECT started_at FROM ri_policy.validation_progress WHERE reference = 'vb'),
+			   xact1 = (SELECT xact_start FROM pg_stat_activity a WHERE a.pid = run.pid);
+SELECT pg_sleep(0.05);
+SELECT pg_stat_clear_snapshot();
+UPDATE run SET xact2 = (SELECT xact_start FROM pg_stat_activity a WHERE a.pid = run.pid);
+SELECT ok((SELECT xact1 > started AND xact2 > xact1 FROM run),
+		  'the run commits between batches: its transactions start after the run did');
+SELECT is((SELECT count(*) FROM pg_locks l, run
+			WHERE l.pid = run.pid AND l.locktype = 'relation'
+			  AND l.relation IN ('vb_child'::regclass, 'vb_parent'::regclass)
+			  AND l.mode <> 'AccessShareLock'),
+		  0::bigint, 'it holds no lock stronger than AccessShareLock on the coordinator');
+
+-- writers are not blocked while it runs
+SET lock_timeout = '1s';
+SELECT lives_ok($$INSERT INTO vb_child VALUES (-1, 5000)$$, 'an insert during the run is not blocked');
+SELECT lives_ok($$DELETE FROM vb_child WHERE id = 2$$, 'a delete during the run is not blocked');
+SELECT lives_ok($$UPDATE vb_parent SET id = id WHERE id = 3$$, 'a parent update during the run is not blocked');
+RESET lock_timeout;
+
+-- a second validate() of the same reference skips it, and the first goes on
+CALL ri_policy.validate('vb');
+SELECT is((SELECT status FROM ri_policy.validation_progress WHERE reference = 'vb'),
+		  'running', 'a concurrent validate() skipped the reference');
+SELECT is(pg_temp.finish_run(), 'ok', 'the run completes');
+SELECT is((SELECT status FROM ri_policy.validation_progress WHERE reference = 'vb'),
+		  'done', 'status done');
+SELECT set_eq($$SELECT key, child_rows FROM ri_policy.violations WHERE reference = 'vb'
+				 AND key NOT IN ('{"pid": 5000}', '{"pid": 2}')$$,
+			  $$SELECT key, child_rows FROM vb_truth WHERE key <> '{"pid": 2}'$$,
+			  'violations are right for the rows that were there throughout');
+
+-- back to the original rows for the rest
+DELETE FROM vb_child WHERE id = -1;
+INSERT INTO vb_child VALUES (2, 2);
+
+-- 2. cancel part-way, then resume
+SELECT pg_temp.start_run(100);
+SELECT ok(pg_temp.wait_batches(5), 'the second run is under way');
+SELECT pg_cancel_backend(p.pid) FROM pg_stat_activity p
+ WHERE p.query LIKE 'CALL ri_policy.validate(%' AND p.pid <> pg_backend_pid();
+-- the cancel may reach Citus's connection to a worker first, which says so
+SELECT matches(pg_temp.finish_run(), 'cancel|failure on connection', 'the run was cancelled');
+SELECT is((SELECT status FROM ri_policy.validation_progress WHERE reference = 'vb'),
+		  'interrupted', 'status interrupted');
+SELECT ok((SELECT batches > 0 AND orphan_keys < (SELECT count(*) FROM vb_truth)
+			 FROM ri_policy.validation_progress WHERE reference = 'vb'), 'it stopped part-way');
+CALL ri_policy.validate('vb', batch_size => 100);
+SELECT set_eq($$SELECT key, child_rows FROM ri_policy.violations WHERE reference = 'vb'$$,
+			  $$SELECT key, child_rows FROM vb_truth$$,
+			  'after resuming, violations are exact');
+SELECT is((SELECT rows_checked FROM ri_policy.validation_progress WHERE reference = 'vb'),
+		  (SELECT count(*) FROM vb_child),
+		  'every row was checked exactly once across the two calls');
+
+-- 3. terminate part-way, then resume
+CREATE TEMP TABLE run3 AS SELECT pg_temp.start_run(100) AS pid;
+SELECT ok(pg_temp.wait_batches(5), 'the third run is under way');
+SELECT pg_terminate_backend(pid) FROM run3;
+SELECT pg_temp.finish_run();
+SELECT ok(pg_temp.wait_gone((SELECT pid FROM run3)), 'the runner is gone');
+SELECT is((SELECT status FROM ri_policy.validation_progress WHERE reference = 'vb'),
+		  'interrupted', 'a terminated run shows as interrupted');
+CALL ri_policy.validate('vb', batch_size => 100);
+SELECT set_eq($$SELECT key, child_rows FROM ri_policy.violations WHERE reference = 'vb'$$,
+			  $$SELECT key, child_rows FROM vb_truth$$,
+			  'after resuming, violations are exact');
+SELECT is((SELECT rows_checked FROM ri_policy.validation_progress WHERE reference = 'vb'),
+		  (SELECT count(*) FROM vb_child),
+		  'every row was checked exactly once');
+
+-- 4. a plain child distributed by Citus while a pass reads it directly: its
+-- rows go to the shards, and the pass, which read only some of them, fails
+-- at its end instead of reporting from those
+CREATE TABLE vb_plain (id int, pid int);
+INSERT INTO vb_plain SELECT g, g % 50000 FROM generate_series(1, 300000) g;
+SELECT ri_policy.declare_reference('vb_plain', '{pid}', 'vb_parent', name => 'vb_moved');
+SELECT dblink_connect('runner', pg_temp.conninfo());
+SELECT dblink_send_query('runner', 'CALL ri_policy.validate(''vb_moved'', batch_size => 20)');
+CREATE FUNCTION pg_temp.wait_moved() RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+	FOR i IN 1..2000 LOOP
+		IF EXISTS (SELECT 1 FROM ri_policy.validation_progress
+					WHERE reference = 'vb_moved' AND status = 'running' AND batches >= 5) THEN
+			RETURN true;
+		END IF;
+		PERFORM pg_sleep(0.005);
+	END LOOP;
+	RETURN false;
+END $$;
+SELECT ok(pg_temp.wait_moved(), 'the pass over the plain table is under way');
+SELECT create_distributed_table('vb_plain', 'id');
+SELECT matches(pg_temp.finish_run(), 'table "vb_plain" was added to Citus during the validation',
+			   'the pass fails at its end');
+SELECT is((SELECT count(*) FROM ri_policy.violations WHERE reference = 'vb_moved'), 0::bigint,
+		  'and records nothing');
+CALL ri_policy.validate('vb_moved');
+SELECT set_eq($$SELECT key, child_rows FROM ri_policy.violations WHERE reference = 'vb_moved'$$,
+			  $$SELECT jsonb_build_object('pid', pid), count(*) FROM vb_plain
+				 WHERE pid NOT IN (SELECT id FROM vb_parent) GROUP BY 1$$,
+			  'the next pass, through Citus, is exact');
+
+SELECT ri_policy.drop_reference('vb');
+SELECT ri_policy.drop_reference('vb_moved');
+DROP TABLE vb_child, vb_parent, vb_truth, vb_plain;
+SELECT * FROM finish();
