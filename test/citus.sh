@@ -4,7 +4,8 @@
 # binaries, in a temporary directory, stopped and removed at the end.
 # make test-citus runs it, as root on Debian 12: it builds Citus 13.2.2 into
 # Debian's PostgreSQL 15 once per machine (../shared/vendor/build-citus.sh,
-# or CITUS_VENDOR/build-citus.sh), then ri_policy.
+# /work/shared/vendor/build-citus.sh, or CITUS_VENDOR/build-citus.sh), then
+# ri_policy.
 #
 # With "--run COMMAND ARGS...", runs that instead of the tests, with the PG*
 # variables naming the coordinator (make bench-citus: test/bench/citus.sh).
@@ -18,7 +19,13 @@
 set -euo pipefail
 tree=$(cd "$(dirname "$0")/.." && pwd)
 pg_config=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
-vendor=${CITUS_VENDOR:-$tree/../shared/vendor}
+vendor=${CITUS_VENDOR:-}
+if [ -z "$vendor" ]; then
+	# beside the checkout, as on the project's machines; else where they keep it
+	for v in "$tree/../shared/vendor" /work/shared/vendor; do
+		[ -x "$v/build-citus.sh" ] && { vendor=$v; break; }
+	done
+fi
 port=${CITUS_PORT:-27450}
 bin=$("$pg_config" --bindir)
 started=$SECONDS
@@ -26,7 +33,7 @@ started=$SECONDS
 say() { echo "test-citus: $*"; }
 die() { echo "test-citus: $*" >&2; exit 1; }
 
-[ -x "$vendor/build-citus.sh" ] || die "no $vendor/build-citus.sh (set CITUS_VENDOR)"
+[ -x "$vendor/build-citus.sh" ] || die "no build-citus.sh in ../shared/vendor or /work/shared/vendor (set CITUS_VENDOR)"
 "$vendor/build-citus.sh" "$pg_config"
 say "Citus ready ($((SECONDS - started)) s)"
 make -C "$tree" -s PG_CONFIG="$pg_config" >/dev/null
