@@ -35,16 +35,35 @@ $$;
 COMMENT ON FUNCTION ri_policy._re_quoted(text) IS
 'ri_policy: a regular expression matching an identifier as PostgreSQL''s RI queries quote it';
 
--- A name as a user may write it in a statement: quoted, or (when quoting is
--- not needed) bare in any case.  Matched case-insensitively.
+-- A regular expression matching text in any case of its ASCII letters (as
+-- SQL reads keywords and unquoted names), and nothing else in any other case.
+CREATE FUNCTION ri_policy._re_anycase(word text)
+RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT COALESCE(pg_catalog.string_agg(
+			   CASE WHEN ch ~ '^[A-Za-z]$' THEN '[' || pg_catalog.lower(ch) || pg_catalog.upper(ch) || ']'
+					WHEN ch ~ '^[.^$*+?()[\]{}|\\]$' THEN '\' || ch
+					ELSE ch END, '' ORDER BY i), '')
+	  FROM pg_catalog.regexp_split_to_table(word, '') WITH ORDINALITY t(ch, i)
+$$;
+COMMENT ON FUNCTION ri_policy._re_anycase(text) IS
+'ri_policy: a regular expression matching a word in any case of its ASCII letters';
+
+-- A name as a user may write it in a statement: quoted, exactly; or, when
+-- quoting is not needed (no upper-case ASCII letter, nothing but letters,
+-- digits, _ and $, and not a digit or $ first), bare, in any case of its
+-- ASCII letters (which is all SQL folds).  Matched case-sensitively: "Orders"
+-- is not orders.
 CREATE FUNCTION ri_policy._re_written(ident text)
 RETURNS text
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT '(?:' || ri_policy._re_quoted(ident)
-		   || CASE WHEN ident ~ '^[a-z_][a-z0-9_$]*$'
-				   THEN '|' || pg_catalog.replace(ident, '$', '\$') ELSE '' END
+		   || CASE WHEN ident ~ '^([a-z_]|[^[:ascii:]])([a-z0-9_$]|[^[:ascii:]])*$'
+				   THEN '|' || ri_policy._re_anycase(ident) ELSE '' END
 		   || ')'
 $$;
 COMMENT ON FUNCTION ri_policy._re_written(text) IS
@@ -330,6 +349,11 @@ BEGIN
 				 ON ref.kind = 'declared' AND t.child = ref.child AND t.name = ref.name
 		 WHERE pg_catalog.has_table_privilege(ref.child, 'SELECT')
 		   AND pg_catalog.has_table_privilege(ref.parent, 'SELECT')
+		   -- not another session's temporary tables, which no one else
+		   -- can read, size or index
+		   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class k
+							WHERE k.oid IN (ref.child, ref.parent) AND k.relpersistence = 't'
+							  AND k.relnamespace <> pg_catalog.pg_my_temp_schema())
 		 ORDER BY ref.child::text, ref.name
 	LOOP
 		notes := '{}';
@@ -430,7 +454,11 @@ BEGIN
 					 WHERE cc.oid = r.child) q
 			 CROSS JOIN pg_catalog.unnest(r.child_columns) WITH ORDINALITY k(col, i)
 			 GROUP BY q.rel;
-			SELECT '^\s*(INSERT\s+INTO|UPDATE|DELETE\s+FROM|MERGE\s+INTO|COPY)\s+(ONLY\s+)?'
+			SELECT '^\s*(' || ri_policy._re_anycase('INSERT') || '\s+' || ri_policy._re_anycase('INTO')
+				   || '|' || ri_policy._re_anycase('UPDATE')
+				   || '|' || ri_policy._re_anycase('DELETE') || '\s+' || ri_policy._re_anycase('FROM')
+				   || '|' || ri_policy._re_anycase('MERGE') || '\s+' || ri_policy._re_anycase('INTO')
+				   || '|' || ri_policy._re_anycase('COPY') || ')\s+(' || ri_policy._re_anycase('ONLY') || '\s+)?'
 				   || '(' || ri_policy._re_written(cn.nspname) || '\s*\.\s*)?'
 				   || ri_policy._re_written(cc.relname) || '([\s(;]|$)'
 			  INTO write_re
@@ -441,7 +469,7 @@ BEGIN
 				   COALESCE(pg_catalog.sum(u.ms) FILTER (WHERE NOT u.top AND u.query ~ check_re), 0),
 				   COALESCE(pg_catalog.sum(u.calls) FILTER (WHERE NOT u.top AND u.query ~ action_re), 0)::bigint,
 				   COALESCE(pg_catalog.sum(u.ms) FILTER (WHERE NOT u.top AND u.query ~ action_re), 0),
-				   pg_catalog.sum(u.ms) FILTER (WHERE u.top AND u.query ~* write_re)
+				   pg_catalog.sum(u.ms) FILTER (WHERE u.top AND u.query ~ write_re)
 			  INTO ri_check_calls, ri_check_ms, ri_action_calls, ri_action_ms, child_write_ms
 			  FROM ROWS FROM (pg_catalog.unnest(st_query), pg_catalog.unnest(st_calls),
 							 pg_catalog.unnest(st_ms), pg_catalog.unnest(st_top)) u(query, calls, ms, top);

@@ -4,11 +4,13 @@
 -- but that PostgreSQL's RI queries cannot use (another type's operator,
 -- another collation, a column twice), on two keys that share their
 -- child-side queries, and the statements it proposes for a partitioned
--- child (one a line, names that exist nowhere yet).  Needs
+-- child (one a line, names that exist nowhere yet); writes to a table
+-- told from writes to another whose name differs only in case, and bare
+-- non-ASCII names recognised; another session's temporary tables left out.  Needs
 -- pg_stat_statements preloaded with track = all (make test sets it up).
 -- Runs in one transaction, rolled back.
 BEGIN;
-SELECT plan(16);
+SELECT plan(21);
 
 CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
 CREATE SCHEMA regress_shape;
@@ -112,6 +114,39 @@ SELECT is((SELECT count(*) FROM stmt s
 SELECT is((SELECT count(DISTINCT substring(line from '^CREATE INDEX (?:CONCURRENTLY )?("[^"]+"|[^ ]+)'))
 			 FROM stmt WHERE child = '"Mé_ßx"'::regclass AND line ~ '^CREATE INDEX'),
 		  3::bigint, 'partitions whose names agree in their first 59 characters get indexes of different names');
+
+-- child_write_ms: "Orders" is not orders (written quoted, as ORMs do), and
+-- a bare non-ASCII name is recognised in any case of its ASCII letters
+CREATE TABLE "Orders" (pid int REFERENCES p1);
+CREATE TABLE orders (pid int REFERENCES p1);
+CREATE TABLE "café" (pid int REFERENCES p1);
+SELECT pg_stat_statements_reset();
+INSERT INTO "orders" SELECT 10 + g % 40 FROM generate_series(1, 100) g;
+INSERT INTO REGRESS_SHAPE.CAFé SELECT 10 + g % 40 FROM generate_series(1, 100) g;
+DROP TABLE adv;
+CREATE TEMP TABLE adv AS SELECT * FROM ri_policy.advise() WHERE child::oid IN (SELECT oid FROM pg_class WHERE relnamespace = 'regress_shape'::regnamespace);
+SELECT is((SELECT child_write_ms FROM adv WHERE child = '"Orders"'::regclass), NULL::float8,
+		  'writes to "orders" are not writes to "Orders"');
+SELECT ok((SELECT child_write_ms > 0 FROM adv WHERE child = 'orders'::regclass), 'but to orders');
+SELECT ok((SELECT child_write_ms > 0 FROM adv WHERE child = '"café"'::regclass),
+		  'a bare non-ASCII name, its ASCII letters upper-case: writes to it are recognised');
+
+-- another session's temporary tables: no one else can size or index them
+CREATE FUNCTION pg_temp.connect(name text) RETURNS text LANGUAGE sql AS $$
+	SELECT dblink_connect(name, format('host=%s port=%s dbname=%s',
+		split_part(current_setting('unix_socket_directories'), ',', 1),
+		current_setting('port'), current_database()))
+$$;
+SELECT pg_temp.connect('shape_temp');
+SELECT dblink_exec('shape_temp', 'CREATE TEMP TABLE regress_tp (id int PRIMARY KEY)');
+SELECT dblink_exec('shape_temp', 'CREATE TEMP TABLE regress_tc (pid int REFERENCES regress_tp)');
+CREATE TEMP TABLE regress_my_tp (id int PRIMARY KEY);
+CREATE TEMP TABLE regress_my_tc (pid int REFERENCES regress_my_tp);
+SELECT is((SELECT count(*) FROM ri_policy.advise() WHERE name = 'regress_tc_pid_fkey'), 0::bigint,
+		  'another session''s temporary tables are left out');
+SELECT is((SELECT create_index FROM ri_policy.advise() WHERE name = 'regress_my_tc_pid_fkey'),
+		  'CREATE INDEX CONCURRENTLY ON regress_my_tc (pid);', 'the caller''s own are not');
+SELECT dblink_disconnect('shape_temp');
 
 SELECT * FROM finish();
 ROLLBACK;
