@@ -639,6 +639,50 @@ AS $$
 		   AND (schema_name IS NULL OR t.relnamespace = (SELECT n.oid FROM pg_catalog.pg_namespace n
 														  WHERE n.nspname = schema_name))
 		   AND NOT EXISTS (SELECT 1 FROM covered v WHERE v.child = t.oid AND v.col = a.attname)
+	-- Names first, by equality (hash joins): comparing every column with
+	-- every key would take minutes on a few thousand tables, before the
+	-- budget is ever checked.  A column's name, less a key's name at its
+	-- end, leaves a stem; the stem, each tail of it after a '_', and the stem
+	-- less trailing '_' (a prefix of at least three letters) are what a
+	-- parent's name, singular name or the start of its singular name must
+	-- be for a rule below to hold.  The rules themselves decide after.
+	), splits AS MATERIALIZED (
+		SELECT c.rel, c.attnum, kn.attname AS kname,
+			   CASE WHEN pg_catalog.right(c.lname, pg_catalog.length(kn.attname) + 1)
+						 = '_' || pg_catalog.lower(kn.attname)
+					THEN pg_catalog.left(c.lname, -(pg_catalog.length(kn.attname) + 1))
+					ELSE pg_catalog.left(c.lname, -pg_catalog.length(kn.attname)) END AS stem
+		  FROM cols c
+		  JOIN (SELECT DISTINCT k.attname FROM keys k) kn
+			ON pg_catalog.right(c.lname, pg_catalog.length(kn.attname)) = pg_catalog.lower(kn.attname)
+	), stem_forms AS (
+		SELECT s.rel, s.attnum, s.kname, s.stem AS form, 'name' AS kind FROM splits s
+		UNION ALL
+		SELECT s.rel, s.attnum, s.kname, pg_catalog.substr(s.stem, g + 1), 'name'
+		  FROM splits s, pg_catalog.generate_series(1, pg_catalog.length(s.stem)) g
+		 WHERE pg_catalog.substr(s.stem, g, 1) = '_'
+		UNION ALL
+		SELECT s.rel, s.attnum, s.kname, pg_catalog.rtrim(s.stem, '_'), 'prefix'
+		  FROM splits s
+		 WHERE pg_catalog.length(pg_catalog.rtrim(s.stem, '_')) >= 3
+	), key_forms AS (
+		SELECT k.rel, k.attname, k.pname AS form, 'name' AS kind FROM keys k
+		UNION
+		SELECT k.rel, k.attname, k.psing, 'name' FROM keys k
+		UNION
+		SELECT k.rel, k.attname, pg_catalog.left(k.psing, g), 'prefix'
+		  FROM keys k, pg_catalog.generate_series(3, pg_catalog.length(k.psing)) g
+	), matched AS MATERIALIZED (
+		SELECT sf.rel AS crel, sf.attnum AS cattnum, kf.rel AS prel, kf.attname AS pcol
+		  FROM stem_forms sf
+		  JOIN key_forms kf ON kf.form = sf.form AND kf.kind = sf.kind AND kf.attname = sf.kname
+		UNION		-- self references by convention (the list below)
+		SELECT s.rel, s.attnum, s.rel, s.kname
+		  FROM splits s
+		 WHERE s.stem IN ('parent', 'manager', 'supervisor', 'boss', 'reports_to', 'mentor',
+						  'referrer', 'referred_by', 'predecessor', 'successor', 'previous',
+						  'prev', 'next', 'replaced_by', 'replaces', 'superseded_by',
+						  'duplicate_of', 'merged_into', 'root', 'ancestor', 'original')
 	), pairs AS MATERIALIZED (
 		SELECT c.rel AS crel, c.attname AS ccol, k.rel AS prel, k.attname AS pcol, k.attcollation,
 			   c.rel = k.rel AS self,
@@ -650,8 +694,10 @@ AS $$
 						 = pg_catalog.lower(k.attname)
 					THEN pg_catalog.left(c.lname, -pg_catalog.length(k.attname)) END AS stem,
 			   k.pname, k.psing
-		  FROM cols c
-		  JOIN keys k ON (c.atttypid = k.atttypid
+		  FROM matched m
+		  JOIN cols c ON c.rel = m.crel AND c.attnum = m.cattnum
+		  JOIN keys k ON k.rel = m.prel AND k.attname = m.pcol
+					 AND (c.atttypid = k.atttypid
 						  OR (c.atttypid IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype)
 							  AND k.atttypid IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype)))
 		 WHERE NOT (c.rel = k.rel AND c.attnum = k.attnum)
