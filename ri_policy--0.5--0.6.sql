@@ -11,15 +11,16 @@
 -- the caller could have found out with plain SELECTs of their own.
 -- ---------------------------------------------------------------------
 
--- Whether each declared reference is tracked, for advise(), which runs as
--- its caller: filtered by privilege like the other views.
+-- Whether each declared reference is tracked, and its equality operators
+-- (which decide what index serves it), for advise(), which runs as its
+-- caller: filtered by privilege like the other views.
 CREATE VIEW ri_policy._tracking WITH (security_barrier) AS
-SELECT r.name, r.child, r.tracked_since
+SELECT r.name, r.child, r.tracked_since, r.eq_operators
   FROM ri_policy._reference r
  WHERE ri_policy._may_read_results(r.child);
 GRANT SELECT ON ri_policy._tracking TO PUBLIC;
 COMMENT ON VIEW ri_policy._tracking IS
-'ri_policy: since when each declared reference the caller may read is tracked (for advise())';
+'ri_policy: since when each declared reference the caller may read is tracked, and its equality operators (for advise())';
 
 -- A name as ri_triggers.c writes it into its queries (always quoted), as a
 -- regular expression that matches exactly that text.
@@ -34,16 +35,35 @@ $$;
 COMMENT ON FUNCTION ri_policy._re_quoted(text) IS
 'ri_policy: a regular expression matching an identifier as PostgreSQL''s RI queries quote it';
 
--- A name as a user may write it in a statement: quoted, or (when quoting is
--- not needed) bare in any case.  Matched case-insensitively.
+-- A regular expression matching text in any case of its ASCII letters (as
+-- SQL reads keywords and unquoted names), and nothing else in any other case.
+CREATE FUNCTION ri_policy._re_anycase(word text)
+RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT COALESCE(pg_catalog.string_agg(
+			   CASE WHEN ch ~ '^[A-Za-z]$' THEN '[' || pg_catalog.lower(ch) || pg_catalog.upper(ch) || ']'
+					WHEN ch ~ '^[.^$*+?()[\]{}|\\]$' THEN '\' || ch
+					ELSE ch END, '' ORDER BY i), '')
+	  FROM pg_catalog.regexp_split_to_table(word, '') WITH ORDINALITY t(ch, i)
+$$;
+COMMENT ON FUNCTION ri_policy._re_anycase(text) IS
+'ri_policy: a regular expression matching a word in any case of its ASCII letters';
+
+-- A name as a user may write it in a statement: quoted, exactly; or, when
+-- quoting is not needed (no upper-case ASCII letter, nothing but letters,
+-- digits, _ and $, and not a digit or $ first), bare, in any case of its
+-- ASCII letters (which is all SQL folds).  Matched case-sensitively: "Orders"
+-- is not orders.
 CREATE FUNCTION ri_policy._re_written(ident text)
 RETURNS text
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT '(?:' || ri_policy._re_quoted(ident)
-		   || CASE WHEN ident ~ '^[a-z_][a-z0-9_$]*$'
-				   THEN '|' || pg_catalog.replace(ident, '$', '\$') ELSE '' END
+		   || CASE WHEN ident ~ '^([a-z_]|[^[:ascii:]])([a-z0-9_$]|[^[:ascii:]])*$'
+				   THEN '|' || ri_policy._re_anycase(ident) ELSE '' END
 		   || ')'
 $$;
 COMMENT ON FUNCTION ri_policy._re_written(text) IS
@@ -86,11 +106,15 @@ $$;
 COMMENT ON FUNCTION ri_policy._table_facts(regclass) IS
 'ri_policy: estimated rows, total size and writes since the statistics were reset, summed over partitions';
 
--- An index of rel whose leading key columns are exactly cols, in any order:
--- the index an RI query "WHERE col = $1 [AND ...]" can use.
-CREATE FUNCTION ri_policy._covering_index(rel regclass, cols name[])
+-- An index of rel whose leading key columns are exactly cols, each once, in
+-- any order, that the RI query "WHERE $1 = col [AND ...]" can use: each
+-- column compared in the column's collation, by an operator of the index
+-- column's operator family (ops, the key's equality operators, parent type
+-- = child type; NULL: not checked).  An int4 index serves no numeric
+-- comparison (the query casts the column), nor one in another collation.
+CREATE FUNCTION ri_policy._covering_index(rel regclass, cols name[], ops oid[])
 RETURNS regclass
-LANGUAGE sql STABLE STRICT
+LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT i.indexrelid::regclass
@@ -101,55 +125,95 @@ AS $$
 	   AND i.indisvalid AND i.indisready AND i.indpred IS NULL
 	   AND (am.amname = 'btree' OR (am.amname = 'hash' AND pg_catalog.cardinality(cols) = 1))
 	   AND i.indnkeyatts >= pg_catalog.cardinality(cols)
-	   AND (SELECT pg_catalog.count(*)
+	   AND (SELECT pg_catalog.count(DISTINCT a.attnum)
 			  FROM pg_catalog.generate_series(0, pg_catalog.cardinality(cols) - 1) k
-			 WHERE i.indkey[k] = ANY (ARRAY(SELECT a.attnum FROM pg_catalog.pg_attribute a
-											 WHERE a.attrelid = rel AND a.attname = ANY (cols)
-											   AND NOT a.attisdropped)))
+			  JOIN pg_catalog.pg_attribute a ON a.attrelid = rel AND a.attnum = i.indkey[k]
+											AND NOT a.attisdropped
+			  JOIN pg_catalog.unnest(cols) WITH ORDINALITY u(col, n) ON u.col = a.attname
+			  JOIN pg_catalog.pg_opclass oc ON oc.oid = i.indclass[k]
+			 WHERE i.indcollation[k] = a.attcollation
+			   AND (ops IS NULL
+					OR EXISTS (SELECT 1 FROM pg_catalog.pg_amop ao
+								WHERE ao.amopfamily = oc.opcfamily AND ao.amopopr = ops[u.n])))
 		   = pg_catalog.cardinality(cols)
 	 ORDER BY i.indnkeyatts, ic.relname
 	 LIMIT 1
 $$;
-COMMENT ON FUNCTION ri_policy._covering_index(regclass, name[]) IS
-'ri_policy: an index whose leading columns are the given columns, in any order';
+COMMENT ON FUNCTION ri_policy._covering_index(regclass, name[], oid[]) IS
+'ri_policy: an index whose leading columns are the given columns, in any order, usable with the given equality operators';
 
 -- The statements that index cols of rel without blocking its writers: one
 -- CREATE INDEX CONCURRENTLY; for a partitioned table (where CONCURRENTLY is
 -- refused), an index ON ONLY each partitioned table, one built concurrently
--- on each leaf, each attached to its parent's.
+-- on each leaf, each attached to its parent's.  One statement a line: each
+-- must run on its own (CONCURRENTLY refuses to share a query string), and
+-- the names they give exist nowhere yet (a name taken, or shared by two
+-- partitions whose names agree in their first bytes, gets a number).
 CREATE FUNCTION ri_policy._create_index(rel regclass, cols name[])
 RETURNS text
-LANGUAGE sql STABLE STRICT
+LANGUAGE plpgsql STABLE STRICT
 SET search_path = pg_catalog, pg_temp
-AS $$
-	WITH col AS (
-		SELECT pg_catalog.string_agg(pg_catalog.quote_ident(c), ', ' ORDER BY o) AS list,
-			   pg_catalog.string_agg(c, '_' ORDER BY o) AS suffix
-		  FROM pg_catalog.unnest(cols) WITH ORDINALITY u(c, o)
-	), node AS (
-		SELECT t.relid, t.parentrelid, t.isleaf, t.level, c.relkind, n.nspname,
-			   pg_catalog.left(c.relname || '_' || col.suffix, 59) || '_idx' AS idx
+AS $fn$
+DECLARE
+	list text;
+	suffix text;
+	n record;
+	idx name;
+	tail text;
+	i integer;
+	given text[] := '{}';
+	names jsonb := '{}';	-- the index name given to each partitioned table
+	out text[] := '{}';
+BEGIN
+	SELECT pg_catalog.string_agg(pg_catalog.quote_ident(c), ', ' ORDER BY o),
+		   pg_catalog.string_agg(c, '_' ORDER BY o)
+	  INTO list, suffix
+	  FROM pg_catalog.unnest(cols) WITH ORDINALITY u(c, o);
+	IF (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = rel) <> 'p' THEN
+		RETURN pg_catalog.format('CREATE INDEX CONCURRENTLY ON %s (%s);', rel, list);
+	END IF;
+	FOR n IN
+		SELECT t.relid, t.parentrelid, t.isleaf, t.level, c.relname, c.relnamespace,
+			   pn.nspname AS parent_nsp
 		  FROM ri_policy._tree(rel) t
 		  JOIN pg_catalog.pg_class c ON c.oid = t.relid
-		  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-		 CROSS JOIN col
-	)
-	SELECT CASE WHEN (SELECT relkind FROM node WHERE level = 0) <> 'p'
-		   THEN pg_catalog.format('CREATE INDEX CONCURRENTLY ON %s (%s);', rel, col.list)
-		   ELSE (SELECT pg_catalog.string_agg(
-					pg_catalog.format('CREATE INDEX %s%I ON %s%s (%s);',
-									  CASE WHEN n.isleaf THEN 'CONCURRENTLY ' ELSE '' END,
-									  n.idx, CASE WHEN n.isleaf THEN '' ELSE 'ONLY ' END,
-									  n.relid::regclass, col.list)
-					|| CASE WHEN n.level = 0 THEN ''
-							ELSE pg_catalog.format(' ALTER INDEX %I.%I ATTACH PARTITION %I.%I;',
-												   p.nspname, p.idx, n.nspname, n.idx) END,
-					E'\n' ORDER BY n.level, n.relid::regclass::text)
-				   FROM node n LEFT JOIN node p ON p.relid = n.parentrelid) END
-	  FROM col
-$$;
+		  LEFT JOIN pg_catalog.pg_class pc ON pc.oid = t.parentrelid
+		  LEFT JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace
+		 ORDER BY t.level, t.relid::regclass::text
+	LOOP
+		-- the name PostgreSQL would give, clipped to fit as it clips names
+		-- (whole characters within NAMEDATALEN - 1 bytes), numbered if taken
+		i := 0;
+		LOOP
+			tail := '_idx' || CASE WHEN i > 0 THEN i::text ELSE '' END;
+			idx := (SELECT (pg_catalog.left(n.relname || '_' || suffix, k) || tail)::name
+					  FROM pg_catalog.generate_series(pg_catalog.length(n.relname || '_' || suffix), 0, -1) k
+					 WHERE pg_catalog.octet_length(pg_catalog.left(n.relname || '_' || suffix, k) || tail) <= 63
+					 LIMIT 1);
+			EXIT WHEN NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class x
+								   WHERE x.relnamespace = n.relnamespace AND x.relname = idx)
+				  AND NOT (n.relnamespace::text || '.' || idx) = ANY (given);
+			i := i + 1;
+		END LOOP;
+		given := given || (n.relnamespace::text || '.' || idx);
+		IF n.isleaf THEN
+			out := out || pg_catalog.format('CREATE INDEX CONCURRENTLY %I ON %s (%s);', idx, n.relid::regclass, list);
+		ELSE
+			out := out || pg_catalog.format('CREATE INDEX %I ON ONLY %s (%s);', idx, n.relid::regclass, list);
+			names := names || pg_catalog.jsonb_build_object(n.relid::oid::text, idx);
+		END IF;
+		IF n.level > 0 THEN
+			out := out || pg_catalog.format('ALTER INDEX %I.%I ATTACH PARTITION %I.%I;',
+											n.parent_nsp, names ->> n.parentrelid::oid::text,
+											(SELECT x.nspname FROM pg_catalog.pg_namespace x
+											  WHERE x.oid = n.relnamespace), idx);
+		END IF;
+	END LOOP;
+	RETURN pg_catalog.array_to_string(out, E'\n');
+END
+$fn$;
 COMMENT ON FUNCTION ri_policy._create_index(regclass, name[]) IS
-'ri_policy: the statements that index the given columns without blocking writes';
+'ri_policy: the statements that index the given columns without blocking writes, one a line';
 
 -- advise(): one row per relationship in ri_policy.references whose child
 -- and parent the caller may SELECT.
@@ -210,6 +274,15 @@ DECLARE
 	st_calls bigint[];
 	st_ms double precision[];
 	st_top boolean[];
+	-- what ri_triggers.c may write after an operand (a cast to the
+	-- operator's input type, as for a domain or a varchar key) and after a
+	-- comparison (a COLLATE of the parent's nondeterministic collation)
+	ident_re constant text := '(?:"(?:[^"]|"")*"|[a-z_][a-z0-9_]*)';
+	cast_re constant text := '(?:::' || ident_re || '\.' || ident_re || ')?';
+	coll_re constant text := '(?: COLLATE ' || ident_re || '\.' || ident_re || ')?';
+	eq_ops oid[];
+	action_sharing bigint;
+	caller_lock_timeout constant text := pg_catalog.current_setting('lock_timeout');
 BEGIN
 	-- pg_stat_statements: the view of the extension (found as a member of
 	-- it, not by a name someone else may control), loaded and tracking
@@ -276,10 +349,16 @@ BEGIN
 				 ON ref.kind = 'declared' AND t.child = ref.child AND t.name = ref.name
 		 WHERE pg_catalog.has_table_privilege(ref.child, 'SELECT')
 		   AND pg_catalog.has_table_privilege(ref.parent, 'SELECT')
+		   -- not another session's temporary tables, which no one else
+		   -- can read, size or index
+		   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class k
+							WHERE k.oid IN (ref.child, ref.parent) AND k.relpersistence = 't'
+							  AND k.relnamespace <> pg_catalog.pg_my_temp_schema())
 		 ORDER BY ref.child::text, ref.name
 	LOOP
 		notes := '{}';
 		sharing := 0;
+		action_sharing := 0;
 		-- sizes (and the partitions of a partitioned table) need a lock on
 		-- each table: one that someone else holds locked longer than
 		-- lock_timeout is reported without them rather than waited for
@@ -311,7 +390,16 @@ BEGIN
 		child_updates := cf.updates;
 		parent_updates := pf.updates;
 		parent_deletes := pf.deletes;
-		child_index := ri_policy._covering_index(r.child, r.child_columns);
+		-- the operators the key compares with (parent type = child type)
+		IF r.kind = 'declared' THEN
+			SELECT t.eq_operators::oid[] INTO eq_ops
+			  FROM ri_policy._tracking t WHERE t.child = r.child AND t.name = r.name;
+		ELSE
+			SELECT c.conpfeqop INTO eq_ops
+			  FROM pg_catalog.pg_constraint c
+			 WHERE c.contype = 'f' AND c.conrelid = r.child AND c.conname = r.name AND c.conparentid = 0;
+		END IF;
+		child_index := ri_policy._covering_index(r.child, r.child_columns, eq_ops);
 		BEGIN
 			create_index := CASE WHEN child_index IS NULL
 								 THEN ri_policy._create_index(r.child, r.child_columns) END;
@@ -341,7 +429,8 @@ BEGIN
 			SELECT '^SELECT \$[0-9]+ FROM (ONLY )?'
 				   || ri_policy._re_quoted(pn.nspname) || '\.' || ri_policy._re_quoted(pc.relname)
 				   || ' x WHERE '
-				   || pg_catalog.string_agg(ri_policy._re_quoted(k.col) || ' OPERATOR\([^)]*\) \$' || k.i,
+				   || pg_catalog.string_agg(ri_policy._re_quoted(k.col) || cast_re || ' OPERATOR\([^)]*\) \$' || k.i
+											|| cast_re || coll_re,
 											' AND ' ORDER BY k.i)
 				   || ' FOR KEY SHARE OF x$'
 			  INTO check_re
@@ -353,7 +442,9 @@ BEGIN
 			SELECT '^(SELECT \$[0-9]+ FROM (ONLY )?' || q.rel || ' x WHERE '
 				   || '|DELETE FROM (ONLY )?' || q.rel || ' WHERE '
 				   || '|UPDATE (ONLY )?' || q.rel || ' SET .* WHERE )'
-				   || pg_catalog.string_agg('\$' || k.i || ' OPERATOR\([^)]*\) ' || ri_policy._re_quoted(k.col),
+				   -- (a cascaded UPDATE numbers these after its SET list)
+				   || pg_catalog.string_agg('\$[0-9]+' || cast_re || ' OPERATOR\([^)]*\) '
+											|| ri_policy._re_quoted(k.col) || cast_re || coll_re,
 											' AND ' ORDER BY k.i)
 				   || '( FOR KEY SHARE OF x)?$'
 			  INTO action_re
@@ -363,7 +454,11 @@ BEGIN
 					 WHERE cc.oid = r.child) q
 			 CROSS JOIN pg_catalog.unnest(r.child_columns) WITH ORDINALITY k(col, i)
 			 GROUP BY q.rel;
-			SELECT '^\s*(INSERT\s+INTO|UPDATE|DELETE\s+FROM|MERGE\s+INTO|COPY)\s+(ONLY\s+)?'
+			SELECT '^\s*(' || ri_policy._re_anycase('INSERT') || '\s+' || ri_policy._re_anycase('INTO')
+				   || '|' || ri_policy._re_anycase('UPDATE')
+				   || '|' || ri_policy._re_anycase('DELETE') || '\s+' || ri_policy._re_anycase('FROM')
+				   || '|' || ri_policy._re_anycase('MERGE') || '\s+' || ri_policy._re_anycase('INTO')
+				   || '|' || ri_policy._re_anycase('COPY') || ')\s+(' || ri_policy._re_anycase('ONLY') || '\s+)?'
 				   || '(' || ri_policy._re_written(cn.nspname) || '\s*\.\s*)?'
 				   || ri_policy._re_written(cc.relname) || '([\s(;]|$)'
 			  INTO write_re
@@ -374,7 +469,7 @@ BEGIN
 				   COALESCE(pg_catalog.sum(u.ms) FILTER (WHERE NOT u.top AND u.query ~ check_re), 0),
 				   COALESCE(pg_catalog.sum(u.calls) FILTER (WHERE NOT u.top AND u.query ~ action_re), 0)::bigint,
 				   COALESCE(pg_catalog.sum(u.ms) FILTER (WHERE NOT u.top AND u.query ~ action_re), 0),
-				   pg_catalog.sum(u.ms) FILTER (WHERE u.top AND u.query ~* write_re)
+				   pg_catalog.sum(u.ms) FILTER (WHERE u.top AND u.query ~ write_re)
 			  INTO ri_check_calls, ri_check_ms, ri_action_calls, ri_action_ms, child_write_ms
 			  FROM ROWS FROM (pg_catalog.unnest(st_query), pg_catalog.unnest(st_calls),
 							 pg_catalog.unnest(st_ms), pg_catalog.unnest(st_top)) u(query, calls, ms, top);
@@ -397,6 +492,17 @@ BEGIN
 				IF child_write_ms > 0 THEN
 					ri_share := pg_catalog.round((ri_check_ms / child_write_ms)::numeric, 3);
 				END IF;
+			END IF;
+			-- the queries on the child are the same text for every key on
+			-- the same child columns, whatever their parents
+			SELECT pg_catalog.count(*) - 1 INTO action_sharing
+			  FROM ri_policy.references o
+			 WHERE o.child = r.child AND o.child_columns = r.child_columns
+			   AND o.kind IN ('enforced', 'not valid');
+			IF action_sharing > 0 THEN
+				notes := notes || pg_catalog.format(
+					'the queries on the child are one query for every enforced key on %s (%s), %s of them here: their figures are theirs together',
+					r.child, pg_catalog.array_to_string(r.child_columns, ', '), action_sharing + 1);
 			END IF;
 			IF NOT pgss_all THEN
 				notes := notes || 'only statements of roles whose statistics you may read are counted (pg_read_all_stats sees all)'::text;
@@ -469,6 +575,9 @@ BEGIN
 		END IF;
 		RETURN NEXT;
 	END LOOP;
+	-- the caller's lock_timeout again (a value set here would outlive the
+	-- call until the end of the transaction)
+	PERFORM pg_catalog.set_config('lock_timeout', caller_lock_timeout, true);
 END
 $fn$;
 COMMENT ON FUNCTION ri_policy.advise() IS
@@ -530,6 +639,50 @@ AS $$
 		   AND (schema_name IS NULL OR t.relnamespace = (SELECT n.oid FROM pg_catalog.pg_namespace n
 														  WHERE n.nspname = schema_name))
 		   AND NOT EXISTS (SELECT 1 FROM covered v WHERE v.child = t.oid AND v.col = a.attname)
+	-- Names first, by equality (hash joins): comparing every column with
+	-- every key would take minutes on a few thousand tables, before the
+	-- budget is ever checked.  A column's name, less a key's name at its
+	-- end, leaves a stem; the stem, each tail of it after a '_', and the stem
+	-- less trailing '_' (a prefix of at least three letters) are what a
+	-- parent's name, singular name or the start of its singular name must
+	-- be for a rule below to hold.  The rules themselves decide after.
+	), splits AS MATERIALIZED (
+		SELECT c.rel, c.attnum, kn.attname AS kname,
+			   CASE WHEN pg_catalog.right(c.lname, pg_catalog.length(kn.attname) + 1)
+						 = '_' || pg_catalog.lower(kn.attname)
+					THEN pg_catalog.left(c.lname, -(pg_catalog.length(kn.attname) + 1))
+					ELSE pg_catalog.left(c.lname, -pg_catalog.length(kn.attname)) END AS stem
+		  FROM cols c
+		  JOIN (SELECT DISTINCT k.attname FROM keys k) kn
+			ON pg_catalog.right(c.lname, pg_catalog.length(kn.attname)) = pg_catalog.lower(kn.attname)
+	), stem_forms AS (
+		SELECT s.rel, s.attnum, s.kname, s.stem AS form, 'name' AS kind FROM splits s
+		UNION ALL
+		SELECT s.rel, s.attnum, s.kname, pg_catalog.substr(s.stem, g + 1), 'name'
+		  FROM splits s, pg_catalog.generate_series(1, pg_catalog.length(s.stem)) g
+		 WHERE pg_catalog.substr(s.stem, g, 1) = '_'
+		UNION ALL
+		SELECT s.rel, s.attnum, s.kname, pg_catalog.rtrim(s.stem, '_'), 'prefix'
+		  FROM splits s
+		 WHERE pg_catalog.length(pg_catalog.rtrim(s.stem, '_')) >= 3
+	), key_forms AS (
+		SELECT k.rel, k.attname, k.pname AS form, 'name' AS kind FROM keys k
+		UNION
+		SELECT k.rel, k.attname, k.psing, 'name' FROM keys k
+		UNION
+		SELECT k.rel, k.attname, pg_catalog.left(k.psing, g), 'prefix'
+		  FROM keys k, pg_catalog.generate_series(3, pg_catalog.length(k.psing)) g
+	), matched AS MATERIALIZED (
+		SELECT sf.rel AS crel, sf.attnum AS cattnum, kf.rel AS prel, kf.attname AS pcol
+		  FROM stem_forms sf
+		  JOIN key_forms kf ON kf.form = sf.form AND kf.kind = sf.kind AND kf.attname = sf.kname
+		UNION		-- self references by convention (the list below)
+		SELECT s.rel, s.attnum, s.rel, s.kname
+		  FROM splits s
+		 WHERE s.stem IN ('parent', 'manager', 'supervisor', 'boss', 'reports_to', 'mentor',
+						  'referrer', 'referred_by', 'predecessor', 'successor', 'previous',
+						  'prev', 'next', 'replaced_by', 'replaces', 'superseded_by',
+						  'duplicate_of', 'merged_into', 'root', 'ancestor', 'original')
 	), pairs AS MATERIALIZED (
 		SELECT c.rel AS crel, c.attname AS ccol, k.rel AS prel, k.attname AS pcol, k.attcollation,
 			   c.rel = k.rel AS self,
@@ -541,8 +694,10 @@ AS $$
 						 = pg_catalog.lower(k.attname)
 					THEN pg_catalog.left(c.lname, -pg_catalog.length(k.attname)) END AS stem,
 			   k.pname, k.psing
-		  FROM cols c
-		  JOIN keys k ON (c.atttypid = k.atttypid
+		  FROM matched m
+		  JOIN cols c ON c.rel = m.crel AND c.attnum = m.cattnum
+		  JOIN keys k ON k.rel = m.prel AND k.attname = m.pcol
+					 AND (c.atttypid = k.atttypid
 						  OR (c.atttypid IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype)
 							  AND k.atttypid IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype)))
 		 WHERE NOT (c.rel = k.rel AND c.attnum = k.attnum)
@@ -578,6 +733,47 @@ AS $$
 $$;
 COMMENT ON FUNCTION ri_policy._candidates(name) IS
 'ri_policy: undeclared relationships that column names and types suggest, for discover()';
+
+-- Whether the caller may read rel (and its partitions) without running code
+-- of another role.  Reading a table runs, as the reader, its row-level
+-- security policies and, while planning and scanning, the functions and
+-- operators of its index expressions, partial-index predicates, operator
+-- classes, statistics expressions and partition key: the table owner's
+-- choice.  A table the caller owns, or a superuser does, is read; another
+-- role's only if none of those refer (pg_depend) to a function, operator,
+-- type or operator class that is not built in (built-in objects have OIDs
+-- below FirstNormalObjectId, 16384).
+CREATE FUNCTION ri_policy._reads_no_code(rel regclass)
+RETURNS boolean
+LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT NOT EXISTS (
+		SELECT 1
+		  FROM ri_policy._tree(rel) t
+		  JOIN pg_catalog.pg_class c ON c.oid = t.relid
+		  JOIN pg_catalog.pg_roles o ON o.oid = c.relowner
+		 WHERE o.rolname <> CURRENT_USER AND NOT o.rolsuper
+		   AND EXISTS (
+				SELECT 1
+				  FROM pg_catalog.pg_depend d
+				 WHERE d.refobjid >= 16384
+				   AND d.refclassid IN ('pg_catalog.pg_proc'::regclass, 'pg_catalog.pg_operator'::regclass,
+										'pg_catalog.pg_type'::regclass, 'pg_catalog.pg_opclass'::regclass)
+				   AND ((d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.oid AND d.objsubid = 0)
+						OR (d.classid = 'pg_catalog.pg_class'::regclass
+							AND d.objid IN (SELECT i.indexrelid FROM pg_catalog.pg_index i
+											 WHERE i.indrelid = c.oid))
+						OR (d.classid = 'pg_catalog.pg_statistic_ext'::regclass
+							AND d.objid IN (SELECT x.oid FROM pg_catalog.pg_statistic_ext x
+											 WHERE x.stxrelid = c.oid))
+						OR (d.classid = 'pg_catalog.pg_policy'::regclass
+							AND t.level = 0 AND pg_catalog.row_security_active(c.oid)
+							AND d.objid IN (SELECT p.oid FROM pg_catalog.pg_policy p
+											 WHERE p.polrelid = c.oid)))))
+$$;
+COMMENT ON FUNCTION ri_policy._reads_no_code(regclass) IS
+'ri_policy: whether reading a table runs no code of a role other than the caller or a superuser, for discover()';
 
 -- discover(): every candidate is decided by the data: a sample of the
 -- child's non-null values, probed through the parent's unique index.
@@ -617,6 +813,10 @@ DECLARE
 	n integer;
 	t0 timestamptz;
 	skipped bigint := 0;
+	child_only text;
+	parent_only text;
+	probe_collation oid;
+	caller_lock_timeout constant text := pg_catalog.current_setting('lock_timeout');
 BEGIN
 	IF sample_rows IS NULL OR time_budget IS NULL OR row_budget IS NULL
 	   OR min_fraction IS NULL OR min_sample IS NULL OR all_candidates IS NULL THEN
@@ -686,15 +886,42 @@ BEGIN
 			LEAST(2147483647, GREATEST(1, (EXTRACT(epoch FROM deadline - pg_catalog.clock_timestamp())
 										   * 1000)::bigint))::text,
 			true);
+		-- Then, with both tables locked as the probe will lock them (so that
+		-- no one changes their columns, policies or partition keys in
+		-- between), whether the candidate still holds and whether reading
+		-- the tables would run code of another role.
 		BEGIN
 			SELECT pg_catalog.sum(pg_catalog.pg_relation_size(t.relid))
 				   / pg_catalog.current_setting('block_size')::double precision,
-				   CASE WHEN pg_catalog.bool_and(k.reltuples >= 0) THEN pg_catalog.sum(k.reltuples) END
+				   CASE WHEN pg_catalog.bool_and(k.reltuples >= 0) FILTER (WHERE t.isleaf)
+						THEN pg_catalog.sum(k.reltuples) FILTER (WHERE t.isleaf) END
 			  INTO pages, est
 			  FROM ri_policy._tree(c.child) t
-			  JOIN pg_catalog.pg_class k ON k.oid = t.relid
-			 WHERE t.isleaf;
-		EXCEPTION WHEN lock_not_available THEN
+			  JOIN pg_catalog.pg_class k ON k.oid = t.relid;
+			PERFORM pg_catalog.pg_relation_size(t.relid) FROM ri_policy._tree(c.parent) t;
+			-- (ONLY: a foreign key sees neither rows of tables inheriting
+			-- from its child nor from its parent)
+			SELECT CASE WHEN ck.relkind = 'p' THEN '' ELSE 'ONLY ' END,
+				   CASE WHEN pk.relkind = 'p' THEN '' ELSE 'ONLY ' END,
+				   pa.attcollation
+			  INTO child_only, parent_only, probe_collation
+			  FROM pg_catalog.pg_class ck, pg_catalog.pg_class pk,
+				   pg_catalog.pg_attribute ca, pg_catalog.pg_attribute pa, pg_catalog.pg_type ct
+			 WHERE ck.oid = c.child AND pk.oid = c.parent
+			   AND ca.attrelid = ck.oid AND ca.attname = c.child_column AND ca.attnum > 0 AND NOT ca.attisdropped
+			   AND pa.attrelid = pk.oid AND pa.attname = c.parent_column AND pa.attnum > 0 AND NOT pa.attisdropped
+			   AND ct.oid = ca.atttypid AND ct.typnamespace = 'pg_catalog'::regnamespace
+			   AND (ca.atttypid = pa.atttypid
+					OR (ca.atttypid IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype)
+						AND pa.atttypid IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype)))
+			   AND EXISTS (SELECT 1 FROM pg_catalog.pg_operator o
+							WHERE o.oprname = '=' AND o.oprleft = pa.atttypid AND o.oprright = ca.atttypid
+							  AND o.oprnamespace = 'pg_catalog'::regnamespace)
+			   AND ri_policy._reads_no_code(c.child) AND ri_policy._reads_no_code(c.parent);
+			IF NOT FOUND THEN
+				RAISE EXCEPTION USING ERRCODE = 'undefined_table';
+			END IF;
+		EXCEPTION WHEN lock_not_available OR undefined_table THEN
 			skipped := skipped + 1;
 			verdict := 'not verified';
 			IF all_candidates THEN
@@ -723,14 +950,14 @@ BEGIN
 					true);
 				EXECUTE pg_catalog.format(
 					'SELECT pg_catalog.count(*),'
-					'       pg_catalog.count(*) FILTER (WHERE EXISTS (SELECT 1 FROM %s p'
+					'       pg_catalog.count(*) FILTER (WHERE EXISTS (SELECT 1 FROM %s%s p'
 					'                                              WHERE p.%I OPERATOR(pg_catalog.=) s.v%s))'
-					'  FROM (SELECT c.%I AS v FROM %s c TABLESAMPLE SYSTEM (%s)'
+					'  FROM (SELECT c.%I AS v FROM %s%s c TABLESAMPLE SYSTEM (%s)'
 					'         WHERE c.%I IS NOT NULL LIMIT %s) s',
-					c.parent, c.parent_column,
-					CASE WHEN c.parent_collation <> 0
-						 THEN ' COLLATE ' || c.parent_collation::regcollation::text ELSE '' END,
-					c.child_column, c.child, pct, c.child_column, n)
+					parent_only, c.parent, c.parent_column,
+					CASE WHEN probe_collation <> 0
+						 THEN ' COLLATE ' || probe_collation::regcollation::text ELSE '' END,
+					c.child_column, child_only, c.child, pct, c.child_column, n)
 				   INTO sampled, matched;
 			EXCEPTION WHEN lock_not_available OR insufficient_privilege
 						OR undefined_table OR undefined_column THEN
@@ -763,9 +990,14 @@ BEGIN
 			RETURN NEXT;
 		END IF;
 	END LOOP;
+	-- the caller's lock_timeout again (a value set here would outlive the
+	-- call until the end of the transaction)
+	PERFORM pg_catalog.set_config('lock_timeout', caller_lock_timeout, true);
 	IF skipped > 0 THEN
 		RAISE NOTICE '% candidates were not verified', skipped
-			USING DETAIL = 'The budget ran out, or a table stayed locked.',
+			USING DETAIL = 'The budget ran out, a table stayed locked or changed meanwhile, or reading it would run '
+						   'code of a role other than you or a superuser (functions of its row-level security '
+						   'policies, indexes, statistics or partition key).',
 				  HINT = 'Give discover() a larger time_budget or row_budget, or a schema_name.';
 	END IF;
 END

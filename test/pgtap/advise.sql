@@ -79,12 +79,14 @@ SELECT alike((SELECT reason FROM a WHERE name = 'lines_fk'),
 			'no index on regress_adv."Lines" (Customer Id): each DELETE or key UPDATE on regress_adv.customers scans%',
 			'the reason says what an unindexed key costs');
 SELECT is((SELECT create_index FROM a WHERE name = 'visits_customer_id_fkey'),
-		  E'CREATE INDEX visits_customer_id_idx ON ONLY regress_adv.visits (customer_id);\n'
-		  'CREATE INDEX CONCURRENTLY visits_1_customer_id_idx ON regress_adv.visits_1 (customer_id);'
-		  ' ALTER INDEX regress_adv.visits_customer_id_idx ATTACH PARTITION regress_adv.visits_1_customer_id_idx;\n'
-		  'CREATE INDEX CONCURRENTLY visits_2_customer_id_idx ON regress_adv.visits_2 (customer_id);'
-		  ' ALTER INDEX regress_adv.visits_customer_id_idx ATTACH PARTITION regress_adv.visits_2_customer_id_idx;',
-		  'a partitioned child: ON ONLY, then each partition concurrently, attached');
+		  array_to_string(ARRAY[
+			'CREATE INDEX visits_customer_id_idx ON ONLY regress_adv.visits (customer_id);',
+			'CREATE INDEX CONCURRENTLY visits_1_customer_id_idx ON regress_adv.visits_1 (customer_id);',
+			'ALTER INDEX regress_adv.visits_customer_id_idx ATTACH PARTITION regress_adv.visits_1_customer_id_idx;',
+			'CREATE INDEX CONCURRENTLY visits_2_customer_id_idx ON regress_adv.visits_2 (customer_id);',
+			'ALTER INDEX regress_adv.visits_customer_id_idx ATTACH PARTITION regress_adv.visits_2_customer_id_idx;'],
+			E'\n'),
+		  'a partitioned child: ON ONLY, then each partition concurrently, attached, one statement a line');
 SELECT ok((SELECT child_index IS NULL AND create_index LIKE 'CREATE INDEX CONCURRENTLY ON regress_adv.d_noidx (customer_id);'
 			 FROM a WHERE name = 'd_noidx'), 'a partial index does not cover it');
 
