@@ -148,9 +148,10 @@ candidate_cmp(const void *a, const void *b)
 
 /*
  * Add keys to the pending results by comparing them with the recorded keys
- * of the same hashes, as described at ri_pending_add().
+ * of the same hashes, as described at ri_pending_add(); returns the number
+ * of keys new to them.
  */
-static void
+static int
 pending_add_compared(RiReference *ref, KeyEquality *equality, Oid child_owner,
 					 ChildKey **keys, Datum *json, int n, SPIPlanPtr *plans)
 {
@@ -179,14 +180,14 @@ pending_add_compared(RiReference *ref, KeyEquality *equality, Oid child_owner,
 	/* recorded keys of the same hashes: pending ones first */
 	args[0] = Int64GetDatum(ref->id);
 	args[1] = PointerGetDatum(construct_array(hashes, n, INT4OID, 4, true, TYPALIGN_INT));
-	(void) ri_exec_as_owner(&plans[0],
-							"SELECT true, ctid, key_hash, key FROM ri_policy._pending"
-							" WHERE reference = $1 AND key_hash = ANY ($2)"
-							" UNION ALL"
-							" SELECT false, ctid, key_hash, key FROM ri_policy._violation"
-							" WHERE reference = $1 AND key_hash = ANY ($2)"
-							" ORDER BY 1 DESC",
-							2, find_types, args, NULL, false);
+	(void) ri_exec_as_owner_opts(&plans[0], 0,
+								 "SELECT true, ctid, key_hash, key FROM ri_policy._pending"
+								 " WHERE reference = $1 AND key_hash = ANY ($2)"
+								 " UNION ALL"
+								 " SELECT false, ctid, key_hash, key FROM ri_policy._violation"
+								 " WHERE reference = $1 AND key_hash = ANY ($2)"
+								 " ORDER BY 1 DESC",
+								 2, find_types, args, NULL, false);
 	ncand = SPI_processed;
 	pending = palloc((ncand + 1) * sizeof(bool));
 	tids = palloc((ncand + 1) * sizeof(ItemPointerData));
@@ -356,17 +357,18 @@ pending_add_compared(RiReference *ref, KeyEquality *equality, Oid child_owner,
 	args[5] = PointerGetDatum(construct_array(ins_hash, nins, INT4OID, 4, true, TYPALIGN_INT));
 	args[6] = PointerGetDatum(construct_array(ins_rows, nins, INT8OID, 8, FLOAT8PASSBYVAL,
 											  TYPALIGN_DOUBLE));
-	(void) ri_exec_as_owner(&plans[1],
-							"WITH u AS (UPDATE ri_policy._pending p"
-							"              SET child_rows = p.child_rows + x.n"
-							"             FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3),"
-							"                             pg_catalog.unnest($4)) AS x(t, h, n)"
-							"            WHERE p.ctid = x.t AND p.reference = $1 AND p.key_hash = x.h)"
-							" INSERT INTO ri_policy._pending (reference, key, key_hash, child_rows)"
-							" SELECT $1, k, h, n"
-							"   FROM ROWS FROM (pg_catalog.unnest($5), pg_catalog.unnest($6),"
-							"                   pg_catalog.unnest($7)) AS i(k, h, n)",
-							7, write_types, args, NULL, false);
+	(void) ri_exec_as_owner_opts(&plans[1], CURSOR_OPT_CUSTOM_PLAN,
+								 "WITH u AS (UPDATE ri_policy._pending p"
+								 "              SET child_rows = p.child_rows + x.n"
+								 "             FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3),"
+								 "                             pg_catalog.unnest($4)) AS x(t, h, n)"
+								 "            WHERE p.ctid = x.t AND p.reference = $1 AND p.key_hash = x.h)"
+								 " INSERT INTO ri_policy._pending (reference, key, key_hash, child_rows)"
+								 " SELECT $1, k, h, n"
+								 "   FROM ROWS FROM (pg_catalog.unnest($5), pg_catalog.unnest($6),"
+								 "                   pg_catalog.unnest($7)) AS i(k, h, n)",
+								 7, write_types, args, NULL, false);
+	return nins;
 }
 
 /*
@@ -374,86 +376,29 @@ pending_add_compared(RiReference *ref, KeyEquality *equality, Oid child_owner,
  * distinct keys (by "equality", with their keyeq_hash() in key->hash), of
  * key->rows rows each, and their jsonb forms.  A key equal to one already
  * pending adds its rows to it; one equal to a recorded violation is
- * recorded in that violation's form; any other is new.
+ * recorded in that violation's form; any other is new.  Returns the number
+ * of keys that are new to the pending results.
  *
- * Most keys are settled by one statement: where the jsonb forms tell the
- * key values apart (keyeq_json_faithful), a pending key of the same hash
- * and an equal jsonb form is the same key, and a key whose hash no pending
- * key has, and no violation but one of an equal jsonb form, is new.  The
- * others (a hash shared with a key of another jsonb form: a case variant,
- * or a collision) are compared by the child type's equality, reading the
- * recorded keys back as "child_owner".  Writes as the extension's owner,
- * with plans[] (RI_PENDING_PLANS of them) kept for the next batch.
+ * The recorded keys of the batch's hashes are read in one statement (an
+ * index scan by (reference, key_hash)) and matched here: where the jsonb
+ * forms tell the key values apart (keyeq_json_faithful), a key with the
+ * same jsonb bytes is the same key; the others (a hash shared with a key of
+ * another jsonb form: a case variant, or a collision) are compared by the
+ * child type's equality, reading the recorded keys back as "child_owner".
+ * One more statement writes the outcome, updating pending keys by TID.
+ * Both are planned for each batch (ri_exec_as_owner_opts): a plan kept from
+ * the first batch, when _pending was empty, would read the whole table at
+ * every later batch, a cost growing with the orphans found.  Writes as the
+ * extension's owner, with plans[] (RI_PENDING_PLANS of them) kept for the
+ * next batch.
  */
-void
+int
 ri_pending_add(RiReference *ref, KeyEquality *equality, Oid child_owner,
 			   ChildKey **keys, Datum *json, int n, SPIPlanPtr *plans)
 {
-	ChildKey  **rest;
-	Datum	   *rest_json;
-	int			nrest = 0;
-
 	if (n == 0)
-		return;
-	rest = palloc(n * sizeof(ChildKey *));
-	rest_json = palloc(n * sizeof(Datum));
-	if (!keyeq_json_faithful(equality))
-	{
-		memcpy(rest, keys, n * sizeof(ChildKey *));
-		memcpy(rest_json, json, n * sizeof(Datum));
-		nrest = n;
-	}
-	else
-	{
-		Datum		args[4];
-		Oid			types[4] = {INT8OID, JSONBARRAYOID, INT4ARRAYOID, INT8ARRAYOID};
-		Datum	   *hashes = palloc(n * sizeof(Datum));
-		Datum	   *rows = palloc(n * sizeof(Datum));
-
-		for (int k = 0; k < n; k++)
-		{
-			hashes[k] = Int32GetDatum((int32) keys[k]->hash);
-			rows[k] = Int64GetDatum(keys[k]->rows);
-		}
-		args[0] = Int64GetDatum(ref->id);
-		args[1] = PointerGetDatum(construct_array(json, n, JSONBOID, -1, false, TYPALIGN_INT));
-		args[2] = PointerGetDatum(construct_array(hashes, n, INT4OID, 4, true, TYPALIGN_INT));
-		args[3] = PointerGetDatum(construct_array(rows, n, INT8OID, 8, FLOAT8PASSBYVAL,
-												  TYPALIGN_DOUBLE));
-		/* each lookup is an index probe (LATERAL), each update a TID probe */
-		(void) ri_exec_as_owner(&plans[2],
-								"WITH b AS (SELECT b.k, b.h, b.n, b.i, s.t AS same, p.x AS pending,"
-								"                  o.x AS other"
-								"             FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3),"
-								"                             pg_catalog.unnest($4)) WITH ORDINALITY AS b(k, h, n, i)"
-								"             LEFT JOIN LATERAL (SELECT p.ctid AS t FROM ri_policy._pending p"
-								"                                 WHERE p.reference = $1 AND p.key_hash = b.h"
-								"                                   AND p.key = b.k LIMIT 1) s ON true"
-								"             LEFT JOIN LATERAL (SELECT true AS x FROM ri_policy._pending p"
-								"                                 WHERE p.reference = $1 AND p.key_hash = b.h"
-								"                                 LIMIT 1) p ON true"
-								"             LEFT JOIN LATERAL (SELECT true AS x FROM ri_policy._violation v"
-								"                                 WHERE v.reference = $1 AND v.key_hash = b.h"
-								"                                   AND v.key <> b.k LIMIT 1) o ON true),"
-								" u AS (UPDATE ri_policy._pending p SET child_rows = p.child_rows + b.n"
-								"         FROM b WHERE p.ctid = b.same),"
-								" i AS (INSERT INTO ri_policy._pending (reference, key, key_hash, child_rows)"
-								"       SELECT $1, b.k, b.h, b.n FROM b WHERE b.pending IS NULL AND b.other IS NULL)"
-								" SELECT b.i FROM b WHERE b.same IS NULL AND (b.pending OR b.other)",
-								4, types, args, NULL, false);
-		for (uint64 r = 0; r < SPI_processed; r++)
-		{
-			bool		isnull;
-			int64		i = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r],
-														SPI_tuptable->tupdesc, 1, &isnull));
-
-			rest[nrest] = keys[i - 1];
-			rest_json[nrest++] = json[i - 1];
-		}
-		SPI_freetuptable(SPI_tuptable);
-	}
-	if (nrest > 0)
-		pending_add_compared(ref, equality, child_owner, rest, rest_json, nrest, plans);
+		return 0;
+	return pending_add_compared(ref, equality, child_owner, keys, json, n, plans);
 }
 
 /*
