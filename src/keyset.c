@@ -363,9 +363,6 @@ keyset_complete(ParentKeySet *set)
 bool
 keyset_contains(ParentKeySet *set, Datum *child_values)
 {
-	uint32		hash = 0;
-	uint64		mask = set->capacity - 1;
-
 	if (set->bitmap != NULL)
 	{
 		int64		v = integer_value(set->child_type, child_values[0]);
@@ -376,13 +373,58 @@ keyset_contains(ParentKeySet *set, Datum *child_values)
 		bit = (uint64) (v - set->min);
 		return (set->bitmap[bit / 64] & (UINT64CONST(1) << (bit % 64))) != 0;
 	}
+	return keyset_contains_hashed(set, child_values,
+								  keyset_child_hash(set, child_values));
+}
+
+/*
+ * Is the set a hash table, whose probes are worth pipelining (see
+ * keyset_prefetch())?  A bitmap is probed within a few cache lines.
+ */
+bool
+keyset_hashed(ParentKeySet *set)
+{
+	return set->bitmap == NULL;
+}
+
+/* The hash of child values (no NULLs) as the set's hash table knows it. */
+uint32
+keyset_child_hash(ParentKeySet *set, Datum *child_values)
+{
+	uint32		hash = 0;
 
 	for (int i = 0; i < set->nkeys; i++)
 		hash = hash_combine(hash,
 							DatumGetUInt32(FunctionCall1Coll(&set->child_hash[i],
 															 set->collations[i],
 															 child_values[i])));
+	return hash;
+}
 
+/*
+ * Start loading the slot where a probe of this hash begins.  A table of
+ * many keys outgrows the CPU's caches, and a probe then waits for memory
+ * almost all its time; a caller that hashes several keys first and probes
+ * them after lets those waits overlap.
+ */
+void
+keyset_prefetch(ParentKeySet *set, uint32 hash)
+{
+#if defined(__GNUC__) || defined(__clang__)
+	__builtin_prefetch(SLOT(set, hash & (set->capacity - 1)));
+#endif
+}
+
+/*
+ * keyset_contains() of a hash table, given the values' hash
+ * (keyset_child_hash()).
+ */
+bool
+keyset_contains_hashed(ParentKeySet *set, Datum *child_values, uint32 hash)
+{
+	uint64		mask = set->capacity - 1;
+
+	Assert(set->bitmap == NULL);
 	for (uint64 b = hash & mask;; b = (b + 1) & mask)
 	{
 		KeySlot    *slot = SLOT(set, b);

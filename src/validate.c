@@ -563,6 +563,72 @@ start_xacts_running(Validator *v)
  */
 
 /*
+ * Probes of the parent key set in flight.  A hash table of many keys
+ * outgrows the CPU's caches, so each probe waits for memory: the keys of a
+ * page's rows are hashed and their slots prefetched PROBES_AHEAD rows ahead
+ * of the probes, so that those waits overlap (keyset_prefetch()).  The
+ * values of by-reference types point into the page, which stays pinned
+ * (probes->buffer) until its rows' probes are done: they end before the
+ * next page's rows are looked at.  The probes are the ones a row at a time
+ * would make, in the same order, so the batch's keys are the same.
+ */
+#define PROBES_AHEAD 16
+
+typedef struct Probes
+{
+	int			first;			/* oldest in the ring */
+	int			count;
+	Buffer		buffer;			/* pinned while count > 0, or invalid */
+	uint32		hash[PROBES_AHEAD];
+	Datum		values[PROBES_AHEAD][INDEX_MAX_KEYS];
+} Probes;
+
+/* Make the oldest probe: its key goes to the batch's suspects if missing. */
+static void
+probe_oldest(Validator *v, Probes *probes, ChildKeyGroup *group)
+{
+	static const bool nonulls[INDEX_MAX_KEYS] = {0};
+	int			i = probes->first;
+
+	if (!keyset_contains_hashed(v->set, probes->values[i], probes->hash[i]))
+		childkeys_add(group, probes->values[i], (bool *) nonulls, 1, true);
+	probes->first = (i + 1) % PROBES_AHEAD;
+	probes->count--;
+}
+
+/* Make every probe in flight, and unpin their page. */
+static void
+probes_finish(Validator *v, Probes *probes, ChildKeyGroup *group)
+{
+	while (probes->count > 0)
+		probe_oldest(v, probes, group);
+	if (BufferIsValid(probes->buffer))
+		ReleaseBuffer(probes->buffer);
+	probes->buffer = InvalidBuffer;
+}
+
+/* Queue the probe of a row's key (no NULLs), read from a heap slot. */
+static void
+probe_add(Validator *v, Probes *probes, ChildKeyGroup *group,
+		  TupleTableSlot *slot, Datum *values)
+{
+	int			i;
+
+	if (probes->count == PROBES_AHEAD)
+		probe_oldest(v, probes, group);
+	if (!BufferIsValid(probes->buffer))
+	{
+		probes->buffer = ((BufferHeapTupleTableSlot *) slot)->buffer;
+		IncrBufferRefCount(probes->buffer);
+	}
+	i = (probes->first + probes->count) % PROBES_AHEAD;
+	memcpy(probes->values[i], values, v->ref->nkeys * sizeof(Datum));
+	probes->hash[i] = keyset_child_hash(v->set, values);
+	keyset_prefetch(v->set, probes->hash[i]);
+	probes->count++;
+}
+
+/*
  * Read the blocks of one child table from "start", until at least
  * batch_size rows have been read and a block ends, or the table ends.
  * Returns the distinct keys that are orphans; sets *next to the block to
@@ -596,6 +662,8 @@ read_batch(Validator *v, Oid leaf, BlockNumber start, BlockNumber *next)
 	Snapshot	snapshot = v->snapshot ? v->snapshot : GetActiveSnapshot();
 	SnapshotData dirty;
 	bool		filter;
+	bool		pipelined;
+	Probes		probes;
 
 	*next = InvalidBlockNumber;
 	v->batch_rows = 0;
@@ -651,6 +719,11 @@ read_batch(Validator *v, Oid leaf, BlockNumber start, BlockNumber *next)
 	ri_become(v->scan_user, RI_OWNER_CONTEXT, &saved);
 	scan = compat_beginscan_blocks(rel, snapshot, start, nblocks);
 	slot = table_slot_create(rel, NULL);
+	pipelined = v->set != NULL && keyset_hashed(v->set) &&
+		slot->tts_ops == &TTSOpsBufferHeapTuple;
+	probes.first = 0;
+	probes.count = 0;
+	probes.buffer = InvalidBuffer;
 
 	while (compat_scan_getnextslot_blocks(scan, slot))
 	{
@@ -661,6 +734,8 @@ read_batch(Validator *v, Oid leaf, BlockNumber start, BlockNumber *next)
 
 		if (block != curblock)
 		{
+			if (pipelined)
+				probes_finish(v, &probes, group);
 			if (v->batch_rows >= (uint64) v->batch_size)
 			{
 				*next = block;
@@ -717,10 +792,17 @@ read_batch(Validator *v, Oid leaf, BlockNumber start, BlockNumber *next)
 			key->orphan = true;
 			continue;
 		}
+		if (pipelined)
+		{
+			probe_add(v, &probes, group, slot, values);
+			continue;
+		}
 		if (v->set != NULL && keyset_contains(v->set, values))
 			continue;
 		childkeys_add(group, values, isnull, 1, true);
 	}
+	if (pipelined)
+		probes_finish(v, &probes, group);
 	ExecDropSingleTupleTableSlot(slot);
 	table_endscan(scan);
 	ri_restore(&saved);
