@@ -22,7 +22,7 @@ extern bool keyset_supported(RiReference *ref);
 extern ParentKeySet *keyset_create(RiReference *ref, MemoryContext parent,
 								   Size limit);
 extern bool keyset_add(ParentKeySet *set, Datum *values);
-extern void keyset_complete(ParentKeySet *set);
+extern bool keyset_complete(ParentKeySet *set);
 extern bool keyset_contains(ParentKeySet *set, Datum *child_values);
 extern bool keyset_hashed(ParentKeySet *set);
 extern uint32 keyset_child_hash(ParentKeySet *set, Datum *child_values);

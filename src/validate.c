@@ -266,11 +266,11 @@ build_parent_set(Validator *v)
 		if (!complete)
 			break;
 	}
+	if (complete)
+		complete = keyset_complete(v->set);
 	ri_restore(&saved);
 
-	if (complete)
-		keyset_complete(v->set);
-	else
+	if (!complete)
 	{
 		ereport(DEBUG1,
 				(errmsg("keys of table \"%s\" exceed maintenance_work_mem, probing its index instead",
