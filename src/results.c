@@ -48,6 +48,7 @@
 #include "utils/datum.h"
 #include "utils/fmgroids.h"
 #include "utils/fmgrprotos.h"
+#include "utils/guc.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -465,12 +466,14 @@ pending_add_compared(RiReference *ref, KeyEquality *equality, Oid child_owner,
 
 	/*
 	 * Each statement runs only when it has rows to write.  The update is
-	 * planned for its TIDs and the table's size then (see ri_pending_add());
-	 * the insert reads only its arguments.
+	 * planned for its TIDs each time; the insert reads only its arguments.
 	 */
 	if (nupd > 0)
 	{
 		Oid			types[3] = {TIDARRAYOID, INT8ARRAYOID, INT8OID};
+		static const char *const no_scans[] = {"enable_seqscan", "enable_indexscan",
+		"enable_bitmapscan"};
+		int			nestlevel;
 
 		args[0] = PointerGetDatum(construct_array(upd_tid, nupd, TIDOID,
 												  sizeof(ItemPointerData),
@@ -478,12 +481,23 @@ pending_add_compared(RiReference *ref, KeyEquality *equality, Oid child_owner,
 		args[1] = PointerGetDatum(construct_array(upd_rows, nupd, INT8OID, 8,
 												  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 		args[2] = Int64GetDatum(ref->id);
+
+		/*
+		 * By TID only: priced as random reads, a few TIDs can look dearer
+		 * than reading a small _pending whole, or all of the reference's
+		 * keys through its index, which grow with the orphans found.
+		 */
+		nestlevel = NewGUCNestLevel();
+		for (int i = 0; i < lengthof(no_scans); i++)
+			(void) set_config_option(no_scans[i], "off", PGC_USERSET, PGC_S_SESSION,
+									 GUC_ACTION_SAVE, true, 0, false);
 		(void) ri_exec_as_owner_opts(&plans[0], CURSOR_OPT_CUSTOM_PLAN,
 									 "UPDATE ri_policy._pending p"
 									 "   SET child_rows = p.child_rows"
 									 "       + ($2)[pg_catalog.array_position($1, p.ctid)]"
 									 " WHERE p.ctid = ANY ($1) AND p.reference = $3",
 									 3, types, args, NULL, false);
+		AtEOXact_GUC(true, nestlevel);
 		if (SPI_processed != (uint64) nupd)
 			elog(ERROR, "pending keys of reference \"%s\" changed while they were updated",
 				 ref->name);
@@ -517,18 +531,18 @@ pending_add_compared(RiReference *ref, KeyEquality *equality, Oid child_owner,
  * recorded in that violation's form; any other is new.  Returns the number
  * of keys that are new to the pending results.
  *
- * The recorded keys of the batch's hashes are read in one statement (an
- * index scan by (reference, key_hash)) and matched here: where the jsonb
- * forms tell the key values apart (keyeq_json_faithful), a key with the
- * same jsonb bytes is the same key; the others (a hash shared with a key of
- * another jsonb form: a case variant, or a collision) are compared by the
- * child type's equality, reading the recorded keys back as "child_owner".
- * One more statement writes the outcome, updating pending keys by TID.
- * Both are planned for each batch (ri_exec_as_owner_opts): a plan kept from
- * the first batch, when _pending was empty, would read the whole table at
- * every later batch, a cost growing with the orphans found.  Writes as the
- * extension's owner, with plans[] (RI_PENDING_PLANS of them) kept for the
- * next batch.
+ * The recorded keys of the batch's hashes are read through the
+ * (reference, key_hash) indexes (read_candidates()) and matched here: where
+ * the jsonb forms tell the key values apart (keyeq_json_faithful), a key
+ * with the same jsonb bytes is the same key; the others (a hash shared with
+ * a key of another jsonb form: a case variant, or a collision) are compared
+ * by the child type's equality, reading the recorded keys back as
+ * "child_owner".  Then the matched pending keys are updated by TID, and the
+ * new ones inserted.  What a batch costs thus depends on its own keys, not
+ * on the keys found so far: a query plan kept from the first batch, when
+ * _pending was empty, read the whole table at every later batch.  Writes as
+ * the extension's owner, with plans[] (RI_PENDING_PLANS of them) kept for
+ * the next batch.
  */
 int
 ri_pending_add(RiReference *ref, KeyEquality *equality, Oid child_owner,
