@@ -1263,11 +1263,19 @@ finish_run(Validator *v)
 {
 	Datum		arg = Int64GetDatum(v->ref->id);
 	Oid			argtype = INT8OID;
+	int			nestlevel;
 
 	/*
 	 * A pending key is a recorded one when their jsonb forms are equal: a
-	 * key already recorded went to _pending in its recorded form.
+	 * key already recorded went to _pending in its recorded form.  The
+	 * pending and recorded keys are joined by hash, never in nested loops:
+	 * the tables' statistics are usually those of before the pass (the
+	 * pass's own keys came since), and a nested loop over thousands of keys
+	 * on each side took seconds to minutes.
 	 */
+	nestlevel = NewGUCNestLevel();
+	(void) set_config_option("enable_nestloop", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
 	exec_owner(v, NULL,
 			   "WITH p AS (SELECT key, key_hash, child_rows FROM ri_policy._pending"
 			   "            WHERE reference = $1),"
@@ -1288,6 +1296,7 @@ finish_run(Validator *v)
 			   "                               AND v.key = p.key))"
 			   " DELETE FROM ri_policy._pending WHERE reference = $1",
 			   1, &argtype, &arg);
+	AtEOXact_GUC(true, nestlevel);
 	exec_owner(v, NULL,
 			   "UPDATE ri_policy._progress"
 			   "   SET status = 'done', finished_at = pg_catalog.clock_timestamp(),"
