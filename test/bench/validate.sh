@@ -25,7 +25,8 @@
 # t(anti-join) / t(validate) (target >= 0.8, aim >= 2).
 #
 # Then, for each key type of BENCH_KEY_TYPES (default: uuid, text of 15 to
-# 40 characters, and a two-column (int, text) key) and each orphan rate of
+# 40 characters, and a two-column (int, text) key; set but empty: none)
+# and each orphan rate of
 # BENCH_ORPHAN_PERCENTS (default: 0.1 and 1 percent of the child's rows, of
 # 997 and 9,973 distinct keys), a child of BENCH_KEYS_CHILD_ROWS rows
 # (default BENCH_CHILD_ROWS) referencing a parent of BENCH_PARENT_ROWS keys:
@@ -153,7 +154,7 @@ mem_small=$1
 # Other key types: uuid, text, (int, text).  parent_<type> holds the keys
 # of 1 .. parent_rows; a child row g references key g % parent_rows + 1, or
 # (one in 1/percent) an orphaned key of g % <distinct>.
-key_types=${BENCH_KEY_TYPES:-uuid text int_text}
+key_types=${BENCH_KEY_TYPES-uuid text int_text}
 orphan_percents=${BENCH_ORPHAN_PERCENTS:-0.1 1}
 keys_rows=${BENCH_KEYS_CHILD_ROWS:-$child_rows}
 keys_rounds=${BENCH_KEYS_ROUNDS:-3}
