@@ -89,14 +89,20 @@ struct ParentKeySet
 
 	/*
 	 * One integer column compared with integer equality (the common case
-	 * of a serial key): once complete, the set may become a bitmap over
-	 * [min, max], probed without hashing and within a few cache lines.
+	 * of a serial key): its values are gathered in an array, and once
+	 * complete the set becomes a bitmap over [min, max], probed without
+	 * hashing and within a few cache lines, when that range is dense enough,
+	 * or else the hash table, sized once.  (Growing the table as keys came
+	 * held two tables at once, six times the array's memory, only to throw
+	 * them away for a bitmap.)
 	 */
 	bool		integer_key;
 	Oid			parent_type;
 	Oid			child_type;
 	int64		min;
 	int64		max;
+	int64	   *ints;			/* while integer keys are added */
+	uint64		maxints;
 	uint64	   *bitmap;
 };
 
@@ -226,9 +232,30 @@ keyset_create(RiReference *ref, MemoryContext parent, Size limit)
 	set->min = PG_INT64_MAX;
 	set->max = PG_INT64_MIN;
 	set->slot_size = MAXALIGN(offsetof(KeySlot, values) + ref->nkeys * sizeof(Datum));
+	if (set->integer_key)
+	{
+		set->maxints = 1024;
+		set->ints = MemoryContextAlloc(cxt, set->maxints * sizeof(int64));
+		return set;
+	}
 	set->capacity = 1024;
 	set->slots = MemoryContextAllocZero(cxt, set->capacity * set->slot_size);
 	return set;
+}
+
+/* The Datum of an int2, int4 or int8 type for an int64 value of it. */
+static inline Datum
+integer_datum(Oid type, int64 value)
+{
+	switch (type)
+	{
+		case INT2OID:
+			return Int16GetDatum((int16) value);
+		case INT4OID:
+			return Int32GetDatum((int32) value);
+		default:
+			return Int64GetDatum(value);
+	}
 }
 
 /* Put a slot's contents at its place in a table of the given capacity. */
@@ -287,6 +314,24 @@ keyset_add(ParentKeySet *set, Datum *values)
 	uint32		hash = 0;
 	MemoryContext oldcxt;
 
+	if (set->integer_key)
+	{
+		int64		v = integer_value(set->parent_type, values[0]);
+
+		if (set->count == set->maxints)
+		{
+			if (MemoryContextMemAllocated(set->cxt, true) +
+				set->maxints * 2 * sizeof(int64) > set->limit)
+				return false;
+			set->maxints *= 2;
+			set->ints = repalloc_huge(set->ints, set->maxints * sizeof(int64));
+		}
+		set->ints[set->count++] = v;
+		set->min = Min(set->min, v);
+		set->max = Max(set->max, v);
+		return true;
+	}
+
 	if ((set->count + 1) * 2 > set->capacity && !keyset_grow(set))
 		return false;
 	if ((set->count & 1023) == 0 &&
@@ -310,51 +355,69 @@ keyset_add(ParentKeySet *set, Datum *values)
 	slot->used = true;
 	keyset_place(set, set->slots, set->capacity, slot);
 	set->count++;
-	if (set->integer_key)
-	{
-		int64		v = integer_value(set->parent_type, values[0]);
-
-		set->min = Min(set->min, v);
-		set->max = Max(set->max, v);
-	}
 	return true;
 }
 
 /*
- * All keys are in.  For an integer key whose values are dense enough (at
- * least one in 64 of [min, max] used, or a bitmap under 1MB) and whose
- * bitmap fits the memory limit, switch to the bitmap.
+ * All keys are in.  An integer key becomes a bitmap when its values are
+ * dense enough (at least one in 64 of [min, max] used, or a bitmap under
+ * 1MB) and the bitmap fits the memory limit; otherwise its values go into
+ * the hash table.  Returns false if that would exceed the memory limit.
  */
-void
+bool
 keyset_complete(ParentKeySet *set)
 {
 	uint64		span;
 	Size		bytes;
+	uint64		capacity = 1024;
 
-	if (!set->integer_key || set->count == 0)
-		return;
-	span = (uint64) (set->max - set->min) + 1;
-	if (span == 0 || span / 64 > Max(set->count, 8 * 1024 * 1024 / 64))
-		return;
-	bytes = ((span + 63) / 64) * sizeof(uint64);
-	if (MemoryContextMemAllocated(set->cxt, true) + bytes > set->limit)
-		return;
+	if (!set->integer_key)
+		return true;
 
-	set->bitmap = MemoryContextAllocExtended(set->cxt, bytes,
-											 MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
-	for (uint64 i = 0; i < set->capacity; i++)
+	span = set->count > 0 ? (uint64) set->max - (uint64) set->min + 1 : 0;
+	if (span != 0 && span / 64 <= Max(set->count, 8 * 1024 * 1024 / 64))
 	{
-		KeySlot    *slot = SLOT(set, i);
-
-		if (slot->used)
+		bytes = ((span + 63) / 64) * sizeof(uint64);
+		if (MemoryContextMemAllocated(set->cxt, true) + bytes <= set->limit)
 		{
-			uint64		bit = (uint64) (integer_value(set->parent_type, slot->values[0]) - set->min);
+			set->bitmap = MemoryContextAllocExtended(set->cxt, bytes,
+													 MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+			for (uint64 i = 0; i < set->count; i++)
+			{
+				uint64		bit = (uint64) (set->ints[i] - set->min);
 
-			set->bitmap[bit / 64] |= UINT64CONST(1) << (bit % 64);
+				set->bitmap[bit / 64] |= UINT64CONST(1) << (bit % 64);
+			}
+			pfree(set->ints);
+			set->ints = NULL;
+			return true;
 		}
 	}
-	pfree(set->slots);
-	set->slots = NULL;
+
+	/* the hash table, at most half full */
+	while (capacity < set->count * 2)
+		capacity *= 2;
+	if (MemoryContextMemAllocated(set->cxt, true) + capacity * set->slot_size > set->limit)
+		return false;
+	set->capacity = capacity;
+	set->slots = MemoryContextAllocExtended(set->cxt, capacity * set->slot_size,
+											MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	for (uint64 i = 0; i < set->count; i++)
+	{
+		char		buf[offsetof(KeySlot, values) + sizeof(Datum)];
+		KeySlot    *slot = (KeySlot *) buf;
+		Datum		value = integer_datum(set->parent_type, set->ints[i]);
+
+		slot->values[0] = value;
+		slot->hash = hash_combine(0, DatumGetUInt32(FunctionCall1Coll(&set->parent_hash[0],
+																	  set->collations[0],
+																	  value)));
+		slot->used = true;
+		keyset_place(set, set->slots, set->capacity, slot);
+	}
+	pfree(set->ints);
+	set->ints = NULL;
+	return true;
 }
 
 /*
@@ -363,9 +426,6 @@ keyset_complete(ParentKeySet *set)
 bool
 keyset_contains(ParentKeySet *set, Datum *child_values)
 {
-	uint32		hash = 0;
-	uint64		mask = set->capacity - 1;
-
 	if (set->bitmap != NULL)
 	{
 		int64		v = integer_value(set->child_type, child_values[0]);
@@ -376,13 +436,58 @@ keyset_contains(ParentKeySet *set, Datum *child_values)
 		bit = (uint64) (v - set->min);
 		return (set->bitmap[bit / 64] & (UINT64CONST(1) << (bit % 64))) != 0;
 	}
+	return keyset_contains_hashed(set, child_values,
+								  keyset_child_hash(set, child_values));
+}
+
+/*
+ * Is the set a hash table, whose probes are worth pipelining (see
+ * keyset_prefetch())?  A bitmap is probed within a few cache lines.
+ */
+bool
+keyset_hashed(ParentKeySet *set)
+{
+	return set->bitmap == NULL;
+}
+
+/* The hash of child values (no NULLs) as the set's hash table knows it. */
+uint32
+keyset_child_hash(ParentKeySet *set, Datum *child_values)
+{
+	uint32		hash = 0;
 
 	for (int i = 0; i < set->nkeys; i++)
 		hash = hash_combine(hash,
 							DatumGetUInt32(FunctionCall1Coll(&set->child_hash[i],
 															 set->collations[i],
 															 child_values[i])));
+	return hash;
+}
 
+/*
+ * Start loading the slot where a probe of this hash begins.  A table of
+ * many keys outgrows the CPU's caches, and a probe then waits for memory
+ * almost all its time; a caller that hashes several keys first and probes
+ * them after lets those waits overlap.
+ */
+void
+keyset_prefetch(ParentKeySet *set, uint32 hash)
+{
+#if defined(__GNUC__) || defined(__clang__)
+	__builtin_prefetch(SLOT(set, hash & (set->capacity - 1)));
+#endif
+}
+
+/*
+ * keyset_contains() of a hash table, given the values' hash
+ * (keyset_child_hash()).
+ */
+bool
+keyset_contains_hashed(ParentKeySet *set, Datum *child_values, uint32 hash)
+{
+	uint64		mask = set->capacity - 1;
+
+	Assert(set->bitmap == NULL);
 	for (uint64 b = hash & mask;; b = (b + 1) & mask)
 	{
 		KeySlot    *slot = SLOT(set, b);

@@ -22,8 +22,13 @@ extern bool keyset_supported(RiReference *ref);
 extern ParentKeySet *keyset_create(RiReference *ref, MemoryContext parent,
 								   Size limit);
 extern bool keyset_add(ParentKeySet *set, Datum *values);
-extern void keyset_complete(ParentKeySet *set);
+extern bool keyset_complete(ParentKeySet *set);
 extern bool keyset_contains(ParentKeySet *set, Datum *child_values);
+extern bool keyset_hashed(ParentKeySet *set);
+extern uint32 keyset_child_hash(ParentKeySet *set, Datum *child_values);
+extern void keyset_prefetch(ParentKeySet *set, uint32 hash);
+extern bool keyset_contains_hashed(ParentKeySet *set, Datum *child_values,
+								   uint32 hash);
 extern uint64 keyset_count(ParentKeySet *set);
 
 /* How a reference's child keys compare: as GROUP BY compares them. */

@@ -59,6 +59,10 @@ extern Oid	ri_extension_owner(void);
 extern int	ri_exec_as_owner(SPIPlanPtr *plan, const char *sql, int nargs,
 							 Oid *argtypes, Datum *values, const char *nulls,
 							 bool read_only);
+extern int	ri_exec_as_owner_opts(SPIPlanPtr *plan, int cursor_options,
+								  const char *sql, int nargs, Oid *argtypes,
+								  Datum *values, const char *nulls,
+								  bool read_only);
 extern void ri_follow_rename(Node *parsetree);
 extern void ri_reference_operators(RiReference *ref, Oid *operators);
 extern bool ri_registry_exists(void);

@@ -165,6 +165,21 @@ int
 ri_exec_as_owner(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes,
 				 Datum *values, const char *nulls, bool read_only)
 {
+	return ri_exec_as_owner_opts(plan, 0, sql, nargs, argtypes, values, nulls,
+								 read_only);
+}
+
+/*
+ * The same, the plan prepared with these cursor options: with
+ * CURSOR_OPT_CUSTOM_PLAN, a kept statement is planned for each call's
+ * values and the tables' sizes then, so that a plan made while a table was
+ * empty does not scan it whole once it has grown.
+ */
+int
+ri_exec_as_owner_opts(SPIPlanPtr *plan, int cursor_options, const char *sql,
+					  int nargs, Oid *argtypes, Datum *values,
+					  const char *nulls, bool read_only)
+{
 	RiUserState saved;
 	int			rc;
 	int			nestlevel;
@@ -177,7 +192,7 @@ ri_exec_as_owner(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes,
 	{
 		if (*plan == NULL)
 		{
-			*plan = SPI_prepare(sql, nargs, argtypes);
+			*plan = SPI_prepare_cursor(sql, nargs, argtypes, cursor_options);
 			if (*plan == NULL)
 				elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
 			SPI_keepplan(*plan);

@@ -34,16 +34,25 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
+#include "utils/fmgroids.h"
 #include "utils/fmgrprotos.h"
+#include "utils/guc.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 
 #include "compare.h"
 #include "results.h"
@@ -146,26 +155,135 @@ candidate_cmp(const void *a, const void *b)
 	return x->index - y->index;
 }
 
+/* The recorded keys of some hashes */
+typedef struct Candidates
+{
+	uint64		count;
+	uint64		max;
+	bool	   *pending;		/* in _pending, else in _violation */
+	ItemPointerData *tids;
+	int32	   *hash;
+	Datum	   *key;			/* jsonb, detoasted */
+} Candidates;
+
+static int
+int32_cmp(const void *a, const void *b)
+{
+	int32		x = *(const int32 *) a;
+	int32		y = *(const int32 *) b;
+
+	return x < y ? -1 : x > y ? 1 : 0;
+}
+
 /*
- * Add keys to the pending results by comparing them with the recorded keys
- * of the same hashes, as described at ri_pending_add().
+ * Read the recorded keys of a reference whose key_hash is one of n hashes
+ * (Int32 Datums), pending ones first: a probe of the (reference, key_hash)
+ * index of _pending, then of _violation, per distinct hash.  Read here
+ * rather than by a query, whose plan could scan a table whole (a plan kept
+ * from when _pending was empty) at every batch.  With the snapshot a
+ * statement would have, seeing this transaction's earlier writes.
  */
 static void
+read_candidates(RiReference *ref, Datum *hashes, int n, Candidates *out)
+{
+	static const char *const tables[2] = {"_pending", "_violation"};
+	static const char *const indexes[2] = {"_pending_reference_key_hash_idx",
+	"_violation_reference_key_hash_idx"};
+	Oid			nsp = get_namespace_oid("ri_policy", false);
+	int32	   *distinct = palloc((n + 1) * sizeof(int32));
+	int			ndistinct = 0;
+
+	for (int k = 0; k < n; k++)
+		distinct[k] = DatumGetInt32(hashes[k]);
+	qsort(distinct, n, sizeof(int32), int32_cmp);
+	for (int k = 0; k < n; k++)
+	{
+		if (ndistinct == 0 || distinct[ndistinct - 1] != distinct[k])
+			distinct[ndistinct++] = distinct[k];
+	}
+
+	out->count = 0;
+	out->max = 16;
+	out->pending = palloc(out->max * sizeof(bool));
+	out->tids = palloc(out->max * sizeof(ItemPointerData));
+	out->hash = palloc(out->max * sizeof(int32));
+	out->key = palloc(out->max * sizeof(Datum));
+
+	CommandCounterIncrement();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	UpdateActiveSnapshotCommandId();
+	for (int t = 0; t < lengthof(tables); t++)
+	{
+		Oid			relid = get_relname_relid(tables[t], nsp);
+		Oid			indexid = get_relname_relid(indexes[t], nsp);
+		Relation	rel;
+		AttrNumber	refattr;
+		AttrNumber	hashattr;
+		AttrNumber	keyattr;
+
+		if (!OidIsValid(relid) || !OidIsValid(indexid))
+			elog(ERROR, "table ri_policy.%s or its index is missing", tables[t]);
+		rel = table_open(relid, AccessShareLock);
+		refattr = get_attnum(relid, "reference");
+		hashattr = get_attnum(relid, "key_hash");
+		keyattr = get_attnum(relid, "key");
+		for (int k = 0; k < ndistinct; k++)
+		{
+			ScanKeyData skey[2];
+			SysScanDesc scan;
+			HeapTuple	tup;
+
+			ScanKeyInit(&skey[0], refattr, BTEqualStrategyNumber, F_INT8EQ,
+						Int64GetDatum(ref->id));
+			ScanKeyInit(&skey[1], hashattr, BTEqualStrategyNumber, F_INT4EQ,
+						Int32GetDatum(distinct[k]));
+			scan = systable_beginscan(rel, indexid, true, GetActiveSnapshot(), 2, skey);
+			while (HeapTupleIsValid(tup = systable_getnext(scan)))
+			{
+				bool		isnull;
+				Datum		key = heap_getattr(tup, keyattr, RelationGetDescr(rel), &isnull);
+
+				if (isnull)
+					continue;
+				if (out->count == out->max)
+				{
+					out->max *= 2;
+					out->pending = repalloc(out->pending, out->max * sizeof(bool));
+					out->tids = repalloc(out->tids, out->max * sizeof(ItemPointerData));
+					out->hash = repalloc(out->hash, out->max * sizeof(int32));
+					out->key = repalloc(out->key, out->max * sizeof(Datum));
+				}
+				out->pending[out->count] = (t == 0);
+				ItemPointerCopy(&tup->t_self, &out->tids[out->count]);
+				out->hash[out->count] = distinct[k];
+				out->key[out->count] = PointerGetDatum(PG_DETOAST_DATUM_COPY(key));
+				out->count++;
+			}
+			systable_endscan(scan);
+		}
+		table_close(rel, AccessShareLock);
+	}
+	PopActiveSnapshot();
+}
+
+/*
+ * Add keys to the pending results by comparing them with the recorded keys
+ * of the same hashes, as described at ri_pending_add(); returns the number
+ * of keys new to them.
+ */
+static int
 pending_add_compared(RiReference *ref, KeyEquality *equality, Oid child_owner,
 					 ChildKey **keys, Datum *json, int n, SPIPlanPtr *plans)
 {
 	Datum	   *hashes = palloc((n + 1) * sizeof(Datum));
-	Datum		args[7];
-	Oid			find_types[2] = {INT8OID, INT4ARRAYOID};
-	Oid			write_types[7] = {INT8OID, TIDARRAYOID, INT4ARRAYOID, INT8ARRAYOID,
-								  JSONBARRAYOID, INT4ARRAYOID, INT8ARRAYOID};
+	Datum		args[4];
+	Candidates	found;
 	uint64		ncand;
 	bool	   *pending;
 	ItemPointerData *tids;
 	int32	   *cand_hash;
 	Datum	   *cand_key;
 	Datum	   *upd_tid = palloc((n + 1) * sizeof(Datum));
-	Datum	   *upd_hash = palloc((n + 1) * sizeof(Datum));
 	Datum	   *upd_rows = palloc((n + 1) * sizeof(Datum));
 	Datum	   *ins_key = palloc((n + 1) * sizeof(Datum));
 	Datum	   *ins_hash = palloc((n + 1) * sizeof(Datum));
@@ -177,33 +295,12 @@ pending_add_compared(RiReference *ref, KeyEquality *equality, Oid child_owner,
 		hashes[k] = Int32GetDatum((int32) keys[k]->hash);
 
 	/* recorded keys of the same hashes: pending ones first */
-	args[0] = Int64GetDatum(ref->id);
-	args[1] = PointerGetDatum(construct_array(hashes, n, INT4OID, 4, true, TYPALIGN_INT));
-	(void) ri_exec_as_owner(&plans[0],
-							"SELECT true, ctid, key_hash, key FROM ri_policy._pending"
-							" WHERE reference = $1 AND key_hash = ANY ($2)"
-							" UNION ALL"
-							" SELECT false, ctid, key_hash, key FROM ri_policy._violation"
-							" WHERE reference = $1 AND key_hash = ANY ($2)"
-							" ORDER BY 1 DESC",
-							2, find_types, args, NULL, false);
-	ncand = SPI_processed;
-	pending = palloc((ncand + 1) * sizeof(bool));
-	tids = palloc((ncand + 1) * sizeof(ItemPointerData));
-	cand_hash = palloc((ncand + 1) * sizeof(int32));
-	cand_key = palloc((ncand + 1) * sizeof(Datum));
-	for (uint64 c = 0; c < ncand; c++)
-	{
-		HeapTuple	tup = SPI_tuptable->vals[c];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		bool		isnull;
-
-		pending[c] = DatumGetBool(SPI_getbinval(tup, desc, 1, &isnull));
-		ItemPointerCopy((ItemPointer) DatumGetPointer(SPI_getbinval(tup, desc, 2, &isnull)), &tids[c]);
-		cand_hash[c] = DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull));
-		cand_key[c] = PointerGetDatum(PG_DETOAST_DATUM_COPY(SPI_getbinval(tup, desc, 4, &isnull)));
-	}
-	SPI_freetuptable(SPI_tuptable);
+	read_candidates(ref, hashes, n, &found);
+	ncand = found.count;
+	pending = found.pending;
+	tids = found.tids;
+	cand_hash = found.hash;
+	cand_key = found.key;
 
 	/* which batch key each is, by the child type's equality */
 	{
@@ -214,6 +311,7 @@ pending_add_compared(RiReference *ref, KeyEquality *equality, Oid child_owner,
 		bool	   *parse_key = palloc0((n + 1) * sizeof(bool));
 		bool	   *parse_cand = palloc0((ncand + 1) * sizeof(bool));
 		int		   *parsed = palloc((ncand + 1) * sizeof(int));
+		int		   *written;	/* where each recorded key is written */
 		Datum	   *parse_json = palloc((ncand + 1) * sizeof(Datum));
 		int			nparse = 0;
 		bool		faithful = keyeq_json_faithful(equality);
@@ -329,44 +427,100 @@ pending_add_compared(RiReference *ref, KeyEquality *equality, Oid child_owner,
 			ri_restore(&saved);
 		}
 
+		/*
+		 * Keys that matched one recorded key by its jsonb bytes alone (one
+		 * that cannot be read back) are written as that one key.
+		 */
+		written = palloc((ncand + 1) * sizeof(int));
+		for (uint64 c = 0; c < ncand; c++)
+			written[c] = -1;
 		for (int k = 0; k < n; k++)
 		{
-			if (match[k] >= 0 && pending[match[k]])
+			int			c = match[k];
+
+			if (c >= 0 && written[c] >= 0)
+			{
+				Datum	   *rows = pending[c] ? upd_rows : ins_rows;
+
+				rows[written[c]] = Int64GetDatum(DatumGetInt64(rows[written[c]]) +
+												 keys[k]->rows);
+				continue;
+			}
+			if (c >= 0 && pending[c])
 			{
 				ItemPointer tid = palloc(sizeof(ItemPointerData));
 
-				ItemPointerCopy(&tids[match[k]], tid);
+				ItemPointerCopy(&tids[c], tid);
 				upd_tid[nupd] = PointerGetDatum(tid);
-				upd_hash[nupd] = hashes[k];
+				written[c] = nupd;
 				upd_rows[nupd++] = Int64GetDatum(keys[k]->rows);
 				continue;
 			}
-			ins_key[nins] = match[k] >= 0 ? cand_key[match[k]] : json[k];
+			if (c >= 0)
+				written[c] = nins;
+			ins_key[nins] = c >= 0 ? cand_key[c] : json[k];
 			ins_hash[nins] = hashes[k];
 			ins_rows[nins++] = Int64GetDatum(keys[k]->rows);
 		}
 	}
 
-	args[1] = PointerGetDatum(construct_array(upd_tid, nupd, TIDOID, sizeof(ItemPointerData),
-											  false, TYPALIGN_SHORT));
-	args[2] = PointerGetDatum(construct_array(upd_hash, nupd, INT4OID, 4, true, TYPALIGN_INT));
-	args[3] = PointerGetDatum(construct_array(upd_rows, nupd, INT8OID, 8, FLOAT8PASSBYVAL,
-											  TYPALIGN_DOUBLE));
-	args[4] = PointerGetDatum(construct_array(ins_key, nins, JSONBOID, -1, false, TYPALIGN_INT));
-	args[5] = PointerGetDatum(construct_array(ins_hash, nins, INT4OID, 4, true, TYPALIGN_INT));
-	args[6] = PointerGetDatum(construct_array(ins_rows, nins, INT8OID, 8, FLOAT8PASSBYVAL,
-											  TYPALIGN_DOUBLE));
-	(void) ri_exec_as_owner(&plans[1],
-							"WITH u AS (UPDATE ri_policy._pending p"
-							"              SET child_rows = p.child_rows + x.n"
-							"             FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3),"
-							"                             pg_catalog.unnest($4)) AS x(t, h, n)"
-							"            WHERE p.ctid = x.t AND p.reference = $1 AND p.key_hash = x.h)"
-							" INSERT INTO ri_policy._pending (reference, key, key_hash, child_rows)"
-							" SELECT $1, k, h, n"
-							"   FROM ROWS FROM (pg_catalog.unnest($5), pg_catalog.unnest($6),"
-							"                   pg_catalog.unnest($7)) AS i(k, h, n)",
-							7, write_types, args, NULL, false);
+	/*
+	 * Each statement runs only when it has rows to write.  The update is
+	 * planned for its TIDs each time; the insert reads only its arguments.
+	 */
+	if (nupd > 0)
+	{
+		Oid			types[3] = {TIDARRAYOID, INT8ARRAYOID, INT8OID};
+		static const char *const no_scans[] = {"enable_seqscan", "enable_indexscan",
+		"enable_bitmapscan"};
+		int			nestlevel;
+
+		args[0] = PointerGetDatum(construct_array(upd_tid, nupd, TIDOID,
+												  sizeof(ItemPointerData),
+												  false, TYPALIGN_SHORT));
+		args[1] = PointerGetDatum(construct_array(upd_rows, nupd, INT8OID, 8,
+												  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+		args[2] = Int64GetDatum(ref->id);
+
+		/*
+		 * By TID only: priced as random reads, a few TIDs can look dearer
+		 * than reading a small _pending whole, or all of the reference's
+		 * keys through its index, which grow with the orphans found.
+		 */
+		nestlevel = NewGUCNestLevel();
+		for (int i = 0; i < lengthof(no_scans); i++)
+			(void) set_config_option(no_scans[i], "off", PGC_USERSET, PGC_S_SESSION,
+									 GUC_ACTION_SAVE, true, 0, false);
+		(void) ri_exec_as_owner_opts(&plans[0], CURSOR_OPT_CUSTOM_PLAN,
+									 "UPDATE ri_policy._pending p"
+									 "   SET child_rows = p.child_rows"
+									 "       + ($2)[pg_catalog.array_position($1, p.ctid)]"
+									 " WHERE p.ctid = ANY ($1) AND p.reference = $3",
+									 3, types, args, NULL, false);
+		AtEOXact_GUC(true, nestlevel);
+		if (SPI_processed != (uint64) nupd)
+			elog(ERROR, "pending keys of reference \"%s\" changed while they were updated",
+				 ref->name);
+	}
+	if (nins > 0)
+	{
+		Oid			types[4] = {INT8OID, JSONBARRAYOID, INT4ARRAYOID, INT8ARRAYOID};
+
+		args[0] = Int64GetDatum(ref->id);
+		args[1] = PointerGetDatum(construct_array(ins_key, nins, JSONBOID, -1,
+												  false, TYPALIGN_INT));
+		args[2] = PointerGetDatum(construct_array(ins_hash, nins, INT4OID, 4,
+												  true, TYPALIGN_INT));
+		args[3] = PointerGetDatum(construct_array(ins_rows, nins, INT8OID, 8,
+												  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+		(void) ri_exec_as_owner_opts(&plans[1], 0,
+									 "INSERT INTO ri_policy._pending (reference, key, key_hash, child_rows)"
+									 " SELECT $1, k, h, n"
+									 "   FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3),"
+									 "                   pg_catalog.unnest($4)) AS i(k, h, n)",
+									 4, types, args, NULL, false);
+	}
+	return nins;
 }
 
 /*
@@ -374,86 +528,29 @@ pending_add_compared(RiReference *ref, KeyEquality *equality, Oid child_owner,
  * distinct keys (by "equality", with their keyeq_hash() in key->hash), of
  * key->rows rows each, and their jsonb forms.  A key equal to one already
  * pending adds its rows to it; one equal to a recorded violation is
- * recorded in that violation's form; any other is new.
+ * recorded in that violation's form; any other is new.  Returns the number
+ * of keys that are new to the pending results.
  *
- * Most keys are settled by one statement: where the jsonb forms tell the
- * key values apart (keyeq_json_faithful), a pending key of the same hash
- * and an equal jsonb form is the same key, and a key whose hash no pending
- * key has, and no violation but one of an equal jsonb form, is new.  The
- * others (a hash shared with a key of another jsonb form: a case variant,
- * or a collision) are compared by the child type's equality, reading the
- * recorded keys back as "child_owner".  Writes as the extension's owner,
- * with plans[] (RI_PENDING_PLANS of them) kept for the next batch.
+ * The recorded keys of the batch's hashes are read through the
+ * (reference, key_hash) indexes (read_candidates()) and matched here: where
+ * the jsonb forms tell the key values apart (keyeq_json_faithful), a key
+ * with the same jsonb bytes is the same key; the others (a hash shared with
+ * a key of another jsonb form: a case variant, or a collision) are compared
+ * by the child type's equality, reading the recorded keys back as
+ * "child_owner".  Then the matched pending keys are updated by TID, and the
+ * new ones inserted.  What a batch costs thus depends on its own keys, not
+ * on the keys found so far: a query plan kept from the first batch, when
+ * _pending was empty, read the whole table at every later batch.  Writes as
+ * the extension's owner, with plans[] (RI_PENDING_PLANS of them) kept for
+ * the next batch.
  */
-void
+int
 ri_pending_add(RiReference *ref, KeyEquality *equality, Oid child_owner,
 			   ChildKey **keys, Datum *json, int n, SPIPlanPtr *plans)
 {
-	ChildKey  **rest;
-	Datum	   *rest_json;
-	int			nrest = 0;
-
 	if (n == 0)
-		return;
-	rest = palloc(n * sizeof(ChildKey *));
-	rest_json = palloc(n * sizeof(Datum));
-	if (!keyeq_json_faithful(equality))
-	{
-		memcpy(rest, keys, n * sizeof(ChildKey *));
-		memcpy(rest_json, json, n * sizeof(Datum));
-		nrest = n;
-	}
-	else
-	{
-		Datum		args[4];
-		Oid			types[4] = {INT8OID, JSONBARRAYOID, INT4ARRAYOID, INT8ARRAYOID};
-		Datum	   *hashes = palloc(n * sizeof(Datum));
-		Datum	   *rows = palloc(n * sizeof(Datum));
-
-		for (int k = 0; k < n; k++)
-		{
-			hashes[k] = Int32GetDatum((int32) keys[k]->hash);
-			rows[k] = Int64GetDatum(keys[k]->rows);
-		}
-		args[0] = Int64GetDatum(ref->id);
-		args[1] = PointerGetDatum(construct_array(json, n, JSONBOID, -1, false, TYPALIGN_INT));
-		args[2] = PointerGetDatum(construct_array(hashes, n, INT4OID, 4, true, TYPALIGN_INT));
-		args[3] = PointerGetDatum(construct_array(rows, n, INT8OID, 8, FLOAT8PASSBYVAL,
-												  TYPALIGN_DOUBLE));
-		/* each lookup is an index probe (LATERAL), each update a TID probe */
-		(void) ri_exec_as_owner(&plans[2],
-								"WITH b AS (SELECT b.k, b.h, b.n, b.i, s.t AS same, p.x AS pending,"
-								"                  o.x AS other"
-								"             FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3),"
-								"                             pg_catalog.unnest($4)) WITH ORDINALITY AS b(k, h, n, i)"
-								"             LEFT JOIN LATERAL (SELECT p.ctid AS t FROM ri_policy._pending p"
-								"                                 WHERE p.reference = $1 AND p.key_hash = b.h"
-								"                                   AND p.key = b.k LIMIT 1) s ON true"
-								"             LEFT JOIN LATERAL (SELECT true AS x FROM ri_policy._pending p"
-								"                                 WHERE p.reference = $1 AND p.key_hash = b.h"
-								"                                 LIMIT 1) p ON true"
-								"             LEFT JOIN LATERAL (SELECT true AS x FROM ri_policy._violation v"
-								"                                 WHERE v.reference = $1 AND v.key_hash = b.h"
-								"                                   AND v.key <> b.k LIMIT 1) o ON true),"
-								" u AS (UPDATE ri_policy._pending p SET child_rows = p.child_rows + b.n"
-								"         FROM b WHERE p.ctid = b.same),"
-								" i AS (INSERT INTO ri_policy._pending (reference, key, key_hash, child_rows)"
-								"       SELECT $1, b.k, b.h, b.n FROM b WHERE b.pending IS NULL AND b.other IS NULL)"
-								" SELECT b.i FROM b WHERE b.same IS NULL AND (b.pending OR b.other)",
-								4, types, args, NULL, false);
-		for (uint64 r = 0; r < SPI_processed; r++)
-		{
-			bool		isnull;
-			int64		i = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r],
-														SPI_tuptable->tupdesc, 1, &isnull));
-
-			rest[nrest] = keys[i - 1];
-			rest_json[nrest++] = json[i - 1];
-		}
-		SPI_freetuptable(SPI_tuptable);
-	}
-	if (nrest > 0)
-		pending_add_compared(ref, equality, child_owner, rest, rest_json, nrest, plans);
+		return 0;
+	return pending_add_compared(ref, equality, child_owner, keys, json, n, plans);
 }
 
 /*

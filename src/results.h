@@ -17,11 +17,11 @@
 #include "reference.h"
 
 /* statements that ri_pending_add() keeps */
-#define RI_PENDING_PLANS 3
+#define RI_PENDING_PLANS 2
 
 extern void ri_keys_read(RiReference *ref, Oid child_owner, Datum *keys, int n,
 						 Datum **values, bool **isnull, bool *unreadable);
-extern void ri_pending_add(RiReference *ref, KeyEquality *equality,
+extern int	ri_pending_add(RiReference *ref, KeyEquality *equality,
 						   Oid child_owner, ChildKey **keys, Datum *json,
 						   int n, SPIPlanPtr *plans);
 

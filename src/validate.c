@@ -77,6 +77,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
+#include "utils/guc.h"
 #include "utils/inval.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
@@ -151,6 +152,7 @@ struct Validator
 
 	/* validate(): counters of this batch */
 	uint64		batch_rows;
+	int			batch_new_keys; /* keys new to _pending */
 
 	/* validate(): the key columns as the pass began; has it begun? */
 	RiColumns  *columns;
@@ -273,11 +275,11 @@ build_parent_set(Validator *v)
 		if (!complete)
 			break;
 	}
+	if (complete)
+		complete = keyset_complete(v->set);
 	ri_restore(&saved);
 
-	if (complete)
-		keyset_complete(v->set);
-	else
+	if (!complete)
 	{
 		ereport(DEBUG1,
 				(errmsg("keys of table \"%s\" exceed maintenance_work_mem, probing its index instead",
@@ -570,6 +572,72 @@ start_xacts_running(Validator *v)
  */
 
 /*
+ * Probes of the parent key set in flight.  A hash table of many keys
+ * outgrows the CPU's caches, so each probe waits for memory: the keys of a
+ * page's rows are hashed and their slots prefetched PROBES_AHEAD rows ahead
+ * of the probes, so that those waits overlap (keyset_prefetch()).  The
+ * values of by-reference types point into the page, which stays pinned
+ * (probes->buffer) until its rows' probes are done: they end before the
+ * next page's rows are looked at.  The probes are the ones a row at a time
+ * would make, in the same order, so the batch's keys are the same.
+ */
+#define PROBES_AHEAD 16
+
+typedef struct Probes
+{
+	int			first;			/* oldest in the ring */
+	int			count;
+	Buffer		buffer;			/* pinned while count > 0, or invalid */
+	uint32		hash[PROBES_AHEAD];
+	Datum		values[PROBES_AHEAD][INDEX_MAX_KEYS];
+} Probes;
+
+/* Make the oldest probe: its key goes to the batch's suspects if missing. */
+static void
+probe_oldest(Validator *v, Probes *probes, ChildKeyGroup *group)
+{
+	static const bool nonulls[INDEX_MAX_KEYS] = {0};
+	int			i = probes->first;
+
+	if (!keyset_contains_hashed(v->set, probes->values[i], probes->hash[i]))
+		childkeys_add(group, probes->values[i], (bool *) nonulls, 1, true);
+	probes->first = (i + 1) % PROBES_AHEAD;
+	probes->count--;
+}
+
+/* Make every probe in flight, and unpin their page. */
+static void
+probes_finish(Validator *v, Probes *probes, ChildKeyGroup *group)
+{
+	while (probes->count > 0)
+		probe_oldest(v, probes, group);
+	if (BufferIsValid(probes->buffer))
+		ReleaseBuffer(probes->buffer);
+	probes->buffer = InvalidBuffer;
+}
+
+/* Queue the probe of a row's key (no NULLs), read from a heap slot. */
+static void
+probe_add(Validator *v, Probes *probes, ChildKeyGroup *group,
+		  TupleTableSlot *slot, Datum *values)
+{
+	int			i;
+
+	if (probes->count == PROBES_AHEAD)
+		probe_oldest(v, probes, group);
+	if (!BufferIsValid(probes->buffer))
+	{
+		probes->buffer = ((BufferHeapTupleTableSlot *) slot)->buffer;
+		IncrBufferRefCount(probes->buffer);
+	}
+	i = (probes->first + probes->count) % PROBES_AHEAD;
+	memcpy(probes->values[i], values, v->ref->nkeys * sizeof(Datum));
+	probes->hash[i] = keyset_child_hash(v->set, values);
+	keyset_prefetch(v->set, probes->hash[i]);
+	probes->count++;
+}
+
+/*
  * Read the blocks of one child table from "start", until at least
  * batch_size rows have been read and a block ends, or the table ends.
  * Returns the distinct keys that are orphans; sets *next to the block to
@@ -603,6 +671,8 @@ read_batch(Validator *v, Oid leaf, BlockNumber start, BlockNumber *next)
 	Snapshot	snapshot = v->snapshot ? v->snapshot : GetActiveSnapshot();
 	SnapshotData dirty;
 	bool		filter;
+	bool		pipelined;
+	Probes		probes;
 
 	*next = InvalidBlockNumber;
 	v->batch_rows = 0;
@@ -666,6 +736,11 @@ read_batch(Validator *v, Oid leaf, BlockNumber start, BlockNumber *next)
 	ri_become(v->scan_user, RI_OWNER_CONTEXT, &saved);
 	scan = compat_beginscan_blocks(rel, snapshot, start, nblocks);
 	slot = table_slot_create(rel, NULL);
+	pipelined = v->set != NULL && keyset_hashed(v->set) &&
+		slot->tts_ops == &TTSOpsBufferHeapTuple;
+	probes.first = 0;
+	probes.count = 0;
+	probes.buffer = InvalidBuffer;
 
 	while (compat_scan_getnextslot_blocks(scan, slot))
 	{
@@ -676,6 +751,8 @@ read_batch(Validator *v, Oid leaf, BlockNumber start, BlockNumber *next)
 
 		if (block != curblock)
 		{
+			if (pipelined)
+				probes_finish(v, &probes, group);
 			if (v->batch_rows >= (uint64) v->batch_size)
 			{
 				*next = block;
@@ -732,10 +809,17 @@ read_batch(Validator *v, Oid leaf, BlockNumber start, BlockNumber *next)
 			key->orphan = true;
 			continue;
 		}
+		if (pipelined)
+		{
+			probe_add(v, &probes, group, slot, values);
+			continue;
+		}
 		if (v->set != NULL && keyset_contains(v->set, values))
 			continue;
 		childkeys_add(group, values, isnull, 1, true);
 	}
+	if (pipelined)
+		probes_finish(v, &probes, group);
 	ExecDropSingleTupleTableSlot(slot);
 	table_endscan(scan);
 	ri_restore(&saved);
@@ -965,6 +1049,7 @@ record_orphans(Validator *v, ChildKeyGroup *batch)
 	RiUserState saved;
 	int			nestlevel;
 
+	v->batch_new_keys = 0;
 	ri_become(v->scan_user, RI_OWNER_CONTEXT, &saved);
 	for (ChildKey *key = childkeys_first(batch); key != NULL; key = key->next)
 	{
@@ -973,17 +1058,21 @@ record_orphans(Validator *v, ChildKeyGroup *batch)
 	}
 	keys = palloc(childkeys_count(merged) * sizeof(ChildKey *) + 1);
 	json = palloc(childkeys_count(merged) * sizeof(Datum) + 1);
-	nestlevel = ri_fixed_output_begin();
-	for (ChildKey *key = childkeys_first(merged); key != NULL; key = key->next)
+	if (childkeys_count(merged) > 0)
 	{
-		keys[n] = key;
-		json[n++] = key_to_jsonb(v->ref, key->values, key->isnull);
+		nestlevel = ri_fixed_output_begin();
+		for (ChildKey *key = childkeys_first(merged); key != NULL; key = key->next)
+		{
+			keys[n] = key;
+			json[n++] = key_to_jsonb(v->ref, key->values, key->isnull);
+		}
+		ri_fixed_output_end(nestlevel);
 	}
-	ri_fixed_output_end(nestlevel);
 	ri_restore(&saved);
 	if (v->skipped != NULL)
 		hand_over(v);
-	ri_pending_add(v->ref, v->equality, v->scan_user, keys, json, n, v->record_plans);
+	v->batch_new_keys = ri_pending_add(v->ref, v->equality, v->scan_user, keys,
+									   json, n, v->record_plans);
 }
 
 /* The saved state of a reference's latest run */
@@ -1161,12 +1250,16 @@ begin_run(Validator *v, bool restart, RunState *state)
 
 /*
  * Record a batch's progress: the position to resume from, and counters.
+ * orphan_keys counts the pending keys: a new pass begins with none, and
+ * each batch adds those it made new, in its own transaction (counting them
+ * instead would cost a batch as much as all the keys found so far).
  */
 static void
 record_progress(Validator *v, Oid rel, BlockNumber next, int64 blocks_done)
 {
-	Datum		args[6];
-	Oid			argtypes[6] = {INT8OID, INT8OID, INT8OID, OIDOID, INT8OID, OIDOID};
+	Datum		args[7];
+	Oid			argtypes[7] = {INT8OID, INT8OID, INT8OID, OIDOID, INT8OID, OIDOID,
+							   INT8OID};
 
 	args[0] = Int64GetDatum(v->ref->id);
 	args[1] = Int64GetDatum((int64) v->batch_rows);
@@ -1174,14 +1267,13 @@ record_progress(Validator *v, Oid rel, BlockNumber next, int64 blocks_done)
 	args[3] = ObjectIdGetDatum(rel);
 	args[4] = Int64GetDatum((int64) next);
 	args[5] = ObjectIdGetDatum(v->filenode);
+	args[6] = Int64GetDatum((int64) v->batch_new_keys);
 	exec_owner(v, &v->progress_plan, "UPDATE ri_policy._progress"
 			   "   SET batches = batches + 1, rows_checked = rows_checked + $2,"
 			   "       blocks_done = $3, resume_rel = $4, resume_block = $5,"
-			   "       resume_filenode = $6,"
-			   "       orphan_keys = (SELECT pg_catalog.count(*) FROM ri_policy._pending"
-			   "                       WHERE reference = $1)"
+			   "       resume_filenode = $6, orphan_keys = orphan_keys + $7"
 			   " WHERE reference = $1",
-			   6, argtypes, args);
+			   7, argtypes, args);
 }
 
 /*
@@ -1192,11 +1284,19 @@ finish_run(Validator *v)
 {
 	Datum		arg = Int64GetDatum(v->ref->id);
 	Oid			argtype = INT8OID;
+	int			nestlevel;
 
 	/*
 	 * A pending key is a recorded one when their jsonb forms are equal: a
-	 * key already recorded went to _pending in its recorded form.
+	 * key already recorded went to _pending in its recorded form.  The
+	 * pending and recorded keys are joined by hash, never in nested loops:
+	 * the tables' statistics are usually those of before the pass (the
+	 * pass's own keys came since), and a nested loop over thousands of keys
+	 * on each side took seconds to minutes.
 	 */
+	nestlevel = NewGUCNestLevel();
+	(void) set_config_option("enable_nestloop", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
 	exec_owner(v, NULL,
 			   "WITH p AS (SELECT key, key_hash, child_rows FROM ri_policy._pending"
 			   "            WHERE reference = $1),"
@@ -1217,6 +1317,7 @@ finish_run(Validator *v)
 			   "                               AND v.key = p.key))"
 			   " DELETE FROM ri_policy._pending WHERE reference = $1",
 			   1, &argtype, &arg);
+	AtEOXact_GUC(true, nestlevel);
 	exec_owner(v, NULL,
 			   "UPDATE ri_policy._progress"
 			   "   SET status = 'done', finished_at = pg_catalog.clock_timestamp(),"
@@ -1254,6 +1355,28 @@ commit_point(Validator *v)
 {
 	if (!v->atomic)
 		compat_spi_commit();
+}
+
+/*
+ * Commit a batch of a full pass without waiting for its WAL to reach disk
+ * (synchronous_commit = off for this commit only).  The batch's orphans and
+ * its position commit together, and a crash loses only a suffix of
+ * transactions, so a crash may lose the last few batches, never one without
+ * the other: the next call resumes from the last batch that survived and
+ * reads the rest again, with the same exact result.  Waiting for a flush
+ * per batch (a few milliseconds each) was most of a pass's time.  Whoever
+ * reads the batch's results commits after it in the WAL, so whatever they
+ * make of it is flushed with their commit; the pass's last commit, which
+ * reports it done, waits as every other does.
+ */
+static void
+commit_batch(Validator *v)
+{
+	if (v->atomic)
+		return;
+	(void) set_config_option("synchronous_commit", "off", PGC_USERSET,
+							 PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0, false);
+	compat_spi_commit();
 }
 
 typedef enum StepKind
@@ -1415,7 +1538,7 @@ run_batches(Validator *v, RunState *state)
 		do
 		{
 			run_step(v, &step);
-			commit_point(v);
+			commit_batch(v);
 			if (v->start_over != NULL)
 				return false;
 			step.start = step.next;

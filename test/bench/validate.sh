@@ -24,6 +24,15 @@
 # Throughput is child rows per second; the ratio validate/anti-join is
 # t(anti-join) / t(validate) (target >= 0.8, aim >= 2).
 #
+# Then, for each key type of BENCH_KEY_TYPES (default: uuid, text of 15 to
+# 40 characters, and a two-column (int, text) key; set but empty: none)
+# and each orphan rate of
+# BENCH_ORPHAN_PERCENTS (default: 0.1 and 1 percent of the child's rows, of
+# 997 and 9,973 distinct keys), a child of BENCH_KEYS_CHILD_ROWS rows
+# (default BENCH_CHILD_ROWS) referencing a parent of BENCH_PARENT_ROWS keys:
+# count(*), the anti-join and validate, side by side, median of
+# BENCH_KEYS_ROUNDS rounds (3).  Each child is dropped once measured.
+#
 # During one more validate run it samples, every 10 ms, the backend's
 # private memory (RssAnon in /proc/<pid>/status) and its current
 # transaction's age (pg_stat_activity.xact_start): the peak of each is
@@ -142,6 +151,68 @@ xact_big=$2
 set -- $(sample_run bench_small)
 mem_small=$1
 
+# Other key types: uuid, text, (int, text).  parent_<type> holds the keys
+# of 1 .. parent_rows; a child row g references key g % parent_rows + 1, or
+# (one in 1/percent) an orphaned key of g % <distinct>.
+key_types=${BENCH_KEY_TYPES-uuid text int_text}
+orphan_percents=${BENCH_ORPHAN_PERCENTS:-0.1 1}
+keys_rows=${BENCH_KEYS_CHILD_ROWS:-$child_rows}
+keys_rounds=${BENCH_KEYS_ROUNDS:-3}
+: >"$tmp/keys"
+key_expr() {	# the key of number n, padded with pad (columns n and pad), as type $1
+	case $1 in
+	uuid) echo "md5(pad || n)::uuid" ;;
+	text) echo "lpad(n::text, 15 + n % 26, pad)" ;;
+	int_text) echo "n, lpad(n::text, 15 + n % 26, pad)" ;;
+	esac
+}
+for kt in $key_types; do
+	case $kt in
+	uuid) cols="k uuid"; keycols="k"; names="{k}" ;;
+	text) cols="k text"; keycols="k"; names="{k}" ;;
+	int_text) cols="a int, b text"; keycols="a, b"; names="{a,b}" ;;
+	*) say "unknown key type $kt"; exit 1 ;;
+	esac
+	say "key type $kt: loading the parent"
+	sql >/dev/null <<SQL
+CREATE TABLE parent_$kt ($cols, PRIMARY KEY ($keycols));
+INSERT INTO parent_$kt SELECT $(key_expr "$kt")
+  FROM (SELECT g AS n, 'k' AS pad FROM generate_series(1, $parent_rows) g) s;
+VACUUM ANALYZE parent_$kt;
+SQL
+	for pct in $orphan_percents; do
+		every=$(awk -v p="$pct" 'BEGIN { printf "%d", 100 / p }')
+		distinct=$( [ "$every" -ge 1000 ] && echo 997 || echo 9973 )
+		say "key type $kt, $pct% orphans: loading $keys_rows child rows"
+		join=$(echo "$keycols" | awk -F', ' '{ for (i = 1; i <= NF; i++) printf "%sp.%s = c.%s", (i > 1 ? " AND " : ""), $i, $i }')
+		sql >/dev/null <<SQL
+CREATE TABLE child_$kt ($cols);
+INSERT INTO child_$kt
+SELECT $(key_expr "$kt")
+  FROM (SELECT CASE WHEN g % $every = 0 THEN g % $distinct ELSE g % $parent_rows + 1 END AS n,
+			   CASE WHEN g % $every = 0 THEN 'o' ELSE 'k' END AS pad
+		  FROM generate_series(1, $keys_rows) g) s;
+VACUUM ANALYZE child_$kt;
+SELECT ri_policy.declare_reference('child_$kt', '$names', 'parent_$kt', name => 'bench_$kt');
+SQL
+		anti="SELECT $keycols, count(*) FROM child_$kt c WHERE NOT EXISTS (SELECT 1 FROM parent_$kt p WHERE $join) GROUP BY $keycols"
+		time_it "CALL ri_policy.validate('bench_$kt', restart => true)" >/dev/null
+		got=$(sql -c "SELECT sum(child_rows) FROM ri_policy.violations WHERE reference = 'bench_$kt'")
+		want=$(sql -c "SELECT sum(count) FROM ($anti) x")
+		[ "$got" = "$want" ] || { say "validate found $got orphan rows of bench_$kt, expected $want"; exit 1; }
+		: >"$tmp/kc"; : >"$tmp/ka"; : >"$tmp/kv"
+		for r in $(seq 1 "$keys_rounds"); do
+			time_it "SELECT count(*) FROM child_$kt" >>"$tmp/kc"
+			time_it "$anti" >>"$tmp/ka"
+			time_it "CALL ri_policy.validate('bench_$kt', restart => true)" >>"$tmp/kv"
+			say "key type $kt, $pct% orphans, round $r/$keys_rounds: count $(tail -1 "$tmp/kc") ms, anti-join $(tail -1 "$tmp/ka") ms, validate $(tail -1 "$tmp/kv") ms"
+		done
+		echo "$kt $pct $(median <"$tmp/kc") $(median <"$tmp/ka") $(median <"$tmp/kv")" >>"$tmp/keys"
+		sql -c "SELECT ri_policy.drop_reference('bench_$kt')" -c "DROP TABLE child_$kt" >/dev/null
+	done
+	sql -c "DROP TABLE parent_$kt"
+done
+
 awk -v n="$child_rows" -v tc="$t_count" -v ta="$t_anti" -v tv="$t_val" -v tf="$t_fk" \
 	-v sa="$t_santi" -v sv="$t_sval" -v b="$batches" -v mb="$mem_big" -v ms="$mem_small" -v xb="$xact_big" -v p="$parent_rows" 'BEGIN {
 	printf "validate %dM-row child, %dk-row parent     count: %.0f ms   anti-join: %.0f ms (%.2f Mrows/s)   validate: %.0f ms (%.2f Mrows/s, %d batches)   add fk + validate: %.0f ms\n",
@@ -153,3 +224,7 @@ awk -v n="$child_rows" -v tc="$t_count" -v ta="$t_anti" -v tv="$t_val" -v tf="$t
 	printf "validate peak backend memory (RssAnon)      %d-row child: %.1f MB   %d-row child: %.1f MB   longest transaction: %d ms\n",
 		n, mb / 1024, n / 5, ms / 1024, xb
 }'
+awk -v n="$keys_rows" -v p="$parent_rows" '{
+	printf "validate %-8s key, %4s%% orphans (%.1fM/%dk)   count: %.0f ms   anti-join: %.0f ms   validate: %.0f ms   ratio: %.2fx (target >= 1.5x %s)   vs count(*): %.2fx its time (target <= 2.5x)\n",
+		$1, $2, n / 1e6, p / 1e3, $3, $4, $5, $4 / $5, ($4 / $5 >= 1.5 ? "ok" : "MISSED"), $5 / $3
+}' "$tmp/keys"

@@ -1,0 +1,173 @@
+-- What a batch of a full pass costs must not grow with the orphans found
+-- so far, and what it relaxes must stay inside the pass.
+--
+-- A batch matches its orphaned keys with the keys pending from earlier
+-- batches and writes them: by index and TID, never by reading _pending or
+-- _violation whole (a plan kept from the first batch, when _pending was
+-- empty, did that at every batch).  The progress row counts the pending
+-- keys as they grow, so it must equal them after any batch, and a resumed
+-- pass goes on from there.  Batches commit without waiting for their WAL
+-- (synchronous_commit off for those commits only): the caller's setting is
+-- the same after the call.  Runs outside a transaction block (the runs
+-- happen in another session, through dblink, whose statistics reach
+-- pg_stat_user_tables when it ends); cleans up after itself.
+SELECT plan(13);
+
+CREATE SCHEMA regress_vc;
+CREATE TABLE regress_vc.parent (id int PRIMARY KEY);
+INSERT INTO regress_vc.parent SELECT generate_series(1, 1000);
+-- one row in 100 an orphan, of 500 keys, each met again in the second half
+-- of the table (so that each batch of 1,000 rows adds ten orphaned keys to
+-- the pending ones, as 5,000 orphans among 5M rows do); two numeric keys
+-- equal as numbers (2000.0 and 2000.00) in different batches
+CREATE TABLE regress_vc.child (id int, pid int);
+INSERT INTO regress_vc.child
+SELECT g, CASE WHEN g % 100 = 0 THEN 2000 + g / 100 % 500 ELSE g % 1000 + 1 END
+  FROM generate_series(1, 100000) g;
+CREATE TABLE regress_vc.nparent (id numeric PRIMARY KEY);
+INSERT INTO regress_vc.nparent SELECT generate_series(1, 1000);
+CREATE TABLE regress_vc.nchild (id int, pid numeric);
+INSERT INTO regress_vc.nchild
+SELECT g, CASE WHEN g = 10 THEN 2000.0 WHEN g = 90000 THEN 2000.00
+			   ELSE g % 1000 + 1 END
+  FROM generate_series(1, 100000) g;
+SELECT ri_policy.declare_reference('regress_vc.child', '{pid}', 'regress_vc.parent',
+								   name => 'vc');
+SELECT ri_policy.declare_reference('regress_vc.nchild', '{pid}', 'regress_vc.nparent',
+								   name => 'vcn');
+CREATE TABLE regress_vc.truth AS
+SELECT jsonb_build_object('pid', pid) AS key, count(*) AS child_rows FROM regress_vc.child c
+ WHERE NOT EXISTS (SELECT 1 FROM regress_vc.parent p WHERE p.id = c.pid) GROUP BY 1;
+
+CREATE FUNCTION pg_temp.conninfo() RETURNS text LANGUAGE sql AS $$
+	SELECT format('host=%s port=%s dbname=%s',
+				  split_part(current_setting('unix_socket_directories'), ',', 1),
+				  current_setting('port'), current_database())$$;
+
+-- sequential scans of ri_policy's result tables so far, as the statistics
+-- show them once every backend that made them has ended
+CREATE FUNCTION pg_temp.result_seq_scans() RETURNS bigint LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM pg_stat_clear_snapshot();
+	RETURN (SELECT sum(seq_scan) FROM pg_stat_user_tables
+			 WHERE schemaname = 'ri_policy' AND relname IN ('_pending', '_violation'));
+END $$;
+
+CREATE FUNCTION pg_temp.wait_gone(pid int) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+	FOR i IN 1..1000 LOOP
+		PERFORM pg_stat_clear_snapshot();
+		IF NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = wait_gone.pid) THEN
+			RETURN true;
+		END IF;
+		PERFORM pg_sleep(0.01);
+	END LOOP;
+	RETURN false;
+END $$;
+
+-- run one statement list in a session of its own and end it; its pid
+CREATE FUNCTION pg_temp.run_alone(sql text) RETURNS int LANGUAGE plpgsql AS $$
+DECLARE
+	pid int;
+BEGIN
+	PERFORM dblink_connect('vc_runner', pg_temp.conninfo());
+	SELECT p INTO pid FROM dblink('vc_runner', 'SELECT pg_backend_pid()') AS t(p int);
+	PERFORM dblink_exec('vc_runner', sql);
+	PERFORM dblink_disconnect('vc_runner');
+	RETURN pid;
+END $$;
+
+-- 1. a pass of 100 batches reads the result tables by index and TID, never
+-- whole, but in its first and last steps; 0.5 read _pending whole at almost
+-- every batch.  (A first pass records the keys as violations, so that the
+-- second also has violations to match.)
+SELECT pg_temp.wait_gone(pg_temp.run_alone(
+	$$CALL ri_policy.validate('vc', batch_size => 1000)$$));
+CREATE TEMP TABLE scans AS SELECT pg_temp.result_seq_scans() AS before;
+SELECT ok(pg_temp.wait_gone(pg_temp.run_alone(
+	$$CALL ri_policy.validate('vc', batch_size => 1000, restart => true)$$)),
+	'a pass of many batches ran in a session of its own');
+SELECT cmp_ok(pg_temp.result_seq_scans() - (SELECT before FROM scans), '<', 10::bigint,
+			  'its batches read _pending and _violation by index, not whole');
+SELECT set_eq($$SELECT key, child_rows FROM ri_policy.violations WHERE reference = 'vc'$$,
+			  $$SELECT key, child_rows FROM regress_vc.truth$$,
+			  'its violations are exact: keys found again in later batches add up');
+SELECT is((SELECT orphan_keys FROM ri_policy.validation_progress WHERE reference = 'vc'),
+		  (SELECT count(*) FROM regress_vc.truth), 'its progress counts every key once');
+
+-- 2. the progress row counts the pending keys after any batch: cancelled
+-- part-way, and resumed
+CREATE FUNCTION pg_temp.pending_keys(ref text) RETURNS bigint LANGUAGE sql AS $$
+	SELECT count(*) FROM ri_policy._pending p JOIN ri_policy._reference r ON r.id = p.reference
+	 WHERE r.name = ref$$;
+CREATE FUNCTION pg_temp.wait_batches(n int) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+	FOR i IN 1..2000 LOOP
+		IF EXISTS (SELECT 1 FROM ri_policy.validation_progress
+					WHERE reference = 'vc' AND status = 'running' AND batches >= n) THEN
+			RETURN true;
+		END IF;
+		PERFORM pg_sleep(0.005);
+	END LOOP;
+	RETURN false;
+END $$;
+SELECT dblink_connect('vc_part', pg_temp.conninfo());
+CREATE TEMP TABLE part AS
+SELECT p AS pid FROM dblink('vc_part', 'SELECT pg_backend_pid()') AS t(p int);
+SELECT dblink_send_query('vc_part',
+	$$CALL ri_policy.validate('vc', batch_size => 100, restart => true)$$);
+SELECT ok(pg_temp.wait_batches(20), 'a pass of small batches is under way');
+SELECT pg_cancel_backend(pid) FROM part;
+SELECT * FROM dblink_get_result('vc_part', false) AS t(r text);
+SELECT dblink_disconnect('vc_part');
+SELECT is((SELECT status FROM ri_policy.validation_progress WHERE reference = 'vc'),
+		  'interrupted', 'it was cancelled part-way');
+SELECT is((SELECT orphan_keys FROM ri_policy.validation_progress WHERE reference = 'vc'),
+		  pg_temp.pending_keys('vc'),
+		  'its progress counts the keys its committed batches left pending');
+CALL ri_policy.validate('vc', batch_size => 100);
+SELECT set_eq($$SELECT key, child_rows FROM ri_policy.violations WHERE reference = 'vc'$$,
+			  $$SELECT key, child_rows FROM regress_vc.truth$$,
+			  'resumed, its violations are exact');
+SELECT is((SELECT orphan_keys FROM ri_policy.validation_progress WHERE reference = 'vc'),
+		  (SELECT count(*) FROM regress_vc.truth), 'resumed, its progress counts each key once');
+
+-- 3. keys equal by the child type's equality in different batches are one
+-- key, counted once, in the form first read
+CALL ri_policy.validate('vcn', batch_size => 1000);
+SELECT set_eq($$SELECT key, child_rows FROM ri_policy.violations WHERE reference = 'vcn'$$,
+			  $$VALUES ('{"pid": 2000.0}'::jsonb, 2::bigint)$$,
+			  '2000.0 and 2000.00, read 90 batches apart, are one key of two rows');
+SELECT is((SELECT orphan_keys FROM ri_policy.validation_progress WHERE reference = 'vcn'),
+		  1::bigint, 'and one key in the progress row');
+
+-- 4. keys of a by-reference type are probed from the page they are on
+-- several rows at a time: every row still counts, at page and batch ends
+CREATE TABLE regress_vc.tparent (k text PRIMARY KEY);
+INSERT INTO regress_vc.tparent SELECT 'key ' || g FROM generate_series(1, 1000) g;
+CREATE TABLE regress_vc.tchild (id int, k text);
+INSERT INTO regress_vc.tchild
+SELECT g, CASE WHEN g % 7 = 0 THEN 'orphan ' || g % 13 ELSE 'key ' || (g % 1000 + 1) END
+  FROM generate_series(1, 20000) g;
+SELECT ri_policy.declare_reference('regress_vc.tchild', '{k}', 'regress_vc.tparent',
+								   name => 'vct');
+CALL ri_policy.validate('vct', batch_size => 333);
+SELECT set_eq($$SELECT key, child_rows FROM ri_policy.violations WHERE reference = 'vct'$$,
+			  $$SELECT jsonb_build_object('k', k), count(*) FROM regress_vc.tchild c
+				 WHERE NOT EXISTS (SELECT 1 FROM regress_vc.tparent p WHERE p.k = c.k)
+				 GROUP BY 1$$,
+			  'text keys: violations equal the NOT EXISTS truth');
+
+-- 5. the caller's synchronous_commit is the same after the call
+SELECT dblink_connect('vc_sync', pg_temp.conninfo());
+SELECT dblink_exec('vc_sync', $$SET synchronous_commit = remote_write$$);
+SELECT dblink_exec('vc_sync', $$CALL ri_policy.validate('vc', batch_size => 1000, restart => true)$$);
+SELECT is((SELECT s FROM dblink('vc_sync', 'SHOW synchronous_commit') AS t(s text)),
+		  'remote_write', 'synchronous_commit is the caller''s again after the pass');
+SELECT dblink_disconnect('vc_sync');
+
+SELECT ri_policy.drop_reference('vc');
+SELECT ri_policy.drop_reference('vcn');
+SELECT ri_policy.drop_reference('vct');
+DROP SCHEMA regress_vc CASCADE;
+SELECT * FROM finish();
