@@ -63,7 +63,7 @@ c=1
 while [ "$c" -le "$children" ]; do
 	p=$(( (c - 1) % parents + 1 ))
 	sql -c "CREATE TABLE bench.child$c (id bigint, item${p}_id bigint, status_id int, payload text)" \
-		-c "INSERT INTO bench.child$c SELECT g, $p * 1000000 + 1 + (g * 7919) % $parent_rows, g % 5, 'payload'
+		-c "INSERT INTO bench.child$c SELECT g, $p * 1000000 + 1 + (g::bigint * 7919) % $parent_rows, g % 5, 'payload'
 			  FROM generate_series(1, $child_rows) g" \
 		-c "ANALYZE bench.child$c"
 	c=$((c + 1))
