@@ -7,7 +7,7 @@
 -- constraints.  Each part skips itself below its major, so the file passes
 -- on every supported version.
 BEGIN;
-SELECT plan(49);
+SELECT plan(50);
 
 SELECT current_setting('server_version_num')::int >= 170000 AS pg17,
 	   current_setting('server_version_num')::int >= 180000 AS pg18,
@@ -143,6 +143,19 @@ SELECT is((SELECT string_agg(conname || '=' || coalesce(ri_policy._fk_kind(oid),
 		  'k1_a_fkey=enforced k1_chk=null k1_nv=not valid',
 		  '_fk_kind(): enforced, not valid, and NULL for a constraint that is no foreign key');
 SELECT is(ri_policy._fk_kind(0), NULL, '_fk_kind() of no constraint is NULL');
+-- and pg_upgrade accepts the extension's tables: no column of a type whose
+-- OIDs it does not keep (src/bin/pg_upgrade/check.c), arrays included
+SELECT is((SELECT string_agg(c.relname || '.' || a.attname, ' ')
+			 FROM pg_attribute a
+			 JOIN pg_class c ON c.oid = a.attrelid
+			 JOIN pg_type t ON t.oid = a.atttypid
+			WHERE c.relnamespace = 'ri_policy'::regnamespace AND c.relkind IN ('r', 'p')
+			  AND a.attnum > 0 AND NOT a.attisdropped
+			  AND (SELECT typname FROM pg_type
+					WHERE oid = CASE WHEN t.typelem <> 0 THEN t.typelem ELSE t.oid END)
+				  IN ('regcollation', 'regconfig', 'regdictionary', 'regnamespace', 'regoper',
+					  'regoperator', 'regproc', 'regprocedure')), NULL,
+		  'no column of the extension''s tables keeps an OID that pg_upgrade does not');
 \if :pg18
 ALTER TABLE maj.k1 ALTER CONSTRAINT k1_a_fkey NOT ENFORCED;
 ALTER TABLE maj.k1 ADD CONSTRAINT k1_ne FOREIGN KEY (b) REFERENCES maj.p NOT ENFORCED;
