@@ -1139,7 +1139,8 @@ ri_registry_exists(void)
  * keeps the pinned operators by name)?  Not between the installation of a
  * new library and ALTER EXTENSION UPDATE.  While an update runs, its
  * scripts before 0.6 use the library on 0.5's objects, which differ only
- * in the type of eq_operators (read as regoperator[] either way).
+ * in the type of eq_operators (read as regoperator[] either way, and not
+ * written by those scripts).
  */
 bool
 ri_objects_current(void)
@@ -1150,9 +1151,12 @@ ri_objects_current(void)
 	if (!OidIsValid(nsp) || !OidIsValid(get_relname_relid("_foreign_key", nsp)))
 		return false;
 	registry = get_relname_relid("_reference", nsp);
-	return OidIsValid(registry) &&
-		(creating_extension ||
-		 get_atttype(registry, get_attnum(registry, "eq_operators")) == TEXTARRAYOID);
+	if (!OidIsValid(registry))
+		return false;
+	if (creating_extension &&
+		CurrentExtensionObject == get_extension_oid("ri_policy", true))
+		return true;
+	return get_atttype(registry, get_attnum(registry, "eq_operators")) == TEXTARRAYOID;
 }
 
 /*
