@@ -8,12 +8,6 @@
 -- major (issue 10)
 -- ---------------------------------------------------------------------
 
--- The view chose its kind expression by the server's major when it was
--- created, and pg_upgrade keeps an extension's objects as they are: a
--- database upgraded from 15 to 18 listed NOT ENFORCED keys as enforced.
--- The library, built for the server it runs in, says what a key is; the
--- view no longer depends on the major it was created on.  (Column lists
--- of ON DELETE SET NULL/DEFAULT exist on every supported major, 15+.)
 -- The pinned equality operators are kept by name (schema-qualified, as
 -- pg_identify_object() names them), not as regoperator: pg_upgrade keeps
 -- the OIDs of tables and types but not of operators, and refuses a
@@ -30,6 +24,12 @@ ALTER TABLE ri_policy._reference
 	ALTER COLUMN eq_operators TYPE text[] USING ri_policy._operator_names(eq_operators);
 DROP FUNCTION ri_policy._operator_names(regoperator[]);
 
+-- The view chose its kind expression by the server's major when it was
+-- created, and pg_upgrade keeps an extension's objects as they are: a
+-- database upgraded from 15 to 18 listed NOT ENFORCED keys as enforced.
+-- The library, built for the server it runs in, says what a key is; the
+-- view no longer depends on the major it was created on.  (Column lists
+-- of ON DELETE SET NULL/DEFAULT exist on every supported major, 15+.)
 CREATE FUNCTION ri_policy._fk_kind(constraint_oid oid)
 RETURNS text
 LANGUAGE C STABLE STRICT PARALLEL SAFE
