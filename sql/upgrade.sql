@@ -122,6 +122,20 @@ SELECT ri_policy.declare_reference('regress_up.c3', '{pid}', 'regress_up.p', nam
 ALTER EXTENSION ri_policy UPDATE;
 SELECT extversion FROM pg_extension WHERE extname = 'ri_policy';
 
+-- 0.6 keeps the pinned operators by qualified name, and no column of the
+-- extension's tables has a type whose OIDs pg_upgrade does not keep (it
+-- refuses a database with one: src/bin/pg_upgrade/check.c)
+SELECT DISTINCT eq_operators FROM ri_policy._reference;
+SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod)
+  FROM pg_attribute a
+  JOIN pg_class c ON c.oid = a.attrelid
+  JOIN pg_type t ON t.oid = a.atttypid
+ WHERE c.relnamespace = 'ri_policy'::regnamespace AND c.relkind IN ('r', 'p')
+   AND a.attnum > 0 AND NOT a.attisdropped
+   AND (SELECT typname FROM pg_type WHERE oid = CASE WHEN t.typelem <> 0 THEN t.typelem ELSE t.oid END)
+	   IN ('regcollation', 'regconfig', 'regdictionary', 'regnamespace', 'regoper',
+		   'regoperator', 'regproc', 'regprocedure');
+
 -- everything is there, under the same names
 SELECT name, child, kind, last_validated IS NOT NULL AS validated, orphan_keys, orphan_rows
   FROM ri_policy.references WHERE child::text LIKE 'regress_up%' ORDER BY 2, 1, 3;

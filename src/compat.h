@@ -17,6 +17,7 @@
 #include "catalog/pg_attribute.h"
 #include "catalog/pg_constraint.h"
 #include "executor/spi.h"
+#include "funcapi.h"
 #include "utils/acl.h"
 #include "utils/lsyscache.h"
 #include "nodes/execnodes.h"
@@ -40,6 +41,24 @@
 #if PG_VERSION_NUM >= 190000
 #define table_beginscan(rel, snapshot, nkeys, key) \
 	table_beginscan(rel, snapshot, nkeys, key, SO_NONE)
+#endif
+
+/*
+ * A tuple descriptor built by hand (CreateTemplateTupleDesc() and
+ * TupleDescInitEntry()) must be finalized before it is blessed from 19 on,
+ * or an assertion-enabled server aborts and another reads offsets that
+ * were never computed.  TupleDescFinalize() only derives fields from the
+ * attributes, so finalizing any descriptor again changes nothing; every
+ * BlessTupleDesc() of ri_policy does it.
+ */
+#if PG_VERSION_NUM >= 190000
+static inline TupleDesc
+compat_bless_tupdesc(TupleDesc tupdesc)
+{
+	TupleDescFinalize(tupdesc);
+	return BlessTupleDesc(tupdesc);
+}
+#define BlessTupleDesc(tupdesc) compat_bless_tupdesc(tupdesc)
 #endif
 
 /*

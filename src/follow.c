@@ -145,14 +145,10 @@ rederive_operators(int64 id)
 	if (changed)
 	{
 		Datum		args[2];
-		Oid			argtypes[2] = {INT8OID, REGOPERATORARRAYOID};
-		Datum		ops[INDEX_MAX_KEYS];
+		Oid			argtypes[2] = {INT8OID, TEXTARRAYOID};
 
-		for (int i = 0; i < ref->nkeys; i++)
-			ops[i] = ObjectIdGetDatum(ref->eq_operators[i]);
 		args[0] = Int64GetDatum(id);
-		args[1] = PointerGetDatum(construct_array(ops, ref->nkeys, REGOPERATOROID,
-												  sizeof(Oid), true, TYPALIGN_INT));
+		args[1] = ri_operator_names(ref->eq_operators, ref->nkeys);
 		(void) ri_exec_as_owner(NULL,
 								"UPDATE ri_policy._reference SET eq_operators = $2"
 								" WHERE id = $1",

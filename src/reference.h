@@ -67,6 +67,7 @@ extern void ri_follow_rename(Node *parsetree);
 extern void ri_reference_operators(RiReference *ref, Oid *operators);
 extern bool ri_registry_exists(void);
 extern bool ri_objects_current(void);
+extern Datum ri_operator_names(const Oid *operators, int n);
 
 /* sqlgen.c */
 struct StringInfoData;

@@ -49,6 +49,7 @@
 #include "catalog/pg_opclass.h"
 #include "catalog/pg_type.h"
 #include "commands/event_trigger.h"
+#include "commands/extension.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -61,6 +62,7 @@
 #include "utils/formatting.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
+#include "utils/regproc.h"
 #include "utils/rel.h"
 #include "storage/bufmgr.h"
 #include "storage/lmgr.h"
@@ -748,10 +750,9 @@ ri_policy_declare_reference(PG_FUNCTION_ARGS)
 	Datum		values[13];
 	char		nulls[13];
 	Oid			argtypes[13] = {TEXTOID, REGCLASSOID, NAMEARRAYOID, REGCLASSOID,
-		NAMEARRAYOID, REGOPERATORARRAYOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID,
+		NAMEARRAYOID, TEXTARRAYOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID,
 	BOOLOID, INT2ARRAYOID, BOOLOID};
 	Datum	   *namedatums;
-	Datum	   *opdatums;
 
 	ri_require_current_objects();
 	if (PG_NARGS() < 12)
@@ -877,11 +878,7 @@ ri_policy_declare_reference(PG_FUNCTION_ARGS)
 		namedatums[i] = DirectFunctionCall1(namein, CStringGetDatum(parent_names[i]));
 	values[4] = PointerGetDatum(construct_array(namedatums, nkeys, NAMEOID,
 												NAMEDATALEN, false, TYPALIGN_CHAR));
-	opdatums = palloc(nkeys * sizeof(Datum));
-	for (int i = 0; i < nkeys; i++)
-		opdatums[i] = ObjectIdGetDatum(operators[i]);
-	values[5] = PointerGetDatum(construct_array(opdatums, nkeys, REGOPERATOROID,
-												sizeof(Oid), true, TYPALIGN_INT));
+	values[5] = ri_operator_names(operators, nkeys);
 	values[6] = CStringGetTextDatum(match);
 	values[7] = CStringGetTextDatum(on_delete);
 	values[8] = CStringGetTextDatum(on_update);
@@ -1153,15 +1150,47 @@ ri_registry_exists(void)
 }
 
 /*
- * Are the extension's objects those of this library's version (0.5)?  Not
- * between the installation of a new library and ALTER EXTENSION UPDATE.
+ * Are the extension's objects those of this library's version (0.6, which
+ * keeps the pinned operators by name)?  Not between the installation of a
+ * new library and ALTER EXTENSION UPDATE.  While an update runs, its
+ * scripts before 0.6 use the library on 0.5's objects, which differ only
+ * in the type of eq_operators (read as regoperator[] either way, and not
+ * written by those scripts).
  */
 bool
 ri_objects_current(void)
 {
 	Oid			nsp = get_namespace_oid("ri_policy", true);
+	Oid			registry;
 
-	return OidIsValid(nsp) && OidIsValid(get_relname_relid("_foreign_key", nsp));
+	if (!OidIsValid(nsp) || !OidIsValid(get_relname_relid("_foreign_key", nsp)))
+		return false;
+	registry = get_relname_relid("_reference", nsp);
+	if (!OidIsValid(registry))
+		return false;
+	if (creating_extension &&
+		CurrentExtensionObject == get_extension_oid("ri_policy", true))
+		return true;
+	return get_atttype(registry, get_attnum(registry, "eq_operators")) == TEXTARRAYOID;
+}
+
+/*
+ * The pinned equality operators, as ri_policy._reference.eq_operators keeps
+ * them: each by its schema-qualified name and argument types, as
+ * pg_identify_object() names it, which reads back (::regoperator) as the
+ * same operator whatever the search_path.  Not by OID: pg_upgrade keeps
+ * the OIDs of tables and types but not of operators, and refuses a
+ * database with regoperator columns.
+ */
+Datum
+ri_operator_names(const Oid *operators, int n)
+{
+	Datum	   *names = palloc(n * sizeof(Datum));
+
+	for (int i = 0; i < n; i++)
+		names[i] = CStringGetTextDatum(format_operator_qualified(operators[i]));
+	return PointerGetDatum(construct_array(names, n, TEXTOID, -1, false,
+										   TYPALIGN_INT));
 }
 
 /* ... and refuse to work on older ones. */
@@ -1434,7 +1463,8 @@ complete_reference(RiReference *ref)
 
 /* The columns of ri_policy._reference that load_declared() reads */
 #define DECLARED_COLUMNS \
-	"id, name, child, child_columns, parent, parent_columns, eq_operators," \
+	"id, name, child, child_columns, parent, parent_columns," \
+	" eq_operators::pg_catalog.regoperator[]," \
 	" match, on_delete, on_update, is_deferrable, initially_deferred," \
 	" on_delete_columns, not_valid"
 
@@ -1465,7 +1495,7 @@ load_declared(HeapTuple tup, TupleDesc desc, MemoryContext cxt)
 	deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(tup, desc, 6, &isnull)),
 					  NAMEOID, NAMEDATALEN, false, TYPALIGN_CHAR,
 					  &pcols, NULL, &n);
-	/* regoperator[], whose elements are OIDs */
+	/* regoperator[] (ri_operator_names()), whose elements are OIDs */
 	deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(tup, desc, 7, &isnull)),
 					  REGOPERATOROID, sizeof(Oid), true, TYPALIGN_INT,
 					  &ops, NULL, &n);

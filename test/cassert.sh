@@ -22,10 +22,15 @@
 # "TRAP:" or "terminated by signal" in its log fails the run, with the
 # backtrace PostgreSQL logs and, from the core file (core_pattern "core"
 # keeps only the last crash's), gdb's.  The logs of the last run stay
-# in $CASSERT_CACHE/last-run.  Needs root (apt-get, and the cluster runs
-# as user postgres) unless everything is installed and cached already.
+# in $CASSERT_CACHE/last-run.  Then, for a major after 15, test/pg_upgrade.sh
+# upgrades a database using ri_policy from Debian 12's PostgreSQL 15 to
+# this server (its logs in $CASSERT_CACHE/pg_upgrade/last-run).  Needs root
+# (apt-get, and the cluster runs as user postgres) unless everything is
+# installed and cached already.
 #
 # Settings (environment): CASSERT_CACHE, CASSERT_MAJOR, CASSERT_TARBALL,
+# CASSERT_PG_CONFIG (an assertion-enabled server installed already, with
+# contrib's dblink, citext, hstore and pageinspect: nothing else is built),
 # CASSERT_SUITE (the Debian suite to take sources from, default sid),
 # CASSERT_PG_CRON_TARBALL (a pg_cron source tarball, when Debian's is not
 # served), CASSERT_JOBS (make -j, default 2), CASSERT_CFLAGS (default -O1).
@@ -139,39 +144,51 @@ sha() { sha256sum <"$1" | cut -d' ' -f1; }
 
 # --- PostgreSQL --------------------------------------------------------
 
-if [ -z "$tarball" ]; then
-	tarball=$(fetch_orig "postgresql-$major") ||
-		die "the archive does not serve postgresql-$major's upstream tarball (suite $suite); give one as CASSERT_TARBALL"
-fi
-[ -f "$tarball" ] || die "no such tarball: $tarball"
-top=$({ tar -tf "$tarball" || true; } | head -n 1 | cut -d/ -f1)
-[[ $top =~ ^postgresql-([0-9]+) ]] || die "$tarball is not a PostgreSQL source tarball ($top)"
-major=${BASH_REMATCH[1]}
-prefix="$cache/$top"
 # the contrib modules the tests use
 contrib="dblink citext hstore pageinspect pg_stat_statements"
-stamp="$(sha "$tarball") $configure_opts CFLAGS=$cflags contrib=$contrib"
-PG_CONFIG="$prefix/bin/pg_config"
 
-if [ "$(cat "$prefix/.cassert-stamp" 2>/dev/null)" = "$stamp" ]; then
-	say "using $top from $prefix (built from $(basename "$tarball"))"
+if [ -n "${CASSERT_PG_CONFIG:-}" ]; then
+	# a server built and installed already, with those contrib modules
+	# (README, Versions: 16 and 19 from a source mirror, by hand)
+	PG_CONFIG=$CASSERT_PG_CONFIG
+	prefix=$(dirname "$("$PG_CONFIG" --bindir)")
+	top="postgresql-$("$PG_CONFIG" --version | cut -d' ' -f2)"
+	[[ $top =~ ^postgresql-([0-9]+) ]] || die "$PG_CONFIG: no PostgreSQL version"
+	major=${BASH_REMATCH[1]}
+	say "using $top from $prefix (installed already)"
 else
-	phase "building $top from $(basename "$tarball") into $prefix"
-	rm -rf "$prefix" "$cache/build"
-	mkdir -p "$cache/build"
-	tar -xf "$tarball" -C "$cache/build"
-	log="$cache/logs/postgresql-build.log"
-	(
-		cd "$cache/build/$top" &&
-			$nice ./configure --prefix="$prefix" $configure_opts CFLAGS="$cflags" &&
-			$nice make -s -j"$jobs" &&
-			for m in $contrib; do $nice make -s -C contrib/$m -j"$jobs" || exit 1; done &&
-			make -s install &&
-			for m in $contrib; do make -s -C contrib/$m install || exit 1; done
-	) >"$log" 2>&1 || { tail -n 40 "$log"; die "building $top failed; see $log"; }
-	rm -rf "$cache/build"
-	echo "$stamp" >"$prefix/.cassert-stamp"
-	phase "built $top"
+	if [ -z "$tarball" ]; then
+		tarball=$(fetch_orig "postgresql-$major") ||
+			die "the archive does not serve postgresql-$major's upstream tarball (suite $suite); give one as CASSERT_TARBALL"
+	fi
+	[ -f "$tarball" ] || die "no such tarball: $tarball"
+	top=$({ tar -tf "$tarball" || true; } | head -n 1 | cut -d/ -f1)
+	[[ $top =~ ^postgresql-([0-9]+) ]] || die "$tarball is not a PostgreSQL source tarball ($top)"
+	major=${BASH_REMATCH[1]}
+	prefix="$cache/$top"
+	stamp="$(sha "$tarball") $configure_opts CFLAGS=$cflags contrib=$contrib"
+	PG_CONFIG="$prefix/bin/pg_config"
+
+	if [ "$(cat "$prefix/.cassert-stamp" 2>/dev/null)" = "$stamp" ]; then
+		say "using $top from $prefix (built from $(basename "$tarball"))"
+	else
+		phase "building $top from $(basename "$tarball") into $prefix"
+		rm -rf "$prefix" "$cache/build"
+		mkdir -p "$cache/build"
+		tar -xf "$tarball" -C "$cache/build"
+		log="$cache/logs/postgresql-build.log"
+		(
+			cd "$cache/build/$top" &&
+				$nice ./configure --prefix="$prefix" $configure_opts CFLAGS="$cflags" &&
+				$nice make -s -j"$jobs" &&
+				for m in $contrib; do $nice make -s -C contrib/$m -j"$jobs" || exit 1; done &&
+				make -s install &&
+				for m in $contrib; do make -s -C contrib/$m install || exit 1; done
+		) >"$log" 2>&1 || { tail -n 40 "$log"; die "building $top failed; see $log"; }
+		rm -rf "$cache/build"
+		echo "$stamp" >"$prefix/.cassert-stamp"
+		phase "built $top"
+	fi
 fi
 [ "$("$PG_CONFIG" --configure | grep -c 'enable-cassert')" -eq 1 ] || die "$PG_CONFIG is not an assertion build"
 bindir=$("$PG_CONFIG" --bindir)
@@ -349,10 +366,23 @@ if grep -q 'TRAP:\|terminated by signal' "$data/server.log"; then
 	[ "$n" -gt 0 ] || echo "(no core file written)"
 fi
 
+# --- pg_upgrade from Debian 12's 15 to this server ------------------------
+
+upgrade=""
+if [ "$major" -gt 15 ] && [ -x /usr/lib/postgresql/15/bin/pg_config ]; then
+	phase "test/pg_upgrade.sh: from Debian 12's PostgreSQL 15 to $top"
+	if UPGRADE_CACHE="$cache/pg_upgrade" "$tree/test/pg_upgrade.sh" "$PG_CONFIG"; then
+		upgrade=", and pg_upgrade from 15"
+	else
+		status=1
+		upgrade=", pg_upgrade from 15 FAILED"
+	fi
+fi
+
 [ "$cron" = yes ] || say "SKIPPED: test/pgtap/cron.sql (no pg_cron for PostgreSQL $major)"
 if [ "$status" -eq 0 ]; then
-	say "passed on $top with assertions ($((SECONDS - started)) s)"
+	say "passed on $top with assertions$upgrade ($((SECONDS - started)) s)"
 else
-	say "FAILED on $top with assertions ($((SECONDS - started)) s); logs in $last"
+	say "FAILED on $top with assertions$upgrade ($((SECONDS - started)) s); logs in $last"
 fi
 exit "$status"

@@ -7,7 +7,7 @@ BEGIN;
 SELECT plan(26);
 
 CREATE FUNCTION ops(text) RETURNS text LANGUAGE sql AS $$
-	SELECT eq_operators::text FROM ri_policy._reference WHERE name = $1$$;
+	SELECT eq_operators::regoperator[]::text FROM ri_policy._reference WHERE name = $1$$;
 CREATE FUNCTION orphan_keys(text) RETURNS text LANGUAGE sql AS $$
 	SELECT string_agg(key::text, ' ' ORDER BY key) FROM ri_policy.violations WHERE reference = $1$$;
 

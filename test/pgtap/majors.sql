@@ -7,7 +7,7 @@
 -- constraints.  Each part skips itself below its major, so the file passes
 -- on every supported version.
 BEGIN;
-SELECT plan(44);
+SELECT plan(50);
 
 SELECT current_setting('server_version_num')::int >= 170000 AS pg17,
 	   current_setting('server_version_num')::int >= 180000 AS pg18,
@@ -127,6 +127,48 @@ SELECT is((SELECT string_agg(conname || '=' || conenforced, ' ' ORDER BY conname
 \else
 SELECT skip('ALTER CONSTRAINT ... ENFORCED exists from PostgreSQL 18 on', 10);
 \endif
+
+-- 3a. What a key is comes from the library, for the server it runs in, not
+-- from an expression the view chose by the major it was created on
+-- (pg_upgrade keeps the view of the old major; test/pg_upgrade.sh).
+SELECT unalike(pg_get_viewdef('ri_policy.references'), '%conenforced%',
+			   'ri_policy.references does not depend on the major it was created on');
+SET ri_policy.mode = 'allow';
+CREATE TABLE maj.k1 (a int REFERENCES maj.p, b int);
+ALTER TABLE maj.k1 ADD CONSTRAINT k1_nv FOREIGN KEY (b) REFERENCES maj.p NOT VALID,
+	ADD CONSTRAINT k1_chk CHECK (a > 0);
+SELECT is((SELECT string_agg(conname || '=' || coalesce(ri_policy._fk_kind(oid), 'null'), ' '
+							 ORDER BY conname)
+			 FROM pg_constraint WHERE conrelid = 'maj.k1'::regclass),
+		  'k1_a_fkey=enforced k1_chk=null k1_nv=not valid',
+		  '_fk_kind(): enforced, not valid, and NULL for a constraint that is no foreign key');
+SELECT is(ri_policy._fk_kind(0), NULL, '_fk_kind() of no constraint is NULL');
+-- and pg_upgrade accepts the extension's tables: no column of a type whose
+-- OIDs it does not keep (src/bin/pg_upgrade/check.c), arrays included
+SELECT is((SELECT string_agg(c.relname || '.' || a.attname, ' ')
+			 FROM pg_attribute a
+			 JOIN pg_class c ON c.oid = a.attrelid
+			 JOIN pg_type t ON t.oid = a.atttypid
+			WHERE c.relnamespace = 'ri_policy'::regnamespace AND c.relkind IN ('r', 'p')
+			  AND a.attnum > 0 AND NOT a.attisdropped
+			  AND (SELECT typname FROM pg_type
+					WHERE oid = CASE WHEN t.typelem <> 0 THEN t.typelem ELSE t.oid END)
+				  IN ('regcollation', 'regconfig', 'regdictionary', 'regnamespace', 'regoper',
+					  'regoperator', 'regproc', 'regprocedure')), NULL,
+		  'no column of the extension''s tables keeps an OID that pg_upgrade does not');
+\if :pg18
+ALTER TABLE maj.k1 ALTER CONSTRAINT k1_a_fkey NOT ENFORCED;
+ALTER TABLE maj.k1 ADD CONSTRAINT k1_ne FOREIGN KEY (b) REFERENCES maj.p NOT ENFORCED;
+SELECT is((SELECT string_agg(name || ' ' || kind, ', ' ORDER BY name) FROM ri_policy.references
+			 WHERE child = 'maj.k1'::regclass),
+		  'k1_a_fkey not enforced, k1_ne not enforced, k1_nv not valid',
+		  'a key made NOT ENFORCED by ALTER CONSTRAINT, and one added so, are listed as such');
+SELECT is(ri_policy._fk_kind((SELECT oid FROM pg_constraint WHERE conname = 'k1_a_fkey')),
+		  'not enforced', '_fk_kind(): not enforced');
+\else
+SELECT skip('NOT ENFORCED foreign keys exist from PostgreSQL 18 on', 2);
+\endif
+DROP TABLE maj.k1;
 
 -- 4. PostgreSQL 18: temporal foreign keys.  The guard sees them as any
 -- other enforced key.  A reference compares keys for equality, but a

@@ -79,8 +79,8 @@ CREATE UNIQUE INDEX ON sec.lparent (id public.logged_ops);
 INSERT INTO sec.lparent SELECT generate_series(1, 10);
 SELECT ri_policy.declare_reference('sec.child', '{pid}', 'sec.lparent', '{id}', name => 'logged_ref');
 RESET ROLE;
-SELECT is((SELECT eq_operators[1]::text FROM ri_policy._reference WHERE name = 'logged_ref'),
-		  '===(integer,integer)', 'the reference pinned the index''s equality operator');
+SELECT is((SELECT eq_operators[1] FROM ri_policy._reference WHERE name = 'logged_ref'),
+		  'public.===(integer,integer)', 'the reference pinned the index''s equality operator, by its qualified name');
 CALL ri_policy.validate('logged_ref');
 SELECT is((SELECT count(*) FROM ri_policy.violations WHERE reference = 'logged_ref'), 5::bigint,
 		  'validation through that operator is right');
