@@ -1416,6 +1416,7 @@ run_step(Validator *v, Step *step)
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
+	List	   *leaves = NIL;
 
 	step_failed_cleanly = false;
 
@@ -1458,6 +1459,13 @@ run_step(Validator *v, Step *step)
 			case STEP_FINISH:
 				/* the child's rows may have moved since the pass began */
 				ri_refuse_moved_rows(v->ref, v->citus != NULL);
+
+				/*
+				 * Lock every child table before writing the results: a
+				 * column rename, holding its table and rewriting those
+				 * results, must not wait on them while this waits on it.
+				 */
+				leaves = child_leaves(v->ref);
 				finish_run(v);
 				break;
 		}
@@ -1468,8 +1476,7 @@ run_step(Validator *v, Step *step)
 		 * began with, and at the end that it read every child table.
 		 */
 		if (v->columns != NULL)
-			ri_columns_check(v->columns,
-							 step->kind == STEP_FINISH ? child_leaves(v->ref) : NIL);
+			ri_columns_check(v->columns, leaves);
 		PopActiveSnapshot();
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
