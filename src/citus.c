@@ -31,12 +31,15 @@
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "access/tableam.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/defrem.h"
 #include "commands/extension.h"
+#include "common/hashfn.h"
+#include "fmgr.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
@@ -157,6 +160,98 @@ ri_rows_at(Oid relid, const char **kind)
 	if (kind != NULL)
 		*kind = what;
 	return at;
+}
+
+/*
+ * Citus converts a table (alter_distributed_table(), undistribute_table(),
+ * alter_table_set_access_method(), a Citus local table distributed) by
+ * creating its replacement under a temporary name, moving the rows,
+ * dropping the table and renaming the replacement: the same table to its
+ * users, a new one to the catalogs.  While Citus does that, which table
+ * replaces the dropped table "relname" of schema "nspname"?  InvalidOid if
+ * none, or when no conversion is under way.  Citus names the replacement
+ * as a shard, after a hash of the table's name; both the name and whether
+ * it is converting are only in its library, found by name.
+ */
+static Oid
+citus_replacement(const char *nspname, const char *relname)
+{
+	bool	   *converting;
+	void		(*append_id) (char **name, uint64 id);
+	char	   *temp;
+	uint32		hash;
+
+	if (!OidIsValid(citus_partition_catalog()))
+		return InvalidOid;
+	converting = (bool *) load_external_function("$libdir/citus",
+												  "InTableTypeConversionFunctionCall",
+												  false, NULL);
+	append_id = (void (*) (char **, uint64))
+		load_external_function("$libdir/citus", "AppendShardIdToName", false, NULL);
+	if (converting == NULL || append_id == NULL || !*converting)
+		return InvalidOid;
+	temp = pstrdup(relname);
+	hash = DatumGetUInt32(hash_any((const unsigned char *) relname, strlen(relname)));
+	append_id(&temp, hash);
+	return get_relname_relid(temp, get_namespace_oid(nspname, false));
+}
+
+/*
+ * In sql_drop (registry.c), before the references of dropped tables are
+ * forgotten: move those of a table that Citus is replacing by a conversion
+ * (see citus_replacement) to its replacement, with the foreign keys that
+ * have results (Citus re-creates them there, by name), so that they
+ * survive, with their results.  Where a pass of the old table was left
+ * unfinished, the next one starts over.
+ */
+void
+ri_citus_follow_conversion(void)
+{
+	uint64		n;
+	SPITupleTable *dropped;
+
+	if (!OidIsValid(citus_partition_catalog()))
+		return;
+	ri_exec_as_owner(NULL, "SELECT objid, schema_name, object_name"
+					 "  FROM pg_catalog.pg_event_trigger_dropped_objects()"
+					 " WHERE object_type = 'table'", 0, NULL, NULL, NULL, true);
+	dropped = SPI_tuptable;
+	n = SPI_processed;
+	for (uint64 i = 0; i < n; i++)
+	{
+		bool		isnull;
+		Oid			old = DatumGetObjectId(SPI_getbinval(dropped->vals[i], dropped->tupdesc,
+														 1, &isnull));
+		char	   *nspname = SPI_getvalue(dropped->vals[i], dropped->tupdesc, 2);
+		char	   *relname = SPI_getvalue(dropped->vals[i], dropped->tupdesc, 3);
+		Oid			replacement;
+		Datum		args[2];
+		Oid			argtypes[2] = {OIDOID, OIDOID};
+
+		if (nspname == NULL || relname == NULL)
+			continue;
+		replacement = citus_replacement(nspname, relname);
+		if (!OidIsValid(replacement))
+			continue;
+		args[0] = ObjectIdGetDatum(old);
+		args[1] = ObjectIdGetDatum(replacement);
+		ri_exec_as_owner(NULL,
+						 "WITH r AS ("
+						 "  UPDATE ri_policy._reference"
+						 "     SET child = CASE WHEN child::pg_catalog.oid = $1"
+						 "                      THEN $2::pg_catalog.regclass ELSE child END,"
+						 "         parent = CASE WHEN parent::pg_catalog.oid = $1"
+						 "                       THEN $2::pg_catalog.regclass ELSE parent END"
+						 "   WHERE $1 IN (child::pg_catalog.oid, parent::pg_catalog.oid)"
+						 "  RETURNING id),"
+						 " f AS ("
+						 "  UPDATE ri_policy._foreign_key SET child = $2::pg_catalog.regclass"
+						 "   WHERE child::pg_catalog.oid = $1 RETURNING id)"
+						 " DELETE FROM ri_policy._progress p"
+						 "  WHERE p.reference IN (SELECT id FROM r UNION ALL SELECT id FROM f)"
+						 "    AND p.status <> 'done'",
+						 2, argtypes, args, NULL, false);
+	}
 }
 
 static bool citus_child_check(RiReference *ref, const char *action, int elevel);

@@ -37,6 +37,7 @@ extern bool ri_reads_through_citus(RiReference *ref);
 extern bool ri_refuse_rows_elsewhere(RiReference *ref, RiRowsUse use,
 									 const char *action, int elevel);
 extern void ri_refuse_moved_rows(RiReference *ref, bool through_citus);
+extern void ri_citus_follow_conversion(void);
 
 /* validation through Citus */
 struct ChildKeyGroup;
