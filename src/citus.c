@@ -163,6 +163,24 @@ ri_rows_at(Oid relid, const char **kind)
 }
 
 /*
+ * The name Citus gives the shard "id" of an object named "name" (its
+ * AppendShardIdToName(), found by name), or "" when Citus offers none.
+ */
+static char *
+citus_shard_name(const char *name, uint64 id)
+{
+	void		(*append_id) (char **name, uint64 id);
+	char	   *result = pstrdup(name);
+
+	append_id = (void (*) (char **, uint64))
+		load_external_function("$libdir/citus", "AppendShardIdToName", false, NULL);
+	if (append_id == NULL)
+		return "";
+	append_id(&result, id);
+	return result;
+}
+
+/*
  * Citus converts a table (alter_distributed_table(), undistribute_table(),
  * alter_table_set_access_method(), a Citus local table distributed) by
  * creating its replacement under a temporary name, moving the rows,
@@ -177,8 +195,6 @@ static Oid
 citus_replacement(const char *nspname, const char *relname)
 {
 	bool	   *converting;
-	void		(*append_id) (char **name, uint64 id);
-	char	   *temp;
 	uint32		hash;
 
 	if (!OidIsValid(citus_partition_catalog()))
@@ -186,14 +202,90 @@ citus_replacement(const char *nspname, const char *relname)
 	converting = (bool *) load_external_function("$libdir/citus",
 												  "InTableTypeConversionFunctionCall",
 												  false, NULL);
-	append_id = (void (*) (char **, uint64))
-		load_external_function("$libdir/citus", "AppendShardIdToName", false, NULL);
-	if (converting == NULL || append_id == NULL || !*converting)
+	if (converting == NULL || !*converting)
 		return InvalidOid;
-	temp = pstrdup(relname);
 	hash = DatumGetUInt32(hash_any((const unsigned char *) relname, strlen(relname)));
-	append_id(&temp, hash);
-	return get_relname_relid(temp, get_namespace_oid(nspname, false));
+	return get_relname_relid(citus_shard_name(relname, hash),
+							 get_namespace_oid(nspname, false));
+}
+
+/*
+ * The shard id that ends a shard's name, as Citus names shards ("_" and
+ * digits), or 0.
+ */
+static uint64
+name_shard_id(const char *relname)
+{
+	const char *digits = relname != NULL ? strrchr(relname, '_') : NULL;
+
+	if (digits == NULL || digits[1] == '\0' || strlen(digits + 1) > 18 ||
+		strspn(digits + 1, "0123456789") != strlen(digits + 1))
+		return 0;
+	return (uint64) strtoi64(digits + 1, NULL, 10);
+}
+
+/*
+ * The Citus table that table "rel" is a shard of, by Citus's metadata and
+ * the shard's name and schema; else "rel" itself.
+ */
+static Oid
+citus_shard_base(Oid rel)
+{
+	char	   *relname = get_rel_name(rel);
+	uint64		shardid = name_shard_id(relname);
+	Datum		arg = Int64GetDatum((int64) shardid);
+	Oid			argtype = INT8OID;
+	Oid			base = rel;
+	int			nestlevel;
+
+	if (shardid == 0)
+		return rel;
+	nestlevel = ri_safe_search_path();
+	SPI_connect();
+	if (SPI_execute_with_args("SELECT logicalrelid::pg_catalog.oid FROM pg_catalog.pg_dist_shard"
+							  " WHERE shardid = $1",
+							  1, &argtype, &arg, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read pg_dist_shard");
+	if (SPI_processed == 1)
+	{
+		bool		isnull;
+		Oid			shell = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
+														   SPI_tuptable->tupdesc, 1, &isnull));
+		char	   *shellname = get_rel_name(shell);
+
+		if (shellname != NULL && get_rel_namespace(shell) == get_rel_namespace(rel) &&
+			strcmp(citus_shard_name(shellname, shardid), relname) == 0)
+			base = shell;
+	}
+	SPI_finish();
+	ri_restore_search_path(nestlevel);
+	return base;
+}
+
+/*
+ * Are foreign keys "conname" of table "rel" referencing "ref" and
+ * "conname2" of "rel2" referencing "ref2" copies of one key that Citus
+ * made: of the same table or Citus table and its shards (Citus keeps a
+ * table's own rows in a shard when it adds it to its metadata, and gives
+ * the table's name to a new shell) to the same, with names that differ at
+ * most by the child's shard id, as Citus names the copies on shards?  The
+ * caller compares their columns.
+ */
+bool
+ri_citus_same_foreign_key(Oid rel, const char *conname, Oid ref,
+						  Oid rel2, const char *conname2, Oid ref2)
+{
+	uint64		shard = name_shard_id(get_rel_name(rel));
+	uint64		shard2 = name_shard_id(get_rel_name(rel2));
+
+	if (!OidIsValid(citus_partition_catalog()))
+		return false;
+	if ((rel != rel2 && citus_shard_base(rel) != citus_shard_base(rel2)) ||
+		(ref != ref2 && citus_shard_base(ref) != citus_shard_base(ref2)))
+		return false;
+	return strcmp(conname, conname2) == 0 ||
+		(shard != 0 && strcmp(conname, citus_shard_name(conname2, shard)) == 0) ||
+		(shard2 != 0 && strcmp(conname2, citus_shard_name(conname, shard2)) == 0);
 }
 
 /*
