@@ -31,12 +31,15 @@
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "access/tableam.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/defrem.h"
 #include "commands/extension.h"
+#include "common/hashfn.h"
+#include "fmgr.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
@@ -157,6 +160,190 @@ ri_rows_at(Oid relid, const char **kind)
 	if (kind != NULL)
 		*kind = what;
 	return at;
+}
+
+/*
+ * The name Citus gives the shard "id" of an object named "name" (its
+ * AppendShardIdToName(), found by name), or "" when Citus offers none.
+ */
+static char *
+citus_shard_name(const char *name, uint64 id)
+{
+	void		(*append_id) (char **name, uint64 id);
+	char	   *result = pstrdup(name);
+
+	append_id = (void (*) (char **, uint64))
+		load_external_function("$libdir/citus", "AppendShardIdToName", false, NULL);
+	if (append_id == NULL)
+		return "";
+	append_id(&result, id);
+	return result;
+}
+
+/*
+ * Citus converts a table (alter_distributed_table(), undistribute_table(),
+ * alter_table_set_access_method(), a Citus local table distributed) by
+ * creating its replacement under a temporary name, moving the rows,
+ * dropping the table and renaming the replacement: the same table to its
+ * users, a new one to the catalogs.  While Citus does that, which table
+ * replaces the dropped table "relname" of schema "nspname"?  InvalidOid if
+ * none, or when no conversion is under way.  Citus names the replacement
+ * as a shard, after a hash of the table's name; both the name and whether
+ * it is converting are only in its library, found by name.
+ */
+static Oid
+citus_replacement(const char *nspname, const char *relname)
+{
+	bool	   *converting;
+	uint32		hash;
+
+	if (!OidIsValid(citus_partition_catalog()))
+		return InvalidOid;
+	converting = (bool *) load_external_function("$libdir/citus",
+												  "InTableTypeConversionFunctionCall",
+												  false, NULL);
+	if (converting == NULL || !*converting)
+		return InvalidOid;
+	hash = DatumGetUInt32(hash_any((const unsigned char *) relname, strlen(relname)));
+	return get_relname_relid(citus_shard_name(relname, hash),
+							 get_namespace_oid(nspname, false));
+}
+
+/*
+ * The shard id that ends a shard's name, as Citus names shards ("_" and
+ * digits), or 0.
+ */
+static uint64
+name_shard_id(const char *relname)
+{
+	const char *digits = relname != NULL ? strrchr(relname, '_') : NULL;
+
+	if (digits == NULL || digits[1] == '\0' || strlen(digits + 1) > 18 ||
+		strspn(digits + 1, "0123456789") != strlen(digits + 1))
+		return 0;
+	return (uint64) strtoi64(digits + 1, NULL, 10);
+}
+
+/*
+ * The Citus table that table "rel" is a shard of, by Citus's metadata and
+ * the shard's name and schema; else "rel" itself.
+ */
+static Oid
+citus_shard_base(Oid rel)
+{
+	char	   *relname = get_rel_name(rel);
+	uint64		shardid = name_shard_id(relname);
+	Datum		arg = Int64GetDatum((int64) shardid);
+	Oid			argtype = INT8OID;
+	Oid			base = rel;
+	int			nestlevel;
+
+	if (shardid == 0)
+		return rel;
+	nestlevel = ri_safe_search_path();
+	SPI_connect();
+	if (SPI_execute_with_args("SELECT logicalrelid::pg_catalog.oid FROM pg_catalog.pg_dist_shard"
+							  " WHERE shardid = $1",
+							  1, &argtype, &arg, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read pg_dist_shard");
+	if (SPI_processed == 1)
+	{
+		bool		isnull;
+		Oid			shell = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
+														   SPI_tuptable->tupdesc, 1, &isnull));
+		char	   *shellname = get_rel_name(shell);
+
+		if (shellname != NULL && get_rel_namespace(shell) == get_rel_namespace(rel) &&
+			strcmp(citus_shard_name(shellname, shardid), relname) == 0)
+			base = shell;
+	}
+	SPI_finish();
+	ri_restore_search_path(nestlevel);
+	return base;
+}
+
+/*
+ * Are foreign keys "conname" of table "rel" referencing "ref" and
+ * "conname2" of "rel2" referencing "ref2" copies of one key that Citus
+ * made: of the same table or Citus table and its shards (Citus keeps a
+ * table's own rows in a shard when it adds it to its metadata, and gives
+ * the table's name to a new shell) to the same, with names that differ at
+ * most by the child's shard id, as Citus names the copies on shards?  The
+ * caller compares their columns.
+ */
+bool
+ri_citus_same_foreign_key(Oid rel, const char *conname, Oid ref,
+						  Oid rel2, const char *conname2, Oid ref2)
+{
+	uint64		shard = name_shard_id(get_rel_name(rel));
+	uint64		shard2 = name_shard_id(get_rel_name(rel2));
+
+	if (!OidIsValid(citus_partition_catalog()))
+		return false;
+	if ((rel != rel2 && citus_shard_base(rel) != citus_shard_base(rel2)) ||
+		(ref != ref2 && citus_shard_base(ref) != citus_shard_base(ref2)))
+		return false;
+	return strcmp(conname, conname2) == 0 ||
+		(shard != 0 && strcmp(conname, citus_shard_name(conname2, shard)) == 0) ||
+		(shard2 != 0 && strcmp(conname2, citus_shard_name(conname, shard2)) == 0);
+}
+
+/*
+ * In sql_drop (registry.c), before the references of dropped tables are
+ * forgotten: move those of a table that Citus is replacing by a conversion
+ * (see citus_replacement) to its replacement, with the foreign keys that
+ * have results (Citus re-creates them there, by name), so that they
+ * survive, with their results.  Where a pass of the old table was left
+ * unfinished, the next one starts over.
+ */
+void
+ri_citus_follow_conversion(void)
+{
+	uint64		n;
+	SPITupleTable *dropped;
+
+	if (!OidIsValid(citus_partition_catalog()))
+		return;
+	ri_exec_as_owner(NULL, "SELECT objid, schema_name, object_name"
+					 "  FROM pg_catalog.pg_event_trigger_dropped_objects()"
+					 " WHERE object_type = 'table'", 0, NULL, NULL, NULL, true);
+	dropped = SPI_tuptable;
+	n = SPI_processed;
+	for (uint64 i = 0; i < n; i++)
+	{
+		bool		isnull;
+		Oid			old = DatumGetObjectId(SPI_getbinval(dropped->vals[i], dropped->tupdesc,
+														 1, &isnull));
+		char	   *nspname = SPI_getvalue(dropped->vals[i], dropped->tupdesc, 2);
+		char	   *relname = SPI_getvalue(dropped->vals[i], dropped->tupdesc, 3);
+		Oid			replacement;
+		Datum		args[2];
+		Oid			argtypes[2] = {OIDOID, OIDOID};
+
+		if (nspname == NULL || relname == NULL)
+			continue;
+		replacement = citus_replacement(nspname, relname);
+		if (!OidIsValid(replacement))
+			continue;
+		args[0] = ObjectIdGetDatum(old);
+		args[1] = ObjectIdGetDatum(replacement);
+		ri_exec_as_owner(NULL,
+						 "WITH r AS ("
+						 "  UPDATE ri_policy._reference"
+						 "     SET child = CASE WHEN child::pg_catalog.oid = $1"
+						 "                      THEN $2::pg_catalog.regclass ELSE child END,"
+						 "         parent = CASE WHEN parent::pg_catalog.oid = $1"
+						 "                       THEN $2::pg_catalog.regclass ELSE parent END"
+						 "   WHERE $1 IN (child::pg_catalog.oid, parent::pg_catalog.oid)"
+						 "  RETURNING id),"
+						 " f AS ("
+						 "  UPDATE ri_policy._foreign_key SET child = $2::pg_catalog.regclass"
+						 "   WHERE child::pg_catalog.oid = $1 RETURNING id)"
+						 " DELETE FROM ri_policy._progress p"
+						 "  WHERE p.reference IN (SELECT id FROM r UNION ALL SELECT id FROM f)"
+						 "    AND p.status <> 'done'",
+						 2, argtypes, args, NULL, false);
+	}
 }
 
 static bool citus_child_check(RiReference *ref, const char *action, int elevel);

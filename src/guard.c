@@ -63,6 +63,7 @@
 #include "utils/memutils.h"
 #include "utils/syscache.h"
 
+#include "citus.h"
 #include "compat.h"
 #include "follow.h"
 #include "reference.h"
@@ -79,6 +80,21 @@ PG_FUNCTION_INFO_V1(ri_policy_guard_ddl_end);
 static List *created_constraints = NIL;
 static List *altered_constraints = NIL;
 static object_access_hook_type prev_object_access_hook = NULL;
+
+/*
+ * The foreign keys warn mode let through in this transaction, as the
+ * statement named them (TopTransactionContext): the copies Citus then makes
+ * of one on the shards this node holds are the same decision (see
+ * shard_copy_warned).
+ */
+typedef struct WarnedKey
+{
+	Oid			rel;
+	Oid			ref;
+	NameData	name;
+	char	   *columns;		/* see key_columns() */
+} WarnedKey;
+static List *warned_keys = NIL;
 
 /* What the collected commands say about one noted constraint. */
 typedef enum NotedKind
@@ -619,6 +635,94 @@ collected_kind(Oid conoid)
 }
 
 /*
+ * A foreign key's columns by name, and its match type and actions: what
+ * its copies on shards have alike.
+ */
+static char *
+key_columns(Oid conoid)
+{
+	Datum		arg = ObjectIdGetDatum(conoid);
+	Oid			argtype = OIDOID;
+	char	   *result = "";
+
+	SPI_connect();
+	if (SPI_execute_with_args("SELECT pg_catalog.format('%s %s %s %s %s',"
+							  "  (SELECT pg_catalog.array_agg(a.attname ORDER BY k.n)"
+							  "     FROM pg_catalog.unnest(c.conkey) WITH ORDINALITY k(attnum, n)"
+							  "     JOIN pg_catalog.pg_attribute a"
+							  "       ON a.attrelid = c.conrelid AND a.attnum = k.attnum),"
+							  "  (SELECT pg_catalog.array_agg(a.attname ORDER BY k.n)"
+							  "     FROM pg_catalog.unnest(c.confkey) WITH ORDINALITY k(attnum, n)"
+							  "     JOIN pg_catalog.pg_attribute a"
+							  "       ON a.attrelid = c.confrelid AND a.attnum = k.attnum),"
+							  "  c.confmatchtype, c.confupdtype, c.confdeltype)"
+							  "  FROM pg_catalog.pg_constraint c WHERE c.oid = $1",
+							  1, &argtype, &arg, NULL, true, 1) == SPI_OK_SELECT &&
+		SPI_processed == 1)
+		result = MemoryContextStrdup(TopTransactionContext,
+									 SPI_getvalue(SPI_tuptable->vals[0],
+												  SPI_tuptable->tupdesc, 1));
+	SPI_finish();
+	return result;
+}
+
+/*
+ * Warn mode: is foreign key "con" (conoid) the copy, on a shard that this
+ * node holds or on a new shell, of one this transaction was warned about
+ * already, on the same columns?  Citus makes such copies in the same
+ * backend when this node holds shards of both tables (a Citus local
+ * table's, on the coordinator), and when it turns a table into a Citus
+ * local table: one statement, one warning.  Only
+ * a copy on shards of the same two tables, named after the same key, and
+ * only after the warning, so nothing goes unrecorded that Citus would not
+ * have made anyway; block mode refused the key before any copy.
+ */
+static bool
+shard_copy_warned(Form_pg_constraint con, Oid conoid)
+{
+	ListCell   *lc;
+	char	   *columns = NULL;
+
+	foreach(lc, warned_keys)
+	{
+		WarnedKey  *w = (WarnedKey *) lfirst(lc);
+
+		if (columns == NULL)
+			columns = key_columns(conoid);
+		if (strcmp(columns, w->columns) == 0 &&
+			ri_citus_same_foreign_key(con->conrelid, NameStr(con->conname),
+									  con->confrelid, w->rel, NameStr(w->name),
+									  w->ref))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Warn about a foreign key and record it, unless it is the copy of one
+ * this transaction was warned about.
+ */
+static void
+warn_created(Form_pg_constraint con, Oid conoid)
+{
+	MemoryContext oldcxt;
+	WarnedKey  *w;
+
+	if (shard_copy_warned(con, conoid))
+		return;
+	report_created(con);
+	record_created(conoid);
+	oldcxt = MemoryContextSwitchTo(TopTransactionContext);
+	w = palloc(sizeof(WarnedKey));
+	w->rel = con->conrelid;
+	w->ref = con->confrelid;
+	w->name = con->conname;
+	w->columns = key_columns(conoid);
+	warned_keys = lappend(warned_keys, w);
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/*
  * Apply the mode to every enforced foreign key the command brought into
  * being.  A created constraint that no subcommand explains counts as added
  * (fail closed); an altered one counts only when a subcommand enforced it.
@@ -666,8 +770,7 @@ check_noted_constraints(void)
 			if (ri_policy_mode == RI_POLICY_BLOCK)
 				report_blocked(get_rel_name(con.conrelid), NameStr(con.conname),
 							   get_rel_name(con.confrelid));
-			report_created(&con);
-			record_created(lfirst_oid(lc));
+			warn_created(&con, lfirst_oid(lc));
 		}
 	}
 	foreach(lc, altered)
@@ -681,8 +784,7 @@ check_noted_constraints(void)
 			if (ri_policy_mode == RI_POLICY_BLOCK)
 				report_blocked(get_rel_name(con.conrelid), NameStr(con.conname),
 							   get_rel_name(con.confrelid));
-			report_created(&con);
-			record_created(lfirst_oid(lc));
+			warn_created(&con, lfirst_oid(lc));
 		}
 	}
 }
@@ -729,7 +831,19 @@ guard_xact_callback(XactEvent event, void *arg)
 	{
 		created_constraints = NIL;
 		altered_constraints = NIL;
+		warned_keys = NIL;
 	}
+}
+
+/*
+ * A warning rolled back with its subtransaction vouches for no copy.
+ */
+static void
+guard_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+					   SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		warned_keys = NIL;
 }
 
 /*
@@ -741,4 +855,5 @@ ri_guard_init(void)
 	prev_object_access_hook = object_access_hook;
 	object_access_hook = guard_object_access;
 	RegisterXactCallback(guard_xact_callback, NULL);
+	RegisterSubXactCallback(guard_subxact_callback, NULL);
 }

@@ -70,6 +70,7 @@
 #include "utils/syscache.h"
 #include "utils/varlena.h"
 
+#include "citus.h"
 #include "compare.h"
 #include "compat.h"
 #include "reference.h"
@@ -1072,6 +1073,8 @@ ri_policy_on_sql_drop(PG_FUNCTION_ARGS)
 		PG_RETURN_VOID();
 
 	SPI_connect();
+	/* a table that Citus replaces by a new one keeps its references */
+	ri_citus_follow_conversion();
 	exec_as_owner("WITH d AS ("
 				  "  SELECT objid, objsubid, object_type, address_names"
 				  "    FROM pg_catalog.pg_event_trigger_dropped_objects()"
