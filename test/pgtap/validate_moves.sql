@@ -21,9 +21,14 @@ CREATE FUNCTION pg_temp.connect(name text) RETURNS text LANGUAGE sql AS $$
 		current_setting('port'), current_database()))
 $$;
 SELECT pg_temp.connect('mv_a'), pg_temp.connect('mv_b'), pg_temp.connect('mv_c'),
-	   pg_temp.connect('mv_d');
+	   pg_temp.connect('mv_d'), pg_temp.connect('mv_e');
 CREATE TEMP TABLE pass_pid AS
 SELECT pid FROM dblink('mv_a', 'SELECT pg_backend_pid()') AS t(pid int);
+-- b and e take turns holding the progress table (see step())
+CREATE TEMP TABLE holder (name text, pid int, holds boolean);
+INSERT INTO holder
+SELECT n, (SELECT pid FROM dblink(n, 'SELECT pg_backend_pid()') AS t(pid int)), n = 'mv_b'
+  FROM unnest(ARRAY['mv_b', 'mv_e']) n;
 
 -- A child of the given number of full blocks, keys 1, 2, ... (every one an
 -- orphan), with a reference mv_ref, validated once.
@@ -80,6 +85,7 @@ $$;
 -- the progress table, and let it read its first batch.
 CREATE FUNCTION pg_temp.start(ref text) RETURNS boolean LANGUAGE plpgsql AS $$
 BEGIN
+	UPDATE holder SET holds = (name = 'mv_b');
 	PERFORM dblink_exec('mv_b', 'BEGIN');
 	PERFORM dblink_exec('mv_b', pg_temp.lock_sql(ref));
 	PERFORM dblink_send_query('mv_a', format(
@@ -87,17 +93,34 @@ BEGIN
 	RETURN pg_temp.waits() AND pg_temp.step(ref);
 END $$;
 
--- Let the pass record the batch it waits with and read the next one: b
--- lets the table go and asks for it again at once, and gets it when that
--- batch has committed.
+-- Let the pass record the batch it waits with and read the next one, and
+-- no more, however the sessions are scheduled: the session that does not
+-- hold the table asks for it, and queues behind the waiting pass; then the
+-- holder lets go.  The pass gets the table first, the other session as
+-- soon as the pass's batch commits, and the pass waits again.
 CREATE FUNCTION pg_temp.step(ref text) RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE
+	now_holds text := (SELECT name FROM holder WHERE holds);
+	next text := (SELECT name FROM holder WHERE NOT holds);
+	next_pid int := (SELECT pid FROM holder WHERE NOT holds);
+	queued boolean := false;
 BEGIN
-	PERFORM dblink_send_query('mv_b', 'ROLLBACK; BEGIN; ' || pg_temp.lock_sql(ref));
+	PERFORM dblink_send_query(next, 'BEGIN; ' || pg_temp.lock_sql(ref));
 	FOR i IN 1..2400 LOOP
-		IF dblink_is_busy('mv_b') = 0 THEN
-			-- the results of its three statements, and the end
-			FOR j IN 1..4 LOOP
-				PERFORM * FROM dblink_get_result('mv_b') AS r(x text);
+		queued := EXISTS (SELECT 1 FROM pg_locks WHERE pid = next_pid AND NOT granted);
+		EXIT WHEN queued;
+		PERFORM pg_sleep(0.025);
+	END LOOP;
+	IF NOT queued THEN
+		RETURN false;
+	END IF;
+	PERFORM dblink_exec(now_holds, 'ROLLBACK');
+	UPDATE holder SET holds = NOT holds;
+	FOR i IN 1..2400 LOOP
+		IF dblink_is_busy(next) = 0 THEN
+			-- the results of its two statements, and the end
+			FOR j IN 1..3 LOOP
+				PERFORM * FROM dblink_get_result(next) AS r(x text);
 			END LOOP;
 			RETURN pg_temp.waits();
 		END IF;
@@ -106,10 +129,16 @@ BEGIN
 	RETURN false;
 END $$;
 
+-- Let the pass go on without waiting.
+CREATE FUNCTION pg_temp.release() RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM dblink_exec((SELECT name FROM holder WHERE holds), 'ROLLBACK');
+END $$;
+
 -- Let the pass run to its end.
 CREATE FUNCTION pg_temp.finish() RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
-	PERFORM dblink_exec('mv_b', 'ROLLBACK');
+	PERFORM pg_temp.release();
 	PERFORM * FROM dblink_get_result('mv_a') AS r(x text);
 	PERFORM * FROM dblink_get_result('mv_a') AS r(x text);
 END $$;
@@ -267,7 +296,7 @@ SELECT pg_temp.fresh(10, false);
 SELECT ok(pg_temp.start('mv_ref') AND pg_temp.step('mv_ref') AND pg_temp.step('mv_ref'),
 		  'the pass has read three blocks');
 SELECT pg_cancel_backend(pid) FROM pass_pid;
-SELECT dblink_exec('mv_b', 'ROLLBACK');
+SELECT pg_temp.release();
 SELECT * FROM dblink_get_result('mv_a', false) AS r(x text);
 SELECT * FROM dblink_get_result('mv_a', false) AS r(x text);
 SELECT is((SELECT status FROM ri_policy.validation_progress WHERE reference = 'mv_ref'),
@@ -296,7 +325,7 @@ DELETE FROM regress_mv.child WHERE k IN (2, 3, 4);
 VACUUM regress_mv.child;
 SELECT ok(pg_temp.start('mv_ref') AND pg_temp.step('mv_ref'), 'the pass has read two blocks');
 SELECT pg_cancel_backend(pid) FROM pass_pid;
-SELECT dblink_exec('mv_b', 'ROLLBACK');
+SELECT pg_temp.release();
 SELECT * FROM dblink_get_result('mv_a', false) AS r(x text);
 SELECT * FROM dblink_get_result('mv_a', false) AS r(x text);
 UPDATE regress_mv.child SET pad = repeat('z', 2000) WHERE k = 40;
@@ -336,6 +365,7 @@ SELECT is(pg_temp.rows('mv_part', 1), 1::bigint,
 		  'a row moved to a partition not read yet is counted once');
 
 SELECT dblink_disconnect('mv_a'), dblink_disconnect('mv_b'), dblink_disconnect('mv_c'),
+	   dblink_disconnect('mv_e'),
 	   dblink_disconnect('mv_d');
 SET client_min_messages = warning;
 DROP SCHEMA regress_mv CASCADE;
