@@ -37,10 +37,20 @@ UPDATE p1 SET id = id + 1000 WHERE id IN (2, 3);
 DELETE FROM p2 WHERE code IN ('77', '78', '79');
 
 CREATE TEMP TABLE adv AS SELECT * FROM ri_policy.advise() WHERE child::oid IN (SELECT oid FROM pg_class WHERE relnamespace = 'regress_shape'::regnamespace);
-SELECT is((SELECT ri_check_calls FROM adv0 WHERE name = 'ch1_pid_fkey'), 40::bigint,
-		  'a domain over the child''s key: its 40 parent lookups (written with a cast) are counted');
-SELECT is((SELECT ri_check_calls FROM adv0 WHERE name = 'ch2_p2_code_fkey'), 40::bigint,
-		  'a varchar child of a text parent: its 40 parent lookups are counted');
+-- (from PostgreSQL 19 on the lookup is a direct index probe that no
+-- statistics show: unmeasured, and the note says why)
+SELECT CASE WHEN current_setting('server_version_num')::int < 190000
+	THEN is((SELECT ri_check_calls FROM adv0 WHERE name = 'ch1_pid_fkey'), 40::bigint,
+			'a domain over the child''s key: its 40 parent lookups (written with a cast) are counted')
+	ELSE ok((SELECT ri_check_calls IS NULL AND cost_note LIKE '%PostgreSQL 19%'
+			   FROM adv0 WHERE name = 'ch1_pid_fkey'),
+			'PostgreSQL 19: the parent lookup of a domain key is unmeasured, and the note says why') END;
+SELECT CASE WHEN current_setting('server_version_num')::int < 190000
+	THEN is((SELECT ri_check_calls FROM adv0 WHERE name = 'ch2_p2_code_fkey'), 40::bigint,
+			'a varchar child of a text parent: its 40 parent lookups are counted')
+	ELSE ok((SELECT ri_check_calls IS NULL AND cost_note LIKE '%PostgreSQL 19%'
+			   FROM adv0 WHERE name = 'ch2_p2_code_fkey'),
+			'PostgreSQL 19: the parent lookup of a varchar key is unmeasured, and the note says why') END;
 SELECT is((SELECT ri_action_calls FROM adv WHERE name = 'ch2_p2_code_fkey'), 3::bigint,
 		  'and the check on the child of each of the 3 parent deletes');
 SELECT is((SELECT ri_action_calls FROM adv WHERE name = 'ch1_pid_fkey'), 2::bigint,
