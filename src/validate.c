@@ -1358,12 +1358,15 @@ commit_point(Validator *v)
 }
 
 /*
- * Commit a batch of a full pass without waiting for its WAL to reach disk
+ * Commit a batch of a pass without waiting for its WAL to reach disk
  * (synchronous_commit = off for this commit only).  The batch's orphans and
  * its position commit together, and a crash loses only a suffix of
  * transactions, so a crash may lose the last few batches, never one without
  * the other: the next call resumes from the last batch that survived and
- * reads the rest again, with the same exact result.  Waiting for a flush
+ * reads the rest again, with the same exact result.  (An incremental pass's
+ * batch takes its keys from the change log in the same transaction; the log
+ * is unlogged, and emptied with its sentinel by a crash, so the pass after
+ * a crash is a full one.)  Waiting for a flush
  * per batch (a few milliseconds each) was most of a pass's time.  Whoever
  * reads the batch's results commits after it in the WAL, so whatever they
  * make of it is flushed with their commit; the pass's last commit, which
@@ -2544,7 +2547,7 @@ validate_incremental(RiReference *found, int batch_size, bool atomic)
 			record_recheck(v, &outcome);
 			batches++;
 			PopActiveSnapshot();
-			commit_point(v);
+			commit_batch(v);
 			CHECK_FOR_INTERRUPTS();
 		}
 
