@@ -627,6 +627,24 @@ saved_resume_key(RiReference *ref)
 }
 
 /*
+ * The query of the parent's non-null keys, "SELECT x.a, ... FROM parent x
+ * WHERE x.a IS NOT NULL AND ...", which Citus can run on any parent.
+ */
+static void
+append_parent_keys(StringInfo buf, RiReference *ref)
+{
+	appendStringInfoString(buf, "SELECT ");
+	for (int i = 0; i < ref->nkeys; i++)
+		appendStringInfo(buf, "%sx.%s", i > 0 ? ", " : "",
+						 quote_identifier(ref->parent_columns[i]));
+	appendStringInfo(buf, " FROM %s%s x WHERE ", ref->only_parent ? "ONLY " : "",
+					 ri_qualified_name(ref->parent));
+	for (int i = 0; i < ref->nkeys; i++)
+		appendStringInfo(buf, "%sx.%s IS NOT NULL", i > 0 ? " AND " : "",
+						 quote_identifier(ref->parent_columns[i]));
+}
+
+/*
  * Open the cursor over the child's keys, after "after" (text forms) if
  * given, as the child's owner.  With "prefilter", only the keys that no
  * parent row equals, and first, when not resuming, the count of every row
@@ -658,15 +676,8 @@ reader_open(RiCitusReader *r, Datum *after, bool prefilter)
 		for (int i = 0; i < ref->nkeys; i++)
 			appendStringInfo(&buf, "%sc.%s", i > 0 ? ", " : "",
 							 quote_identifier(ref->child_columns[i]));
-		appendStringInfoString(&buf, ") NOT IN (SELECT ");
-		for (int i = 0; i < ref->nkeys; i++)
-			appendStringInfo(&buf, "%sx.%s", i > 0 ? ", " : "",
-							 quote_identifier(ref->parent_columns[i]));
-		appendStringInfo(&buf, " FROM %s%s x WHERE ", ref->only_parent ? "ONLY " : "",
-						 ri_qualified_name(ref->parent));
-		for (int i = 0; i < ref->nkeys; i++)
-			appendStringInfo(&buf, "%sx.%s IS NOT NULL", i > 0 ? " AND " : "",
-							 quote_identifier(ref->parent_columns[i]));
+		appendStringInfoString(&buf, ") NOT IN (");
+		append_parent_keys(&buf, ref);
 		appendStringInfoChar(&buf, ')');
 	}
 	if (after != NULL)
@@ -934,15 +945,7 @@ ri_citus_parent_keys(RiReference *ref, ParentKeySet *set)
 	int			nestlevel;
 
 	initStringInfo(&buf);
-	appendStringInfoString(&buf, "SELECT ");
-	for (int i = 0; i < ref->nkeys; i++)
-		appendStringInfo(&buf, "%sx.%s", i > 0 ? ", " : "",
-						 quote_identifier(ref->parent_columns[i]));
-	appendStringInfo(&buf, " FROM %s%s x WHERE ", ref->only_parent ? "ONLY " : "",
-					 ri_qualified_name(ref->parent));
-	for (int i = 0; i < ref->nkeys; i++)
-		appendStringInfo(&buf, "%sx.%s IS NOT NULL", i > 0 ? " AND " : "",
-						 quote_identifier(ref->parent_columns[i]));
+	append_parent_keys(&buf, ref);
 
 	nestlevel = ri_safe_search_path();
 	portal = SPI_cursor_open_with_args(NULL, buf.data, 0, NULL, NULL, NULL, true,
