@@ -273,9 +273,9 @@ citus_shard_base(Oid rel)
  * this shard Citus names "conname" (or, where that key is not visible,
  * "conname" without the shard's id, as Citus names copies).  A name that
  * is neither stays as it is.  Outside a database with Citus, the key
- * itself.
+ * itself, and false.
  */
-void
+bool
 ri_citus_logical_key(Oid rel, const char *conname, Oid ref,
 					 Oid *lrel, char **lname, Oid *lref)
 {
@@ -289,11 +289,11 @@ ri_citus_logical_key(Oid rel, const char *conname, Oid ref,
 	*lref = ref;
 	*lname = pstrdup(conname);
 	if (!OidIsValid(citus_partition_catalog()))
-		return;
+		return false;
 	*lrel = citus_shard_base(rel);
 	*lref = citus_shard_base(ref);
 	if (*lrel == rel)
-		return;
+		return true;
 	shard = name_shard_id(get_rel_name(rel));
 	conrel = table_open(ConstraintRelationId, AccessShareLock);
 	ScanKeyInit(&key, Anum_pg_constraint_conrelid, BTEqualStrategyNumber,
@@ -336,6 +336,7 @@ ri_citus_logical_key(Oid rel, const char *conname, Oid ref,
 				*lname = base;
 		}
 	}
+	return true;
 }
 
 /*

@@ -717,6 +717,11 @@ logical_key_warned(Form_pg_constraint con, Oid conoid)
 	Oid			lref;
 	char	   *lname;
 
+	/* without Citus, nothing makes copies: every key is its own decision */
+	if (warned_keys == NIL ||
+		!ri_citus_logical_key(con->conrelid, NameStr(con->conname),
+							  con->confrelid, &lrel, &lname, &lref))
+		return false;
 	foreach(lc, warned_keys)
 	{
 		WarnedKey  *w = (WarnedKey *) lfirst(lc);
@@ -728,11 +733,7 @@ logical_key_warned(Form_pg_constraint con, Oid conoid)
 			w->effective_role != GetUserId())
 			continue;
 		if (columns == NULL)
-		{
 			columns = key_columns(conoid);
-			ri_citus_logical_key(con->conrelid, NameStr(con->conname),
-								 con->confrelid, &lrel, &lname, &lref);
-		}
 		if (strcmp(columns, w->columns) != 0)
 			continue;
 		ri_citus_logical_key(w->rel, NameStr(w->name), w->ref,
