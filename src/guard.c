@@ -650,10 +650,7 @@ collected_kind(Oid conoid)
 }
 
 /*
- * A foreign key's columns by name, and its match type and actions: what
- * its copies on shards have alike.  Read from the catalog caches, which
- * see the key the command has just created (a query under the statement's
- * snapshot would not).
+ * Append a key's columns (conkey or confkey, attr) of table rel by name.
  */
 static void
 append_key_columns(StringInfo buf, HeapTuple tup, AttrNumber attr, Oid rel)
@@ -674,6 +671,12 @@ append_key_columns(StringInfo buf, HeapTuple tup, AttrNumber attr, Oid rel)
 	appendStringInfoChar(buf, ')');
 }
 
+/*
+ * A foreign key's columns by name, and its match type and actions: what
+ * its copies on shards have alike.  Read from the catalog caches, which
+ * see the key the command has just created (a query under the statement's
+ * snapshot would not).
+ */
 static char *
 key_columns(Oid conoid)
 {
