@@ -38,8 +38,8 @@ extern bool ri_refuse_rows_elsewhere(RiReference *ref, RiRowsUse use,
 									 const char *action, int elevel);
 extern void ri_refuse_moved_rows(RiReference *ref, bool through_citus);
 extern void ri_citus_follow_conversion(void);
-extern bool ri_citus_same_foreign_key(Oid rel, const char *conname, Oid ref,
-									  Oid rel2, const char *conname2, Oid ref2);
+extern bool ri_citus_logical_key(Oid rel, const char *conname, Oid ref,
+								 Oid *lrel, char **lname, Oid *lref);
 
 /* validation through Citus */
 struct ChildKeyGroup;

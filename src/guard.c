@@ -48,6 +48,7 @@
 #include "catalog/namespace.h"
 #include "catalog/objectaccess.h"
 #include "catalog/pg_constraint.h"
+#include "catalog/pg_type.h"
 #include "commands/event_trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -57,6 +58,7 @@
 #include "tcop/deparse_utility.h"
 #include "mb/pg_wchar.h"
 #include "tcop/tcopprot.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -82,17 +84,23 @@ static List *altered_constraints = NIL;
 static object_access_hook_type prev_object_access_hook = NULL;
 
 /*
- * The foreign keys warn mode let through in this transaction, as the
- * statement named them (TopTransactionContext): the copies Citus then makes
- * of one on the shards this node holds are the same decision (see
- * shard_copy_warned).
+ * The foreign keys warn mode let through in this transaction, by the
+ * logical key each is a copy of (ri_citus_logical_key: on a shard, its
+ * Citus table's key) and the roles that created it (TopTransactionContext).
+ * Another copy of one of them, by the same roles in the same transaction,
+ * is the same decision and already recorded, in this transaction: Citus
+ * makes copies on every shard a backend of this node holds, and a client
+ * connecting to a node directly is recorded once per key and transaction
+ * all the same (see logical_key_warned).
  */
 typedef struct WarnedKey
 {
-	Oid			rel;
+	Oid			rel;			/* as it was when warned about */
 	Oid			ref;
 	NameData	name;
 	char	   *columns;		/* see key_columns() */
+	Oid			session_role;
+	Oid			effective_role;
 } WarnedKey;
 static List *warned_keys = NIL;
 
@@ -470,6 +478,10 @@ ri_guard_record_warned(Oid conoid, const char *detail, const char *session_role,
 	HeapTuple	tup;
 	Form_pg_constraint con;
 	Oid			nsp = get_namespace_oid("ri_policy", true);
+	Oid			lrel;
+	Oid			lref;
+	char	   *lname;
+	NameData	name;
 	Datum		values[8];
 	char		nulls[8];
 	Oid			argtypes[8] = {TEXTOID, TEXTOID, NAMEOID, TEXTOID, TEXTOID,
@@ -481,13 +493,16 @@ ri_guard_record_warned(Oid conoid, const char *detail, const char *session_role,
 	if (!HeapTupleIsValid(tup))
 		elog(ERROR, "cache lookup failed for constraint %u", conoid);
 	con = (Form_pg_constraint) GETSTRUCT(tup);
+	ri_citus_logical_key(con->conrelid, NameStr(con->conname), con->confrelid,
+						 &lrel, &lname, &lref);
+	namestrcpy(&name, lname);
 	memset(nulls, ' ', sizeof(nulls));
 	values[0] = CStringGetTextDatum(session_role);
 	values[1] = CStringGetTextDatum(effective_role);
-	values[2] = NameGetDatum(&con->conname);
-	values[3] = CStringGetTextDatum(ri_qualified_name(con->conrelid));
-	values[4] = CStringGetTextDatum(ri_qualified_name(con->confrelid));
-	values[5] = CStringGetTextDatum(GetUserNameFromId(ri_rel_owner(con->conrelid),
+	values[2] = NameGetDatum(&name);
+	values[3] = CStringGetTextDatum(ri_qualified_name(lrel));
+	values[4] = CStringGetTextDatum(ri_qualified_name(lref));
+	values[5] = CStringGetTextDatum(GetUserNameFromId(ri_rel_owner(lrel),
 													  false));
 	values[6] = CStringGetTextDatum(detail);
 	if (statement != NULL)
@@ -635,72 +650,106 @@ collected_kind(Oid conoid)
 }
 
 /*
+ * Append a key's columns (conkey or confkey, attr) of table rel by name.
+ */
+static void
+append_key_columns(StringInfo buf, HeapTuple tup, AttrNumber attr, Oid rel)
+{
+	bool		isnull;
+	Datum		d = SysCacheGetAttr(CONSTROID, tup, attr, &isnull);
+	Datum	   *elems;
+	int			n;
+
+	if (isnull)
+		elog(ERROR, "null key columns of constraint");
+	deconstruct_array(DatumGetArrayTypeP(d), INT2OID, 2, true, TYPALIGN_SHORT,
+					  &elems, NULL, &n);
+	appendStringInfoChar(buf, '(');
+	for (int i = 0; i < n; i++)
+		appendStringInfo(buf, "%s%s", i > 0 ? "," : "",
+						 quote_identifier(get_attname(rel, DatumGetInt16(elems[i]), false)));
+	appendStringInfoChar(buf, ')');
+}
+
+/*
  * A foreign key's columns by name, and its match type and actions: what
- * its copies on shards have alike.
+ * its copies on shards have alike.  Read from the catalog caches, which
+ * see the key the command has just created (a query under the statement's
+ * snapshot would not).
  */
 static char *
 key_columns(Oid conoid)
 {
-	Datum		arg = ObjectIdGetDatum(conoid);
-	Oid			argtype = OIDOID;
-	char	   *result = "";
+	HeapTuple	tup;
+	Form_pg_constraint con;
+	StringInfoData buf;
+	MemoryContext oldcxt;
 
-	SPI_connect();
-	if (SPI_execute_with_args("SELECT pg_catalog.format('%s %s %s %s %s',"
-							  "  (SELECT pg_catalog.array_agg(a.attname ORDER BY k.n)"
-							  "     FROM pg_catalog.unnest(c.conkey) WITH ORDINALITY k(attnum, n)"
-							  "     JOIN pg_catalog.pg_attribute a"
-							  "       ON a.attrelid = c.conrelid AND a.attnum = k.attnum),"
-							  "  (SELECT pg_catalog.array_agg(a.attname ORDER BY k.n)"
-							  "     FROM pg_catalog.unnest(c.confkey) WITH ORDINALITY k(attnum, n)"
-							  "     JOIN pg_catalog.pg_attribute a"
-							  "       ON a.attrelid = c.confrelid AND a.attnum = k.attnum),"
-							  "  c.confmatchtype, c.confupdtype, c.confdeltype)"
-							  "  FROM pg_catalog.pg_constraint c WHERE c.oid = $1",
-							  1, &argtype, &arg, NULL, true, 1) == SPI_OK_SELECT &&
-		SPI_processed == 1)
-		result = MemoryContextStrdup(TopTransactionContext,
-									 SPI_getvalue(SPI_tuptable->vals[0],
-												  SPI_tuptable->tupdesc, 1));
-	SPI_finish();
-	return result;
+	tup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(conoid));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for constraint %u", conoid);
+	con = (Form_pg_constraint) GETSTRUCT(tup);
+	oldcxt = MemoryContextSwitchTo(TopTransactionContext);
+	initStringInfo(&buf);
+	append_key_columns(&buf, tup, Anum_pg_constraint_conkey, con->conrelid);
+	append_key_columns(&buf, tup, Anum_pg_constraint_confkey, con->confrelid);
+	appendStringInfo(&buf, " %c %c %c", con->confmatchtype, con->confupdtype,
+					 con->confdeltype);
+	MemoryContextSwitchTo(oldcxt);
+	ReleaseSysCache(tup);
+	return buf.data;
 }
 
 /*
- * Warn mode: is foreign key "con" (conoid) the copy, on a shard that this
- * node holds or on a new shell, of one this transaction was warned about
- * already, on the same columns?  Citus makes such copies in the same
- * backend when this node holds shards of both tables (a Citus local
- * table's, on the coordinator), and when it turns a table into a Citus
- * local table: one statement, one warning.  Only
- * a copy on shards of the same two tables, named after the same key, and
- * only after the warning, so nothing goes unrecorded that Citus would not
- * have made anyway; block mode refused the key before any copy.
+ * Warn mode: is foreign key "con" (conoid) a copy of a logical key that
+ * this transaction was warned about and recorded already, by the same
+ * session and effective roles, on the same columns, with the same match
+ * type and actions?  Both sides are resolved by Citus's metadata as it is
+ * now (a table Citus turned into a Citus local table in this transaction
+ * is a shard of its new shell since), never by what a client says, so
+ * only this transaction's own record can stand for a key: a role is
+ * recorded once per logical key and transaction, whoever it claims to be,
+ * and nothing it commits goes unrecorded.  Block mode refuses every copy.
  */
 static bool
-shard_copy_warned(Form_pg_constraint con, Oid conoid)
+logical_key_warned(Form_pg_constraint con, Oid conoid)
 {
 	ListCell   *lc;
 	char	   *columns = NULL;
+	Oid			lrel;
+	Oid			lref;
+	char	   *lname;
 
+	/* without Citus, nothing makes copies: every key is its own decision */
+	if (warned_keys == NIL ||
+		!ri_citus_logical_key(con->conrelid, NameStr(con->conname),
+							  con->confrelid, &lrel, &lname, &lref))
+		return false;
 	foreach(lc, warned_keys)
 	{
 		WarnedKey  *w = (WarnedKey *) lfirst(lc);
+		Oid			wrel;
+		Oid			wref;
+		char	   *wname;
 
+		if (w->session_role != GetSessionUserId() ||
+			w->effective_role != GetUserId())
+			continue;
 		if (columns == NULL)
 			columns = key_columns(conoid);
-		if (strcmp(columns, w->columns) == 0 &&
-			ri_citus_same_foreign_key(con->conrelid, NameStr(con->conname),
-									  con->confrelid, w->rel, NameStr(w->name),
-									  w->ref))
+		if (strcmp(columns, w->columns) != 0)
+			continue;
+		ri_citus_logical_key(w->rel, NameStr(w->name), w->ref,
+							 &wrel, &wname, &wref);
+		if (wrel == lrel && wref == lref && strcmp(wname, lname) == 0)
 			return true;
 	}
 	return false;
 }
 
 /*
- * Warn about a foreign key and record it, unless it is the copy of one
- * this transaction was warned about.
+ * Warn about a foreign key and record it, unless this transaction has
+ * recorded its logical key already.
  */
 static void
 warn_created(Form_pg_constraint con, Oid conoid)
@@ -708,7 +757,7 @@ warn_created(Form_pg_constraint con, Oid conoid)
 	MemoryContext oldcxt;
 	WarnedKey  *w;
 
-	if (shard_copy_warned(con, conoid))
+	if (logical_key_warned(con, conoid))
 		return;
 	report_created(con);
 	record_created(conoid);
@@ -718,6 +767,8 @@ warn_created(Form_pg_constraint con, Oid conoid)
 	w->ref = con->confrelid;
 	w->name = con->conname;
 	w->columns = key_columns(conoid);
+	w->session_role = GetSessionUserId();
+	w->effective_role = GetUserId();
 	warned_keys = lappend(warned_keys, w);
 	MemoryContextSwitchTo(oldcxt);
 }
@@ -836,7 +887,8 @@ guard_xact_callback(XactEvent event, void *arg)
 }
 
 /*
- * A warning rolled back with its subtransaction vouches for no copy.
+ * A record rolled back with its subtransaction vouches for no copy: forget
+ * them all (at worst, a key is recorded once more).
  */
 static void
 guard_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
