@@ -163,13 +163,6 @@ SELECT is((SELECT rows_checked FROM ri_policy.validation_progress WHERE referenc
 CREATE TABLE vb_plain (id int, pid int);
 INSERT INTO vb_plain SELECT g, g % 50000 FROM generate_series(1, 300000) g;
 SELECT ri_policy.declare_reference('vb_plain', '{pid}', 'vb_parent', name => 'vb_moved');
--- Not run for now: once in four runs of the whole Citus suite (2026-12-01)
--- the coordinator's validating backend died of a segmentation fault here,
--- while Citus distributed the table under the pass; not reproduced in six
--- runs of this file alone.  The case stays written below, to be run again
--- when the crash is understood and fixed (issue 12).
-SELECT skip('distributing a table while a pass reads it crashed the coordinator once (SIGSEGV, under investigation)', 4);
-/*
 SELECT dblink_connect('runner', pg_temp.conninfo());
 SELECT dblink_send_query('runner', 'CALL ri_policy.validate(''vb_moved'', batch_size => 20)');
 CREATE FUNCTION pg_temp.wait_moved() RETURNS boolean LANGUAGE plpgsql AS $$
@@ -194,7 +187,6 @@ SELECT set_eq($$SELECT key, child_rows FROM ri_policy.violations WHERE reference
 			  $$SELECT jsonb_build_object('pid', pid), count(*) FROM vb_plain
 				 WHERE pid NOT IN (SELECT id FROM vb_parent) GROUP BY 1$$,
 			  'the next pass, through Citus, is exact');
-*/
 
 SELECT ri_policy.drop_reference('vb');
 SELECT ri_policy.drop_reference('vb_moved');
