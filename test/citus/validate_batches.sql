@@ -259,7 +259,7 @@ CREATE TABLE vb_conv_truth AS
 SELECT jsonb_build_object('pid', pid) AS key, count(*) AS child_rows FROM vb_conv
  WHERE pid NOT IN (SELECT id FROM vb_parent) GROUP BY 1;
 SELECT matches(pg_temp.convert_under_pass('vb_conv', 'SELECT undistribute_table(''vb_conv'')'),
-			   'tables of reference "vb_conv" changed while it was being validated|was removed from Citus',
+			   'tables of reference "vb_conv" changed while it was being validated',
 			   'a child undistributed under a pass: the pass fails');
 SELECT is((SELECT count(*) FROM ri_policy.violations WHERE reference = 'vb_conv'), 0::bigint,
 		  'and records nothing');
@@ -276,7 +276,7 @@ SELECT truncate_local_data_after_distributing_table('vb_conv');
 CALL ri_policy.validate('vb_conv', restart => true);
 SELECT matches(pg_temp.convert_under_pass('vb_conv',
 				 'SELECT alter_distributed_table(''vb_conv'', shard_count => 2, cascade_to_colocated => false)'),
-			   'tables of reference "vb_conv" changed while it was being validated|was removed from Citus',
+			   'tables of reference "vb_conv" changed while it was being validated',
 			   'a child converted by alter_distributed_table() under a pass: the pass fails');
 SELECT is((SELECT status FROM ri_policy.validation_progress WHERE reference = 'vb_conv'), NULL,
 		  'and its progress is gone with the old table');
