@@ -458,6 +458,13 @@ void
 ri_refuse_moved_rows(RiReference *ref, bool through_citus)
 {
 	LockRelationOid(ref->child, AccessShareLock);
+	if (get_rel_name(ref->child) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the tables of reference \"%s\" changed while it was being validated",
+						ref->name),
+				 errdetail("Its child table was dropped or replaced by another (as Citus replaces a table it converts)."),
+				 errhint("Call ri_policy.validate() again: the next pass starts over.")));
 	if (through_citus != ri_reads_through_citus(ref))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),

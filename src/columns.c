@@ -128,13 +128,28 @@ ri_columns_check(RiColumns *cols, List *leaves_now)
 			lookup_column(t->relid, t->names[i], &attnum, &type, &typmod);
 			if (attnum != t->attnums[i] || type != t->types[i] ||
 				typmod != t->typmods[i])
+			{
+				char	   *relname = get_rel_name(t->relid);
+
+				/*
+				 * Gone: dropped, or replaced by a new table of its name, as
+				 * Citus's conversions (undistribute_table(), say) do.
+				 */
+				if (relname == NULL)
+					ereport(ERROR,
+							(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+							 errmsg("the tables of reference \"%s\" changed while it was being validated",
+									cols->reference),
+							 errdetail("A table the pass reads was dropped or replaced by another (as Citus replaces a table it converts)."),
+							 errhint("Call ri_policy.validate() again: the next pass starts over.")));
 				ereport(ERROR,
 						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 						 errmsg("the columns of reference \"%s\" changed while it was being validated",
 								cols->reference),
 						 errdetail("Column \"%s\" of table \"%s\" was renamed, dropped or given another type.",
-								   t->names[i], get_rel_name(t->relid)),
+								   t->names[i], relname),
 						 errhint("Call ri_policy.validate() again: the next pass starts over.")));
+			}
 		}
 	}
 

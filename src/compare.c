@@ -341,7 +341,7 @@ convert_range(ExprState *state, ExprContext *econtext, Datum *values,
 		if (any_error ? edata->sqlerrcode == ERRCODE_QUERY_CANCELED :
 			(category != ERRCODE_DATA_EXCEPTION &&
 			 category != ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION))
-			ReThrowError(edata);
+			ri_rethrow(edata);
 		FreeErrorData(edata);
 		ok = false;
 	}
@@ -455,7 +455,7 @@ ri_try_or_skip(RiReference *ref, void (*fn) (void *), void *arg)
 		FlushErrorState();
 		RollbackAndReleaseCurrentSubTransaction();
 		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
-			ReThrowError(edata);
+			ri_rethrow(edata);
 		ereport(WARNING,
 				(errcode(edata->sqlerrcode),
 				 errmsg("skipping reference \"%s\": %s", ref->name, edata->message),

@@ -138,7 +138,7 @@ rederive_operators(int64 id)
 		if (ref != NULL && edata->sqlerrcode != ERRCODE_QUERY_CANCELED)
 			edata->hint = psprintf("Drop reference \"%s\" before changing the type, and declare it again after.",
 								   ref->name);
-		ReThrowError(edata);
+		ri_rethrow(edata);
 	}
 	PG_END_TRY();
 

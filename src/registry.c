@@ -119,6 +119,35 @@ ri_restore_search_path(int nestlevel)
 }
 
 /*
+ * Re-throw an error caught with CopyErrorData(), which may live in a memory
+ * context that is deleted before the error is reported (the error unwinds
+ * through PG_FINALLY blocks that delete a pass's context, say).
+ * ReThrowError() copies the error's messages into ErrorContext, which lives
+ * until the error has been reported, but not where it was raised: the
+ * source file, function and message domains, which CopyErrorData() of
+ * current releases copies too (they may point into JIT code).  Left in the
+ * deleted context, they were read when the error went to the client (its F
+ * and R fields), and the backend crashed whenever that memory had gone
+ * back to the operating system.  So copy them into ErrorContext as well.
+ */
+void
+ri_rethrow(ErrorData *edata)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(ErrorContext);
+
+	if (edata->filename)
+		edata->filename = pstrdup(edata->filename);
+	if (edata->funcname)
+		edata->funcname = pstrdup(edata->funcname);
+	if (edata->domain)
+		edata->domain = pstrdup(edata->domain);
+	if (edata->context_domain)
+		edata->context_domain = pstrdup(edata->context_domain);
+	MemoryContextSwitchTo(oldcxt);
+	ReThrowError(edata);
+}
+
+/*
  * The owner of the ri_policy extension: its internal tables are written as
  * this role, with fixed, schema-qualified SQL only.
  */

@@ -374,7 +374,7 @@ judge_and_act(RiReference *ref, SPIPlanPtr action, SPIPlanPtr probe,
 			RollbackAndReleaseCurrentSubTransaction();
 			MemoryContextSwitchTo(cxt);
 			CurrentResourceOwner = owner;
-			ReThrowError(edata);
+			ri_rethrow(edata);
 		}
 		PG_END_TRY();
 

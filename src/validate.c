@@ -1509,7 +1509,7 @@ run_step(Validator *v, Step *step)
 			commit_point(v);
 		}
 		step_failed_cleanly = true;
-		ReThrowError(edata);
+		ri_rethrow(edata);
 	}
 	PG_END_TRY();
 }
@@ -2116,7 +2116,7 @@ recheck_keys(Validator *v, RecheckPlans *plans, Datum *colargs, Recheck *out)
 		CurrentResourceOwner = oldowner;
 		/* a cancel stops everything, once the subtransaction is gone */
 		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
-			ReThrowError(edata);
+			ri_rethrow(edata);
 		ereport(NOTICE,
 				(errmsg("incremental validation of \"%s\" failed, doing a full pass: %s",
 						ref->name, edata->message)));
