@@ -561,6 +561,11 @@ struct RiCitusReader
 	bool		open;
 	bool		prefilter;		/* the workers drop keys that have a parent */
 	bool		fit_checked;	/* ... if the parent's keys fit */
+	bool		comparable;		/* the parent's keys compare as the child's */
+	Oid			parent_owner;	/* reads the parent's keys for keys_array */
+	MemoryContext cxt;			/* the reader's */
+	Datum		keys_array;		/* the parent's keys, sent with the query, or 0 */
+	bool		resumed;		/* the cursor began after a recorded key */
 };
 
 /*
@@ -603,8 +608,11 @@ ri_citus_reader_create(RiReference *ref, Oid scan_user, MemoryContext cxt)
 	(void) citus_child_check(ref, "read", ERROR);
 	r->ref = ref;
 	r->scan_user = scan_user;
+	r->parent_owner = ri_rel_owner(ref->parent);
+	r->cxt = cxt;
+	r->comparable = true;
 	/* and the parent's keys fit: see reader_first_fetch() */
-	r->prefilter = (ri_rel_owner(ref->parent) == scan_user);
+	r->prefilter = (r->parent_owner == scan_user);
 
 	/* NOT IN compares text under one collation, which both columns must have */
 	for (int i = 0; i < ref->nkeys; i++)
@@ -616,7 +624,7 @@ ri_citus_reader_create(RiReference *ref, Oid scan_user, MemoryContext cxt)
 		get_atttypetypmodcoll(ref->child, get_attnum(ref->child, ref->child_columns[i]),
 							  &type, &typmod, &collation);
 		if (collation != ref->parent_collations[i])
-			r->prefilter = false;
+			r->prefilter = r->comparable = false;
 	}
 	return r;
 }
@@ -706,22 +714,46 @@ reader_open(RiCitusReader *r, Datum *after, bool prefilter)
 {
 	RiReference *ref = r->ref;
 	StringInfoData buf;
-	Datum		args[INDEX_MAX_KEYS];
-	Oid			argtypes[INDEX_MAX_KEYS];
+	Datum		args[INDEX_MAX_KEYS + 1];
+	Oid			argtypes[INDEX_MAX_KEYS + 1];
+	int			nargs = after != NULL ? ref->nkeys : 0;
+	bool		array = prefilter && r->keys_array != (Datum) 0;
 	RiUserState saved;
 	int			nestlevel;
 	Portal		portal;
 
 	initStringInfo(&buf);
 	appendStringInfoString(&buf, "SELECT ");
-	for (int i = 0; i < ref->nkeys; i++)
-		appendStringInfo(&buf, "c.%s, ", quote_identifier(ref->child_columns[i]));
+	if (array)
+	{
+		/* see parent_keys_array() */
+		appendStringInfoString(&buf, "CASE WHEN NOT (");
+		generate_operator_clause(&buf, psprintf("c.%s", quote_identifier(ref->child_columns[0])),
+								 ref->child_types[0], get_commutator(ref->eq_operators[0]),
+								 psprintf("ANY ($%d)", nargs + 1), ref->parent_types[0]);
+		appendStringInfo(&buf, ") THEN c.%s END, ", quote_identifier(ref->child_columns[0]));
+	}
+	else
+		for (int i = 0; i < ref->nkeys; i++)
+			appendStringInfo(&buf, "c.%s, ", quote_identifier(ref->child_columns[i]));
 	appendStringInfo(&buf, "pg_catalog.count(*) FROM %s%s c WHERE ",
 					 ref->only_child ? "ONLY " : "", ri_qualified_name(ref->child));
 	for (int i = 0; i < ref->nkeys; i++)
 		appendStringInfo(&buf, "%sc.%s IS NOT NULL", i > 0 ? " AND " : "",
 						 quote_identifier(ref->child_columns[i]));
-	if (prefilter)
+	if (array)
+	{
+		/*
+		 * Citus runs the shards in parallel already; a shard's query that
+		 * forked parallel workers of its own would have each of them parse
+		 * the array and hash it again, on cores the other shards use.  A
+		 * parallel-unsafe function in a condition that is always true (and
+		 * evaluated once) keeps each shard in one process.
+		 */
+		appendStringInfoString(&buf, " AND pg_catalog.current_schema() IS NOT DISTINCT FROM"
+							   " pg_catalog.current_schema()");
+	}
+	else if (prefilter)
 	{
 		appendStringInfoString(&buf, " AND (");
 		for (int i = 0; i < ref->nkeys; i++)
@@ -745,7 +777,7 @@ reader_open(RiCitusReader *r, Datum *after, bool prefilter)
 	appendStringInfoString(&buf, " GROUP BY ");
 	for (int i = 0; i < ref->nkeys; i++)
 		appendStringInfo(&buf, "%s%d", i > 0 ? ", " : "", i + 1);
-	if (prefilter && after == NULL)
+	if (prefilter && !array && after == NULL)
 	{
 		appendStringInfoString(&buf, " UNION ALL SELECT ");
 		for (int i = 0; i < ref->nkeys; i++)
@@ -776,6 +808,11 @@ reader_open(RiCitusReader *r, Datum *after, bool prefilter)
 		}
 	}
 	ri_fixed_output_end(nestlevel);
+	if (array)
+	{
+		argtypes[nargs] = get_array_type(ref->parent_types[0]);
+		args[nargs++] = r->keys_array;
+	}
 	nestlevel = ri_safe_search_path();
 
 	/*
@@ -785,14 +822,14 @@ reader_open(RiCitusReader *r, Datum *after, bool prefilter)
 	 */
 	(void) set_config_option("row_security", "off", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
-	portal = SPI_cursor_open_with_args(NULL, buf.data,
-									   after != NULL ? ref->nkeys : 0, argtypes,
+	portal = SPI_cursor_open_with_args(NULL, buf.data, nargs, argtypes,
 									   args, NULL, true, CURSOR_OPT_NO_SCROLL);
 	ri_restore_search_path(nestlevel);
 	ri_restore(&saved);
 	PinPortal(portal);
 	strlcpy(r->portal, portal->name, sizeof(r->portal));
 	r->open = true;
+	r->resumed = (after != NULL);
 }
 
 /*
@@ -831,6 +868,85 @@ parent_keys_fit(RiReference *ref)
 	}
 	ri_restore_search_path(nestlevel);
 	return size >= 0 && size < (int64) atoi(limit) * 1024 / 2;
+}
+
+/*
+ * Read the parent's keys, as its owner, through Citus, into an array
+ * (r->keys_array) that the child's query sends to the workers, where
+ *
+ *	NOT (c.k OPERATOR(=) ANY ($n))
+ *
+ * drops each key that one of them equals, by a hash table that each shard
+ * builds once from the array (PostgreSQL hashes a constant array's
+ * "<> ALL"): several times cheaper per row than NOT IN's hashed subplan over
+ * an intermediate result, which Citus would also have to send to every
+ * worker first.  The query is the child's owner's, and the parent's keys are
+ * only data in it, so the tables may have different owners.  For a key of
+ * one column whose collation is its type's (so the array's compare as the
+ * column's), with an equality that has a commutator; and only while the
+ * array stays within maintenance_work_mem, as the parent's key set on one
+ * node does.  Returns whether the array is there.
+ */
+static bool
+parent_keys_array(RiCitusReader *r)
+{
+	RiReference *ref = r->ref;
+	Oid			childtype;
+	int32		childtypmod;
+	Oid			childcoll;
+	Oid			elemtype = ref->parent_types[0];
+	ArrayBuildState *astate;
+	StringInfoData buf;
+	Portal		portal;
+	RiUserState saved;
+	int			nestlevel;
+	bool		fits = true;
+
+	if (r->keys_array != (Datum) 0)
+		return true;
+	if (ref->nkeys != 1 || !r->comparable ||
+		!OidIsValid(get_commutator(ref->eq_operators[0])) ||
+		!OidIsValid(get_array_type(elemtype)))
+		return false;
+	get_atttypetypmodcoll(ref->child, get_attnum(ref->child, ref->child_columns[0]),
+						  &childtype, &childtypmod, &childcoll);
+	if (childcoll != get_typcollation(ref->child_types[0]) ||
+		childcoll != get_typcollation(elemtype))
+		return false;
+
+	initStringInfo(&buf);
+	append_parent_keys(&buf, ref);
+	astate = initArrayResult(elemtype, r->cxt, true);
+	ri_become(r->parent_owner, RI_OWNER_CONTEXT, &saved);
+	nestlevel = ri_safe_search_path();
+	portal = SPI_cursor_open_with_args(NULL, buf.data, 0, NULL, NULL, NULL, true,
+									   CURSOR_OPT_NO_SCROLL);
+	while (fits)
+	{
+		SPI_cursor_fetch(portal, true, 10000);
+		if (SPI_processed == 0)
+			break;
+		for (uint64 k = 0; k < SPI_processed; k++)
+		{
+			bool		isnull;
+			Datum		d = SPI_getbinval(SPI_tuptable->vals[k], SPI_tuptable->tupdesc,
+										  1, &isnull);
+
+			astate = accumArrayResult(astate, d, isnull, elemtype, r->cxt);
+		}
+		SPI_freetuptable(SPI_tuptable);
+		fits = MemoryContextMemAllocated(astate->mcontext, true) <=
+			(Size) maintenance_work_mem * 1024;
+		CHECK_FOR_INTERRUPTS();
+	}
+	SPI_cursor_close(portal);
+	ri_restore_search_path(nestlevel);
+	ri_restore(&saved);
+	if (fits)
+		r->keys_array = makeArrayResult(astate, r->cxt);
+	else
+		MemoryContextDelete(astate->mcontext);
+	return fits;
 }
 
 /*
@@ -922,14 +1038,19 @@ ri_citus_read_batch(RiCitusReader *r, int batch_size, BlockNumber batch,
 		count = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc,
 											ref->nkeys + 1, &cnull));
 		CHECK_FOR_INTERRUPTS();
-		/* the prefiltered query's count of every row it checked */
+		/*
+		 * The prefiltered query's count of every row it checked, or with the
+		 * parent's keys in an array, of every row whose key has a parent (a
+		 * resumed pass's first batches counted those already).
+		 */
 		if (isnull[0])
 		{
-			*rows += count;
+			if (!r->resumed)
+				*rows += count;
 			continue;
 		}
 		childkeys_add(group, values, isnull, count, true);
-		if (!r->prefilter)
+		if (!r->prefilter || r->keys_array != (Datum) 0)
 			*rows += count;
 	}
 
@@ -968,7 +1089,9 @@ ri_citus_read_batch(RiCitusReader *r, int batch_size, BlockNumber batch,
 bool
 ri_citus_prefilters(RiCitusReader *r)
 {
-	if (r->prefilter && !r->fit_checked)
+	if (!r->fit_checked && parent_keys_array(r))
+		r->prefilter = true;
+	else if (r->prefilter && !r->fit_checked)
 	{
 		RiUserState saved;
 
@@ -977,8 +1100,8 @@ ri_citus_prefilters(RiCitusReader *r)
 		r->prefilter = parent_keys_fit(r->ref) &&
 			check_enable_rls(r->ref->parent, InvalidOid, true) != RLS_ENABLED;
 		ri_restore(&saved);
-		r->fit_checked = true;
 	}
+	r->fit_checked = true;
 	return r->prefilter;
 }
 
