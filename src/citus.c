@@ -36,6 +36,7 @@
 #include "catalog/pg_constraint.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_namespace.h"
+#include "catalog/pg_opfamily.h"
 #include "catalog/pg_type.h"
 #include "commands/defrem.h"
 #include "commands/extension.h"
@@ -565,8 +566,18 @@ struct RiCitusReader
 	Oid			parent_owner;	/* reads the parent's keys for keys_array */
 	MemoryContext cxt;			/* the reader's */
 	Datum		keys_array;		/* the parent's keys, sent with the query, or 0 */
+	int			nruns;			/* or as runs of consecutive integers: */
+	int64	   *run_first;
+	int64	   *run_last;
 	bool		resumed;		/* the cursor began after a recorded key */
 };
+
+/* Does the child's query carry the parent's keys (parent_keys_array())? */
+static bool
+keys_sent(RiCitusReader *r)
+{
+	return r->prefilter && (r->keys_array != (Datum) 0 || r->nruns > 0);
+}
 
 /*
  * Can this reference's Citus child be read through Citus?  If not, report
@@ -717,7 +728,7 @@ reader_open(RiCitusReader *r, Datum *after, bool prefilter)
 	Datum		args[INDEX_MAX_KEYS + 1];
 	Oid			argtypes[INDEX_MAX_KEYS + 1];
 	int			nargs = after != NULL ? ref->nkeys : 0;
-	bool		array = prefilter && r->keys_array != (Datum) 0;
+	bool		array = prefilter && keys_sent(r);
 	RiUserState saved;
 	int			nestlevel;
 	Portal		portal;
@@ -726,12 +737,22 @@ reader_open(RiCitusReader *r, Datum *after, bool prefilter)
 	appendStringInfoString(&buf, "SELECT ");
 	if (array)
 	{
-		/* see parent_keys_array() */
+		const char *col = quote_identifier(ref->child_columns[0]);
+
+		/* see parent_keys_array() and parent_key_runs() */
 		appendStringInfoString(&buf, "CASE WHEN NOT (");
-		generate_operator_clause(&buf, psprintf("c.%s", quote_identifier(ref->child_columns[0])),
-								 ref->child_types[0], get_commutator(ref->eq_operators[0]),
-								 psprintf("ANY ($%d)", nargs + 1), ref->parent_types[0]);
-		appendStringInfo(&buf, ") THEN c.%s END, ", quote_identifier(ref->child_columns[0]));
+		if (r->nruns > 0)
+			for (int i = 0; i < r->nruns; i++)
+				appendStringInfo(&buf, "%s(c.%s OPERATOR(pg_catalog.>=) '" INT64_FORMAT
+								 "'::pg_catalog.int8 AND c.%s OPERATOR(pg_catalog.<=) '"
+								 INT64_FORMAT "'::pg_catalog.int8)",
+								 i > 0 ? " OR " : "", col, r->run_first[i], col,
+								 r->run_last[i]);
+		else
+			generate_operator_clause(&buf, psprintf("c.%s", col), ref->child_types[0],
+									 get_commutator(ref->eq_operators[0]),
+									 psprintf("ANY ($%d)", nargs + 1), ref->parent_types[0]);
+		appendStringInfo(&buf, ") THEN c.%s END, ", col);
 	}
 	else
 		for (int i = 0; i < ref->nkeys; i++)
@@ -808,7 +829,7 @@ reader_open(RiCitusReader *r, Datum *after, bool prefilter)
 		}
 	}
 	ri_fixed_output_end(nestlevel);
-	if (array)
+	if (array && r->keys_array != (Datum) 0)
 	{
 		argtypes[nargs] = get_array_type(ref->parent_types[0]);
 		args[nargs++] = r->keys_array;
@@ -870,6 +891,84 @@ parent_keys_fit(RiReference *ref)
 	return size >= 0 && size < (int64) atoi(limit) * 1024 / 2;
 }
 
+/* qsort() comparator of int64 */
+static int
+int64_cmp(const void *a, const void *b)
+{
+	int64		x = *(const int64 *) a;
+	int64		y = *(const int64 *) b;
+
+	return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/*
+ * The most runs parent_key_runs() sends: each costs every row a test, where
+ * the array costs one hashed lookup.
+ */
+#define MAX_KEY_RUNS 16
+
+/*
+ * Is the reference's key one built-in integer column on each side, whose
+ * equality is the integers'?
+ */
+static bool
+integer_keys(RiReference *ref)
+{
+	Oid			ptype = ref->parent_types[0];
+	Oid			ctype = ref->child_types[0];
+
+	return ref->nkeys == 1 &&
+		(ptype == INT2OID || ptype == INT4OID || ptype == INT8OID) &&
+		(ctype == INT2OID || ctype == INT4OID || ctype == INT8OID) &&
+		op_in_opfamily(ref->eq_operators[0], INTEGER_BTREE_FAM_OID);
+}
+
+/*
+ * Integer keys (integer_keys()): if the parent's keys (astate) form at most
+ * MAX_KEY_RUNS runs of consecutive values, as a table's generated keys
+ * mostly do, keep those runs in r instead of the array, and return true.
+ * A value equals one of the keys exactly when it lies in one of the runs,
+ * and two comparisons cost each row less than a lookup in a hash of
+ * hundreds of thousands of keys; the query is also shorter to send, parse
+ * and plan than an array's text on every shard.
+ */
+static bool
+parent_key_runs(RiCitusReader *r, ArrayBuildState *astate)
+{
+	Oid			ptype = r->ref->parent_types[0];
+	int64	   *v;
+	int			n = astate->nelems;
+	int			nruns = 0;
+
+	if (!integer_keys(r->ref) || n == 0)
+		return false;
+	v = palloc(sizeof(int64) * n);
+	for (int i = 0; i < n; i++)
+		v[i] = ptype == INT2OID ? DatumGetInt16(astate->dvalues[i]) :
+			ptype == INT4OID ? DatumGetInt32(astate->dvalues[i]) :
+			DatumGetInt64(astate->dvalues[i]);
+	qsort(v, n, sizeof(int64), int64_cmp);
+	for (int i = 0; i < n; i++)
+		if (i == 0 || (v[i] != v[i - 1] && v[i] != v[i - 1] + 1))
+			nruns++;
+	if (nruns > MAX_KEY_RUNS)
+	{
+		pfree(v);
+		return false;
+	}
+	r->run_first = MemoryContextAlloc(r->cxt, sizeof(int64) * nruns);
+	r->run_last = MemoryContextAlloc(r->cxt, sizeof(int64) * nruns);
+	r->nruns = 0;
+	for (int i = 0; i < n; i++)
+	{
+		if (i == 0 || (v[i] != v[i - 1] && v[i] != v[i - 1] + 1))
+			r->run_first[r->nruns++] = v[i];
+		r->run_last[r->nruns - 1] = v[i];
+	}
+	pfree(v);
+	return true;
+}
+
 /*
  * Read the parent's keys, as its owner, through Citus, into an array
  * (r->keys_array) that the child's query sends to the workers, where
@@ -895,6 +994,9 @@ parent_keys_array(RiCitusReader *r)
 	int32		childtypmod;
 	Oid			childcoll;
 	Oid			elemtype = ref->parent_types[0];
+	RegProcedure lefthash;
+	RegProcedure righthash;
+	bool		hashable;
 	ArrayBuildState *astate;
 	StringInfoData buf;
 	Portal		portal;
@@ -902,11 +1004,16 @@ parent_keys_array(RiCitusReader *r)
 	int			nestlevel;
 	bool		fits = true;
 
-	if (r->keys_array != (Datum) 0)
+	if (r->keys_array != (Datum) 0 || r->nruns > 0)
 		return true;
 	if (ref->nkeys != 1 || !r->comparable ||
 		!OidIsValid(get_commutator(ref->eq_operators[0])) ||
 		!OidIsValid(get_array_type(elemtype)))
+		return false;
+	/* PostgreSQL hashes the array only for one hash function on both sides */
+	hashable = get_op_hash_functions(ref->eq_operators[0], &lefthash, &righthash) &&
+		lefthash == righthash;
+	if (!hashable && !integer_keys(ref))
 		return false;
 	get_atttypetypmodcoll(ref->child, get_attnum(ref->child, ref->child_columns[0]),
 						  &childtype, &childtypmod, &childcoll);
@@ -942,11 +1049,11 @@ parent_keys_array(RiCitusReader *r)
 	SPI_cursor_close(portal);
 	ri_restore_search_path(nestlevel);
 	ri_restore(&saved);
-	if (fits)
-		r->keys_array = makeArrayResult(astate, r->cxt);
+	if (fits && !parent_key_runs(r, astate) && hashable)
+		r->keys_array = makeArrayResult(astate, r->cxt);	/* frees astate */
 	else
 		MemoryContextDelete(astate->mcontext);
-	return fits;
+	return r->keys_array != (Datum) 0 || r->nruns > 0;
 }
 
 /*
@@ -1050,7 +1157,7 @@ ri_citus_read_batch(RiCitusReader *r, int batch_size, BlockNumber batch,
 			continue;
 		}
 		childkeys_add(group, values, isnull, count, true);
-		if (!r->prefilter || r->keys_array != (Datum) 0)
+		if (!r->prefilter || keys_sent(r))
 			*rows += count;
 	}
 
