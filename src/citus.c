@@ -908,6 +908,16 @@ int64_cmp(const void *a, const void *b)
 #define MAX_KEY_RUNS 16
 
 /*
+ * The most memory the keys of parent_keys_array()'s array may take on the
+ * coordinator.  Citus puts the array's text into every shard's query, and
+ * each shard hashes it: past this, NOT IN sends the keys instead, as an
+ * intermediate result that Citus bounds (citus.max_intermediate_result_size),
+ * and no query text grows toward PostgreSQL's 1GB limit of a message
+ * whatever maintenance_work_mem is.
+ */
+#define MAX_KEYS_ARRAY_BYTES (16 * 1024 * 1024)
+
+/*
  * Is the reference's key one built-in integer column on each side, whose
  * equality is the integers'?
  */
@@ -983,8 +993,12 @@ parent_key_runs(RiCitusReader *r, ArrayBuildState *astate)
  * only data in it, so the tables may have different owners.  For a key of
  * one column whose collation is its type's (so the array's compare as the
  * column's), with an equality that has a commutator; and only while the
- * array stays within maintenance_work_mem, as the parent's key set on one
- * node does.  Returns whether the array is there.
+ * keys stay within maintenance_work_mem, as the parent's key set on one
+ * node does, and the array within MAX_KEYS_ARRAY_BYTES (integer keys that
+ * form few runs are sent as those runs, however many they are: see
+ * parent_key_runs()).  Otherwise the caller falls back to NOT IN, or to
+ * reading every child key.  Returns whether the array or the runs are
+ * there.
  */
 static bool
 parent_keys_array(RiCitusReader *r)
@@ -1049,7 +1063,8 @@ parent_keys_array(RiCitusReader *r)
 	SPI_cursor_close(portal);
 	ri_restore_search_path(nestlevel);
 	ri_restore(&saved);
-	if (fits && !parent_key_runs(r, astate) && hashable)
+	if (fits && !parent_key_runs(r, astate) && hashable &&
+		MemoryContextMemAllocated(astate->mcontext, true) <= MAX_KEYS_ARRAY_BYTES)
 		r->keys_array = makeArrayResult(astate, r->cxt);	/* frees astate */
 	else
 		MemoryContextDelete(astate->mcontext);

@@ -6,11 +6,13 @@
 -- keys, their row counts, every row checked once, orphans() the same;
 -- with NULL keys, many rows a key across small batches, keys at the edges
 -- of the runs, keys of other integer types than the parent's, an empty
--- parent, a parent of another owner; and a pass cancelled part-way resumes
--- to the exact result.  Runs outside a transaction block (validate()
+-- parent, a parent of another owner; a pass cancelled part-way resumes to
+-- the exact result; and parent rows added during a pass, after the keys
+-- were sent, still make the keys they match no orphans (each key the
+-- workers return is confirmed against the live parent).  Runs outside a transaction block (validate()
 -- commits); cleans up.
 SET client_min_messages = error;
-SELECT plan(29);
+SELECT plan(39);
 
 CREATE ROLE regress_kf_other LOGIN;
 
@@ -155,7 +157,82 @@ SELECT is((SELECT rows_checked FROM ri_policy.validation_progress WHERE referenc
 		  (SELECT count(*) FROM kf_rchild WHERE pid IS NOT NULL),
 		  'every row was checked exactly once across the two calls');
 
+-- 6. the parent changes during a pass, after its keys went to the workers
+-- in the query (as a run, then as an array): the 300 keys the workers
+-- return as suspects are each confirmed against the live parent, batch by
+-- batch, so once their parent rows are committed (under a lock on the
+-- pass's progress row, which its next batch waits for) the later batches
+-- record none of them; the next pass records none at all
+CREATE TABLE kf_mrun (id int PRIMARY KEY);
+SELECT create_distributed_table('kf_mrun', 'id', shard_count => 3);
+INSERT INTO kf_mrun SELECT generate_series(1, 2000);
+CREATE TABLE kf_marr (id int PRIMARY KEY);
+SELECT create_distributed_table('kf_marr', 'id', shard_count => 3);
+INSERT INTO kf_marr SELECT generate_series(2, 2000, 2);
+CREATE TABLE kf_mchild (id int, pid int);
+SELECT create_distributed_table('kf_mchild', 'id', shard_count => 4, colocate_with => 'none');
+INSERT INTO kf_mchild SELECT g, k FROM generate_series(1, 2) g,
+	LATERAL (SELECT generate_series(2, 2000, 2) UNION ALL SELECT generate_series(3001, 3300)) s(k);
+SELECT ri_policy.declare_reference('kf_mchild', '{pid}', 'kf_mrun', name => 'kf_mid_runs');
+SELECT ri_policy.declare_reference('kf_mchild', '{pid}', 'kf_marr', name => 'kf_mid_array');
+-- start a pass of "r" in batches of 5 keys in another session, and wait
+-- for its first batch
+CREATE FUNCTION pg_temp.mid_start(r text, what text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM dblink_connect('mid', pg_temp.conninfo());
+	PERFORM dblink_send_query('mid', format('CALL ri_policy.validate(%L, batch_size => 5, restart => true)', r));
+	FOR i IN 1..4000 LOOP
+		IF EXISTS (SELECT FROM ri_policy.validation_progress
+					WHERE reference = r AND status = 'running' AND batches >= 1) THEN
+			RETURN ok(true, what || ': the pass is under way');
+		END IF;
+		PERFORM pg_sleep(0.005);
+	END LOOP;
+	RETURN ok(false, what || ': the pass is under way');
+END $$;
+-- (then, in one transaction: lock the pass's progress row, add the parent
+-- rows of keys 3001..3300, commit) wait for the pass, check it
+CREATE FUNCTION pg_temp.mid_check(r text, what text) RETURNS SETOF text LANGUAGE plpgsql AS $$
+DECLARE
+	msg text := 'ok';
+	n bigint;
+BEGIN
+	BEGIN
+		PERFORM * FROM dblink_get_result('mid') AS t(x text);
+	EXCEPTION WHEN OTHERS THEN
+		msg := SQLERRM;
+	END;
+	PERFORM dblink_disconnect('mid');
+	RETURN NEXT is(msg, 'ok', what || ': the pass completed');
+	SELECT count(*) INTO n FROM ri_policy.violations WHERE reference = r;
+	RETURN NEXT ok(n > 0 AND n < 300 AND NOT EXISTS (
+					   SELECT FROM ri_policy.violations
+						WHERE reference = r AND ((key->>'pid')::int NOT BETWEEN 3001 AND 3300
+												  OR child_rows <> 2)),
+				   what || ': only the keys confirmed before the parent rows came are orphans');
+	RETURN NEXT is((SELECT rows_checked FROM ri_policy.validation_progress WHERE reference = r),
+				   (SELECT count(*) FROM kf_mchild), what || ': every row checked once');
+	CALL ri_policy.validate(r, restart => true);
+	RETURN NEXT is((SELECT count(*) FROM ri_policy.violations WHERE reference = r), 0::bigint,
+				   what || ': the next pass finds no orphan');
+END $$;
+SELECT pg_temp.mid_start('kf_mid_runs', 'keys sent as a run');
+DO $$ BEGIN
+	PERFORM FROM ri_policy._progress
+	  WHERE reference = (SELECT id FROM ri_policy._reference WHERE name = 'kf_mid_runs') FOR UPDATE;
+	INSERT INTO kf_mrun SELECT generate_series(3001, 3300);
+END $$;
+SELECT pg_temp.mid_check('kf_mid_runs', 'keys sent as a run');
+SELECT pg_temp.mid_start('kf_mid_array', 'keys sent as an array');
+DO $$ BEGIN
+	PERFORM FROM ri_policy._progress
+	  WHERE reference = (SELECT id FROM ri_policy._reference WHERE name = 'kf_mid_array') FOR UPDATE;
+	INSERT INTO kf_marr SELECT generate_series(3001, 3300);
+END $$;
+SELECT pg_temp.mid_check('kf_mid_array', 'keys sent as an array');
+
 SELECT ri_policy.drop_reference(name) FROM ri_policy.references WHERE name LIKE 'kf\_%';
-DROP TABLE kf_child, kf_big, kf_small, kf_parent, kf_tchild, kf_tparent, kf_rchild, kf_rparent;
+DROP TABLE kf_child, kf_big, kf_small, kf_parent, kf_tchild, kf_tparent, kf_rchild, kf_rparent,
+	kf_mchild, kf_mrun, kf_marr;
 DROP ROLE regress_kf_other;
 SELECT * FROM finish();
