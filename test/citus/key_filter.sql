@@ -12,7 +12,7 @@
 -- workers return is confirmed against the live parent).  Runs outside a transaction block (validate()
 -- commits); cleans up.
 SET client_min_messages = error;
-SELECT plan(39);
+SELECT plan(45);
 
 CREATE ROLE regress_kf_other LOGIN;
 
@@ -62,6 +62,9 @@ SELECT g, CASE WHEN g % 50 = 0 THEN NULL
   FROM generate_series(1, 600) g;
 SELECT ri_policy.declare_reference('kf_child', '{pid}', 'kf_parent', name => 'kf_runs');
 SELECT pg_temp.check('kf_runs', 'kf_child', 'kf_parent', 3, 'int keys in ten runs');
+-- one key a batch: the first batch holds only the row counting the keys
+-- that have a parent, and records no key to resume after
+SELECT pg_temp.check('kf_runs', 'kf_child', 'kf_parent', 1, 'int keys in ten runs, one key a batch');
 
 -- 2. runs, keys of other integer types: a bigint child and a smallint child
 -- of the same int parent.  (Not a bigint key past int's range: probing the
@@ -83,6 +86,7 @@ SELECT pg_temp.check('kf_runs_small', 'kf_small', 'kf_parent', 50, 'smallint key
 -- 3. the array: too many runs (every third key missing) ...
 DELETE FROM kf_parent WHERE id % 3 = 0;
 SELECT pg_temp.check('kf_runs', 'kf_child', 'kf_parent', 3, 'int keys in an array');
+SELECT pg_temp.check('kf_runs', 'kf_child', 'kf_parent', 1, 'int keys in an array, one key a batch');
 -- ... of a parent of another owner: its keys are read as its owner, and
 -- sent as data with the child's query, which runs as the child's owner
 ALTER TABLE kf_parent OWNER TO regress_kf_other;
