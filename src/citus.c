@@ -36,6 +36,7 @@
 #include "catalog/pg_constraint.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_namespace.h"
+#include "catalog/pg_opfamily.h"
 #include "catalog/pg_type.h"
 #include "commands/defrem.h"
 #include "commands/extension.h"
@@ -568,7 +569,22 @@ struct RiCitusReader
 	bool		open;
 	bool		prefilter;		/* the workers drop keys that have a parent */
 	bool		fit_checked;	/* ... if the parent's keys fit */
+	bool		comparable;		/* the parent's keys compare as the child's */
+	Oid			parent_owner;	/* reads the parent's keys for keys_array */
+	MemoryContext cxt;			/* the reader's */
+	Datum		keys_array;		/* the parent's keys, sent with the query, or 0 */
+	int			nruns;			/* or as runs of consecutive integers: */
+	int64	   *run_first;
+	int64	   *run_last;
+	bool		resumed;		/* the cursor began after a recorded key */
 };
+
+/* Does the child's query carry the parent's keys (parent_keys_array())? */
+static bool
+keys_sent(RiCitusReader *r)
+{
+	return r->prefilter && (r->keys_array != (Datum) 0 || r->nruns > 0);
+}
 
 /*
  * Can this reference's Citus child be read through Citus?  If not, report
@@ -610,8 +626,11 @@ ri_citus_reader_create(RiReference *ref, Oid scan_user, MemoryContext cxt)
 	(void) citus_child_check(ref, "read", ERROR);
 	r->ref = ref;
 	r->scan_user = scan_user;
+	r->parent_owner = ri_rel_owner(ref->parent);
+	r->cxt = cxt;
+	r->comparable = true;
 	/* and the parent's keys fit: see reader_first_fetch() */
-	r->prefilter = (ri_rel_owner(ref->parent) == scan_user);
+	r->prefilter = (r->parent_owner == scan_user);
 
 	/* NOT IN compares text under one collation, which both columns must have */
 	for (int i = 0; i < ref->nkeys; i++)
@@ -623,7 +642,7 @@ ri_citus_reader_create(RiReference *ref, Oid scan_user, MemoryContext cxt)
 		get_atttypetypmodcoll(ref->child, get_attnum(ref->child, ref->child_columns[i]),
 							  &type, &typmod, &collation);
 		if (collation != ref->parent_collations[i])
-			r->prefilter = false;
+			r->prefilter = r->comparable = false;
 	}
 	return r;
 }
@@ -713,22 +732,56 @@ reader_open(RiCitusReader *r, Datum *after, bool prefilter)
 {
 	RiReference *ref = r->ref;
 	StringInfoData buf;
-	Datum		args[INDEX_MAX_KEYS];
-	Oid			argtypes[INDEX_MAX_KEYS];
+	Datum		args[INDEX_MAX_KEYS + 1];
+	Oid			argtypes[INDEX_MAX_KEYS + 1];
+	int			nargs = after != NULL ? ref->nkeys : 0;
+	bool		array = prefilter && keys_sent(r);
 	RiUserState saved;
 	int			nestlevel;
 	Portal		portal;
 
 	initStringInfo(&buf);
 	appendStringInfoString(&buf, "SELECT ");
-	for (int i = 0; i < ref->nkeys; i++)
-		appendStringInfo(&buf, "c.%s, ", quote_identifier(ref->child_columns[i]));
+	if (array)
+	{
+		const char *col = quote_identifier(ref->child_columns[0]);
+
+		/* see parent_keys_array() and parent_key_runs() */
+		appendStringInfoString(&buf, "CASE WHEN NOT (");
+		if (r->nruns > 0)
+			for (int i = 0; i < r->nruns; i++)
+				appendStringInfo(&buf, "%s(c.%s OPERATOR(pg_catalog.>=) '" INT64_FORMAT
+								 "'::pg_catalog.int8 AND c.%s OPERATOR(pg_catalog.<=) '"
+								 INT64_FORMAT "'::pg_catalog.int8)",
+								 i > 0 ? " OR " : "", col, r->run_first[i], col,
+								 r->run_last[i]);
+		else
+			generate_operator_clause(&buf, psprintf("c.%s", col), ref->child_types[0],
+									 get_commutator(ref->eq_operators[0]),
+									 psprintf("ANY ($%d)", nargs + 1), ref->parent_types[0]);
+		appendStringInfo(&buf, ") THEN c.%s END, ", col);
+	}
+	else
+		for (int i = 0; i < ref->nkeys; i++)
+			appendStringInfo(&buf, "c.%s, ", quote_identifier(ref->child_columns[i]));
 	appendStringInfo(&buf, "pg_catalog.count(*) FROM %s%s c WHERE ",
 					 ref->only_child ? "ONLY " : "", ri_qualified_name(ref->child));
 	for (int i = 0; i < ref->nkeys; i++)
 		appendStringInfo(&buf, "%sc.%s IS NOT NULL", i > 0 ? " AND " : "",
 						 quote_identifier(ref->child_columns[i]));
-	if (prefilter)
+	if (array)
+	{
+		/*
+		 * Citus runs the shards in parallel already; a shard's query that
+		 * forked parallel workers of its own would have each of them parse
+		 * the array and hash it again, on cores the other shards use.  A
+		 * parallel-unsafe function in a condition that is always true (and
+		 * evaluated once) keeps each shard in one process.
+		 */
+		appendStringInfoString(&buf, " AND pg_catalog.current_schema() IS NOT DISTINCT FROM"
+							   " pg_catalog.current_schema()");
+	}
+	else if (prefilter)
 	{
 		appendStringInfoString(&buf, " AND (");
 		for (int i = 0; i < ref->nkeys; i++)
@@ -752,7 +805,7 @@ reader_open(RiCitusReader *r, Datum *after, bool prefilter)
 	appendStringInfoString(&buf, " GROUP BY ");
 	for (int i = 0; i < ref->nkeys; i++)
 		appendStringInfo(&buf, "%s%d", i > 0 ? ", " : "", i + 1);
-	if (prefilter && after == NULL)
+	if (prefilter && !array && after == NULL)
 	{
 		appendStringInfoString(&buf, " UNION ALL SELECT ");
 		for (int i = 0; i < ref->nkeys; i++)
@@ -783,6 +836,11 @@ reader_open(RiCitusReader *r, Datum *after, bool prefilter)
 		}
 	}
 	ri_fixed_output_end(nestlevel);
+	if (array && r->keys_array != (Datum) 0)
+	{
+		argtypes[nargs] = get_array_type(ref->parent_types[0]);
+		args[nargs++] = r->keys_array;
+	}
 	nestlevel = ri_safe_search_path();
 
 	/*
@@ -792,14 +850,14 @@ reader_open(RiCitusReader *r, Datum *after, bool prefilter)
 	 */
 	(void) set_config_option("row_security", "off", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
-	portal = SPI_cursor_open_with_args(NULL, buf.data,
-									   after != NULL ? ref->nkeys : 0, argtypes,
+	portal = SPI_cursor_open_with_args(NULL, buf.data, nargs, argtypes,
 									   args, NULL, true, CURSOR_OPT_NO_SCROLL);
 	ri_restore_search_path(nestlevel);
 	ri_restore(&saved);
 	PinPortal(portal);
 	strlcpy(r->portal, portal->name, sizeof(r->portal));
 	r->open = true;
+	r->resumed = (after != NULL);
 }
 
 /*
@@ -838,6 +896,186 @@ parent_keys_fit(RiReference *ref)
 	}
 	ri_restore_search_path(nestlevel);
 	return size >= 0 && size < (int64) atoi(limit) * 1024 / 2;
+}
+
+/* qsort() comparator of int64 */
+static int
+int64_cmp(const void *a, const void *b)
+{
+	int64		x = *(const int64 *) a;
+	int64		y = *(const int64 *) b;
+
+	return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/*
+ * The most runs parent_key_runs() sends: each costs every row a test, where
+ * the array costs one hashed lookup.
+ */
+#define MAX_KEY_RUNS 16
+
+/*
+ * The most memory the keys of parent_keys_array()'s array may take on the
+ * coordinator.  Citus puts the array's text into every shard's query, and
+ * each shard hashes it: past this, NOT IN sends the keys instead, as an
+ * intermediate result that Citus bounds (citus.max_intermediate_result_size),
+ * and no query text grows toward PostgreSQL's 1GB limit of a message
+ * whatever maintenance_work_mem is.
+ */
+#define MAX_KEYS_ARRAY_BYTES (16 * 1024 * 1024)
+
+/*
+ * Is the reference's key one built-in integer column on each side, whose
+ * equality is the integers'?
+ */
+static bool
+integer_keys(RiReference *ref)
+{
+	Oid			ptype = ref->parent_types[0];
+	Oid			ctype = ref->child_types[0];
+
+	return ref->nkeys == 1 &&
+		(ptype == INT2OID || ptype == INT4OID || ptype == INT8OID) &&
+		(ctype == INT2OID || ctype == INT4OID || ctype == INT8OID) &&
+		op_in_opfamily(ref->eq_operators[0], INTEGER_BTREE_FAM_OID);
+}
+
+/*
+ * Integer keys (integer_keys()): if the parent's keys (astate) form at most
+ * MAX_KEY_RUNS runs of consecutive values, as a table's generated keys
+ * mostly do, keep those runs in r instead of the array, and return true.
+ * A value equals one of the keys exactly when it lies in one of the runs,
+ * and two comparisons cost each row less than a lookup in a hash of
+ * hundreds of thousands of keys; the query is also shorter to send, parse
+ * and plan than an array's text on every shard.
+ */
+static bool
+parent_key_runs(RiCitusReader *r, ArrayBuildState *astate)
+{
+	Oid			ptype = r->ref->parent_types[0];
+	int64	   *v;
+	int			n = astate->nelems;
+	int			nruns = 0;
+
+	if (!integer_keys(r->ref) || n == 0)
+		return false;
+	v = palloc(sizeof(int64) * n);
+	for (int i = 0; i < n; i++)
+		v[i] = ptype == INT2OID ? DatumGetInt16(astate->dvalues[i]) :
+			ptype == INT4OID ? DatumGetInt32(astate->dvalues[i]) :
+			DatumGetInt64(astate->dvalues[i]);
+	qsort(v, n, sizeof(int64), int64_cmp);
+	for (int i = 0; i < n; i++)
+		if (i == 0 || (v[i] != v[i - 1] && v[i] != v[i - 1] + 1))
+			nruns++;
+	if (nruns > MAX_KEY_RUNS)
+	{
+		pfree(v);
+		return false;
+	}
+	r->run_first = MemoryContextAlloc(r->cxt, sizeof(int64) * nruns);
+	r->run_last = MemoryContextAlloc(r->cxt, sizeof(int64) * nruns);
+	r->nruns = 0;
+	for (int i = 0; i < n; i++)
+	{
+		if (i == 0 || (v[i] != v[i - 1] && v[i] != v[i - 1] + 1))
+			r->run_first[r->nruns++] = v[i];
+		r->run_last[r->nruns - 1] = v[i];
+	}
+	pfree(v);
+	return true;
+}
+
+/*
+ * Read the parent's keys, as its owner, through Citus, into an array
+ * (r->keys_array) that the child's query sends to the workers, where
+ *
+ *	NOT (c.k OPERATOR(=) ANY ($n))
+ *
+ * drops each key that one of them equals, by a hash table that each shard
+ * builds once from the array (PostgreSQL hashes a constant array's
+ * "<> ALL"): several times cheaper per row than NOT IN's hashed subplan over
+ * an intermediate result, which Citus would also have to send to every
+ * worker first.  The query is the child's owner's, and the parent's keys are
+ * only data in it, so the tables may have different owners.  For a key of
+ * one column whose collation is its type's (so the array's compare as the
+ * column's), with an equality that has a commutator; and only while the
+ * keys stay within maintenance_work_mem, as the parent's key set on one
+ * node does, and the array within MAX_KEYS_ARRAY_BYTES (integer keys that
+ * form few runs are sent as those runs, however many they are: see
+ * parent_key_runs()).  Otherwise the caller falls back to NOT IN, or to
+ * reading every child key.  Returns whether the array or the runs are
+ * there.
+ */
+static bool
+parent_keys_array(RiCitusReader *r)
+{
+	RiReference *ref = r->ref;
+	Oid			childtype;
+	int32		childtypmod;
+	Oid			childcoll;
+	Oid			elemtype = ref->parent_types[0];
+	RegProcedure lefthash;
+	RegProcedure righthash;
+	bool		hashable;
+	ArrayBuildState *astate;
+	StringInfoData buf;
+	Portal		portal;
+	RiUserState saved;
+	int			nestlevel;
+	bool		fits = true;
+
+	if (r->keys_array != (Datum) 0 || r->nruns > 0)
+		return true;
+	if (ref->nkeys != 1 || !r->comparable ||
+		!OidIsValid(get_commutator(ref->eq_operators[0])) ||
+		!OidIsValid(get_array_type(elemtype)))
+		return false;
+	/* PostgreSQL hashes the array only for one hash function on both sides */
+	hashable = get_op_hash_functions(ref->eq_operators[0], &lefthash, &righthash) &&
+		lefthash == righthash;
+	if (!hashable && !integer_keys(ref))
+		return false;
+	get_atttypetypmodcoll(ref->child, get_attnum(ref->child, ref->child_columns[0]),
+						  &childtype, &childtypmod, &childcoll);
+	if (childcoll != get_typcollation(ref->child_types[0]) ||
+		childcoll != get_typcollation(elemtype))
+		return false;
+
+	initStringInfo(&buf);
+	append_parent_keys(&buf, ref);
+	astate = initArrayResult(elemtype, r->cxt, true);
+	ri_become(r->parent_owner, RI_OWNER_CONTEXT, &saved);
+	nestlevel = ri_safe_search_path();
+	portal = SPI_cursor_open_with_args(NULL, buf.data, 0, NULL, NULL, NULL, true,
+									   CURSOR_OPT_NO_SCROLL);
+	while (fits)
+	{
+		SPI_cursor_fetch(portal, true, 10000);
+		if (SPI_processed == 0)
+			break;
+		for (uint64 k = 0; k < SPI_processed; k++)
+		{
+			bool		isnull;
+			Datum		d = SPI_getbinval(SPI_tuptable->vals[k], SPI_tuptable->tupdesc,
+										  1, &isnull);
+
+			astate = accumArrayResult(astate, d, isnull, elemtype, r->cxt);
+		}
+		SPI_freetuptable(SPI_tuptable);
+		fits = MemoryContextMemAllocated(astate->mcontext, true) <=
+			(Size) maintenance_work_mem * 1024;
+		CHECK_FOR_INTERRUPTS();
+	}
+	SPI_cursor_close(portal);
+	ri_restore_search_path(nestlevel);
+	ri_restore(&saved);
+	if (fits && !parent_key_runs(r, astate) && hashable &&
+		MemoryContextMemAllocated(astate->mcontext, true) <= MAX_KEYS_ARRAY_BYTES)
+		r->keys_array = makeArrayResult(astate, r->cxt);	/* frees astate */
+	else
+		MemoryContextDelete(astate->mcontext);
+	return r->keys_array != (Datum) 0 || r->nruns > 0;
 }
 
 /*
@@ -929,14 +1167,19 @@ ri_citus_read_batch(RiCitusReader *r, int batch_size, BlockNumber batch,
 		count = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc,
 											ref->nkeys + 1, &cnull));
 		CHECK_FOR_INTERRUPTS();
-		/* the prefiltered query's count of every row it checked */
+		/*
+		 * The prefiltered query's count of every row it checked, or with the
+		 * parent's keys in an array, of every row whose key has a parent (a
+		 * resumed pass's first batches counted those already).
+		 */
 		if (isnull[0])
 		{
-			*rows += count;
+			if (!r->resumed)
+				*rows += count;
 			continue;
 		}
 		childkeys_add(group, values, isnull, count, true);
-		if (!r->prefilter)
+		if (!r->prefilter || keys_sent(r))
 			*rows += count;
 	}
 
@@ -975,7 +1218,9 @@ ri_citus_read_batch(RiCitusReader *r, int batch_size, BlockNumber batch,
 bool
 ri_citus_prefilters(RiCitusReader *r)
 {
-	if (r->prefilter && !r->fit_checked)
+	if (!r->fit_checked && parent_keys_array(r))
+		r->prefilter = true;
+	else if (r->prefilter && !r->fit_checked)
 	{
 		RiUserState saved;
 
@@ -984,8 +1229,8 @@ ri_citus_prefilters(RiCitusReader *r)
 		r->prefilter = parent_keys_fit(r->ref) &&
 			check_enable_rls(r->ref->parent, InvalidOid, true) != RLS_ENABLED;
 		ri_restore(&saved);
-		r->fit_checked = true;
 	}
+	r->fit_checked = true;
 	return r->prefilter;
 }
 

@@ -4,7 +4,7 @@
 -- deletes are distributed DML), promote() (the foreign key Citus accepts,
 -- or Citus's own error).  Runs outside a transaction block; cleans up.
 SET client_min_messages = error;
-SELECT plan(27);
+SELECT plan(29);
 
 CREATE ROLE regress_citus_owner LOGIN;
 GRANT CREATE ON SCHEMA public TO regress_citus_owner;
@@ -102,17 +102,32 @@ SELECT set_eq($$SELECT key, child_rows FROM ri_policy.violations WHERE reference
 				 WHERE pid NOT IN (SELECT id FROM rf_parent) GROUP BY 1$$,
 			  'the refused passes changed nothing');
 
--- parent keys too many for Citus to send to the workers: every child key is
+-- parent keys too many to send to the workers in the query (past
+-- maintenance_work_mem: 150,000 keys, none a child's): the workers filter
+-- with NOT IN instead, which Citus sends them as an intermediate result, so
+-- only the orphaned keys come back (30 keys, 5 batches of 7) ...
+INSERT INTO rf_parent SELECT generate_series(1001, 300000, 2);
+SET maintenance_work_mem = '1MB';
+CALL ri_policy.validate('rf_dist', batch_size => 7, restart => true);
+SELECT set_eq($$SELECT key, child_rows FROM ri_policy.violations WHERE reference = 'rf_dist'$$,
+			  $$SELECT jsonb_build_object('pid', pid), count(*) FROM rf_child
+				 WHERE pid NOT IN (SELECT id FROM rf_parent) GROUP BY 1$$,
+			  'a parent too large to send in the query');
+SELECT ok((SELECT batches = 5 AND rows_checked = 1000 FROM ri_policy.validation_progress
+			WHERE reference = 'rf_dist'), 'the workers filtered the keys');
+-- ... and past citus.max_intermediate_result_size too: every child key is
 -- read instead, and the result is the same
 SET citus.max_intermediate_result_size = '4kB';
 CALL ri_policy.validate('rf_dist', batch_size => 7, restart => true);
 RESET citus.max_intermediate_result_size;
+RESET maintenance_work_mem;
 SELECT set_eq($$SELECT key, child_rows FROM ri_policy.violations WHERE reference = 'rf_dist'$$,
 			  $$SELECT jsonb_build_object('pid', pid), count(*) FROM rf_child
 				 WHERE pid NOT IN (SELECT id FROM rf_parent) GROUP BY 1$$,
 			  'a parent too large to filter on the workers');
 SELECT ok((SELECT batches > 10 AND rows_checked = 1000 FROM ri_policy.validation_progress
 			WHERE reference = 'rf_dist'), 'every key was read');
+DELETE FROM rf_parent WHERE id > 1000;
 
 -- repair through Citus: distributed deletes of exactly the orphaned rows
 CALL ri_policy.repair('rf_dist', 'delete');
