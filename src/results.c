@@ -471,8 +471,10 @@ pending_add_compared(RiReference *ref, KeyEquality *equality, Oid child_owner,
 	if (nupd > 0)
 	{
 		Oid			types[3] = {TIDARRAYOID, INT8ARRAYOID, INT8OID};
-		static const char *const no_scans[] = {"enable_seqscan", "enable_indexscan",
-		"enable_bitmapscan"};
+		static const char *const plan_settings[][2] = {
+			{"enable_seqscan", "off"}, {"enable_indexscan", "off"},
+			{"enable_bitmapscan", "off"}, {"enable_tidscan", "on"},
+			{"enable_nestloop", "on"}};
 		int			nestlevel;
 
 		args[0] = PointerGetDatum(construct_array(upd_tid, nupd, TIDOID,
@@ -483,19 +485,25 @@ pending_add_compared(RiReference *ref, KeyEquality *equality, Oid child_owner,
 		args[2] = Int64GetDatum(ref->id);
 
 		/*
-		 * By TID only: priced as random reads, a few TIDs can look dearer
+		 * By TID only, one TID scan per key (a nested loop over the
+		 * arguments): priced as random reads, a few TIDs can look dearer
 		 * than reading a small _pending whole, or all of the reference's
-		 * keys through its index, which grow with the orphans found.
+		 * keys through its index, which grow with the orphans found.  The
+		 * keys' TIDs are distinct (written[] above), so each row is updated
+		 * once; matching them with "ctid = ANY" and array_position() instead
+		 * cost a batch the square of its keys.
 		 */
 		nestlevel = NewGUCNestLevel();
-		for (int i = 0; i < lengthof(no_scans); i++)
-			(void) set_config_option(no_scans[i], "off", PGC_USERSET, PGC_S_SESSION,
+		for (int i = 0; i < lengthof(plan_settings); i++)
+			(void) set_config_option(plan_settings[i][0], plan_settings[i][1],
+									 PGC_USERSET, PGC_S_SESSION,
 									 GUC_ACTION_SAVE, true, 0, false);
 		(void) ri_exec_as_owner_opts(&plans[0], CURSOR_OPT_CUSTOM_PLAN,
 									 "UPDATE ri_policy._pending p"
-									 "   SET child_rows = p.child_rows"
-									 "       + ($2)[pg_catalog.array_position($1, p.ctid)]"
-									 " WHERE p.ctid = ANY ($1) AND p.reference = $3",
+									 "   SET child_rows = p.child_rows + u.n"
+									 "  FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2))"
+									 "       AS u(t, n)"
+									 " WHERE p.ctid = u.t AND p.reference = $3",
 									 3, types, args, NULL, false);
 		AtEOXact_GUC(true, nestlevel);
 		if (SPI_processed != (uint64) nupd)

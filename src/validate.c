@@ -1288,7 +1288,11 @@ finish_run(Validator *v)
 
 	/*
 	 * A pending key is a recorded one when their jsonb forms are equal: a
-	 * key already recorded went to _pending in its recorded form.  The
+	 * key already recorded went to _pending in its recorded form.  Only the
+	 * violations that changed are written: every one left was seen by this
+	 * pass, which _progress.seen_at says once (the violations view shows
+	 * the later of it and a violation's own last_seen), so that the end of
+	 * a pass costs what changed rather than a rewrite of every key.  The
 	 * pending and recorded keys are joined by hash, never in nested loops:
 	 * the tables' statistics are usually those of before the pass (the
 	 * pass's own keys came since), and a nested loop over thousands of keys
@@ -1307,7 +1311,8 @@ finish_run(Validator *v)
 			   " kept AS (UPDATE ri_policy._violation v"
 			   "             SET child_rows = p.child_rows, last_seen = pg_catalog.now()"
 			   "            FROM p"
-			   "           WHERE v.reference = $1 AND v.key_hash = p.key_hash AND v.key = p.key),"
+			   "           WHERE v.reference = $1 AND v.key_hash = p.key_hash AND v.key = p.key"
+			   "             AND v.child_rows <> p.child_rows),"
 			   " new AS (INSERT INTO ri_policy._violation"
 			   "           (reference, key, key_hash, child_rows, first_seen, last_seen)"
 			   "         SELECT $1, p.key, p.key_hash, p.child_rows, pg_catalog.now(), pg_catalog.now()"
@@ -1322,7 +1327,7 @@ finish_run(Validator *v)
 			   "UPDATE ri_policy._progress"
 			   "   SET status = 'done', finished_at = pg_catalog.clock_timestamp(),"
 			   "       last_done_at = pg_catalog.clock_timestamp(), last_full_at = started_at,"
-			   "       blocks_done = blocks_total,"
+			   "       seen_at = pg_catalog.now(), blocks_done = blocks_total,"
 			   "       orphan_keys = (SELECT pg_catalog.count(*) FROM ri_policy._violation"
 			   "                       WHERE reference = $1)"
 			   " WHERE reference = $1",
