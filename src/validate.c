@@ -2141,9 +2141,14 @@ recheck_keys(Validator *v, RecheckPlans *plans, Datum *colargs, Recheck *out)
 static void
 record_recheck(Validator *v, Recheck *outcome)
 {
+	static const char *const plan_settings[][2] = {
+		{"enable_seqscan", "off"}, {"enable_hashjoin", "off"},
+		{"enable_mergejoin", "off"}, {"enable_nestloop", "on"},
+		{"enable_tidscan", "on"}, {"enable_indexscan", "on"}};
 	Datum		args[6];
 	Oid			types[6] = {INT8OID, JSONBARRAYOID, INT4ARRAYOID, INT8ARRAYOID,
 		JSONBARRAYOID, INT4ARRAYOID};
+	int			nestlevel;
 
 	args[0] = Int64GetDatum(v->ref->id);
 	args[1] = PointerGetDatum(construct_array(outcome->orphans, outcome->norphans,
@@ -2156,7 +2161,17 @@ record_recheck(Validator *v, Recheck *outcome)
 											  JSONBOID, -1, false, TYPALIGN_INT));
 	args[5] = PointerGetDatum(construct_array(outcome->clean_hashes, outcome->nclean,
 											  INT4OID, 4, true, TYPALIGN_INT));
-	/* each lookup is an index probe (LATERAL), each change a TID probe */
+	/*
+	 * Each lookup is an index probe (LATERAL), each change a TID probe: a
+	 * nested loop over the batch's keys.  Left to the planner, the update
+	 * and the delete joined their keys by hashing all of the reference's
+	 * violations, read whole at every batch, which grow with the orphans.
+	 */
+	nestlevel = NewGUCNestLevel();
+	for (int i = 0; i < lengthof(plan_settings); i++)
+		(void) set_config_option(plan_settings[i][0], plan_settings[i][1],
+								 PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
 	exec_owner(v, NULL,
 			   "WITH c AS (SELECT f.t"
 			   "             FROM ROWS FROM (pg_catalog.unnest($5), pg_catalog.unnest($6)) AS u(k, h)"
@@ -2178,6 +2193,7 @@ record_recheck(Validator *v, Recheck *outcome)
 			   " SELECT $1, o.k, o.h, o.n, pg_catalog.now(), pg_catalog.now() FROM o"
 			   "  WHERE o.t IS NULL",
 			   6, types, args);
+	AtEOXact_GUC(true, nestlevel);
 }
 
 /* A batch of an incremental pass takes at most about this much of keys. */
