@@ -1288,7 +1288,9 @@ finish_run(Validator *v)
 
 	/*
 	 * A pending key is a recorded one when their jsonb forms are equal: a
-	 * key already recorded went to _pending in its recorded form.  Only the
+	 * key already recorded went to _pending in its recorded form, or in
+	 * one equal to it as jsonb where that is the child type's equality
+	 * (results.c); the violation keeps its form.  Only the
 	 * violations that changed are written: every one left was seen by this
 	 * pass, which _progress.seen_at says once (the violations view shows
 	 * the later of it and a violation's own last_seen), so that the end of

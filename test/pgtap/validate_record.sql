@@ -8,7 +8,7 @@
 -- apart inside one transaction.  And the pending keys met again in later
 -- batches (many per batch) add up exactly.
 BEGIN;
-SELECT plan(10);
+SELECT plan(13);
 
 CREATE SCHEMA regress_vr;
 CREATE TABLE regress_vr.parent (id int PRIMARY KEY);
@@ -78,6 +78,31 @@ SELECT is((SELECT count(*) FROM ri_policy.violations WHERE reference = 'vr_many'
 SELECT is((SELECT count(*) FROM ri_policy.violations WHERE reference = 'vr_many'
 			 AND child_rows <> 10), 0::bigint,
 		  'each key''s rows, met in several batches, add up exactly');
+
+-- equal keys of other jsonb forms (numeric scales) met again by a later
+-- pass: the violation keeps the form first recorded, and its rows add up
+CREATE TABLE regress_vr.nparent (id numeric PRIMARY KEY);
+INSERT INTO regress_vr.nparent VALUES (1);
+CREATE TABLE regress_vr.nchild (id int, pid numeric);
+INSERT INTO regress_vr.nchild VALUES (1, 2.0), (2, 1), (3, 3.50);
+SELECT ri_policy.declare_reference('regress_vr.nchild', '{pid}', 'regress_vr.nparent',
+								   name => 'vr_num');
+CALL ri_policy.validate('vr_num');
+UPDATE ri_policy._violation SET first_seen = first_seen - interval '1 day',
+	   last_seen = last_seen - interval '1 day'
+ WHERE reference = (SELECT id FROM ri_policy._names WHERE name = 'vr_num');
+UPDATE regress_vr.nchild SET pid = 2.00 WHERE id = 1;
+INSERT INTO regress_vr.nchild VALUES (4, 2.000), (5, 3.5);
+CALL ri_policy.validate('vr_num', restart => true, batch_size => 1);
+SELECT results_eq(
+	$$SELECT key::text, child_rows FROM ri_policy.violations WHERE reference = 'vr_num' ORDER BY 1$$,
+	$$VALUES ('{"pid": 2.0}', 2::bigint), ('{"pid": 3.50}', 2::bigint)$$,
+	'keys equal to recorded violations in other forms keep the recorded form, and add up');
+SELECT is((SELECT count(*) FROM ri_policy.violations WHERE reference = 'vr_num'
+			 AND first_seen = now() - interval '1 day'), 2::bigint,
+		  'and keep when they were first seen');
+SELECT is((SELECT orphan_keys FROM ri_policy.validation_progress WHERE reference = 'vr_num'),
+		  2::bigint, 'the progress row counts each key once');
 
 SELECT * FROM finish();
 ROLLBACK;
