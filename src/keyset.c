@@ -803,8 +803,22 @@ childkeys_count(ChildKeyGroup *group)
 Datum
 key_to_jsonb(RiReference *ref, Datum *values, bool *isnull)
 {
+	/*
+	 * Made in a scratch context, reset at each key: a pass formats
+	 * thousands of keys into one batch's context, whose growth (a new
+	 * block, and its pages faulted in, every few keys) cost more than
+	 * formatting them.
+	 */
+	static MemoryContext scratch = NULL;
+	MemoryContext oldcxt = CurrentMemoryContext;
 	StringInfoData buf;
+	Datum		result;
 
+	if (scratch == NULL)
+		scratch = AllocSetContextCreate(TopMemoryContext, "ri_policy key formatting",
+										ALLOCSET_DEFAULT_SIZES);
+	MemoryContextReset(scratch);
+	MemoryContextSwitchTo(scratch);
 	initStringInfo(&buf);
 	appendStringInfoChar(&buf, '{');
 	for (int i = 0; i < ref->nkeys; i++)
@@ -834,5 +848,9 @@ key_to_jsonb(RiReference *ref, Datum *values, bool *isnull)
 		}
 	}
 	appendStringInfoChar(&buf, '}');
-	return DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data));
+	result = DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data));
+	MemoryContextSwitchTo(oldcxt);
+	result = datumCopy(result, false, -1);
+	MemoryContextReset(scratch);
+	return result;
 }

@@ -26,7 +26,9 @@
  * fails, or a type whose jsonb form is its cast to json) equals only a key
  * of the same jsonb bytes.  A pass keeps the form under which
  * a key was first recorded: a key already among the reference's
- * violations is recorded again in that form.
+ * violations is recorded again in that form (by the end of the pass, which
+ * matches pending keys with violations by jsonb equality, where that is the
+ * child type's equality: ri_keys_compare_by_image).
  *
  * src/results.c
  *
@@ -178,13 +180,15 @@ int32_cmp(const void *a, const void *b)
 /*
  * Read the recorded keys of a reference whose key_hash is one of n hashes
  * (Int32 Datums), pending ones first: a probe of the (reference, key_hash)
- * index of _pending, then of _violation, per distinct hash.  Read here
+ * index of _pending, then (if "violations") of _violation, per distinct
+ * hash.  Read here
  * rather than by a query, whose plan could scan a table whole (a plan kept
  * from when _pending was empty) at every batch.  With the snapshot a
  * statement would have, seeing this transaction's earlier writes.
  */
 static void
-read_candidates(RiReference *ref, Datum *hashes, int n, Candidates *out)
+read_candidates(RiReference *ref, Datum *hashes, int n, bool violations,
+				Candidates *out)
 {
 	static const char *const tables[2] = {"_pending", "_violation"};
 	static const char *const indexes[2] = {"_pending_reference_key_hash_idx",
@@ -212,7 +216,7 @@ read_candidates(RiReference *ref, Datum *hashes, int n, Candidates *out)
 	CommandCounterIncrement();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	UpdateActiveSnapshotCommandId();
-	for (int t = 0; t < lengthof(tables); t++)
+	for (int t = 0; t < (violations ? lengthof(tables) : 1); t++)
 	{
 		Oid			relid = get_relname_relid(tables[t], nsp);
 		Oid			indexid = get_relname_relid(indexes[t], nsp);
@@ -294,8 +298,15 @@ pending_add_compared(RiReference *ref, KeyEquality *equality, Oid child_owner,
 	for (int k = 0; k < n; k++)
 		hashes[k] = Int32GetDatum((int32) keys[k]->hash);
 
-	/* recorded keys of the same hashes: pending ones first */
-	read_candidates(ref, hashes, n, &found);
+	/*
+	 * Recorded keys of the same hashes: pending ones first.  Where equal
+	 * keys have equal jsonb forms (as jsonb compares them), a key is
+	 * recorded in its own form: the end of the pass finds its violation by
+	 * that equality and keeps the violation's form, so probing the
+	 * violations for it at every batch (half of what recording a batch's
+	 * orphans cost) changes nothing.
+	 */
+	read_candidates(ref, hashes, n, !ri_keys_compare_by_image(ref), &found);
 	ncand = found.count;
 	pending = found.pending;
 	tids = found.tids;
@@ -471,8 +482,10 @@ pending_add_compared(RiReference *ref, KeyEquality *equality, Oid child_owner,
 	if (nupd > 0)
 	{
 		Oid			types[3] = {TIDARRAYOID, INT8ARRAYOID, INT8OID};
-		static const char *const no_scans[] = {"enable_seqscan", "enable_indexscan",
-		"enable_bitmapscan"};
+		static const char *const plan_settings[][2] = {
+			{"enable_seqscan", "off"}, {"enable_indexscan", "off"},
+			{"enable_bitmapscan", "off"}, {"enable_tidscan", "on"},
+			{"enable_nestloop", "on"}};
 		int			nestlevel;
 
 		args[0] = PointerGetDatum(construct_array(upd_tid, nupd, TIDOID,
@@ -483,19 +496,25 @@ pending_add_compared(RiReference *ref, KeyEquality *equality, Oid child_owner,
 		args[2] = Int64GetDatum(ref->id);
 
 		/*
-		 * By TID only: priced as random reads, a few TIDs can look dearer
+		 * By TID only, one TID scan per key (a nested loop over the
+		 * arguments): priced as random reads, a few TIDs can look dearer
 		 * than reading a small _pending whole, or all of the reference's
-		 * keys through its index, which grow with the orphans found.
+		 * keys through its index, which grow with the orphans found.  The
+		 * keys' TIDs are distinct (written[] above), so each row is updated
+		 * once; matching them with "ctid = ANY" and array_position() instead
+		 * cost a batch the square of its keys.
 		 */
 		nestlevel = NewGUCNestLevel();
-		for (int i = 0; i < lengthof(no_scans); i++)
-			(void) set_config_option(no_scans[i], "off", PGC_USERSET, PGC_S_SESSION,
+		for (int i = 0; i < lengthof(plan_settings); i++)
+			(void) set_config_option(plan_settings[i][0], plan_settings[i][1],
+									 PGC_USERSET, PGC_S_SESSION,
 									 GUC_ACTION_SAVE, true, 0, false);
 		(void) ri_exec_as_owner_opts(&plans[0], CURSOR_OPT_CUSTOM_PLAN,
 									 "UPDATE ri_policy._pending p"
-									 "   SET child_rows = p.child_rows"
-									 "       + ($2)[pg_catalog.array_position($1, p.ctid)]"
-									 " WHERE p.ctid = ANY ($1) AND p.reference = $3",
+									 "   SET child_rows = p.child_rows + u.n"
+									 "  FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2))"
+									 "       AS u(t, n)"
+									 " WHERE p.ctid = u.t AND p.reference = $3",
 									 3, types, args, NULL, false);
 		AtEOXact_GUC(true, nestlevel);
 		if (SPI_processed != (uint64) nupd)
@@ -528,7 +547,8 @@ pending_add_compared(RiReference *ref, KeyEquality *equality, Oid child_owner,
  * distinct keys (by "equality", with their keyeq_hash() in key->hash), of
  * key->rows rows each, and their jsonb forms.  A key equal to one already
  * pending adds its rows to it; one equal to a recorded violation is
- * recorded in that violation's form; any other is new.  Returns the number
+ * recorded in that violation's form (unless jsonb equality is the child
+ * type's: see pending_add_compared()); any other is new.  Returns the number
  * of keys that are new to the pending results.
  *
  * The recorded keys of the batch's hashes are read through the

@@ -1288,7 +1288,13 @@ finish_run(Validator *v)
 
 	/*
 	 * A pending key is a recorded one when their jsonb forms are equal: a
-	 * key already recorded went to _pending in its recorded form.  The
+	 * key already recorded went to _pending in its recorded form, or in
+	 * one equal to it as jsonb where that is the child type's equality
+	 * (results.c); the violation keeps its form.  Only the
+	 * violations that changed are written: every one left was seen by this
+	 * pass, which _progress.seen_at says once (the violations view shows
+	 * the later of it and a violation's own last_seen), so that the end of
+	 * a pass costs what changed rather than a rewrite of every key.  The
 	 * pending and recorded keys are joined by hash, never in nested loops:
 	 * the tables' statistics are usually those of before the pass (the
 	 * pass's own keys came since), and a nested loop over thousands of keys
@@ -1307,7 +1313,8 @@ finish_run(Validator *v)
 			   " kept AS (UPDATE ri_policy._violation v"
 			   "             SET child_rows = p.child_rows, last_seen = pg_catalog.now()"
 			   "            FROM p"
-			   "           WHERE v.reference = $1 AND v.key_hash = p.key_hash AND v.key = p.key),"
+			   "           WHERE v.reference = $1 AND v.key_hash = p.key_hash AND v.key = p.key"
+			   "             AND v.child_rows <> p.child_rows),"
 			   " new AS (INSERT INTO ri_policy._violation"
 			   "           (reference, key, key_hash, child_rows, first_seen, last_seen)"
 			   "         SELECT $1, p.key, p.key_hash, p.child_rows, pg_catalog.now(), pg_catalog.now()"
@@ -1322,7 +1329,7 @@ finish_run(Validator *v)
 			   "UPDATE ri_policy._progress"
 			   "   SET status = 'done', finished_at = pg_catalog.clock_timestamp(),"
 			   "       last_done_at = pg_catalog.clock_timestamp(), last_full_at = started_at,"
-			   "       blocks_done = blocks_total,"
+			   "       seen_at = pg_catalog.now(), blocks_done = blocks_total,"
 			   "       orphan_keys = (SELECT pg_catalog.count(*) FROM ri_policy._violation"
 			   "                       WHERE reference = $1)"
 			   " WHERE reference = $1",
@@ -2136,9 +2143,14 @@ recheck_keys(Validator *v, RecheckPlans *plans, Datum *colargs, Recheck *out)
 static void
 record_recheck(Validator *v, Recheck *outcome)
 {
+	static const char *const plan_settings[][2] = {
+		{"enable_seqscan", "off"}, {"enable_hashjoin", "off"},
+		{"enable_mergejoin", "off"}, {"enable_nestloop", "on"},
+		{"enable_tidscan", "on"}, {"enable_indexscan", "on"}};
 	Datum		args[6];
 	Oid			types[6] = {INT8OID, JSONBARRAYOID, INT4ARRAYOID, INT8ARRAYOID,
 		JSONBARRAYOID, INT4ARRAYOID};
+	int			nestlevel;
 
 	args[0] = Int64GetDatum(v->ref->id);
 	args[1] = PointerGetDatum(construct_array(outcome->orphans, outcome->norphans,
@@ -2151,7 +2163,17 @@ record_recheck(Validator *v, Recheck *outcome)
 											  JSONBOID, -1, false, TYPALIGN_INT));
 	args[5] = PointerGetDatum(construct_array(outcome->clean_hashes, outcome->nclean,
 											  INT4OID, 4, true, TYPALIGN_INT));
-	/* each lookup is an index probe (LATERAL), each change a TID probe */
+	/*
+	 * Each lookup is an index probe (LATERAL), each change a TID probe: a
+	 * nested loop over the batch's keys.  Left to the planner, the update
+	 * and the delete joined their keys by hashing all of the reference's
+	 * violations, read whole at every batch, which grow with the orphans.
+	 */
+	nestlevel = NewGUCNestLevel();
+	for (int i = 0; i < lengthof(plan_settings); i++)
+		(void) set_config_option(plan_settings[i][0], plan_settings[i][1],
+								 PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
 	exec_owner(v, NULL,
 			   "WITH c AS (SELECT f.t"
 			   "             FROM ROWS FROM (pg_catalog.unnest($5), pg_catalog.unnest($6)) AS u(k, h)"
@@ -2173,6 +2195,7 @@ record_recheck(Validator *v, Recheck *outcome)
 			   " SELECT $1, o.k, o.h, o.n, pg_catalog.now(), pg_catalog.now() FROM o"
 			   "  WHERE o.t IS NULL",
 			   6, types, args);
+	AtEOXact_GUC(true, nestlevel);
 }
 
 /* A batch of an incremental pass takes at most about this much of keys. */

@@ -23,8 +23,22 @@
 # (c) on a tracked BENCH_CHILD_ROWS-row child (5M): a full validation pass
 #     against an incremental one after 1,000 rows changed their key
 #     (0.02%); median of BENCH_INCR_ROUNDS (3).
-# Throughput ratios are against "none" (targets: tracked >= 0.9); (c) is
-# incremental time / full time (target <= 0.02).
+# (d) the shapes without an index: a narrow child (one int column, no index)
+#     of a BENCH_NX_PARENTS-row parent (1,000): INSERT ... SELECT of
+#     BENCH_LOAD_ROWS rows, untracked ("none") against tracked, in turn,
+#     BENCH_LOAD_ROUNDS rounds; and single-row inserts into the same
+#     children with pgbench as in (b), BENCH_PGBENCH_ROUNDS rounds.
+# (e) for each key type of BENCH_INCR_KEY_TYPES (default: int, sparse
+#     bigint, uuid, text of 15 to 40 characters; set but empty: none), a
+#     tracked BENCH_CHILD_ROWS-row child with an index on its key,
+#     referencing a 100k-row parent of its own: a full pass against an
+#     incremental one after 500 child rows inserted with new (orphaned)
+#     keys and 500 parent rows deleted (orphaning 500 * child/100k child
+#     rows, 25,000 of 5M), median of BENCH_INCR_ROUNDS; each result checked
+#     against the anti-join.  Then repair(action => 'delete') of the
+#     orphans found, in rows per second.
+# Throughput ratios are against "none" (targets: tracked >= 0.9); (c) and
+# (e) are incremental time / full time (target <= 0.02).
 set -eu
 
 load_rows=${BENCH_LOAD_ROWS:-1000000}
@@ -35,6 +49,8 @@ pg_seconds=${BENCH_PGBENCH_SECONDS:-3}
 pg_rounds=${BENCH_PGBENCH_ROUNDS:-7}
 child_rows=${BENCH_CHILD_ROWS:-5000000}
 incr_rounds=${BENCH_INCR_ROUNDS:-3}
+nx_parents=${BENCH_NX_PARENTS:-1000}
+incr_key_types=${BENCH_INCR_KEY_TYPES-int bigint uuid text}
 db=ri_policy_bench_lifecycle
 
 sql() { PGOPTIONS="-c client_min_messages=warning" psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" "$@"; }
@@ -136,6 +152,101 @@ for r in $(seq 1 "$incr_rounds"); do
 	say "(c) round $r/$incr_rounds: full $(tail -1 "$tmp/full") ms, incremental $(tail -1 "$tmp/incr") ms (exact: $got orphan rows)"
 done
 
+# (d) a narrow child without an index
+say "(d) narrow children without an index, $nx_parents parent keys"
+sql >/dev/null <<SQL
+CREATE TABLE nx_parent (id int PRIMARY KEY);
+INSERT INTO nx_parent SELECT generate_series(1, $nx_parents);
+CREATE TABLE nx_none (pid int);
+CREATE TABLE nx_tracked (pid int);
+SELECT ri_policy.declare_reference('nx_tracked', '{pid}', 'nx_parent', name => 'nx');
+SELECT ri_policy.track('nx');
+CALL ri_policy.validate('nx');
+VACUUM ANALYZE nx_parent;
+SQL
+: >"$tmp/nxl_none"; : >"$tmp/nxl_tracked"; : >"$tmp/nxl_ratio"
+for r in $(seq 1 "$load_rounds"); do
+	order="none tracked"
+	[ $((r % 2)) -eq 0 ] && order="tracked none"
+	for v in $order; do
+		sql -c "TRUNCATE nx_$v" -c "CHECKPOINT"
+		t0=$(now_ms)
+		sql -c "INSERT INTO nx_$v (pid) SELECT g % $nx_parents + 1 FROM generate_series(1, $load_rows) g"
+		echo $(($(now_ms) - t0)) >>"$tmp/nxl_$v"
+	done
+	echo "$(tail -1 "$tmp/nxl_none") $(tail -1 "$tmp/nxl_tracked")" | awk '{ print $1 / $2 }' >>"$tmp/nxl_ratio"
+	say "(d) bulk round $r/$load_rounds: none $(tail -1 "$tmp/nxl_none") ms, tracked $(tail -1 "$tmp/nxl_tracked") ms"
+done
+: >"$tmp/nxs_none"; : >"$tmp/nxs_tracked"; : >"$tmp/nxs_ratio"
+for v in none tracked; do
+	printf '\\set p random(1, %d)\nINSERT INTO nx_%s (pid) VALUES (:p);\n' "$nx_parents" "$v" >"$tmp/nx_$v.sql"
+done
+for r in $(seq 1 "$pg_rounds"); do
+	order="none tracked"
+	[ $((r % 2)) -eq 0 ] && order="tracked none"
+	for v in $order; do
+		sql -c "TRUNCATE nx_$v" -c "CHECKPOINT"
+		pgbench -n -c "$clients" -j 2 -T "$pg_seconds" -f "$tmp/nx_$v.sql" "$db" 2>/dev/null |
+			awk '/^tps/ { printf "%d\n", $3 }' >>"$tmp/nxs_$v"
+	done
+	echo "$(tail -1 "$tmp/nxs_tracked") $(tail -1 "$tmp/nxs_none")" | awk '{ print $1 / $2 }' >>"$tmp/nxs_ratio"
+	say "(d) single-row round $r/$pg_rounds: none $(tail -1 "$tmp/nxs_none") tps, tracked $(tail -1 "$tmp/nxs_tracked") tps"
+done
+sql -c "SELECT ri_policy.drop_reference('nx')" -c "DROP TABLE nx_none, nx_tracked, nx_parent" >/dev/null
+
+# (e) incremental passes after parent deletes, by key type
+: >"$tmp/incr_keys"
+incr_key_expr() {	# the key of number n, as type $1
+	case $1 in
+	int) echo "n" ;;
+	bigint) echo "n::bigint * 1000003" ;;
+	uuid) echo "md5('k' || n)::uuid" ;;
+	text) echo "lpad(n::text, 15 + n % 26, 'k')" ;;
+	esac
+}
+for kt in $incr_key_types; do
+	case $kt in
+	int|bigint|uuid|text) ;;
+	*) say "unknown key type $kt"; exit 1 ;;
+	esac
+	say "(e) key type $kt: loading $child_rows rows"
+	sql >/dev/null <<SQL
+CREATE TABLE ip_$kt (k $kt PRIMARY KEY);
+INSERT INTO ip_$kt SELECT $(incr_key_expr "$kt") FROM generate_series(1, 100000) n;
+CREATE TABLE ic_$kt (id int, k $kt);
+INSERT INTO ic_$kt SELECT g, $(incr_key_expr "$kt") FROM (SELECT g, g % 100000 + 1 AS n
+  FROM generate_series(1, $child_rows) g) s;
+CREATE INDEX ON ic_$kt (k);
+VACUUM ANALYZE ip_$kt, ic_$kt;
+SELECT ri_policy.declare_reference('ic_$kt', '{k}', 'ip_$kt', name => 'incr_$kt');
+SELECT ri_policy.track('incr_$kt');
+SQL
+	: >"$tmp/efull"; : >"$tmp/eincr"
+	for r in $(seq 1 "$incr_rounds"); do
+		# 500 new orphaned keys, and 500 parent keys (of rows spread
+		# through the child) deleted: different ones each round
+		sql -c '\timing on' \
+			-c "CALL ri_policy.validate('incr_$kt', \"full\" => true)" \
+			-c "INSERT INTO ic_$kt SELECT 0, $(incr_key_expr "$kt") FROM (SELECT 200000 + $r * 1000 + g AS n FROM generate_series(1, 500) g) s" \
+			-c "DELETE FROM ip_$kt WHERE k IN (SELECT $(incr_key_expr "$kt") FROM (SELECT g * 61 + $r AS n FROM generate_series(1, 500) g) s)" \
+			-c "CALL ri_policy.validate('incr_$kt')" >"$tmp/times"
+		awk '/^Time:/ { n++; if (n == 1) print $2 > "'"$tmp/full_r"'"; if (n == 4) print $2 > "'"$tmp/incr_r"'" }' "$tmp/times"
+		cat "$tmp/full_r" >>"$tmp/efull"
+		cat "$tmp/incr_r" >>"$tmp/eincr"
+		got=$(sql -c "SELECT coalesce(sum(child_rows), 0) FROM ri_policy.violations WHERE reference = 'incr_$kt'")
+		want=$(sql -c "SELECT count(*) FROM ic_$kt c WHERE NOT EXISTS (SELECT 1 FROM ip_$kt p WHERE p.k = c.k)")
+		[ "$got" = "$want" ] || { say "incremental result of $kt: $got, expected $want"; exit 1; }
+		say "(e) $kt round $r/$incr_rounds: full $(tail -1 "$tmp/efull") ms, incremental $(tail -1 "$tmp/eincr") ms (exact: $got orphan rows)"
+	done
+	sql -c '\timing on' -c "CALL ri_policy.repair('incr_$kt', 'delete')" >"$tmp/times"
+	rt=$(awk '/^Time:/ { print $2 }' "$tmp/times")
+	left=$(sql -c "SELECT count(*) FROM ic_$kt c WHERE NOT EXISTS (SELECT 1 FROM ip_$kt p WHERE p.k = c.k)")
+	[ "$left" = 0 ] || { say "repair of $kt left $left orphan rows"; exit 1; }
+	say "(e) $kt repair: $got rows in $rt ms"
+	echo "$kt $(median <"$tmp/efull") $(median <"$tmp/eincr") $got $rt" >>"$tmp/incr_keys"
+	sql -c "SELECT ri_policy.drop_reference('incr_$kt')" -c "DROP TABLE ic_$kt, ip_$kt" >/dev/null
+done
+
 awk -v ln="$(median <"$tmp/load_none")" -v lf="$(median <"$tmp/load_fk")" -v lt="$(median <"$tmp/load_tracked")" \
 	-v tn="$(median <"$tmp/tps_none")" -v tf="$(median <"$tmp/tps_fk")" -v tt="$(median <"$tmp/tps_tracked")" \
 	-v rf="$(median <"$tmp/ratio_fk")" -v rt="$(median <"$tmp/ratio_tracked")" \
@@ -149,3 +260,15 @@ awk -v ln="$(median <"$tmp/load_none")" -v lf="$(median <"$tmp/load_fk")" -v lt=
 	printf "incremental validation, 1000 of %dM rows changed   full: %.1f ms   incremental: %.1f ms   ratio: %.4fx (target <= 0.02 %s)\n",
 		n / 1e6, vf, vi, vi / vf, (vi / vf <= 0.02 ? "ok" : "MISSED")
 }'
+awk -v ln="$(median <"$tmp/nxl_none")" -v lt="$(median <"$tmp/nxl_tracked")" -v lr="$(median <"$tmp/nxl_ratio")" \
+	-v sn="$(median <"$tmp/nxs_none")" -v st="$(median <"$tmp/nxs_tracked")" -v sr="$(median <"$tmp/nxs_ratio")" \
+	-v rows="$load_rows" -v c="$clients" -v p="$nx_parents" 'BEGIN {
+	printf "bulk load %dk rows, narrow child, no index, %d parent keys   none: %d ms   tracked: %d ms (%.2fx throughput, target >= 0.9 %s)\n",
+		rows / 1000, p, ln, lt, lr, (lr >= 0.9 ? "ok" : "MISSED")
+	printf "single-row inserts, narrow child, no index, %d clients   none: %d tps   tracked: %d tps (%.2fx, target >= 0.9 %s)\n",
+		c, sn, st, sr, (sr >= 0.9 ? "ok" : "MISSED")
+}'
+awk -v n="$child_rows" '{
+	printf "incremental validation, %-6s key, 500 child inserts + 500 parent deletes, %dM rows   full: %.1f ms   incremental: %.1f ms   ratio: %.4fx (target <= 0.02 %s)   repair: %d rows in %.0f ms (%.0f rows/s)\n",
+		$1, n / 1e6, $2, $3, $3 / $2, ($3 / $2 <= 0.02 ? "ok" : "MISSED"), $4, $5, ($5 > 0 ? $4 / $5 * 1000 : 0)
+}' "$tmp/incr_keys"

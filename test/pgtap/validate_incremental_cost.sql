@@ -1,0 +1,99 @@
+-- What an incremental pass costs must follow what changed, not the
+-- violations recorded so far.
+--
+-- After parent deletes (which orphan child rows) and child inserts of new
+-- keys, an incremental pass records its orphans, and clears the keys whose
+-- parent came back, by index and TID: it never reads ri_policy._violation
+-- whole (0.7 joined a batch's outcome with every violation by hashing them
+-- all, at every batch).  Its results stay exact.  Runs outside a
+-- transaction block (the passes run in sessions of their own, through
+-- dblink, whose statistics reach pg_stat_user_tables when they end);
+-- cleans up after itself.
+SELECT plan(8);
+
+CREATE SCHEMA regress_vic;
+CREATE TABLE regress_vic.parent (id int PRIMARY KEY);
+INSERT INTO regress_vic.parent SELECT generate_series(1, 3000);
+-- 2,000 orphaned keys recorded before, 5 rows per parent key
+CREATE TABLE regress_vic.child (id int, pid int);
+INSERT INTO regress_vic.child SELECT g, g % 3000 + 1 FROM generate_series(1, 15000) g;
+INSERT INTO regress_vic.child SELECT 0, 100000 + g FROM generate_series(1, 2000) g;
+CREATE INDEX ON regress_vic.child (pid);
+ANALYZE regress_vic.child, regress_vic.parent;
+SELECT ri_policy.declare_reference('regress_vic.child', '{pid}', 'regress_vic.parent',
+								   name => 'vic');
+SELECT ri_policy.track('vic');
+
+CREATE FUNCTION pg_temp.conninfo() RETURNS text LANGUAGE sql AS $$
+	SELECT format('host=%s port=%s dbname=%s',
+				  split_part(current_setting('unix_socket_directories'), ',', 1),
+				  current_setting('port'), current_database())$$;
+CREATE FUNCTION pg_temp.violation_seq_scans() RETURNS bigint LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM pg_stat_clear_snapshot();
+	RETURN (SELECT seq_scan FROM pg_stat_user_tables
+			 WHERE schemaname = 'ri_policy' AND relname = '_violation');
+END $$;
+CREATE FUNCTION pg_temp.wait_gone(pid int) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+	FOR i IN 1..1000 LOOP
+		PERFORM pg_stat_clear_snapshot();
+		IF NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = wait_gone.pid) THEN
+			RETURN true;
+		END IF;
+		PERFORM pg_sleep(0.01);
+	END LOOP;
+	RETURN false;
+END $$;
+CREATE FUNCTION pg_temp.run_alone(sql text) RETURNS int LANGUAGE plpgsql AS $$
+DECLARE
+	pid int;
+BEGIN
+	PERFORM dblink_connect('vic_runner', pg_temp.conninfo());
+	SELECT p INTO pid FROM dblink('vic_runner', 'SELECT pg_backend_pid()') AS t(p int);
+	PERFORM dblink_exec('vic_runner', sql);
+	PERFORM dblink_disconnect('vic_runner');
+	RETURN pid;
+END $$;
+CREATE VIEW pg_temp.truth AS
+SELECT jsonb_build_object('pid', pid) AS key, count(*) AS child_rows FROM regress_vic.child c
+ WHERE NOT EXISTS (SELECT 1 FROM regress_vic.parent p WHERE p.id = c.pid) GROUP BY 1;
+
+SELECT pg_temp.wait_gone(pg_temp.run_alone($$CALL ri_policy.validate('vic')$$));
+ANALYZE ri_policy._violation;
+
+-- 1. 600 parent keys deleted (3,000 child rows orphaned) and 600 child rows
+-- of new orphaned keys, in two batches
+DELETE FROM regress_vic.parent WHERE id % 5 = 0;
+INSERT INTO regress_vic.child SELECT 0, 200000 + g FROM generate_series(1, 600) g;
+CREATE TEMP TABLE scans AS SELECT pg_temp.violation_seq_scans() AS before;
+SELECT ok(pg_temp.wait_gone(pg_temp.run_alone(
+	$$CALL ri_policy.validate('vic', batch_size => 700)$$)),
+	'an incremental pass ran in a session of its own');
+SELECT is((SELECT why_full FROM ri_policy.validation_progress WHERE reference = 'vic'), NULL,
+		  'it was incremental');
+SELECT cmp_ok(pg_temp.violation_seq_scans() - (SELECT before FROM scans), '<=', 1::bigint,
+			  'it recorded 1,200 orphaned keys reading the violations whole at most once, to count them');
+SELECT set_eq($$SELECT key, child_rows FROM ri_policy.violations WHERE reference = 'vic'$$,
+			  $$SELECT key, child_rows FROM pg_temp.truth$$,
+			  'its violations are exact');
+
+-- 2. half of the deleted parent keys back, and more child rows of keys
+-- already recorded: violations cleared and changed
+INSERT INTO regress_vic.parent SELECT g FROM generate_series(10, 3000, 10) g;
+INSERT INTO regress_vic.child SELECT 0, 100000 + g FROM generate_series(1, 500) g;
+UPDATE scans SET before = pg_temp.violation_seq_scans();
+SELECT ok(pg_temp.wait_gone(pg_temp.run_alone(
+	$$CALL ri_policy.validate('vic', batch_size => 700)$$)),
+	'a second incremental pass ran');
+SELECT cmp_ok(pg_temp.violation_seq_scans() - (SELECT before FROM scans), '<=', 1::bigint,
+			  'it cleared and updated violations reading them whole at most once, to count them');
+SELECT set_eq($$SELECT key, child_rows FROM ri_policy.violations WHERE reference = 'vic'$$,
+			  $$SELECT key, child_rows FROM pg_temp.truth$$,
+			  'its violations are exact');
+SELECT is((SELECT orphan_keys FROM ri_policy.validation_progress WHERE reference = 'vic'),
+		  (SELECT count(*) FROM pg_temp.truth), 'its progress counts every key once');
+
+SELECT ri_policy.drop_reference('vic');
+DROP SCHEMA regress_vic CASCADE;
+SELECT * FROM finish();
