@@ -247,6 +247,28 @@ ri_exec_as_owner_opts(SPIPlanPtr *plan, int cursor_options, const char *sql,
 
 static int
 exec_as_owner(const char *sql, int nargs, Oid *argtypes, Datum *values,
+			  const char *nulls, bool read_only);
+
+/*
+ * Forget the pieces of unfinished parallel passes (ri_policy._progress_share,
+ * 0.7) of references and foreign keys that are gone.  The table is tiny; it
+ * is absent while ALTER EXTENSION UPDATE runs the scripts before 0.7.
+ */
+static void
+forget_pieces(void)
+{
+	Oid			nsp = get_namespace_oid("ri_policy", true);
+
+	if (!OidIsValid(nsp) || !OidIsValid(get_relname_relid("_progress_share", nsp)))
+		return;
+	exec_as_owner("DELETE FROM ri_policy._progress_share s"
+				  " WHERE NOT EXISTS (SELECT 1 FROM ri_policy._reference r WHERE r.id = s.reference)"
+				  "   AND NOT EXISTS (SELECT 1 FROM ri_policy._foreign_key f WHERE f.id = s.reference)",
+				  0, NULL, NULL, NULL, false);
+}
+
+static int
+exec_as_owner(const char *sql, int nargs, Oid *argtypes, Datum *values,
 			  const char *nulls, bool read_only)
 {
 	return ri_exec_as_owner(NULL, sql, nargs, argtypes, values, nulls, read_only);
@@ -997,6 +1019,7 @@ ri_policy_drop_reference(PG_FUNCTION_ARGS)
 				  " s AS (DELETE FROM ri_policy._sentinel WHERE reference = $1)"
 				  " DELETE FROM ri_policy._progress WHERE reference = $1",
 				  1, &argtype, &id, NULL, false);
+	forget_pieces();
 	SPI_finish();
 	PG_RETURN_VOID();
 }
@@ -1164,6 +1187,7 @@ ri_policy_on_sql_drop(PG_FUNCTION_ARGS)
 			ereport(NOTICE,
 					(errmsg("drop cascades to reference \"%s\"", ref.name)));
 		}
+		forget_pieces();
 	}
 	SPI_finish();
 	PG_RETURN_VOID();
@@ -1196,6 +1220,11 @@ ri_objects_current(void)
 	Oid			registry;
 
 	if (!OidIsValid(nsp) || !OidIsValid(get_relname_relid("_foreign_key", nsp)))
+		return false;
+	/* 0.7: where the pieces of a parallel pass resume (parallel.c) */
+	if (!OidIsValid(get_relname_relid("_progress_share", nsp)) &&
+		!(creating_extension &&
+		  CurrentExtensionObject == get_extension_oid("ri_policy", true)))
 		return false;
 	registry = get_relname_relid("_reference", nsp);
 	if (!OidIsValid(registry))
@@ -1384,6 +1413,7 @@ ri_forget_foreign_key(Oid child, const char *name)
 				  " p AS (DELETE FROM ri_policy._pending x USING f WHERE x.reference = f.id)"
 				  " DELETE FROM ri_policy._progress x USING f WHERE x.reference = f.id",
 				  2, argtypes, values, NULL, false);
+	forget_pieces();
 	SPI_finish();
 }
 

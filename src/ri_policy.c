@@ -49,6 +49,8 @@ PG_MODULE_MAGIC;
 
 int			ri_policy_mode = RI_POLICY_ALLOW;
 int			ri_policy_batch_size = 10000;
+int			ri_policy_max_parallel_workers = -1;
+int			ri_policy_min_parallel_blocks = RI_MIN_PARALLEL_BLOCKS;
 
 static const struct config_enum_entry mode_options[] = {
 	{"allow", RI_POLICY_ALLOW, false},
@@ -95,6 +97,26 @@ _PG_init(void)
 							1, INT_MAX,
 							PGC_USERSET,
 							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("ri_policy.max_parallel_workers",
+							"Background workers that help one validation pass.",
+							"-1 follows max_parallel_maintenance_workers; 0 reads every child in one process.",
+							&ri_policy_max_parallel_workers,
+							-1,
+							-1, RI_MAX_PARALLEL_WORKERS,
+							PGC_USERSET,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("ri_policy.min_parallel_blocks",
+							"Smallest child, in blocks, whose validation pass uses workers.",
+							NULL,
+							&ri_policy_min_parallel_blocks,
+							RI_MIN_PARALLEL_BLOCKS,
+							0, INT_MAX,
+							PGC_USERSET,
+							GUC_UNIT_BLOCKS,
 							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("ri_policy");

@@ -20,6 +20,12 @@ typedef enum RiPolicyMode
 
 extern int	ri_policy_mode;
 extern int	ri_policy_batch_size;
+extern int	ri_policy_max_parallel_workers;
+extern int	ri_policy_min_parallel_blocks;
+
+/* Bounds of ri_policy.max_parallel_workers and min_parallel_blocks */
+#define RI_MAX_PARALLEL_WORKERS 64
+#define RI_MIN_PARALLEL_BLOCKS 4096 /* 32 MB of 8 kB blocks */
 
 extern const char *ri_policy_mode_name(void);
 extern char *ri_policy_mode_origin(void);

@@ -69,6 +69,7 @@
 #include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "pgstat.h"
 #include "nodes/parsenodes.h"
 #include "storage/bufmgr.h"
 #include "storage/lmgr.h"
@@ -96,6 +97,7 @@
 #include "columns.h"
 #include "compat.h"
 #include "keyset.h"
+#include "parallel.h"
 #include "probe.h"
 #include "results.h"
 #include "reference.h"
@@ -174,6 +176,18 @@ struct Validator
 	uint64		next_xid;
 	ChildKeyGroup *skipped;
 	bool		skipped_unread; /* one of them could not be read safely */
+
+	/*
+	 * validate(), a pass split into pieces (parallel.c): how many workers
+	 * to ask for; the piece being read (-1: none, the pass is read by
+	 * table) and where it ends; the leader's workers, or a worker's segment.
+	 */
+	int			workers;
+	int32		piece;
+	BlockNumber end_block;
+	RiParallel *par;
+	RiParallelShared *shared;
+	SPIPlanPtr	piece_plans[2];
 };
 
 /* ----------------------------------------------------------------
@@ -716,6 +730,8 @@ read_batch(Validator *v, Oid leaf, BlockNumber start, BlockNumber *next)
 		snapshot = &dirty;
 	}
 	nblocks = RelationGetNumberOfBlocks(rel);
+	if (v->end_block != InvalidBlockNumber)
+		nblocks = Min(nblocks, v->end_block);
 	if (start >= nblocks)
 	{
 		table_close(rel, NoLock);
@@ -878,6 +894,36 @@ ri_reference_locktag(LOCKTAG *tag, int64 id)
 }
 
 /*
+ * The lock that each worker of a parallel pass holds (parallel.c), in share
+ * mode, for as long as it runs.  ri_begin_work() waits for it, so that a
+ * worker whose leader died (it stops before its next batch) never writes
+ * while the next validation of the reference runs.
+ */
+void
+ri_reference_workers_locktag(LOCKTAG *tag, int64 id)
+{
+	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, (uint32) ((uint64) id >> 32),
+						 (uint32) id, 0x524A);
+}
+
+/*
+ * The lock that the processes of a parallel pass take, each for the rest of
+ * a batch's transaction, before recording the batch: the orphans of a batch
+ * are merged into ri_policy._pending by reading then writing it
+ * (results.c), so two processes recording one key at once would count it
+ * twice or collide.  Each batch's commit follows at once.
+ */
+static void
+lock_recording(int64 id)
+{
+	LOCKTAG		tag;
+
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) ((uint64) id >> 32),
+						 (uint32) id, 0x524B);
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+}
+
+/*
  * Begin work that changes a reference's results: in a memory context of its
  * own (under TopMemoryContext, to outlive the commits between batches),
  * give the reference an id if it has none (a foreign key's first pass),
@@ -907,6 +953,15 @@ ri_begin_work(RiReference *found, RiWork *work)
 		MemoryContextSwitchTo(work->oldcxt);
 		MemoryContextDelete(work->cxt);
 		return NULL;
+	}
+	else
+	{
+		LOCKTAG		workers;
+
+		/* the workers of a pass whose leader died stop within a batch */
+		ri_reference_workers_locktag(&workers, ref->id);
+		(void) LockAcquire(&workers, ExclusiveLock, true, false);
+		LockRelease(&workers, ExclusiveLock, true);
 	}
 	return ref;
 }
@@ -1081,7 +1136,90 @@ typedef struct RunState
 	bool		resume;
 	Oid			resume_rel;
 	BlockNumber resume_block;
+	bool		pieced;			/* the pass is read in pieces (parallel.c) */
+	RiPiece    *pieces;			/* its unfinished pieces */
+	int			npieces;
 } RunState;
+
+/*
+ * The pieces of the pass, if it is read in pieces: those not done yet, in
+ * the validator's context.
+ */
+static void
+load_pieces(Validator *v, RunState *state)
+{
+	Datum		arg = Int64GetDatum(v->ref->id);
+	Oid			argtype = INT8OID;
+	int			n = 0;
+
+	exec_owner(v, NULL, "SELECT piece, rel, resume_block, end_block, filenode, done"
+			   "  FROM ri_policy._progress_share WHERE reference = $1 ORDER BY piece",
+			   1, &argtype, &arg);
+	state->pieced = SPI_processed > 0;
+	state->pieces = MemoryContextAlloc(v->cxt, (SPI_processed + 1) * sizeof(RiPiece));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		RiPiece    *piece = &state->pieces[n];
+		bool		isnull;
+
+		if (DatumGetBool(SPI_getbinval(tup, desc, 6, &isnull)))
+			continue;
+		piece->piece = DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull));
+		piece->rel = DatumGetObjectId(SPI_getbinval(tup, desc, 2, &isnull));
+		piece->resume_block = (BlockNumber) DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
+		piece->end_block = (BlockNumber) DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
+		if (isnull)
+			piece->end_block = InvalidBlockNumber;
+		piece->filenode = DatumGetObjectId(SPI_getbinval(tup, desc, 5, &isnull));
+		n++;
+	}
+	state->npieces = n;
+	SPI_freetuptable(SPI_tuptable);
+}
+
+/*
+ * Cut each child table's blocks, as they are now (the tables are locked),
+ * into one contiguous piece per process; the last piece of a table reads to
+ * its end, whatever it has grown to, as a single-process pass does.
+ */
+static void
+insert_pieces(Validator *v, BlockNumber *nblocks, Oid *filenodes)
+{
+	int			nprocs = v->workers + 1;
+	int			n = 0;
+	int			i = 0;
+	ListCell   *lc;
+	Datum		args[6];
+	Oid			argtypes[6] = {INT8OID, INT4OID, OIDOID, INT8OID, INT8OID, OIDOID};
+	char		nulls[7] = "      ";
+
+	args[0] = Int64GetDatum(v->ref->id);
+	foreach(lc, v->leaves)
+	{
+		for (int k = 0; k < nprocs; k++)
+		{
+			uint64		first = (uint64) nblocks[i] * k / nprocs;
+			uint64		end = (uint64) nblocks[i] * (k + 1) / nprocs;
+			bool		last = (k == nprocs - 1);
+
+			if (!last && first == end)
+				continue;
+			args[1] = Int32GetDatum(n++);
+			args[2] = ObjectIdGetDatum(lfirst_oid(lc));
+			args[3] = Int64GetDatum((int64) first);
+			args[4] = Int64GetDatum((int64) end);
+			nulls[4] = last ? 'n' : ' ';
+			args[5] = ObjectIdGetDatum(filenodes[i]);
+			(void) ri_exec_as_owner(NULL, "INSERT INTO ri_policy._progress_share"
+									" (reference, piece, rel, resume_block, end_block, filenode)"
+									" VALUES ($1, $2, $3, $4, $5, $6)",
+									6, argtypes, args, nulls, false);
+		}
+		i++;
+	}
+}
 
 /*
  * Start a new pass, or pick up an interrupted one.  A pass resumes only
@@ -1104,8 +1242,12 @@ begin_run(Validator *v, bool restart, RunState *state)
 	const char *why_not = NULL;
 	Datum		sargs[2];
 	Oid			sargtypes[2] = {INT8OID, BOOLOID};
+	BlockNumber *leaf_blocks;
+	Oid		   *leaf_filenodes;
 
 	state->resume = false;
+	state->pieced = false;
+	state->npieces = 0;
 	v->start = NULL;
 	v->tracked = false;
 	exec_owner(v, NULL, "SELECT r.tracked_since IS NOT NULL FROM ri_policy._reference r"
@@ -1173,6 +1315,8 @@ begin_run(Validator *v, bool restart, RunState *state)
 				(errmsg("the interrupted validation of reference \"%s\" starts over: %s",
 						v->ref->name, why_not)));
 
+	leaf_blocks = palloc0((list_length(v->leaves) + 1) * sizeof(BlockNumber));
+	leaf_filenodes = palloc0((list_length(v->leaves) + 1) * sizeof(Oid));
 	foreach(lc, v->leaves)
 	{
 		Relation	rel;
@@ -1183,7 +1327,9 @@ begin_run(Validator *v, bool restart, RunState *state)
 		rel = try_table_open(lfirst_oid(lc), AccessShareLock);
 		if (rel == NULL)
 			continue;
-		blocks_total += RelationGetNumberOfBlocks(rel);
+		leaf_blocks[foreach_current_index(lc)] = RelationGetNumberOfBlocks(rel);
+		leaf_filenodes[foreach_current_index(lc)] = rel->rd_rel->relfilenode;
+		blocks_total += leaf_blocks[foreach_current_index(lc)];
 		table_close(rel, NoLock);
 	}
 	args[0] = arg;
@@ -1195,6 +1341,7 @@ begin_run(Validator *v, bool restart, RunState *state)
 				   "   SET status = 'running', blocks_total = $2, error = NULL"
 				   " WHERE reference = $1",
 				   2, argtypes, args);
+		load_pieces(v, state);
 		return;
 	}
 
@@ -1244,6 +1391,19 @@ begin_run(Validator *v, bool restart, RunState *state)
 			   "   error = NULL, start_snapshot = excluded.start_snapshot,"
 			   "   start_lsn = $6, start_origin = $7, resume_filenode = 0, resume_key = NULL",
 			   7, argtypes, args);
+
+	/*
+	 * Read in pieces by several processes (parallel.c) when workers are
+	 * wanted and the child is large enough to repay them.
+	 */
+	exec_owner(v, NULL, "DELETE FROM ri_policy._progress_share WHERE reference = $1",
+			   1, argtypes, args);
+	if (v->workers > 0 && v->citus == NULL &&
+		blocks_total >= (int64) ri_policy_min_parallel_blocks)
+	{
+		insert_pieces(v, leaf_blocks, leaf_filenodes);
+		load_pieces(v, state);
+	}
 	if (v->tracked)
 		CacheInvalidateRelcacheByRelid(v->ref->child);
 }
@@ -1277,6 +1437,39 @@ record_progress(Validator *v, Oid rel, BlockNumber next, int64 blocks_done)
 }
 
 /*
+ * The same for a batch of a piece: the piece's position, and the pass's
+ * counters, which every process adds to.
+ */
+static void
+record_piece(Validator *v, BlockNumber next, int64 blocks)
+{
+	Datum		args[5];
+	Oid			argtypes[5] = {INT8OID, INT4OID, INT8OID, BOOLOID, OIDOID};
+	Datum		pargs[4];
+	Oid			pargtypes[4] = {INT8OID, INT8OID, INT8OID, INT8OID};
+
+	args[0] = Int64GetDatum(v->ref->id);
+	args[1] = Int32GetDatum(v->piece);
+	args[2] = Int64GetDatum(next == InvalidBlockNumber ? 0 : (int64) next);
+	args[3] = BoolGetDatum(next == InvalidBlockNumber);
+	args[4] = ObjectIdGetDatum(v->filenode);
+	exec_owner(v, &v->piece_plans[0], "UPDATE ri_policy._progress_share"
+			   "   SET resume_block = $3, done = $4, filenode = $5"
+			   " WHERE reference = $1 AND piece = $2",
+			   5, argtypes, args);
+	pargs[0] = args[0];
+	pargs[1] = Int64GetDatum((int64) v->batch_rows);
+	pargs[2] = Int64GetDatum(blocks);
+	pargs[3] = Int64GetDatum((int64) v->batch_new_keys);
+	exec_owner(v, &v->piece_plans[1], "UPDATE ri_policy._progress"
+			   "   SET batches = batches + 1, rows_checked = rows_checked + $2,"
+			   "       blocks_done = LEAST(blocks_done + $3, blocks_total),"
+			   "       orphan_keys = orphan_keys + $4"
+			   " WHERE reference = $1",
+			   4, pargtypes, pargs);
+}
+
+/*
  * The pass is complete: its orphans replace the reference's violations.
  */
 static void
@@ -1285,6 +1478,20 @@ finish_run(Validator *v)
 	Datum		arg = Int64GetDatum(v->ref->id);
 	Oid			argtype = INT8OID;
 	int			nestlevel;
+
+	/* a pass read in pieces is complete when every piece is */
+	exec_owner(v, NULL, "DELETE FROM ri_policy._progress_share"
+			   " WHERE reference = $1 RETURNING done", 1, &argtype, &arg);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+
+		if (!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
+										1, &isnull)))
+			elog(ERROR, "a piece of the validation of reference \"%s\" was not read",
+				 v->ref->name);
+	}
+	SPI_freetuptable(SPI_tuptable);
 
 	/*
 	 * A pending key is a recorded one when their jsonb forms are equal: a
@@ -1348,7 +1555,8 @@ record_stop(Validator *v, ErrorData *edata)
 	Oid			argtypes[3] = {INT8OID, TEXTOID, TEXTOID};
 
 	args[0] = Int64GetDatum(v->ref->id);
-	args[1] = CStringGetTextDatum(edata->sqlerrcode == ERRCODE_QUERY_CANCELED ?
+	args[1] = CStringGetTextDatum(edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
+								  edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN ?
 								  "interrupted" : "failed");
 	args[2] = CStringGetTextDatum(edata->message ? edata->message : "");
 	exec_owner(v, NULL, "UPDATE ri_policy._progress SET status = $2, error = $3"
@@ -1394,6 +1602,7 @@ typedef enum StepKind
 	STEP_BEGIN,
 	STEP_SET,
 	STEP_BATCH,
+	STEP_WAIT,					/* the leader waits for its workers */
 	STEP_FINISH
 } StepKind;
 
@@ -1431,7 +1640,9 @@ run_step(Validator *v, Step *step)
 	step_failed_cleanly = false;
 
 	BeginInternalSubTransaction(NULL);
-	PushActiveSnapshot(GetTransactionSnapshot());
+	/* waiting for the workers holds back no snapshot */
+	if (step->kind != STEP_WAIT)
+		PushActiveSnapshot(GetTransactionSnapshot());
 	PG_TRY();
 	{
 		MemoryContextReset(v->batch_cxt);
@@ -1451,12 +1662,27 @@ run_step(Validator *v, Step *step)
 				{
 					ChildKeyGroup *batch;
 
+					/* a worker that failed fails the leader's call */
+					if (v->par != NULL)
+						ri_parallel_check(v->par);
 					batch = read_batch(v, step->rel, step->start, &step->next);
 					if (v->start_over != NULL)
 						break;
 					confirm_suspects(v, batch);
+					if (v->piece >= 0)
+						lock_recording(v->ref->id);
 					v->sink(v, batch);
-					if (v->sink == record_orphans)
+					if (v->piece >= 0)
+					{
+						BlockNumber end = step->next;
+
+						if (end == InvalidBlockNumber)
+							end = v->end_block != InvalidBlockNumber ?
+								v->end_block : rel_blocks(step->rel);
+						record_piece(v, step->next,
+									 end > step->start ? (int64) (end - step->start) : 0);
+					}
+					else if (v->sink == record_orphans)
 					{
 						int64		done = step->blocks_before +
 							(step->next == InvalidBlockNumber ?
@@ -1465,6 +1691,9 @@ run_step(Validator *v, Step *step)
 						record_progress(v, step->rel, step->next, done);
 					}
 				}
+				break;
+			case STEP_WAIT:
+				ri_parallel_wait(v->par);
 				break;
 			case STEP_FINISH:
 				/* the child's rows may have moved since the pass began */
@@ -1485,9 +1714,10 @@ run_step(Validator *v, Step *step)
 		 * that the names it went by still lead to the columns the pass
 		 * began with, and at the end that it read every child table.
 		 */
-		if (v->columns != NULL)
+		if (v->columns != NULL && step->kind != STEP_WAIT)
 			ri_columns_check(v->columns, leaves);
-		PopActiveSnapshot();
+		if (step->kind != STEP_WAIT)
+			PopActiveSnapshot();
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
@@ -1566,6 +1796,94 @@ run_batches(Validator *v, RunState *state)
 }
 
 /*
+ * Read pieces of the pass until none is left (parallel.c), each from its
+ * resume position to its end, a batch per step, as run_batches() reads a
+ * table.  Returns false if the pass must begin again.
+ */
+static bool
+run_pieces(Validator *v, RiParallelShared *sh)
+{
+	RiPiece		piece;
+	bool		ok = true;
+
+	while (ok && ri_parallel_claim(sh, &piece))
+	{
+		Step		step = {0};
+
+		step.kind = STEP_BATCH;
+		step.rel = piece.rel;
+		step.start = piece.resume_block;
+		v->piece = piece.piece;
+		v->end_block = piece.end_block;
+		v->filenode = piece.filenode;
+		do
+		{
+			if (ri_parallel_stopping(sh))
+				break;
+			run_step(v, &step);
+			commit_batch(v);
+			if (v->start_over != NULL)
+			{
+				ri_parallel_start_over(sh, v->start_over);
+				ok = false;
+				break;
+			}
+			step.start = step.next;
+		} while (step.next != InvalidBlockNumber);
+	}
+	v->piece = -1;
+	v->end_block = InvalidBlockNumber;
+	return ok;
+}
+
+/*
+ * The leader's part of a pass read in pieces: launch the workers, read
+ * pieces too, and wait until every worker has stopped.  Returns false if
+ * the pass must begin again.  Whatever happens, no worker outlives this.
+ */
+static bool
+run_parallel(Validator *v, RunState *state)
+{
+	RiParallel *volatile par = NULL;
+	volatile bool ok = true;
+
+	if (state->npieces == 0)
+		return true;
+	PG_TRY();
+	{
+		Step		step = {0};
+		char	   *why;
+
+		par = ri_parallel_launch(v->ref->id, v->batch_size, state->pieces,
+								 state->npieces,
+								 Min(v->workers, state->npieces - 1));
+		v->par = par;
+		ereport(DEBUG1,
+				(errmsg("validation of reference \"%s\": %d pieces, %d workers",
+						v->ref->name, state->npieces, ri_parallel_launched(par))));
+		ok = run_pieces(v, ri_parallel_shared(par));
+		if (!ok)
+			ri_parallel_stop(par);
+		step.kind = STEP_WAIT;
+		run_step(v, &step);
+		why = ri_parallel_started_over(par);
+		if (why != NULL)
+		{
+			ok = false;
+			if (v->start_over == NULL)
+				v->start_over = MemoryContextStrdup(v->cxt, why);
+		}
+	}
+	PG_FINALLY();
+	{
+		v->par = NULL;
+		ri_parallel_end(par);
+	}
+	PG_END_TRY();
+	return ok;
+}
+
+/*
  * Set up a validator for a reference: who does what, which tables to read.
  */
 static Validator *
@@ -1581,6 +1899,8 @@ validator_create(RiReference *ref, int batch_size, bool atomic,
 	v->batch_cxt = AllocSetContextCreate(cxt, "ri_policy batch",
 										 ALLOCSET_DEFAULT_SIZES);
 	v->sink = sink;
+	v->piece = -1;
+	v->end_block = InvalidBlockNumber;
 
 	/*
 	 * May this reference be compared, and by whom?  Owners, casts and types
@@ -1636,6 +1956,14 @@ validate_one(RiReference *found, int batch_size, bool restart, bool atomic)
 		if (atomic)
 			v->snapshot = RegisterSnapshot(GetTransactionSnapshot());
 
+		/*
+		 * Workers only between commits, and only where each batch's writes
+		 * see the batches committed before them (lock_recording()).
+		 */
+		if (!atomic && v->citus == NULL && DefaultXactIsoLevel == XACT_READ_COMMITTED &&
+			!IsolationUsesXactSnapshot())
+			v->workers = ri_parallel_workers_wanted();
+
 		step.kind = STEP_BEGIN;
 		step.restart = restart;
 		step.state = &state;
@@ -1646,7 +1974,7 @@ validate_one(RiReference *found, int batch_size, bool restart, bool atomic)
 		step.kind = STEP_SET;
 		run_step(v, &step);
 
-		while (!run_batches(v, &state))
+		while (!(state.pieced ? run_parallel(v, &state) : run_batches(v, &state)))
 		{
 			ereport(NOTICE,
 					(errmsg("validation of reference \"%s\" starts over: %s",
@@ -1666,7 +1994,8 @@ validate_one(RiReference *found, int batch_size, bool restart, bool atomic)
 	{
 		if (v != NULL)
 		{
-			SPIPlanPtr	plans[2] = {v->confirm, v->progress_plan};
+			SPIPlanPtr	plans[4] = {v->confirm, v->progress_plan,
+			v->piece_plans[0], v->piece_plans[1]};
 
 			for (int i = 0; i < lengthof(plans); i++)
 			{
@@ -1685,6 +2014,70 @@ validate_one(RiReference *found, int batch_size, bool restart, bool atomic)
 		ri_end_work(&work);
 	}
 	PG_END_TRY();
+}
+
+/*
+ * A worker's part of a pass read in pieces (parallel.c): as the caller,
+ * load the reference, check ownership as the leader did, take the pass's
+ * start as a resumed pass does, build the parent's set, and read pieces
+ * until none is left or the pass stops.  The leader alone begins, records
+ * the stop of, and ends the pass.
+ */
+void
+ri_validate_share(RiParallelShared *sh, int64 ref_id, int batch_size)
+{
+	MemoryContext cxt = AllocSetContextCreate(TopMemoryContext, "ri_policy worker",
+											  ALLOCSET_DEFAULT_SIZES);
+	RiReference *ref;
+	Validator  *v;
+	Step		step = {0};
+	Datum		arg = Int64GetDatum(ref_id);
+	Oid			argtype = INT8OID;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect_ext(SPI_OPT_NONATOMIC);
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, "ri_policy.validate()");
+	ri_require_current_objects();
+	MemoryContextSwitchTo(cxt);
+	ref = ri_load_reference_id(ref_id);
+	ri_require_child_owner(ref);
+	v = validator_create(ref, batch_size, false, record_orphans, cxt);
+	v->columns = ri_columns_remember(ref, v->leaves);
+	v->shared = sh;
+
+	exec_owner(v, NULL, "SELECT p.start_snapshot::pg_catalog.text, p.start_lsn,"
+			   "       r.tracked_since IS NOT NULL"
+			   "  FROM ri_policy._progress p JOIN ri_policy._reference r ON r.id = p.reference"
+			   " WHERE p.reference = $1 AND p.status = 'running'",
+			   1, &argtype, &arg);
+	if (SPI_processed != 1 || SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the validation of reference \"%s\" is not running", ref->name)));
+	else
+	{
+		HeapTuple	tup = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+
+		v->start = start_from_text(v, SPI_getvalue(tup, desc, 1),
+								   DatumGetLSN(SPI_getbinval(tup, desc, 2, &isnull)));
+		v->tracked = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
+	}
+	SPI_freetuptable(SPI_tuptable);
+	PopActiveSnapshot();
+	compat_spi_commit();
+
+	step.kind = STEP_SET;
+	run_step(v, &step);
+	compat_spi_commit();
+	(void) run_pieces(v, sh);
+
+	SPI_finish();
+	CommitTransactionCommand();
+	pgstat_report_activity(STATE_IDLE, NULL);
 }
 
 /* ----------------------------------------------------------------

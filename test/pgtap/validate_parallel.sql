@@ -1,0 +1,273 @@
+-- Parallel validation (src/parallel.c): a pass read by the caller and
+-- background workers, piece by piece, finds exactly what a single-process
+-- pass and NOT EXISTS find, for several key types and a partitioned child;
+-- a key whose rows lie in several pieces is one key with all its rows; a
+-- cancelled or terminated leader, or a terminated worker, leaves a pass
+-- that resumes exactly, with workers or without; no worker outlives its
+-- leader; workers act as the caller; the settings check their range.  Runs
+-- outside a transaction block (CALL commits between batches only there);
+-- cleans up after itself.
+SELECT plan(42);
+
+CREATE SCHEMA regress_vp;
+CREATE TABLE regress_vp.p_int (id int PRIMARY KEY);
+INSERT INTO regress_vp.p_int SELECT generate_series(1, 1000);
+-- orphans spread through every piece; key 5000 in every 97th row, so in
+-- every piece
+CREATE TABLE regress_vp.c_int (id int, k int);
+INSERT INTO regress_vp.c_int
+SELECT g, CASE WHEN g % 97 = 0 THEN 5000 ELSE g % 1100 END FROM generate_series(1, 60000) g;
+
+CREATE TABLE regress_vp.p_uuid (id uuid PRIMARY KEY);
+INSERT INTO regress_vp.p_uuid SELECT md5(g::text)::uuid FROM generate_series(1, 500) g;
+CREATE TABLE regress_vp.c_uuid (id int, k uuid);
+INSERT INTO regress_vp.c_uuid SELECT g, md5((g % 550)::text)::uuid FROM generate_series(1, 30000) g;
+
+CREATE TABLE regress_vp.p_text (id text PRIMARY KEY);
+INSERT INTO regress_vp.p_text SELECT 'key-' || g FROM generate_series(1, 500) g;
+CREATE TABLE regress_vp.c_text (id int, k text);
+INSERT INTO regress_vp.c_text SELECT g, 'key-' || (g % 530) FROM generate_series(1, 30000) g;
+
+CREATE TABLE regress_vp.p_two (a int, b text, PRIMARY KEY (a, b));
+INSERT INTO regress_vp.p_two SELECT g, 'b' || (g % 7) FROM generate_series(1, 500) g;
+CREATE TABLE regress_vp.c_two (id int, a int, b text);
+INSERT INTO regress_vp.c_two SELECT g, g % 520, 'b' || ((g % 520) % 7) FROM generate_series(1, 30000) g;
+
+-- a partitioned child: pieces of each partition
+CREATE TABLE regress_vp.c_part (id int, k int) PARTITION BY RANGE (id);
+CREATE TABLE regress_vp.c_part1 PARTITION OF regress_vp.c_part FOR VALUES FROM (0) TO (20000);
+CREATE TABLE regress_vp.c_part2 PARTITION OF regress_vp.c_part FOR VALUES FROM (20000) TO (100000);
+INSERT INTO regress_vp.c_part SELECT g, g % 1050 FROM generate_series(1, 50000) g;
+
+SELECT ri_policy.declare_reference('regress_vp.c_int', '{k}', 'regress_vp.p_int', name => 'vp_int');
+SELECT ri_policy.declare_reference('regress_vp.c_uuid', '{k}', 'regress_vp.p_uuid', name => 'vp_uuid');
+SELECT ri_policy.declare_reference('regress_vp.c_text', '{k}', 'regress_vp.p_text', name => 'vp_text');
+SELECT ri_policy.declare_reference('regress_vp.c_two', '{a,b}', 'regress_vp.p_two', name => 'vp_two');
+SELECT ri_policy.declare_reference('regress_vp.c_part', '{k}', 'regress_vp.p_int', name => 'vp_part');
+
+CREATE TABLE regress_vp.truth AS
+SELECT 'vp_int' AS ref, jsonb_build_object('k', k) AS key, count(*) AS child_rows
+  FROM regress_vp.c_int c WHERE NOT EXISTS (SELECT 1 FROM regress_vp.p_int p WHERE p.id = c.k) GROUP BY 1, 2
+UNION ALL
+SELECT 'vp_uuid', jsonb_build_object('k', k), count(*)
+  FROM regress_vp.c_uuid c WHERE NOT EXISTS (SELECT 1 FROM regress_vp.p_uuid p WHERE p.id = c.k) GROUP BY 1, 2
+UNION ALL
+SELECT 'vp_text', jsonb_build_object('k', k), count(*)
+  FROM regress_vp.c_text c WHERE NOT EXISTS (SELECT 1 FROM regress_vp.p_text p WHERE p.id = c.k) GROUP BY 1, 2
+UNION ALL
+SELECT 'vp_two', jsonb_build_object('a', a, 'b', b), count(*)
+  FROM regress_vp.c_two c
+ WHERE NOT EXISTS (SELECT 1 FROM regress_vp.p_two p WHERE p.a = c.a AND p.b = c.b) GROUP BY 1, 2
+UNION ALL
+SELECT 'vp_part', jsonb_build_object('k', k), count(*)
+  FROM regress_vp.c_part c WHERE NOT EXISTS (SELECT 1 FROM regress_vp.p_int p WHERE p.id = c.k) GROUP BY 1, 2;
+
+-- 1. single-process passes, then parallel ones, of every reference
+SET ri_policy.max_parallel_workers = 0;
+CALL ri_policy.validate('vp_int', batch_size => 500);
+CALL ri_policy.validate('vp_uuid', batch_size => 500);
+CALL ri_policy.validate('vp_text', batch_size => 500);
+CALL ri_policy.validate('vp_two', batch_size => 500);
+CALL ri_policy.validate('vp_part', batch_size => 500);
+CREATE TABLE regress_vp.single AS
+SELECT reference AS ref, key, child_rows FROM ri_policy.violations WHERE reference LIKE 'vp\_%';
+
+SET ri_policy.max_parallel_workers = 3;
+SET ri_policy.min_parallel_blocks = 0;
+CALL ri_policy.validate('vp_int', batch_size => 500, restart => true);
+CALL ri_policy.validate('vp_uuid', batch_size => 500, restart => true);
+CALL ri_policy.validate('vp_text', batch_size => 500, restart => true);
+CALL ri_policy.validate('vp_two', batch_size => 500, restart => true);
+CALL ri_policy.validate('vp_part', batch_size => 500, restart => true);
+
+SELECT set_eq(format($$SELECT key, child_rows FROM ri_policy.violations WHERE reference = %L$$, r),
+			  format($$SELECT key, child_rows FROM regress_vp.truth WHERE ref = %L$$, r),
+			  r || ': a parallel pass finds what NOT EXISTS finds')
+  FROM unnest(ARRAY['vp_int', 'vp_uuid', 'vp_text', 'vp_two', 'vp_part']) r;
+SELECT set_eq(format($$SELECT key, child_rows FROM ri_policy.violations WHERE reference = %L$$, r),
+			  format($$SELECT key, child_rows FROM regress_vp.single WHERE ref = %L$$, r),
+			  r || ': and what a single-process pass finds')
+  FROM unnest(ARRAY['vp_int', 'vp_uuid', 'vp_text', 'vp_two', 'vp_part']) r;
+SELECT is((SELECT child_rows FROM ri_policy.violations
+			WHERE reference = 'vp_int' AND key = '{"k": 5000}'),
+		  (SELECT count(*) FROM regress_vp.c_int WHERE k = 5000),
+		  'a key whose rows lie in every piece is one key with all its rows');
+SELECT is((SELECT rows_checked FROM ri_policy.validation_progress WHERE reference = 'vp_part'),
+		  (SELECT count(*) FROM regress_vp.c_part), 'every row was checked once');
+SELECT is((SELECT count(*) FROM ri_policy._progress_share), 0::bigint,
+		  'a finished pass leaves no pieces behind');
+
+-- 2. runs in another session, watched from here
+CREATE FUNCTION pg_temp.conninfo() RETURNS text LANGUAGE sql AS $$
+	SELECT format('host=%s port=%s dbname=%s',
+				  split_part(current_setting('unix_socket_directories'), ',', 1),
+				  current_setting('port'), current_database())$$;
+
+CREATE FUNCTION pg_temp.start_run(workers int) RETURNS int LANGUAGE plpgsql AS $$
+DECLARE
+	pid int;
+BEGIN
+	PERFORM dblink_connect('runner', pg_temp.conninfo());
+	SELECT p INTO pid FROM dblink('runner', 'SELECT pg_backend_pid()') AS t(p int);
+	PERFORM dblink_exec('runner', format('SET ri_policy.max_parallel_workers = %s', workers));
+	PERFORM dblink_exec('runner', 'SET ri_policy.min_parallel_blocks = 0');
+	PERFORM dblink_send_query('runner', $q$CALL ri_policy.validate('vp_int', batch_size => 50)$q$);
+	RETURN pid;
+END $$;
+
+CREATE FUNCTION pg_temp.wait_batches(n int) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+	FOR i IN 1..3000 LOOP
+		IF EXISTS (SELECT 1 FROM ri_policy.validation_progress
+					WHERE reference = 'vp_int' AND status = 'running' AND batches >= n) THEN
+			RETURN true;
+		END IF;
+		PERFORM pg_sleep(0.005);
+	END LOOP;
+	RETURN false;
+END $$;
+
+CREATE FUNCTION pg_temp.workers() RETURNS bigint LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM pg_stat_clear_snapshot();
+	RETURN (SELECT count(*) FROM pg_stat_activity
+			 WHERE backend_type = 'ri_policy validation worker');
+END $$;
+
+CREATE FUNCTION pg_temp.wait_workers() RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+	FOR i IN 1..2000 LOOP
+		IF pg_temp.workers() > 0 THEN
+			RETURN true;
+		END IF;
+		PERFORM pg_sleep(0.005);
+	END LOOP;
+	RETURN false;
+END $$;
+
+CREATE FUNCTION pg_temp.wait_no_workers() RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+	FOR i IN 1..1000 LOOP
+		IF pg_temp.workers() = 0 THEN
+			RETURN true;
+		END IF;
+		PERFORM pg_sleep(0.01);
+	END LOOP;
+	RETURN false;
+END $$;
+
+CREATE FUNCTION pg_temp.finish_run() RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+	msg text := 'ok';
+BEGIN
+	BEGIN
+		PERFORM * FROM dblink_get_result('runner') AS t(r text);
+	EXCEPTION WHEN query_canceled OR OTHERS THEN
+		msg := SQLERRM;
+	END;
+	BEGIN
+		PERFORM dblink_disconnect('runner');
+	EXCEPTION WHEN OTHERS THEN
+		NULL;
+	END;
+	RETURN msg;
+END $$;
+
+CREATE FUNCTION pg_temp.exact(label text) RETURNS SETOF text LANGUAGE plpgsql AS $$
+BEGIN
+	RETURN NEXT set_eq($q$SELECT key, child_rows FROM ri_policy.violations WHERE reference = 'vp_int'$q$,
+					   $q$SELECT key, child_rows FROM regress_vp.truth WHERE ref = 'vp_int'$q$,
+					   label || ': violations are exact');
+	RETURN NEXT is((SELECT rows_checked FROM ri_policy.validation_progress WHERE reference = 'vp_int'),
+				   (SELECT count(*) FROM regress_vp.c_int),
+				   label || ': every row was checked exactly once across the calls');
+END $$;
+
+CREATE TEMP TABLE run (pid int);
+
+-- 2a. progress, workers as the caller, then cancel the leader; resume
+-- without workers
+INSERT INTO run SELECT pg_temp.start_run(3);
+SELECT ok(pg_temp.wait_batches(10), 'progress is visible while a parallel pass runs');
+SELECT ok(pg_temp.wait_workers(), 'workers help the pass');
+SELECT is((SELECT count(*) FROM pg_stat_activity a, run
+			WHERE a.backend_type = 'ri_policy validation worker'
+			  AND a.usename IS DISTINCT FROM (SELECT usename FROM pg_stat_activity b
+											   WHERE b.pid = run.pid)),
+		  0::bigint, 'each worker is connected as the caller');
+SELECT is((SELECT count(*) FROM pg_locks l
+			WHERE l.pid IN (SELECT pid FROM pg_stat_activity
+							 WHERE backend_type = 'ri_policy validation worker')
+			  AND l.locktype = 'relation'
+			  AND l.relation IN ('regress_vp.c_int'::regclass, 'regress_vp.p_int'::regclass)
+			  AND l.mode <> 'AccessShareLock'),
+		  0::bigint, 'workers hold no lock stronger than AccessShareLock');
+SELECT pg_cancel_backend(pid) FROM run;
+SELECT matches(pg_temp.finish_run(), 'cancel', 'the leader was cancelled');
+SELECT is(pg_temp.workers(), 0::bigint, 'no worker outlives a cancelled leader');
+SELECT is((SELECT status FROM ri_policy.validation_progress WHERE reference = 'vp_int'),
+		  'interrupted', 'status interrupted');
+SELECT ok((SELECT count(*) > 1 FROM ri_policy._progress_share s
+			 JOIN ri_policy._reference r ON r.id = s.reference WHERE r.name = 'vp_int'),
+		  'the pass was read in pieces');
+SET ri_policy.max_parallel_workers = 0;
+CALL ri_policy.validate('vp_int', batch_size => 500);
+SELECT pg_temp.exact('resumed without workers');
+
+-- 2b. terminate the leader; resume with workers
+TRUNCATE run;
+INSERT INTO run SELECT pg_temp.start_run(3);
+SELECT ok(pg_temp.wait_batches(10), 'the second pass is under way');
+SELECT ok(pg_temp.wait_workers(), 'with workers');
+SELECT pg_terminate_backend(pid) FROM run;
+SELECT pg_temp.finish_run();
+SELECT ok(pg_temp.wait_no_workers(), 'no worker outlives a terminated leader');
+SELECT is((SELECT status FROM ri_policy.validation_progress WHERE reference = 'vp_int'),
+		  'interrupted', 'a terminated pass shows as interrupted');
+SET ri_policy.max_parallel_workers = 2;
+CALL ri_policy.validate('vp_int', batch_size => 500);
+SELECT pg_temp.exact('resumed with a different number of workers');
+
+-- 2c. terminate a worker: the call fails, and the pass resumes exactly
+TRUNCATE run;
+INSERT INTO run SELECT pg_temp.start_run(3);
+SELECT ok(pg_temp.wait_batches(10), 'the third pass is under way');
+SELECT ok(pg_temp.wait_workers(), 'with workers');
+SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+ WHERE backend_type = 'ri_policy validation worker' LIMIT 1;
+SELECT matches(pg_temp.finish_run(), 'validation worker', 'the leader fails when a worker is terminated');
+SELECT is(pg_temp.workers(), 0::bigint, 'and its other workers are gone');
+SELECT is((SELECT status FROM ri_policy.validation_progress WHERE reference = 'vp_int'),
+		  'interrupted', 'the pass is interrupted, resumable');
+SET ri_policy.max_parallel_workers = 3;
+CALL ri_policy.validate('vp_int', batch_size => 500);
+SELECT pg_temp.exact('resumed after a worker was terminated');
+
+-- 3. a role that does not own the child is refused, workers or not
+CREATE ROLE regress_vp_other;
+GRANT USAGE ON SCHEMA regress_vp TO regress_vp_other;
+SET ROLE regress_vp_other;
+SELECT throws_ok($$CALL ri_policy.validate('vp_int')$$, '42501', NULL,
+				 'a role without ownership of the child is refused');
+RESET ROLE;
+SELECT is(pg_temp.workers(), 0::bigint, 'no worker was started for it');
+
+-- 4. the settings
+SELECT throws_ok($$SET ri_policy.max_parallel_workers = -2$$, '22023', NULL,
+				 'max_parallel_workers below -1 is refused');
+SELECT throws_ok($$SET ri_policy.max_parallel_workers = 65$$, '22023', NULL,
+				 'max_parallel_workers above 64 is refused');
+SELECT throws_ok($$SET ri_policy.min_parallel_blocks = -1$$, '22023', NULL,
+				 'a negative min_parallel_blocks is refused');
+RESET ri_policy.max_parallel_workers;
+SELECT is(current_setting('ri_policy.max_parallel_workers'), '-1',
+		  'max_parallel_workers follows max_parallel_maintenance_workers by default');
+
+RESET ri_policy.min_parallel_blocks;
+SET client_min_messages = warning;
+SELECT ri_policy.drop_reference(r)
+  FROM unnest(ARRAY['vp_int', 'vp_uuid', 'vp_text', 'vp_two', 'vp_part']) r;
+DROP SCHEMA regress_vp CASCADE;
+DROP ROLE regress_vp_other;
+RESET client_min_messages;
+SELECT * FROM finish();
