@@ -58,6 +58,7 @@
 #include "utils/ruleutils.h"
 
 #include "citus.h"
+#include "columns.h"
 #include "compare.h"
 #include "keyset.h"
 #include "ri_policy.h"
@@ -635,13 +636,7 @@ ri_citus_reader_create(RiReference *ref, Oid scan_user, MemoryContext cxt)
 	/* NOT IN compares text under one collation, which both columns must have */
 	for (int i = 0; i < ref->nkeys; i++)
 	{
-		Oid			type;
-		int32		typmod;
-		Oid			collation;
-
-		get_atttypetypmodcoll(ref->child, get_attnum(ref->child, ref->child_columns[i]),
-							  &type, &typmod, &collation);
-		if (collation != ref->parent_collations[i])
+		if (ri_child_column_collation(ref, i) != ref->parent_collations[i])
 			r->prefilter = r->comparable = false;
 	}
 	return r;
@@ -1011,8 +1006,6 @@ static bool
 parent_keys_array(RiCitusReader *r)
 {
 	RiReference *ref = r->ref;
-	Oid			childtype;
-	int32		childtypmod;
 	Oid			childcoll;
 	Oid			elemtype = ref->parent_types[0];
 	RegProcedure lefthash;
@@ -1036,8 +1029,7 @@ parent_keys_array(RiCitusReader *r)
 		lefthash == righthash;
 	if (!hashable && !integer_keys(ref))
 		return false;
-	get_atttypetypmodcoll(ref->child, get_attnum(ref->child, ref->child_columns[0]),
-						  &childtype, &childtypmod, &childcoll);
+	childcoll = ri_child_column_collation(ref, 0);
 	if (childcoll != get_typcollation(ref->child_types[0]) ||
 		childcoll != get_typcollation(elemtype))
 		return false;

@@ -164,3 +164,30 @@ ri_columns_check(RiColumns *cols, List *leaves_now)
 				 errdetail("A partition or inheritance child was attached, detached, created or dropped."),
 				 errhint("Call ri_policy.validate() again: the next pass starts over.")));
 }
+
+/*
+ * The collation of the child's i'th key column, as the catalog has it now.
+ * The child may be gone since the reference was read (dropped, or replaced
+ * by a table of its name, as Citus's conversions do): then the pass fails
+ * as any pass whose tables changed under it, never with a failed cache
+ * lookup.
+ */
+Oid
+ri_child_column_collation(RiReference *ref, int i)
+{
+	AttrNumber	attnum = get_attnum(ref->child, ref->child_columns[i]);
+	Oid			type;
+	int32		typmod;
+	Oid			collation;
+
+	if (attnum == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the tables of reference \"%s\" changed while it was being validated",
+						ref->name),
+				 errdetail("Column \"%s\" of its child table is gone: the table was dropped or replaced by another (as Citus replaces a table it converts).",
+						   ref->child_columns[i]),
+				 errhint("Call ri_policy.validate() again: the next pass starts over.")));
+	get_atttypetypmodcoll(ref->child, attnum, &type, &typmod, &collation);
+	return collation;
+}

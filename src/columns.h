@@ -17,5 +17,6 @@ typedef struct RiColumns RiColumns;
 
 extern RiColumns *ri_columns_remember(RiReference *ref, List *leaves);
 extern void ri_columns_check(RiColumns *cols, List *leaves_now);
+extern Oid	ri_child_column_collation(RiReference *ref, int i);
 
 #endif							/* RI_POLICY_COLUMNS_H */

@@ -57,6 +57,7 @@
 #include "utils/memutils.h"
 #include "utils/typcache.h"
 
+#include "columns.h"
 #include "keyset.h"
 
 /*
@@ -588,14 +589,9 @@ keyeq_create(RiReference *ref, MemoryContext cxt)
 	equality->nkeys = ref->nkeys;
 	for (int i = 0; i < ref->nkeys; i++)
 	{
-		Oid			type;
-		int32		typmod;
-		Oid			collation;
 		TypeCacheEntry *entry;
 
-		get_atttypetypmodcoll(ref->child, get_attnum(ref->child, ref->child_columns[i]),
-							  &type, &typmod, &collation);
-		equality->collations[i] = collation;
+		equality->collations[i] = ri_child_column_collation(ref, i);
 		get_typlenbyval(ref->child_types[i], &equality->typlen[i], &equality->byval[i]);
 		entry = lookup_type_cache(getBaseType(ref->child_types[i]),
 								  TYPECACHE_EQ_OPR | TYPECACHE_HASH_PROC);

@@ -24,6 +24,7 @@
 #include "utils/typcache.h"
 #include "parser/parse_coerce.h"
 
+#include "columns.h"
 #include "compare.h"
 #include "reference.h"
 
@@ -219,15 +220,10 @@ ri_incremental_inexact(RiReference *ref)
 {
 	for (int i = 0; i < ref->nkeys; i++)
 	{
-		Oid			type;
-		int32		typmod;
-		Oid			collation;
+		Oid			collation = ri_child_column_collation(ref, i);
 		Oid			child = ref->child_types[i];
 		Oid			parent = ref->parent_types[i];
 		Oid			probe = ri_probe_type(ref, i);
-
-		get_atttypetypmodcoll(ref->child, get_attnum(ref->child, ref->child_columns[i]),
-							  &type, &typmod, &collation);
 
 		if (!type_compares_by_image(child) || !type_compares_by_image(parent) ||
 			ref->eq_operators[i] >= FirstGenbkiObjectId)
