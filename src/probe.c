@@ -21,6 +21,7 @@
  */
 #include "postgres.h"
 
+#include "access/transam.h"
 #include "catalog/pg_type.h"
 #include "lib/stringinfo.h"
 #include "utils/array.h"
@@ -94,6 +95,51 @@ ri_probe_prepare(RiReference *ref)
 }
 
 /*
+ * An integer key outside the range of the parent column's narrower integer
+ * type equals no parent key under the built-in cross-type operators, so it
+ * goes to the probe as NULL (an orphan), as an unconvertible value does.
+ * Citus prunes "x.pk = ANY ($1)" by converting each element to the
+ * distribution column's type, and fails with "integer out of range" on
+ * such a value.
+ */
+static void
+unmatch_out_of_range(RiReference *ref, int col, Datum *elems, bool *unmatched,
+					 int n)
+{
+	Oid			probe = ri_probe_type(ref, col);
+	Oid			parent = ref->parent_types[col];
+	int64		lo;
+	int64		hi;
+
+	if (ref->eq_operators[col] >= FirstGenbkiObjectId || probe == parent ||
+		(probe != INT8OID && probe != INT4OID && probe != INT2OID))
+		return;
+	if (parent == INT4OID)
+	{
+		lo = PG_INT32_MIN;
+		hi = PG_INT32_MAX;
+	}
+	else if (parent == INT2OID)
+	{
+		lo = PG_INT16_MIN;
+		hi = PG_INT16_MAX;
+	}
+	else
+		return;
+	for (int k = 0; k < n; k++)
+	{
+		int64		v;
+
+		if (unmatched[k])
+			continue;
+		v = probe == INT8OID ? DatumGetInt64(elems[k]) :
+			probe == INT4OID ? DatumGetInt32(elems[k]) : DatumGetInt16(elems[k]);
+		if (v < lo || v > hi)
+			unmatched[k] = true;
+	}
+}
+
+/*
  * Which of n child keys have no parent now?  values[i][k] is column i of
  * key k, of the child column's type, with no NULLs (a partly NULL key is
  * the caller's to judge).  The values are converted as the child's owner,
@@ -124,6 +170,8 @@ ri_probe(RiReference *ref, SPIPlanPtr plan, Oid child_owner, Oid parent_owner,
 	for (int i = 0; i < ref->nkeys; i++)
 		elems[i] = ri_convert_for_probe(ref, i, values[i], n, unmatched);
 	ri_restore(&saved);
+	for (int i = 0; i < ref->nkeys; i++)
+		unmatch_out_of_range(ref, i, elems[i], unmatched, n);
 
 	for (int i = 0; i < ref->nkeys; i++)
 	{

@@ -12,7 +12,7 @@
 -- workers return is confirmed against the live parent).  Runs outside a transaction block (validate()
 -- commits); cleans up.
 SET client_min_messages = error;
-SELECT plan(45);
+SELECT plan(48);
 
 CREATE ROLE regress_kf_other LOGIN;
 
@@ -67,14 +67,15 @@ SELECT pg_temp.check('kf_runs', 'kf_child', 'kf_parent', 3, 'int keys in ten run
 SELECT pg_temp.check('kf_runs', 'kf_child', 'kf_parent', 1, 'int keys in ten runs, one key a batch');
 
 -- 2. runs, keys of other integer types: a bigint child and a smallint child
--- of the same int parent.  (Not a bigint key past int's range: probing the
--- parent for it, Citus prunes its shards by converting it to int, and
--- fails with "integer out of range".)
+-- of the same int parent.  Bigint keys past int's range are orphans: the
+-- probe of the parent does not send them (Citus prunes its shards by
+-- converting each key to int, and failed with "integer out of range").
 CREATE TABLE kf_big (id bigint, pid bigint);
 SELECT create_distributed_table('kf_big', 'id', shard_count => 2, colocate_with => 'none');
 INSERT INTO kf_big SELECT g, (ARRAY[0, 1, 50, 51, 1000, 1001, 2147483647, -2147483648,
-									 -1, NULL])[1 + g % 10]
-  FROM generate_series(1, 300) g;
+									 -1, NULL, 2147483648, -2147483649, 9223372036854775807,
+									 -9223372036854775808])[1 + g % 14]
+  FROM generate_series(1, 420) g;
 SELECT ri_policy.declare_reference('kf_big', '{pid}', 'kf_parent', name => 'kf_runs_big');
 SELECT pg_temp.check('kf_runs_big', 'kf_big', 'kf_parent', 2, 'bigint keys, int parent, in runs');
 CREATE TABLE kf_small (id bigint, pid smallint);
@@ -82,6 +83,16 @@ SELECT create_distributed_table('kf_small', 'id', shard_count => 2, colocate_wit
 INSERT INTO kf_small SELECT g, (g % 1200 - 100)::smallint FROM generate_series(1, 2400) g;
 SELECT ri_policy.declare_reference('kf_small', '{pid}', 'kf_parent', name => 'kf_runs_small');
 SELECT pg_temp.check('kf_runs_small', 'kf_small', 'kf_parent', 50, 'smallint keys, int parent, in runs');
+-- ... and int keys of a smallint parent, past smallint's range too
+CREATE TABLE kf_sparent (id smallint PRIMARY KEY);
+SELECT create_distributed_table('kf_sparent', 'id', shard_count => 3);
+INSERT INTO kf_sparent SELECT generate_series(1, 200);
+CREATE TABLE kf_ichild (id bigint, pid int);
+SELECT create_distributed_table('kf_ichild', 'id', shard_count => 2, colocate_with => 'none');
+INSERT INTO kf_ichild SELECT g, (ARRAY[1, 200, 201, 0, 32767, 32768, -32769, 2147483647, NULL])[1 + g % 9]
+  FROM generate_series(1, 270) g;
+SELECT ri_policy.declare_reference('kf_ichild', '{pid}', 'kf_sparent', name => 'kf_small_parent');
+SELECT pg_temp.check('kf_small_parent', 'kf_ichild', 'kf_sparent', 7, 'int keys, smallint parent');
 
 -- 3. the array: too many runs (every third key missing) ...
 DELETE FROM kf_parent WHERE id % 3 = 0;
@@ -236,7 +247,7 @@ END $$;
 SELECT pg_temp.mid_check('kf_mid_array', 'keys sent as an array');
 
 SELECT ri_policy.drop_reference(name) FROM ri_policy.references WHERE name LIKE 'kf\_%';
-DROP TABLE kf_child, kf_big, kf_small, kf_parent, kf_tchild, kf_tparent, kf_rchild, kf_rparent,
+DROP TABLE kf_child, kf_big, kf_small, kf_parent, kf_ichild, kf_sparent, kf_tchild, kf_tparent, kf_rchild, kf_rparent,
 	kf_mchild, kf_mrun, kf_marr;
 DROP ROLE regress_kf_other;
 SELECT * FROM finish();
