@@ -707,10 +707,17 @@ read_batch(Validator *v, Oid leaf, BlockNumber start, BlockNumber *next)
 		return group;			/* dropped since: nothing to read */
 	if (v->start != NULL)
 	{
+		/*
+		 * A rewrite (VACUUM FULL, CLUSTER) moves rows, keeping their xmin,
+		 * between blocks: the rest of a table can be read after one only
+		 * if none of it was read before.  A piece that begins at block 0
+		 * is no such start: other pieces of its table may have been read.
+		 */
 		v->next_xid = U64FromFullTransactionId(ReadNextFullTransactionId());
 		if (v->next_xid - v->start->xmin >= MAX_PASS_XIDS)
 			v->start_over = "it began too many transactions ago";
-		else if (start > 0 && rel->rd_rel->relfilenode != v->filenode)
+		else if ((start > 0 || v->piece >= 0) &&
+				 rel->rd_rel->relfilenode != v->filenode)
 			v->start_over = psprintf("table \"%s\" was rewritten",
 									 RelationGetRelationName(rel));
 		if (v->start_over != NULL)
