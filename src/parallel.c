@@ -109,7 +109,9 @@ static bool exit_callback_set = false;
 /*
  * How many workers to ask for: ri_policy.max_parallel_workers, or when it
  * is -1, max_parallel_maintenance_workers (PostgreSQL's own setting for
- * CREATE INDEX and VACUUM).
+ * CREATE INDEX and VACUUM).  Never more than max_parallel_workers, the
+ * administrator's bound on the server's parallel workers: any role may set
+ * ours, and each worker takes a slot of max_worker_processes.
  */
 int
 ri_parallel_workers_wanted(void)
@@ -118,6 +120,7 @@ ri_parallel_workers_wanted(void)
 
 	if (n < 0)
 		n = max_parallel_maintenance_workers;
+	n = Min(n, max_parallel_workers);
 	return Min(n, RI_MAX_PARALLEL_WORKERS);
 }
 
@@ -144,6 +147,7 @@ ri_parallel_launch(int64 ref_id, int batch_size, const RiPiece *pieces,
 	Size		size = add_size(offsetof(RiParallelShared, pieces),
 								mul_size(npieces, sizeof(RiPiece)));
 	RiParallelShared *sh;
+	MemoryContext oldcxt;
 
 	nworkers = Max(Min(nworkers, RI_MAX_PARALLEL_WORKERS), 0);
 	par->seg = dsm_create(size, 0);
@@ -171,6 +175,8 @@ ri_parallel_launch(int64 ref_id, int batch_size, const RiPiece *pieces,
 	}
 	active = par;
 
+	/* the handles too must outlive the batches' transactions */
+	oldcxt = MemoryContextSwitchTo(TopMemoryContext);
 	for (int i = 0; i < nworkers; i++)
 	{
 		BackgroundWorker worker = {0};
@@ -192,6 +198,7 @@ ri_parallel_launch(int64 ref_id, int batch_size, const RiPiece *pieces,
 		par->nlaunched = i + 1;
 		sh->nworkers = i + 1;
 	}
+	MemoryContextSwitchTo(oldcxt);
 	return par;
 }
 
