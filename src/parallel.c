@@ -238,6 +238,14 @@ ri_parallel_claim(RiParallelShared *sh, RiPiece *piece)
 	return true;
 }
 
+/* Is a piece left to claim? */
+bool
+ri_parallel_pieces_left(RiParallelShared *sh)
+{
+	return pg_atomic_read_u32(&sh->next_piece) < (uint32) sh->npieces &&
+		!ri_parallel_stopping(sh);
+}
+
 /* A process found that the pass must begin again: everyone stops. */
 void
 ri_parallel_start_over(RiParallelShared *sh, const char *why)

@@ -7,7 +7,7 @@
 -- leader; workers act as the caller; the settings check their range.  Runs
 -- outside a transaction block (CALL commits between batches only there);
 -- cleans up after itself.
-SELECT plan(54);
+SELECT plan(60);
 
 CREATE SCHEMA regress_vp;
 CREATE TABLE regress_vp.p_int (id int PRIMARY KEY);
@@ -390,6 +390,105 @@ SET ri_policy.max_parallel_workers = 2;
 CALL ri_policy.validate('vp_rw', batch_size => 50);
 SELECT pg_temp.exact_after('CLUSTER');
 
+-- 3b. a partition, or an inheritance child, swapped for another (their
+-- number unchanged) between two calls of a pass read in pieces: the pass
+-- starts over rather than read the pieces of the table that left and none
+-- of the one that came, resumed outside or inside a transaction block
+CREATE TABLE regress_vp.c_sw (id int, k int) PARTITION BY RANGE (id);
+CREATE TABLE regress_vp.sw1 PARTITION OF regress_vp.c_sw FOR VALUES FROM (0) TO (50000);
+CREATE TABLE regress_vp.sw2 PARTITION OF regress_vp.c_sw FOR VALUES FROM (50000) TO (100000);
+INSERT INTO regress_vp.c_sw SELECT g, CASE WHEN g % 97 = 0 THEN 5000 + g % 3 ELSE g % 1000 + 1 END
+  FROM generate_series(1, 99999) g;
+CREATE TABLE regress_vp.sw3 (LIKE regress_vp.c_sw);
+INSERT INTO regress_vp.sw3 SELECT g, 7777 FROM generate_series(50000, 52999) g;
+SELECT ri_policy.declare_reference('regress_vp.c_sw', '{k}', 'regress_vp.p_rw', name => 'vp_sw');
+
+CREATE TABLE regress_vp.c_in (id int, k int);
+CREATE TABLE regress_vp.in1 () INHERITS (regress_vp.c_in);
+CREATE TABLE regress_vp.in2 () INHERITS (regress_vp.c_in);
+INSERT INTO regress_vp.in1 SELECT g, CASE WHEN g % 97 = 0 THEN 5001 ELSE g % 1000 + 1 END
+  FROM generate_series(1, 50000) g;
+INSERT INTO regress_vp.in2 SELECT g, CASE WHEN g % 97 = 0 THEN 5002 ELSE g % 1000 + 1 END
+  FROM generate_series(1, 50000) g;
+CREATE TABLE regress_vp.in3 (id int, k int);
+INSERT INTO regress_vp.in3 SELECT g, 7777 FROM generate_series(1, 3000) g;
+SELECT ri_policy.declare_reference('regress_vp.c_in', '{k}', 'regress_vp.p_rw', name => 'vp_in');
+
+CREATE FUNCTION pg_temp.cancelled_pass(ref text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+	pid int;
+	st text;
+BEGIN
+	PERFORM dblink_connect('sw_run', pg_temp.conninfo());
+	SELECT p INTO pid FROM dblink('sw_run', 'SELECT pg_backend_pid()') AS t(p int);
+	PERFORM dblink_exec('sw_run', 'SET ri_policy.min_parallel_blocks = 0');
+	PERFORM dblink_exec('sw_run', 'SET ri_policy.max_parallel_workers = 2');
+	PERFORM dblink_send_query('sw_run', format('CALL ri_policy.validate(%L, batch_size => 20)', ref));
+	PERFORM pg_temp.wait_for(format($c$SELECT batches >= 20 FROM ri_policy.validation_progress
+									   WHERE reference = %L AND status = 'running'$c$, ref));
+	PERFORM pg_cancel_backend(pid);
+	BEGIN
+		PERFORM * FROM dblink_get_result('sw_run') AS t(r text);
+	EXCEPTION WHEN query_canceled OR OTHERS THEN
+		NULL;
+	END;
+	PERFORM dblink_disconnect('sw_run');
+	SELECT status INTO st FROM ri_policy.validation_progress WHERE reference = ref;
+	RETURN st;
+END $$;
+
+CREATE FUNCTION pg_temp.exact_sw(ref text, child text, label text) RETURNS SETOF text
+LANGUAGE plpgsql AS $$
+BEGIN
+	RETURN NEXT set_eq(format('SELECT key, child_rows FROM ri_policy.violations WHERE reference = %L', ref),
+					   format($q$SELECT jsonb_build_object('k', k), count(*) FROM %s c
+								WHERE NOT EXISTS (SELECT 1 FROM regress_vp.p_rw p WHERE p.id = c.k)
+								GROUP BY 1$q$, child),
+					   label || ': the resumed pass starts over and is exact');
+END $$;
+
+SELECT is(pg_temp.cancelled_pass('vp_sw'), 'interrupted', 'partitions: a pass in pieces was interrupted');
+ALTER TABLE regress_vp.c_sw DETACH PARTITION regress_vp.sw2;
+ALTER TABLE regress_vp.c_sw ATTACH PARTITION regress_vp.sw3 FOR VALUES FROM (50000) TO (100000);
+SET ri_policy.max_parallel_workers = 1;
+CALL ri_policy.validate('vp_sw', batch_size => 1000);
+SELECT pg_temp.exact_sw('vp_sw', 'regress_vp.c_sw', 'a partition swapped');
+
+SELECT is(pg_temp.cancelled_pass('vp_in'), 'interrupted', 'inheritance: a pass in pieces was interrupted');
+ALTER TABLE regress_vp.in2 NO INHERIT regress_vp.c_in;
+ALTER TABLE regress_vp.in3 INHERIT regress_vp.c_in;
+BEGIN;
+CALL ri_policy.validate('vp_in', batch_size => 1000);
+COMMIT;
+SELECT pg_temp.exact_sw('vp_in', 'regress_vp.c_in', 'an inheritance child swapped, resumed in a transaction block');
+
+-- 3c. a real foreign key, read in parallel: the workers find its pass
+CREATE TABLE regress_vp.c_fk (id int, a int, b int);
+INSERT INTO regress_vp.c_fk SELECT g, CASE WHEN g % 17 = 0 THEN NULL ELSE g % 1100 END, (g % 1100) % 5
+  FROM generate_series(1, 40000) g;
+CREATE TABLE regress_vp.p_fk (a int, b int, PRIMARY KEY (a, b));
+INSERT INTO regress_vp.p_fk SELECT g, g % 5 FROM generate_series(1, 1000) g;
+ALTER TABLE regress_vp.c_fk ADD CONSTRAINT c_fk_full FOREIGN KEY (a, b) REFERENCES regress_vp.p_fk MATCH FULL NOT VALID;
+CREATE TABLE regress_vp.c_fkp (id int, a int, b int);
+INSERT INTO regress_vp.c_fkp SELECT * FROM regress_vp.c_fk;
+ALTER TABLE regress_vp.c_fkp ADD CONSTRAINT c_fkp_simple FOREIGN KEY (a, b) REFERENCES regress_vp.p_fk NOT VALID;
+SET ri_policy.max_parallel_workers = 2;
+CALL ri_policy.validate('c_fk_full', batch_size => 500);
+RESET ri_policy.max_parallel_workers;
+CALL ri_policy.validate('c_fkp_simple', batch_size => 500);
+SELECT set_eq($q$SELECT key, child_rows FROM ri_policy.violations WHERE reference = 'c_fk_full'$q$,
+			  $q$SELECT jsonb_build_object('a', a, 'b', b), count(*) FROM regress_vp.c_fk c
+				  WHERE (a IS NULL) <> (b IS NULL)
+					 OR (a IS NOT NULL AND NOT EXISTS (SELECT 1 FROM regress_vp.p_fk p WHERE p.a = c.a AND p.b = c.b))
+				  GROUP BY 1$q$,
+			  'a foreign key (MATCH FULL) validated with two workers is exact');
+SELECT set_eq($q$SELECT key, child_rows FROM ri_policy.violations WHERE reference = 'c_fkp_simple'$q$,
+			  $q$SELECT jsonb_build_object('a', a, 'b', b), count(*) FROM regress_vp.c_fkp c
+				  WHERE a IS NOT NULL AND b IS NOT NULL
+					AND NOT EXISTS (SELECT 1 FROM regress_vp.p_fk p WHERE p.a = c.a AND p.b = c.b)
+				  GROUP BY 1$q$,
+			  'a foreign key (MATCH SIMPLE) with the default number of workers is exact');
+
 -- 3. a role that does not own the child is refused, workers or not
 CREATE ROLE regress_vp_other;
 GRANT USAGE ON SCHEMA regress_vp TO regress_vp_other;
@@ -413,7 +512,7 @@ SELECT is(current_setting('ri_policy.max_parallel_workers'), '-1',
 RESET ri_policy.min_parallel_blocks;
 SET client_min_messages = warning;
 SELECT ri_policy.drop_reference(r)
-  FROM unnest(ARRAY['vp_int', 'vp_uuid', 'vp_text', 'vp_two', 'vp_part', 'vp_rw']) r;
+  FROM unnest(ARRAY['vp_int', 'vp_uuid', 'vp_text', 'vp_two', 'vp_part', 'vp_rw', 'vp_sw', 'vp_in']) r;
 DROP SCHEMA regress_vp CASCADE;
 DROP ROLE regress_vp_other;
 RESET client_min_messages;
