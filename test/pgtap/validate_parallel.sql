@@ -7,7 +7,7 @@
 -- leader; workers act as the caller; the settings check their range.  Runs
 -- outside a transaction block (CALL commits between batches only there);
 -- cleans up after itself.
-SELECT plan(60);
+SELECT plan(64);
 
 CREATE SCHEMA regress_vp;
 CREATE TABLE regress_vp.p_int (id int PRIMARY KEY);
@@ -253,12 +253,14 @@ SELECT pg_temp.exact('resumed after a worker was terminated');
 CREATE TABLE regress_vp.p_rw (id int PRIMARY KEY);
 INSERT INTO regress_vp.p_rw SELECT generate_series(1, 1000);
 CREATE TABLE regress_vp.c_rw (id int, k int) PARTITION BY RANGE (id);
-CREATE TABLE regress_vp.rw1 PARTITION OF regress_vp.c_rw FOR VALUES FROM (0) TO (30000);
+-- rw1 of many pages (batches are whole pages): the tests stop a pass in it
+CREATE TABLE regress_vp.rw1 PARTITION OF regress_vp.c_rw FOR VALUES FROM (0) TO (30000)
+	WITH (fillfactor = 10);
 CREATE TABLE regress_vp.rw2 PARTITION OF regress_vp.c_rw FOR VALUES FROM (30000) TO (100000)
 	WITH (autovacuum_enabled = false);
 CREATE INDEX ON regress_vp.rw2 (id);
 INSERT INTO regress_vp.c_rw SELECT g, CASE WHEN g = 1 THEN 5000 ELSE g % 1000 + 1 END
-  FROM generate_series(1, 20000) g;
+  FROM generate_series(1, 29999) g;
 INSERT INTO regress_vp.c_rw SELECT g, CASE WHEN g % 3 = 0 THEN 5000 + g % 7 ELSE g % 1000 + 1 END
   FROM generate_series(30000, 69999) g;
 -- the lower half of rw2 dead before the pass: a rewrite moves its upper
@@ -489,6 +491,55 @@ SELECT set_eq($q$SELECT key, child_rows FROM ri_policy.violations WHERE referenc
 				  GROUP BY 1$q$,
 			  'a foreign key (MATCH SIMPLE) with the default number of workers is exact');
 
+-- 3d. the workers use the caller's default_transaction_read_only and
+-- lock_timeout, not those stored for its login role or database: a pass
+-- that runs alone runs in parallel too
+CREATE ROLE regress_vp_login LOGIN;
+CREATE TABLE regress_vp.c_ro (id int, k int);
+INSERT INTO regress_vp.c_ro SELECT g, CASE WHEN g % 97 = 0 THEN 5003 ELSE g % 1000 + 1 END
+  FROM generate_series(1, 30000) g;
+ALTER TABLE regress_vp.c_ro OWNER TO regress_vp_login;
+GRANT USAGE ON SCHEMA regress_vp TO regress_vp_login;
+GRANT REFERENCES, SELECT ON regress_vp.p_rw TO regress_vp_login;
+SET ROLE regress_vp_login;
+SELECT ri_policy.declare_reference('regress_vp.c_ro', '{k}', 'regress_vp.p_rw', name => 'vp_ro');
+RESET ROLE;
+
+CREATE FUNCTION pg_temp.login_pass(label text) RETURNS SETOF text LANGUAGE plpgsql AS $$
+DECLARE
+	msg text := 'ok';
+BEGIN
+	PERFORM dblink_connect('ro_run', pg_temp.conninfo() || ' user=regress_vp_login');
+	PERFORM dblink_exec('ro_run', 'SET default_transaction_read_only = off');
+	PERFORM dblink_exec('ro_run', 'SET lock_timeout = 0');
+	PERFORM dblink_exec('ro_run', 'SET ri_policy.min_parallel_blocks = 0');
+	PERFORM dblink_exec('ro_run', 'SET ri_policy.max_parallel_workers = 2');
+	BEGIN
+		PERFORM dblink_exec('ro_run', $q$CALL ri_policy.validate('vp_ro', batch_size => 500, restart => true)$q$);
+	EXCEPTION WHEN OTHERS THEN
+		msg := SQLERRM;
+	END;
+	PERFORM dblink_disconnect('ro_run');
+	RETURN NEXT is(msg, 'ok', label || ': the parallel pass succeeds');
+	RETURN NEXT set_eq($q$SELECT key, child_rows FROM ri_policy.violations WHERE reference = 'vp_ro'$q$,
+					   $q$SELECT jsonb_build_object('k', k), count(*) FROM regress_vp.c_ro c
+						   WHERE NOT EXISTS (SELECT 1 FROM regress_vp.p_rw p WHERE p.id = c.k) GROUP BY 1$q$,
+					   label || ': and is exact');
+END $$;
+
+ALTER ROLE regress_vp_login SET default_transaction_read_only = on;
+SELECT pg_temp.login_pass('read-only by default for the login role');
+ALTER ROLE regress_vp_login RESET default_transaction_read_only;
+DO $$ BEGIN
+	EXECUTE format('ALTER ROLE regress_vp_login IN DATABASE %I SET default_transaction_read_only = on',
+				   current_database());
+END $$;
+SELECT pg_temp.login_pass('read-only by default for the role in this database');
+DO $$ BEGIN
+	EXECUTE format('ALTER ROLE regress_vp_login IN DATABASE %I RESET default_transaction_read_only',
+				   current_database());
+END $$;
+
 -- 3. a role that does not own the child is refused, workers or not
 CREATE ROLE regress_vp_other;
 GRANT USAGE ON SCHEMA regress_vp TO regress_vp_other;
@@ -512,8 +563,10 @@ SELECT is(current_setting('ri_policy.max_parallel_workers'), '-1',
 RESET ri_policy.min_parallel_blocks;
 SET client_min_messages = warning;
 SELECT ri_policy.drop_reference(r)
-  FROM unnest(ARRAY['vp_int', 'vp_uuid', 'vp_text', 'vp_two', 'vp_part', 'vp_rw', 'vp_sw', 'vp_in']) r;
+  FROM unnest(ARRAY['vp_int', 'vp_uuid', 'vp_text', 'vp_two', 'vp_part', 'vp_rw', 'vp_sw', 'vp_in',
+					 'vp_ro']) r;
 DROP SCHEMA regress_vp CASCADE;
 DROP ROLE regress_vp_other;
+DROP ROLE regress_vp_login;
 RESET client_min_messages;
 SELECT * FROM finish();
