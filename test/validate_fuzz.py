@@ -470,7 +470,8 @@ class Case:
                  ', child index' if self.child_index else '',
                  ', large keys' if self.large_keys else '',
                  ', spare column alt' if self.alt else '',
-                 ', parallel passes (%d workers, every child)' % self.parallel
+                 ', parallel passes (%d worker%s, every child)'
+                 % (self.parallel, 's' if self.parallel > 1 else '')
                  if self.parallel else '', self.fillfactor,
                  len(self.pool), self.initial_rows))
 
