@@ -82,6 +82,8 @@ struct RiParallelShared
 	int64		ref_id;
 	int			batch_size;
 	int			maintenance_work_mem;
+	bool		read_only;		/* the leader's default_transaction_read_only */
+	int			lock_timeout;	/* ... and lock_timeout */
 	int			nworkers;
 	int			npieces;
 	pg_atomic_uint32 stop;		/* the leader asks the workers to stop */
@@ -109,7 +111,9 @@ static bool exit_callback_set = false;
 /*
  * How many workers to ask for: ri_policy.max_parallel_workers, or when it
  * is -1, max_parallel_maintenance_workers (PostgreSQL's own setting for
- * CREATE INDEX and VACUUM).
+ * CREATE INDEX and VACUUM).  Never more than max_parallel_workers, the
+ * administrator's bound on the server's parallel workers: any role may set
+ * ours, and each worker takes a slot of max_worker_processes.
  */
 int
 ri_parallel_workers_wanted(void)
@@ -118,6 +122,7 @@ ri_parallel_workers_wanted(void)
 
 	if (n < 0)
 		n = max_parallel_maintenance_workers;
+	n = Min(n, max_parallel_workers);
 	return Min(n, RI_MAX_PARALLEL_WORKERS);
 }
 
@@ -144,6 +149,7 @@ ri_parallel_launch(int64 ref_id, int batch_size, const RiPiece *pieces,
 	Size		size = add_size(offsetof(RiParallelShared, pieces),
 								mul_size(npieces, sizeof(RiPiece)));
 	RiParallelShared *sh;
+	MemoryContext oldcxt;
 
 	nworkers = Max(Min(nworkers, RI_MAX_PARALLEL_WORKERS), 0);
 	par->seg = dsm_create(size, 0);
@@ -158,6 +164,8 @@ ri_parallel_launch(int64 ref_id, int batch_size, const RiPiece *pieces,
 	sh->ref_id = ref_id;
 	sh->batch_size = batch_size;
 	sh->maintenance_work_mem = maintenance_work_mem;
+	sh->read_only = DefaultXactReadOnly;
+	sh->lock_timeout = LockTimeout;
 	sh->npieces = npieces;
 	pg_atomic_init_u32(&sh->stop, 0);
 	pg_atomic_init_u32(&sh->next_piece, 0);
@@ -171,6 +179,8 @@ ri_parallel_launch(int64 ref_id, int batch_size, const RiPiece *pieces,
 	}
 	active = par;
 
+	/* the handles too must outlive the batches' transactions */
+	oldcxt = MemoryContextSwitchTo(TopMemoryContext);
 	for (int i = 0; i < nworkers; i++)
 	{
 		BackgroundWorker worker = {0};
@@ -192,6 +202,7 @@ ri_parallel_launch(int64 ref_id, int batch_size, const RiPiece *pieces,
 		par->nlaunched = i + 1;
 		sh->nworkers = i + 1;
 	}
+	MemoryContextSwitchTo(oldcxt);
 	return par;
 }
 
@@ -229,6 +240,14 @@ ri_parallel_claim(RiParallelShared *sh, RiPiece *piece)
 		return false;
 	*piece = sh->pieces[n];
 	return true;
+}
+
+/* Is a piece left to claim? */
+bool
+ri_parallel_pieces_left(RiParallelShared *sh)
+{
+	return pg_atomic_read_u32(&sh->next_piece) < (uint32) sh->npieces &&
+		!ri_parallel_stopping(sh);
 }
 
 /* A process found that the pass must begin again: everyone stops. */
@@ -362,7 +381,7 @@ ri_policy_parallel_main(Datum arg)
 	RiParallelShared *sh;
 	int			slot;
 	LOCKTAG		tag;
-	char		mwm[32];
+	char		setting[32];
 
 	memcpy(&slot, MyBgworkerEntry->bgw_extra, sizeof(int));
 	/* SIGTERM and SIGINT act at the next CHECK_FOR_INTERRUPTS, as in a backend */
@@ -379,11 +398,20 @@ ri_policy_parallel_main(Datum arg)
 
 	BackgroundWorkerInitializeConnectionByOid(sh->database, sh->login_user, 0);
 	SetUserIdAndSecContext(sh->current_user, sh->sec_context);
-	/* each batch's writes must see the batches committed before them */
+	/*
+	 * Settings that decide whether or how a batch runs are the leader's, not
+	 * those stored for the login role or the database: each batch's writes
+	 * must see the batches committed before them, and workers must not fail
+	 * where the leader alone would not.
+	 */
 	SetConfigOption("default_transaction_isolation", "read committed",
 					PGC_SUSET, PGC_S_OVERRIDE);
-	snprintf(mwm, sizeof(mwm), "%d", sh->maintenance_work_mem);
-	SetConfigOption("maintenance_work_mem", mwm, PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("default_transaction_read_only", sh->read_only ? "on" : "off",
+					PGC_SUSET, PGC_S_OVERRIDE);
+	snprintf(setting, sizeof(setting), "%d", sh->lock_timeout);
+	SetConfigOption("lock_timeout", setting, PGC_SUSET, PGC_S_OVERRIDE);
+	snprintf(setting, sizeof(setting), "%d", sh->maintenance_work_mem);
+	SetConfigOption("maintenance_work_mem", setting, PGC_SUSET, PGC_S_OVERRIDE);
 
 	ri_reference_workers_locktag(&tag, sh->ref_id);
 	(void) LockAcquire(&tag, ShareLock, true, false);

@@ -37,6 +37,7 @@ extern RiParallelShared *ri_parallel_shared(RiParallel *par);
 extern int	ri_parallel_launched(RiParallel *par);
 extern bool ri_parallel_claim(RiParallelShared *sh, RiPiece *piece);
 extern bool ri_parallel_stopping(RiParallelShared *sh);
+extern bool ri_parallel_pieces_left(RiParallelShared *sh);
 extern void ri_parallel_start_over(RiParallelShared *sh, const char *why);
 extern char *ri_parallel_started_over(RiParallel *par);
 extern void ri_parallel_stop(RiParallel *par);

@@ -707,10 +707,17 @@ read_batch(Validator *v, Oid leaf, BlockNumber start, BlockNumber *next)
 		return group;			/* dropped since: nothing to read */
 	if (v->start != NULL)
 	{
+		/*
+		 * A rewrite (VACUUM FULL, CLUSTER) moves rows, keeping their xmin,
+		 * between blocks: the rest of a table can be read after one only
+		 * if none of it was read before.  A piece that begins at block 0
+		 * is no such start: other pieces of its table may have been read.
+		 */
 		v->next_xid = U64FromFullTransactionId(ReadNextFullTransactionId());
 		if (v->next_xid - v->start->xmin >= MAX_PASS_XIDS)
 			v->start_over = "it began too many transactions ago";
-		else if (start > 0 && rel->rd_rel->relfilenode != v->filenode)
+		else if ((start > 0 || v->piece >= 0) &&
+				 rel->rd_rel->relfilenode != v->filenode)
 			v->start_over = psprintf("table \"%s\" was rewritten",
 									 RelationGetRelationName(rel));
 		if (v->start_over != NULL)
@@ -1180,6 +1187,33 @@ load_pieces(Validator *v, RunState *state)
 }
 
 /*
+ * Were the pieces of the pass, if it is read in pieces, cut from exactly
+ * the child's tables as they are now?  Every table has at least one.
+ */
+static bool
+pieces_fit_leaves(Validator *v)
+{
+	Datum		arg = Int64GetDatum(v->ref->id);
+	Oid			argtype = INT8OID;
+	bool		fit;
+
+	exec_owner(v, NULL, "SELECT DISTINCT rel FROM ri_policy._progress_share WHERE reference = $1",
+			   1, &argtype, &arg);
+	fit = SPI_processed == 0 || SPI_processed == (uint64) list_length(v->leaves);
+	for (uint64 i = 0; fit && i < SPI_processed; i++)
+	{
+		bool		isnull;
+
+		fit = list_member_oid(v->leaves,
+							  DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+															 SPI_tuptable->tupdesc,
+															 1, &isnull)));
+	}
+	SPI_freetuptable(SPI_tuptable);
+	return fit;
+}
+
+/*
  * Cut each child table's blocks, as they are now (the tables are locked),
  * into one contiguous piece per process; the last piece of a table reads to
  * its end, whatever it has grown to, as a single-process pass does.
@@ -1310,6 +1344,18 @@ begin_run(Validator *v, bool restart, RunState *state)
 		}
 	}
 	SPI_freetuptable(SPI_tuptable);
+
+	/*
+	 * A pass read in pieces resumes only on the tables it was cut from: a
+	 * partition or inheritance child swapped for another (their number
+	 * unchanged) would have its pieces read, and the new one none.
+	 */
+	if (state->resume && !pieces_fit_leaves(v))
+	{
+		why_not = "the tables of its child changed";
+		state->resume = false;
+		v->start = NULL;
+	}
 	if (why_not != NULL)
 		ereport(NOTICE,
 				(errmsg("the interrupted validation of reference \"%s\" starts over: %s",
@@ -2047,9 +2093,10 @@ ri_validate_share(RiParallelShared *sh, int64 ref_id, int batch_size)
 	v->columns = ri_columns_remember(ref, v->leaves);
 	v->shared = sh;
 
+	/* a foreign key's id is in _foreign_key: never tracked */
 	exec_owner(v, NULL, "SELECT p.start_snapshot::pg_catalog.text, p.start_lsn,"
 			   "       r.tracked_since IS NOT NULL"
-			   "  FROM ri_policy._progress p JOIN ri_policy._reference r ON r.id = p.reference"
+			   "  FROM ri_policy._progress p LEFT JOIN ri_policy._reference r ON r.id = p.reference"
 			   " WHERE p.reference = $1 AND p.status = 'running'",
 			   1, &argtype, &arg);
 	if (SPI_processed != 1 || SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1) == NULL)
@@ -2070,10 +2117,14 @@ ri_validate_share(RiParallelShared *sh, int64 ref_id, int batch_size)
 	PopActiveSnapshot();
 	compat_spi_commit();
 
-	step.kind = STEP_SET;
-	run_step(v, &step);
-	compat_spi_commit();
-	(void) run_pieces(v, sh);
+	/* a worker that starts late builds no set of keys for nothing */
+	if (ri_parallel_pieces_left(sh))
+	{
+		step.kind = STEP_SET;
+		run_step(v, &step);
+		compat_spi_commit();
+		(void) run_pieces(v, sh);
+	}
 
 	SPI_finish();
 	CommitTransactionCommand();

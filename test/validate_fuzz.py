@@ -363,6 +363,9 @@ class Case:
         self.next_rid = 1
         self.step_no = 0
         self.churns = 0
+        # full passes read in parallel (ri_policy.max_parallel_workers) in
+        # some seeds, drawn apart so that every other draw of a seed stays
+        self.parallel = random.Random('parallel %d' % seed).choice([0, 0, 1, 2, 3])
 
     def on(self, cls):
         return cls not in self.excluded
@@ -460,13 +463,16 @@ class Case:
                          for c in self.cols)
         child = self.child_layout + (' (%s)' % self.child_part
                                      if self.child_layout == 'partitioned' else '')
-        return ('key (%s), match %s, on delete %s, child %s, parent %s%s%s%s%s%s, '
+        return ('key (%s), match %s, on delete %s, child %s, parent %s%s%s%s%s%s%s, '
                 'fillfactor %d, %d parent keys, %d child rows' %
                 (cols, self.match, self.on_delete, child, self.parent_layout,
                  ', forced RLS' if self.rls else '', ', tracked' if self.tracked else '',
                  ', child index' if self.child_index else '',
                  ', large keys' if self.large_keys else '',
-                 ', spare column alt' if self.alt else '', self.fillfactor,
+                 ', spare column alt' if self.alt else '',
+                 ', parallel passes (%d worker%s, every child)'
+                 % (self.parallel, 's' if self.parallel > 1 else '')
+                 if self.parallel else '', self.fillfactor,
                  len(self.pool), self.initial_rows))
 
     # -- values --------------------------------------------------------------
@@ -1584,6 +1590,15 @@ END $f$''' % (side, tgt, rid('OLD'), arr('OLD'), tgt, rid('NEW'), arr('NEW')))
     def run(self):
         rng = self.rng
         self.make_shape()
+        if self.parallel:
+            # every session of the case's database: a full pass of any child,
+            # however small, is read by the caller and these many workers
+            conn = admin()
+            conn.cursor().execute('ALTER DATABASE %s SET ri_policy.max_parallel_workers = %d'
+                                  % (q(DB), self.parallel))
+            conn.cursor().execute('ALTER DATABASE %s SET ri_policy.min_parallel_blocks = 0'
+                                  % q(DB))
+            conn.close()
         self.su = self.session(name='checker')
         self.server_version = int(self.su.one('SHOW server_version_num'))
         self.own = self.session(OWNER, 'owner')

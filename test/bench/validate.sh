@@ -15,7 +15,9 @@
 #   anti-join  the one-shot query a data-quality tool would run:
 #              SELECT pid, count(*) FROM child WHERE NOT EXISTS (...) GROUP BY pid
 #   validate   CALL ri_policy.validate(..., restart => true), default batches,
-#              outside a transaction block (a commit per batch)
+#              outside a transaction block (a commit per batch), with the
+#              default ri_policy.max_parallel_workers, and again in one
+#              process (ri_policy.max_parallel_workers = 0)
 #   fk         ALTER TABLE ... ADD FOREIGN KEY ... NOT VALID, then
 #              VALIDATE CONSTRAINT, against a copy of the parent holding
 #              every key (VALIDATE stops at the first orphan otherwise)
@@ -90,6 +92,11 @@ time_it() {
 	sql -c "$1" >/dev/null
 	echo $(($(now_ms) - t0))
 }
+time_single() {	# the same, read by one process
+	t0=$(now_ms)
+	sql -c "SET ri_policy.max_parallel_workers = 0" -c "$1" >/dev/null
+	echo $(($(now_ms) - t0))
+}
 
 say "warming up"
 time_it "SELECT count(*) FROM child" >/dev/null
@@ -97,11 +104,12 @@ time_it "CALL ri_policy.validate('bench_ref', restart => true)" >/dev/null
 got=$(sql -c "SELECT sum(child_rows) FROM ri_policy.violations WHERE reference = 'bench_ref'")
 [ "$got" = "$expect" ] || { say "validate found $got orphan rows, expected $expect"; exit 1; }
 
-: >"$tmp/count"; : >"$tmp/anti"; : >"$tmp/validate"; : >"$tmp/fk"; : >"$tmp/santi"; : >"$tmp/sval"
+: >"$tmp/count"; : >"$tmp/anti"; : >"$tmp/validate"; : >"$tmp/fk"; : >"$tmp/santi"; : >"$tmp/sval"; : >"$tmp/vone"
 for r in $(seq 1 "$rounds"); do
 	time_it "SELECT count(*) FROM child" >>"$tmp/count"
 	time_it "SELECT pid, count(*) FROM child c WHERE pid IS NOT NULL AND NOT EXISTS (SELECT 1 FROM parent p WHERE p.id = c.pid) GROUP BY pid" >>"$tmp/anti"
 	time_it "CALL ri_policy.validate('bench_ref', restart => true)" >>"$tmp/validate"
+	time_single "CALL ri_policy.validate('bench_ref', restart => true)" >>"$tmp/vone"
 	t0=$(now_ms)
 	sql -c "SET ri_policy.mode = allow" \
 		-c "ALTER TABLE child ADD CONSTRAINT child_fk FOREIGN KEY (pid) REFERENCES parent_all NOT VALID" \
@@ -119,6 +127,7 @@ t_val=$(median <"$tmp/validate")
 t_fk=$(median <"$tmp/fk")
 t_santi=$(median <"$tmp/santi")
 t_sval=$(median <"$tmp/sval")
+t_vone=$(median <"$tmp/vone")
 batches=$(sql -c "SELECT batches FROM ri_policy.validation_progress WHERE reference = 'bench_ref'")
 
 # Peak private memory and longest transaction of one validate run.
@@ -214,11 +223,13 @@ SQL
 done
 
 awk -v n="$child_rows" -v tc="$t_count" -v ta="$t_anti" -v tv="$t_val" -v tf="$t_fk" \
-	-v sa="$t_santi" -v sv="$t_sval" -v b="$batches" -v mb="$mem_big" -v ms="$mem_small" -v xb="$xact_big" -v p="$parent_rows" 'BEGIN {
+	-v sa="$t_santi" -v sv="$t_sval" -v vo="$t_vone" -v b="$batches" -v mb="$mem_big" -v ms="$mem_small" -v xb="$xact_big" -v p="$parent_rows" 'BEGIN {
 	printf "validate %dM-row child, %dk-row parent     count: %.0f ms   anti-join: %.0f ms (%.2f Mrows/s)   validate: %.0f ms (%.2f Mrows/s, %d batches)   add fk + validate: %.0f ms\n",
 		n / 1e6, p / 1e3, tc, ta, n / ta / 1e3, tv, n / tv / 1e3, b, tf
 	printf "validate vs one-shot anti-join              ratio: %.2fx (target >= 0.8x %s)   validate vs count(*): %.2fx of its speed\n",
 		ta / tv, (ta / tv >= 0.8 ? "ok" : "MISSED"), tc / tv
+	printf "validate in parallel vs in one process      one process: %.0f ms   parallel: %.0f ms   speedup: %.2fx\n",
+		vo, tv, vo / tv
 	printf "validate, sparse bigint key (hash table)    anti-join: %.0f ms   validate: %.0f ms   ratio: %.2fx\n",
 		sa, sv, sa / sv
 	printf "validate peak backend memory (RssAnon)      %d-row child: %.1f MB   %d-row child: %.1f MB   longest transaction: %d ms\n",
