@@ -29,6 +29,8 @@ unset MAKELEVEL MAKEFLAGS MFLAGS
 
 [ $# -eq 1 ] || { echo "usage: $0 NEW_PG_CONFIG" >&2; exit 2; }
 tree=$(cd "$(dirname "$0")/.." && pwd)
+# the version this tree installs, which the upgraded database must keep
+version=$(sed -n "s/^default_version = '\(.*\)'/\1/p" "$tree/ri_policy.control")
 new_config=$1
 cache=${UPGRADE_CACHE:-/var/cache/ri_policy-upgrade}
 started=$SECONDS
@@ -301,7 +303,7 @@ as_pg "$new_bin/pg_ctl -D $work/new -l $last/server-new.log -w start" >/dev/null
 # --- on the new major ------------------------------------------------------------
 
 bin=$new_bin port=$new_port
-check "$new_num: the extension is there, at its version" "0.6" \
+check "$new_num: the extension is there, at its version" "$version" \
 	"SELECT extversion FROM pg_extension WHERE extname = 'ri_policy'"
 check "$new_num: results and progress kept" \
 	"a_15_customer_id_fkey enforced  
