@@ -211,7 +211,11 @@ compat_conperiod(const FormData_pg_constraint *con)
 
 /*
  * Scan the blocks [start, nblocks) of a table, reading only those: a TID
- * range scan, which takes scan flags from 19 on.
+ * range scan, which takes scan flags from 19 on.  Its buffers come from a
+ * ring (SO_ALLOW_STRAT, which the heap honours for a table larger than a
+ * quarter of shared_buffers), so that a page it finds in shared buffers
+ * keeps its usage count: one the pass read into its own ring (validate.c)
+ * is then reused there, not evicted from the rest of the pool.
  */
 static inline TableScanDesc
 compat_beginscan_blocks(Relation rel, Snapshot snapshot,
@@ -219,14 +223,20 @@ compat_beginscan_blocks(Relation rel, Snapshot snapshot,
 {
 	ItemPointerData mintid;
 	ItemPointerData maxtid;
+	TableScanDesc scan;
 
 	ItemPointerSet(&mintid, start, FirstOffsetNumber);
 	ItemPointerSet(&maxtid, nblocks - 1, MaxOffsetNumber);
 #if PG_VERSION_NUM >= 190000
-	return table_beginscan_tidrange(rel, snapshot, &mintid, &maxtid, SO_NONE);
+	scan = table_beginscan_tidrange(rel, snapshot, &mintid, &maxtid,
+									SO_ALLOW_STRAT);
 #else
-	return table_beginscan_tidrange(rel, snapshot, &mintid, &maxtid);
+	scan = rel->rd_tableam->scan_begin(rel, snapshot, 0, NULL, NULL,
+									   SO_TYPE_TIDRANGESCAN |
+									   SO_ALLOW_PAGEMODE | SO_ALLOW_STRAT);
+	rel->rd_tableam->scan_set_tidrange(scan, &mintid, &maxtid);
 #endif
+	return scan;
 }
 
 static inline bool

@@ -188,6 +188,9 @@ struct Validator
 	RiParallel *par;
 	RiParallelShared *shared;
 	SPIPlanPtr	piece_plans[2];
+
+	/* the ring of buffers the pass reads a large child through */
+	BufferAccessStrategy ring;
 };
 
 /* ----------------------------------------------------------------
@@ -652,6 +655,48 @@ probe_add(Validator *v, Probes *probes, ChildKeyGroup *group,
 }
 
 /*
+ * A pass reads a large child through one small ring of shared buffers that
+ * lasts as long as the pass (BAS_BULKREAD, as a sequential scan does),
+ * never through the whole pool.  Each batch's scan is a new one, whose own
+ * ring would take its first buffers from anywhere in the pool: over a pass,
+ * every buffer of shared_buffers, evicting other sessions' pages, and in a
+ * new backend (each worker is one) touching every page of the pool for the
+ * first time costs more than reading the table.  So the pass reads each
+ * block into its ring a few blocks ahead of the scan, which then finds it
+ * in shared buffers.  Only for a heap larger than a quarter of
+ * shared_buffers, as a sequential scan decides; blocks map to pages only
+ * in a heap.
+ */
+#define RING_AHEAD 8
+
+static bool
+reads_through_ring(Validator *v, Relation rel, BlockNumber nblocks)
+{
+	if (rel->rd_tableam != GetHeapamTableAmRoutine() ||
+		RelationUsesLocalBuffers(rel) ||
+		nblocks <= (BlockNumber) NBuffers / 4)
+		return false;
+	if (v->ring == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(v->cxt);
+
+		v->ring = GetAccessStrategy(BAS_BULKREAD);
+		MemoryContextSwitchTo(old);
+	}
+	return true;
+}
+
+/* Read the blocks from *warmed up to (not including) "end" into the ring. */
+static void
+read_into_ring(Validator *v, Relation rel, BlockNumber *warmed,
+			   BlockNumber end)
+{
+	for (; *warmed < end; (*warmed)++)
+		ReleaseBuffer(ReadBufferExtended(rel, MAIN_FORKNUM, *warmed,
+										 RBM_NORMAL, v->ring));
+}
+
+/*
  * Read the blocks of one child table from "start", until at least
  * batch_size rows have been read and a block ends, or the table ends.
  * Returns the distinct keys that are orphans; sets *next to the block to
@@ -686,6 +731,8 @@ read_batch(Validator *v, Oid leaf, BlockNumber start, BlockNumber *next)
 	SnapshotData dirty;
 	bool		filter;
 	bool		pipelined;
+	bool		ring;
+	BlockNumber warmed = start;
 	Probes		probes;
 
 	*next = InvalidBlockNumber;
@@ -756,6 +803,9 @@ read_batch(Validator *v, Oid leaf, BlockNumber start, BlockNumber *next)
 		varlena[i] = TupleDescAttr(RelationGetDescr(rel), attnums[i] - 1)->attlen == -1;
 	}
 
+	ring = reads_through_ring(v, rel, nblocks);
+	if (ring)
+		read_into_ring(v, rel, &warmed, Min(nblocks, start + RING_AHEAD));
 	ri_become(v->scan_user, RI_OWNER_CONTEXT, &saved);
 	scan = compat_beginscan_blocks(rel, snapshot, start, nblocks);
 	slot = table_slot_create(rel, NULL);
@@ -782,6 +832,9 @@ read_batch(Validator *v, Oid leaf, BlockNumber start, BlockNumber *next)
 				break;
 			}
 			curblock = block;
+			if (ring)
+				read_into_ring(v, rel, &warmed,
+							   Min(nblocks, block + 1 + RING_AHEAD));
 			CHECK_FOR_INTERRUPTS();
 		}
 		v->batch_rows++;
