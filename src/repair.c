@@ -658,7 +658,7 @@ repair_one(RiReference *found, const char *action_arg, int batch_size, bool atom
 						 " USING ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3)) AS u(h, k)"
 						 " JOIN LATERAL (SELECT x.ctid AS t FROM ri_policy._violation x"
 						 "                WHERE x.reference = $1 AND x.key_hash = u.h"
-						 "                  AND x.key = u.k) f ON true"
+						 "                  AND x.key = u.k OFFSET 0) f ON true"
 						 " WHERE v.ctid = f.t",
 						 3, dtypes, dargs);
 			}

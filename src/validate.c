@@ -784,6 +784,7 @@ read_batch(Validator *v, Oid leaf, BlockNumber start, BlockNumber *next)
 		snapshot = &dirty;
 	}
 	nblocks = RelationGetNumberOfBlocks(rel);
+	ring = reads_through_ring(v, rel, nblocks); /* by the whole table's size */
 	if (v->end_block != InvalidBlockNumber)
 		nblocks = Min(nblocks, v->end_block);
 	if (start >= nblocks)
@@ -803,7 +804,6 @@ read_batch(Validator *v, Oid leaf, BlockNumber start, BlockNumber *next)
 		varlena[i] = TupleDescAttr(RelationGetDescr(rel), attnums[i] - 1)->attlen == -1;
 	}
 
-	ring = reads_through_ring(v, rel, nblocks);
 	if (ring)
 		read_into_ring(v, rel, &warmed, Min(nblocks, start + RING_AHEAD));
 	ri_become(v->scan_user, RI_OWNER_CONTEXT, &saved);
@@ -2664,7 +2664,10 @@ record_recheck(Validator *v, Recheck *outcome)
 	 * Each lookup is an index probe (LATERAL), each change a TID probe: a
 	 * nested loop over the batch's keys.  Left to the planner, the update
 	 * and the delete joined their keys by hashing all of the reference's
-	 * violations, read whole at every batch, which grow with the orphans.
+	 * violations, read whole at every batch, which grow with the orphans;
+	 * and with statistics from before the violations grew, it read them
+	 * all in a nested loop around the keys (OFFSET 0 keeps each lookup a
+	 * probe, as LIMIT 1 does the other).
 	 */
 	nestlevel = NewGUCNestLevel();
 	for (int i = 0; i < lengthof(plan_settings); i++)
@@ -2676,7 +2679,7 @@ record_recheck(Validator *v, Recheck *outcome)
 			   "             FROM ROWS FROM (pg_catalog.unnest($5), pg_catalog.unnest($6)) AS u(k, h)"
 			   "             JOIN LATERAL (SELECT v.ctid AS t FROM ri_policy._violation v"
 			   "                            WHERE v.reference = $1 AND v.key_hash = u.h"
-			   "                              AND v.key = u.k) f ON true),"
+			   "                              AND v.key = u.k OFFSET 0) f ON true),"
 			   " gone AS (DELETE FROM ri_policy._violation v USING c WHERE v.ctid = c.t),"
 			   " o AS (SELECT o.*, f.t"
 			   "         FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3),"

@@ -145,7 +145,7 @@ sha() { sha256sum <"$1" | cut -d' ' -f1; }
 # --- PostgreSQL --------------------------------------------------------
 
 # the contrib modules the tests use
-contrib="dblink citext hstore pageinspect pg_stat_statements file_fdw"
+contrib="dblink citext hstore pageinspect pg_stat_statements file_fdw pg_buffercache"
 
 if [ -n "${CASSERT_PG_CONFIG:-}" ]; then
 	# a server built and installed already, with those contrib modules

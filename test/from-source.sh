@@ -20,7 +20,7 @@ unset MAKELEVEL MAKEFLAGS MFLAGS
 [ $# -eq 3 ] || { echo "usage: $0 GIT_DIR BRANCH PREFIX" >&2; exit 2; }
 git_dir=$1 branch=$2 prefix=$3
 tree=$(cd "$(dirname "$0")/.." && pwd)
-contrib="dblink citext hstore pageinspect pg_stat_statements file_fdw"
+contrib="dblink citext hstore pageinspect pg_stat_statements file_fdw pg_buffercache"
 commit=$(git --git-dir="$git_dir" rev-parse "$branch")
 
 if [ "$(cat "$prefix/.from-source" 2>/dev/null)" != "$commit" ]; then
