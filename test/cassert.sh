@@ -30,7 +30,7 @@
 #
 # Settings (environment): CASSERT_CACHE, CASSERT_MAJOR, CASSERT_TARBALL,
 # CASSERT_PG_CONFIG (an assertion-enabled server installed already, with
-# contrib's dblink, citext, hstore and pageinspect: nothing else is built),
+# the contrib modules of $contrib below: nothing else is built),
 # CASSERT_SUITE (the Debian suite to take sources from, default sid),
 # CASSERT_PG_CRON_TARBALL (a pg_cron source tarball, when Debian's is not
 # served), CASSERT_JOBS (make -j, default 2), CASSERT_CFLAGS (default -O1).
