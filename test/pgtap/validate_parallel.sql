@@ -16,7 +16,7 @@ INSERT INTO regress_vp.p_int SELECT generate_series(1, 1000);
 -- every piece
 CREATE TABLE regress_vp.c_int (id int, k int);
 INSERT INTO regress_vp.c_int
-SELECT g, CASE WHEN g % 97 = 0 THEN 5000 ELSE g % 1100 END FROM generate_series(1, 60000) g;
+SELECT g, CASE WHEN g % 97 = 0 THEN 5000 ELSE g % 1100 END FROM generate_series(1, 300000) g;
 
 CREATE TABLE regress_vp.p_uuid (id uuid PRIMARY KEY);
 INSERT INTO regress_vp.p_uuid SELECT md5(g::text)::uuid FROM generate_series(1, 500) g;
@@ -137,7 +137,10 @@ END $$;
 CREATE FUNCTION pg_temp.wait_workers() RETURNS boolean LANGUAGE plpgsql AS $$
 BEGIN
 	FOR i IN 1..2000 LOOP
-		IF pg_temp.workers() > 0 THEN
+		PERFORM pg_stat_clear_snapshot();
+		-- a worker that has connected to the database
+		IF EXISTS (SELECT FROM pg_stat_activity
+					WHERE backend_type = 'ri_policy validation worker' AND datid IS NOT NULL) THEN
 			RETURN true;
 		END IF;
 		PERFORM pg_sleep(0.005);
@@ -191,7 +194,7 @@ INSERT INTO run SELECT pg_temp.start_run(3);
 SELECT ok(pg_temp.wait_batches(10), 'progress is visible while a parallel pass runs');
 SELECT ok(pg_temp.wait_workers(), 'workers help the pass');
 SELECT is((SELECT count(*) FROM pg_stat_activity a, run
-			WHERE a.backend_type = 'ri_policy validation worker'
+			WHERE a.backend_type = 'ri_policy validation worker' AND a.datid IS NOT NULL
 			  AND a.usename IS DISTINCT FROM (SELECT usename FROM pg_stat_activity b
 											   WHERE b.pid = run.pid)),
 		  0::bigint, 'each worker is connected as the caller');
