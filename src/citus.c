@@ -577,6 +577,9 @@ struct RiCitusReader
 	int			nruns;			/* or as runs of consecutive integers: */
 	int64	   *run_first;
 	int64	   *run_last;
+	Datum		keys_bitmap;	/* or as a bitmap of the integers from */
+	int64		bitmap_first;	/* ... this one to */
+	int64		bitmap_last;	/* ... this one */
 	bool		resumed;		/* the cursor began after a recorded key */
 };
 
@@ -584,7 +587,8 @@ struct RiCitusReader
 static bool
 keys_sent(RiCitusReader *r)
 {
-	return r->prefilter && (r->keys_array != (Datum) 0 || r->nruns > 0);
+	return r->prefilter && (r->keys_array != (Datum) 0 || r->nruns > 0 ||
+							r->keys_bitmap != (Datum) 0);
 }
 
 /*
@@ -717,6 +721,45 @@ append_parent_keys(StringInfo buf, RiReference *ref)
 }
 
 /*
+ * The child's key column as the workers return it: NULL when it is one of
+ * the parent's keys that the query carries (keys_sent()) as runs, a bitmap
+ * or an array ($param), itself otherwise.
+ */
+static void
+append_key_filter(StringInfo buf, RiCitusReader *r, const char *col, int param)
+{
+	RiReference *ref = r->ref;
+
+	/* see parent_keys_array() and integer_key_filter() */
+	if (r->keys_bitmap != (Datum) 0)
+	{
+		/* the range first (a CASE keeps the order): nothing overflows */
+		appendStringInfo(buf, "CASE WHEN c.%s OPERATOR(pg_catalog.<) '" INT64_FORMAT
+						 "'::pg_catalog.int8 OR c.%s OPERATOR(pg_catalog.>) '" INT64_FORMAT
+						 "'::pg_catalog.int8 THEN c.%s",
+						 col, r->bitmap_first, col, r->bitmap_last, col);
+		appendStringInfo(buf, " WHEN pg_catalog.get_bit($%d, c.%s OPERATOR(pg_catalog.-) '"
+						 INT64_FORMAT "'::pg_catalog.int8) OPERATOR(pg_catalog.=) 0"
+						 " THEN c.%s END",
+						 param, col, r->bitmap_first, col);
+		return;
+	}
+	appendStringInfoString(buf, "CASE WHEN NOT (");
+	if (r->nruns > 0)
+		for (int i = 0; i < r->nruns; i++)
+			appendStringInfo(buf, "%s(c.%s OPERATOR(pg_catalog.>=) '" INT64_FORMAT
+							 "'::pg_catalog.int8 AND c.%s OPERATOR(pg_catalog.<=) '"
+							 INT64_FORMAT "'::pg_catalog.int8)",
+							 i > 0 ? " OR " : "", col, r->run_first[i], col,
+							 r->run_last[i]);
+	else
+		generate_operator_clause(buf, psprintf("c.%s", col), ref->child_types[0],
+								 get_commutator(ref->eq_operators[0]),
+								 psprintf("ANY ($%d)", param), ref->parent_types[0]);
+	appendStringInfo(buf, ") THEN c.%s END", col);
+}
+
+/*
  * Open the cursor over the child's keys, after "after" (text forms) if
  * given, as the child's owner.  With "prefilter", only the keys that no
  * parent row equals, and first, when not resuming, the count of every row
@@ -741,20 +784,8 @@ reader_open(RiCitusReader *r, Datum *after, bool prefilter)
 	{
 		const char *col = quote_identifier(ref->child_columns[0]);
 
-		/* see parent_keys_array() and parent_key_runs() */
-		appendStringInfoString(&buf, "CASE WHEN NOT (");
-		if (r->nruns > 0)
-			for (int i = 0; i < r->nruns; i++)
-				appendStringInfo(&buf, "%s(c.%s OPERATOR(pg_catalog.>=) '" INT64_FORMAT
-								 "'::pg_catalog.int8 AND c.%s OPERATOR(pg_catalog.<=) '"
-								 INT64_FORMAT "'::pg_catalog.int8)",
-								 i > 0 ? " OR " : "", col, r->run_first[i], col,
-								 r->run_last[i]);
-		else
-			generate_operator_clause(&buf, psprintf("c.%s", col), ref->child_types[0],
-									 get_commutator(ref->eq_operators[0]),
-									 psprintf("ANY ($%d)", nargs + 1), ref->parent_types[0]);
-		appendStringInfo(&buf, ") THEN c.%s END, ", col);
+		append_key_filter(&buf, r, col, nargs + 1);
+		appendStringInfoString(&buf, ", ");
 	}
 	else
 		for (int i = 0; i < ref->nkeys; i++)
@@ -836,6 +867,11 @@ reader_open(RiCitusReader *r, Datum *after, bool prefilter)
 		argtypes[nargs] = get_array_type(ref->parent_types[0]);
 		args[nargs++] = r->keys_array;
 	}
+	else if (array && r->keys_bitmap != (Datum) 0)
+	{
+		argtypes[nargs] = BYTEAOID;
+		args[nargs++] = r->keys_bitmap;
+	}
 	nestlevel = ri_safe_search_path();
 
 	/*
@@ -904,7 +940,7 @@ int64_cmp(const void *a, const void *b)
 }
 
 /*
- * The most runs parent_key_runs() sends: each costs every row a test, where
+ * The most runs integer_key_filter() sends: each costs every row a test, where
  * the array costs one hashed lookup.
  */
 #define MAX_KEY_RUNS 16
@@ -936,21 +972,34 @@ integer_keys(RiReference *ref)
 }
 
 /*
+ * Integer keys (integer_keys()) may instead be sent as a bitmap of the
+ * integers from the least key to the greatest, of at most this many bits a
+ * key and this many bytes: a sequence's keys after deletes and rolled-back
+ * inserts, too many runs for MAX_KEY_RUNS.  A row then costs two
+ * comparisons and one bit, and the query carries a few bits a key where the
+ * array carries its text, which every shard parses and hashes.
+ */
+#define MAX_BITMAP_BITS_A_KEY 64
+#define MAX_KEYS_BITMAP_BYTES (1024 * 1024)
+
+/*
  * Integer keys (integer_keys()): if the parent's keys (astate) form at most
  * MAX_KEY_RUNS runs of consecutive values, as a table's generated keys
- * mostly do, keep those runs in r instead of the array, and return true.
- * A value equals one of the keys exactly when it lies in one of the runs,
- * and two comparisons cost each row less than a lookup in a hash of
- * hundreds of thousands of keys; the query is also shorter to send, parse
- * and plan than an array's text on every shard.
+ * mostly do, keep those runs in r instead of the array; else, if they are
+ * dense enough, a bitmap of them (above); and return true.  A value equals
+ * one of the keys exactly when it lies in one of the runs, or its bit is
+ * set; two comparisons (or a bit) cost each row less than a lookup in a
+ * hash of hundreds of thousands of keys, and the query is also shorter to
+ * send, parse and plan than an array's text on every shard.
  */
 static bool
-parent_key_runs(RiCitusReader *r, ArrayBuildState *astate)
+integer_key_filter(RiCitusReader *r, ArrayBuildState *astate)
 {
 	Oid			ptype = r->ref->parent_types[0];
 	int64	   *v;
 	int			n = astate->nelems;
 	int			nruns = 0;
+	uint64		span;
 
 	if (!integer_keys(r->ref) || n == 0)
 		return false;
@@ -963,22 +1012,40 @@ parent_key_runs(RiCitusReader *r, ArrayBuildState *astate)
 	for (int i = 0; i < n; i++)
 		if (i == 0 || (v[i] != v[i - 1] && v[i] != v[i - 1] + 1))
 			nruns++;
-	if (nruns > MAX_KEY_RUNS)
+	span = (uint64) v[n - 1] - (uint64) v[0];	/* bits, less one */
+	if (nruns <= MAX_KEY_RUNS)
 	{
-		pfree(v);
-		return false;
+		r->run_first = MemoryContextAlloc(r->cxt, sizeof(int64) * nruns);
+		r->run_last = MemoryContextAlloc(r->cxt, sizeof(int64) * nruns);
+		r->nruns = 0;
+		for (int i = 0; i < n; i++)
+		{
+			if (i == 0 || (v[i] != v[i - 1] && v[i] != v[i - 1] + 1))
+				r->run_first[r->nruns++] = v[i];
+			r->run_last[r->nruns - 1] = v[i];
+		}
 	}
-	r->run_first = MemoryContextAlloc(r->cxt, sizeof(int64) * nruns);
-	r->run_last = MemoryContextAlloc(r->cxt, sizeof(int64) * nruns);
-	r->nruns = 0;
-	for (int i = 0; i < n; i++)
+	else if (span < (uint64) MAX_KEYS_BITMAP_BYTES * 8 &&
+			 span < (uint64) n * MAX_BITMAP_BITS_A_KEY)
 	{
-		if (i == 0 || (v[i] != v[i - 1] && v[i] != v[i - 1] + 1))
-			r->run_first[r->nruns++] = v[i];
-		r->run_last[r->nruns - 1] = v[i];
+		Size		len = span / 8 + 1;
+		bytea	   *bits = MemoryContextAllocZero(r->cxt, VARHDRSZ + len);
+		unsigned char *bytes = (unsigned char *) VARDATA(bits);
+
+		SET_VARSIZE(bits, VARHDRSZ + len);
+		for (int i = 0; i < n; i++)
+		{
+			uint64		bit = (uint64) v[i] - (uint64) v[0];
+
+			/* as get_bit() numbers them: bit b of byte n is bit 8n + b */
+			bytes[bit / 8] |= (unsigned char) (1 << (bit % 8));
+		}
+		r->keys_bitmap = PointerGetDatum(bits);
+		r->bitmap_first = v[0];
+		r->bitmap_last = v[n - 1];
 	}
 	pfree(v);
-	return true;
+	return r->nruns > 0 || r->keys_bitmap != (Datum) 0;
 }
 
 /*
@@ -997,10 +1064,10 @@ parent_key_runs(RiCitusReader *r, ArrayBuildState *astate)
  * column's), with an equality that has a commutator; and only while the
  * keys stay within maintenance_work_mem, as the parent's key set on one
  * node does, and the array within MAX_KEYS_ARRAY_BYTES (integer keys that
- * form few runs are sent as those runs, however many they are: see
- * parent_key_runs()).  Otherwise the caller falls back to NOT IN, or to
- * reading every child key.  Returns whether the array or the runs are
- * there.
+ * form few runs are sent as those runs, however many they are, and dense
+ * ones as a bitmap: see integer_key_filter()).  Otherwise the caller falls
+ * back to NOT IN, or to reading every child key.  Returns whether the
+ * array, the runs or the bitmap are there.
  */
 static bool
 parent_keys_array(RiCitusReader *r)
@@ -1018,7 +1085,7 @@ parent_keys_array(RiCitusReader *r)
 	int			nestlevel;
 	bool		fits = true;
 
-	if (r->keys_array != (Datum) 0 || r->nruns > 0)
+	if (r->keys_array != (Datum) 0 || r->nruns > 0 || r->keys_bitmap != (Datum) 0)
 		return true;
 	if (ref->nkeys != 1 || !r->comparable ||
 		!OidIsValid(get_commutator(ref->eq_operators[0])) ||
@@ -1062,12 +1129,12 @@ parent_keys_array(RiCitusReader *r)
 	SPI_cursor_close(portal);
 	ri_restore_search_path(nestlevel);
 	ri_restore(&saved);
-	if (fits && !parent_key_runs(r, astate) && hashable &&
+	if (fits && !integer_key_filter(r, astate) && hashable &&
 		MemoryContextMemAllocated(astate->mcontext, true) <= MAX_KEYS_ARRAY_BYTES)
 		r->keys_array = makeArrayResult(astate, r->cxt);	/* frees astate */
 	else
 		MemoryContextDelete(astate->mcontext);
-	return r->keys_array != (Datum) 0 || r->nruns > 0;
+	return r->keys_array != (Datum) 0 || r->nruns > 0 || r->keys_bitmap != (Datum) 0;
 }
 
 /*

@@ -1,7 +1,8 @@
 -- How the workers drop the child keys that have a parent, before anything
 -- comes back to the coordinator (src/citus.c): the parent's keys sent in the
--- child's query as runs of consecutive integers (few runs), or as an array
--- (other single-column keys), else NOT IN over an intermediate result.
+-- child's query as runs of consecutive integers (few runs), as a bitmap of
+-- integers (dense ones, at most 64 bits a key), or as an array (other
+-- single-column keys), else NOT IN over an intermediate result.
 -- Each way must give exactly what Citus's own NOT IN gives: the orphaned
 -- keys, their row counts, every row checked once, orphans() the same;
 -- with NULL keys, many rows a key across small batches, keys at the edges
@@ -12,7 +13,7 @@
 -- workers return is confirmed against the live parent).  Runs outside a transaction block (validate()
 -- commits); cleans up.
 SET client_min_messages = error;
-SELECT plan(48);
+SELECT plan(60);
 
 CREATE ROLE regress_kf_other LOGIN;
 
@@ -94,18 +95,47 @@ INSERT INTO kf_ichild SELECT g, (ARRAY[1, 200, 201, 0, 32767, 32768, -32769, 214
 SELECT ri_policy.declare_reference('kf_ichild', '{pid}', 'kf_sparent', name => 'kf_small_parent');
 SELECT pg_temp.check('kf_small_parent', 'kf_ichild', 'kf_sparent', 7, 'int keys, smallint parent');
 
--- 3. the array: too many runs (every third key missing) ...
+-- 3. a bitmap: too many runs (every third key missing) ...
 DELETE FROM kf_parent WHERE id % 3 = 0;
-SELECT pg_temp.check('kf_runs', 'kf_child', 'kf_parent', 3, 'int keys in an array');
-SELECT pg_temp.check('kf_runs', 'kf_child', 'kf_parent', 1, 'int keys in an array, one key a batch');
+SELECT pg_temp.check('kf_runs', 'kf_child', 'kf_parent', 3, 'int keys in a bitmap');
+SELECT pg_temp.check('kf_runs', 'kf_child', 'kf_parent', 1, 'int keys in a bitmap, one key a batch');
 -- ... of a parent of another owner: its keys are read as its owner, and
 -- sent as data with the child's query, which runs as the child's owner
 ALTER TABLE kf_parent OWNER TO regress_kf_other;
 SELECT pg_temp.check('kf_runs', 'kf_child', 'kf_parent', 4, 'a parent of another owner');
 ALTER TABLE kf_parent OWNER TO current_user;
--- ... not for a bigint child of an int parent, whose hash functions differ
--- (PostgreSQL would search the array row by row): NOT IN filters instead
-SELECT pg_temp.check('kf_runs_big', 'kf_big', 'kf_parent', 2, 'bigint keys, int parent, not in runs');
+-- ... a bigint child of an int parent, whose hash functions differ (an
+-- array would be searched row by row), in a bitmap too
+SELECT pg_temp.check('kf_runs_big', 'kf_big', 'kf_parent', 2, 'bigint keys, int parent, in a bitmap');
+-- ... and in NOT IN, when the keys are too sparse for a bitmap (one key in
+-- 1,000): an int child in an array, the bigint child in NOT IN
+DELETE FROM kf_parent;
+INSERT INTO kf_parent SELECT g * 1000 FROM generate_series(-3, 40) g;
+INSERT INTO kf_child SELECT 10000 + g, (ARRAY[-3000, -2999, 0, 1, 999, 1000, 1001, 40000, 40001,
+											  2147483647])[1 + g % 10]
+  FROM generate_series(1, 200) g;
+SELECT pg_temp.check('kf_runs', 'kf_child', 'kf_parent', 4, 'sparse int keys in an array');
+SELECT pg_temp.check('kf_runs_big', 'kf_big', 'kf_parent', 3, 'sparse int keys, bigint child, in NOT IN');
+
+-- 3b. a bitmap at the ends of bigint: parent keys from 2^63 - 2000 to
+-- 2^63 - 1, and from -2^63 to -2^63 + 2000, every seventh missing (too many
+-- runs); child keys at either end of each, in the holes, past them, and the
+-- ends of the type
+CREATE TABLE kf_bparent (id bigint PRIMARY KEY);
+SELECT create_distributed_table('kf_bparent', 'id', shard_count => 3);
+INSERT INTO kf_bparent SELECT 9223372036854775807 - g FROM generate_series(0, 2000) g WHERE g % 7 <> 3;
+CREATE TABLE kf_bchild (id int, pid bigint);
+SELECT create_distributed_table('kf_bchild', 'id', shard_count => 2, colocate_with => 'none');
+INSERT INTO kf_bchild SELECT g, (ARRAY[9223372036854775807, 9223372036854775806, 9223372036854775804,
+									   9223372036854773807, 9223372036854773806, 0, -1, NULL,
+									   -9223372036854775808, 9223372036854775800])[1 + g % 10]
+  FROM generate_series(1, 300) g;
+SELECT ri_policy.declare_reference('kf_bchild', '{pid}', 'kf_bparent', name => 'kf_bitmap_top');
+SELECT pg_temp.check('kf_bitmap_top', 'kf_bchild', 'kf_bparent', 3, 'a bitmap at the top of bigint');
+DELETE FROM kf_bparent;
+INSERT INTO kf_bparent SELECT -9223372036854775808 + g FROM generate_series(0, 2000) g WHERE g % 7 <> 3;
+UPDATE kf_bchild SET pid = -pid - 1 WHERE pid IS NOT NULL;
+SELECT pg_temp.check('kf_bitmap_top', 'kf_bchild', 'kf_bparent', 3, 'a bitmap at the bottom of bigint');
 
 -- 4. text keys, in an array; an empty parent
 CREATE TABLE kf_tparent (id text PRIMARY KEY);
@@ -173,7 +203,7 @@ SELECT is((SELECT rows_checked FROM ri_policy.validation_progress WHERE referenc
 		  'every row was checked exactly once across the two calls');
 
 -- 6. the parent changes during a pass, after its keys went to the workers
--- in the query (as a run, then as an array): the 300 keys the workers
+-- in the query (as a run, then as a bitmap): the 300 keys the workers
 -- return as suspects are each confirmed against the live parent, batch by
 -- batch, so once their parent rows are committed (under a lock on the
 -- pass's progress row, which its next batch waits for) the later batches
@@ -189,7 +219,7 @@ SELECT create_distributed_table('kf_mchild', 'id', shard_count => 4, colocate_wi
 INSERT INTO kf_mchild SELECT g, k FROM generate_series(1, 2) g,
 	LATERAL (SELECT generate_series(2, 2000, 2) UNION ALL SELECT generate_series(3001, 3300)) s(k);
 SELECT ri_policy.declare_reference('kf_mchild', '{pid}', 'kf_mrun', name => 'kf_mid_runs');
-SELECT ri_policy.declare_reference('kf_mchild', '{pid}', 'kf_marr', name => 'kf_mid_array');
+SELECT ri_policy.declare_reference('kf_mchild', '{pid}', 'kf_marr', name => 'kf_mid_bitmap');
 -- start a pass of "r" in batches of 5 keys in another session, and wait
 -- for its first batch
 CREATE FUNCTION pg_temp.mid_start(r text, what text) RETURNS text LANGUAGE plpgsql AS $$
@@ -238,16 +268,16 @@ DO $$ BEGIN
 	INSERT INTO kf_mrun SELECT generate_series(3001, 3300);
 END $$;
 SELECT pg_temp.mid_check('kf_mid_runs', 'keys sent as a run');
-SELECT pg_temp.mid_start('kf_mid_array', 'keys sent as an array');
+SELECT pg_temp.mid_start('kf_mid_bitmap', 'keys sent as a bitmap');
 DO $$ BEGIN
 	PERFORM FROM ri_policy._progress
-	  WHERE reference = (SELECT id FROM ri_policy._reference WHERE name = 'kf_mid_array') FOR UPDATE;
+	  WHERE reference = (SELECT id FROM ri_policy._reference WHERE name = 'kf_mid_bitmap') FOR UPDATE;
 	INSERT INTO kf_marr SELECT generate_series(3001, 3300);
 END $$;
-SELECT pg_temp.mid_check('kf_mid_array', 'keys sent as an array');
+SELECT pg_temp.mid_check('kf_mid_bitmap', 'keys sent as a bitmap');
 
 SELECT ri_policy.drop_reference(name) FROM ri_policy.references WHERE name LIKE 'kf\_%';
 DROP TABLE kf_child, kf_big, kf_small, kf_parent, kf_ichild, kf_sparent, kf_tchild, kf_tparent, kf_rchild, kf_rparent,
-	kf_mchild, kf_mrun, kf_marr;
+	kf_mchild, kf_mrun, kf_marr, kf_bchild, kf_bparent;
 DROP ROLE regress_kf_other;
 SELECT * FROM finish();
