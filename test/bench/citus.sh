@@ -16,11 +16,14 @@
 # key and no anti-join.  The parent's keys are 1..BENCH_PARENT_ROWS, one run
 # of consecutive integers, which validation sends to the workers as a range;
 # a second distributed parent holds the same keys and 20 more, apart, that
-# no child row references (21 runs), which it sends as an array instead.
+# no child row references (21 runs), which it sends as a bitmap instead; a
+# third holds them and 20 more 100 million apart (too sparse for a bitmap),
+# which it sends as an array.
 # Side by side, alternating, median of BENCH_CITUS_ROUNDS rounds (3):
 #   one node   CALL ri_policy.validate(..., restart => true) on the plain tables
 #   citus      the same on the distributed tables (through Citus)
-#   array      the same against the second parent
+#   bitmap     the same against the second parent
+#   array      the same against the third
 #   not in     SELECT pid, count(*) FROM child WHERE pid NOT IN
 #              (SELECT id FROM parent) GROUP BY pid, which Citus runs
 #   cte        the same with the parent's keys in a MATERIALIZED CTE
@@ -37,9 +40,9 @@ say() { echo "citus: $*" >&2; }
 now_ms() { date +%s%3N; }
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 cleanup() {
-	sql -c "SELECT ri_policy.drop_reference(r) FROM unnest(ARRAY['bench_one', 'bench_citus', 'bench_array']) r
+	sql -c "SELECT ri_policy.drop_reference(r) FROM unnest(ARRAY['bench_one', 'bench_citus', 'bench_bitmap', 'bench_array']) r
 			 WHERE r IN (SELECT name FROM ri_policy.references)" \
-		-c "DROP TABLE IF EXISTS bench_child, bench_parent, bench_dchild, bench_dparent, bench_dparent2" \
+		-c "DROP TABLE IF EXISTS bench_child, bench_parent, bench_dchild, bench_dparent, bench_dparent2, bench_dparent3" \
 		>/dev/null 2>&1 || true
 	rm -f "$tmp"/* 2>/dev/null; rmdir "$tmp" 2>/dev/null || true
 }
@@ -59,27 +62,34 @@ SELECT g, CASE WHEN g % 1000 = 0 THEN $parent_rows + 1 + g / 1000 % 997
 CREATE TABLE bench_dparent (LIKE bench_parent INCLUDING ALL);
 CREATE TABLE bench_dchild (LIKE bench_child);
 CREATE TABLE bench_dparent2 (LIKE bench_parent INCLUDING ALL);
+CREATE TABLE bench_dparent3 (LIKE bench_parent INCLUDING ALL);
 SELECT create_distributed_table('bench_dparent', 'id', shard_count => 4);
 SELECT create_distributed_table('bench_dparent2', 'id', shard_count => 4);
+SELECT create_distributed_table('bench_dparent3', 'id', shard_count => 4);
 SELECT create_distributed_table('bench_dchild', 'id', shard_count => 6, colocate_with => 'none');
 INSERT INTO bench_dparent SELECT * FROM bench_parent;
 INSERT INTO bench_dchild SELECT * FROM bench_child;
 INSERT INTO bench_dparent2 SELECT * FROM bench_parent
 UNION ALL SELECT 2 * $parent_rows + 2 * g FROM generate_series(1, 20) g;
+INSERT INTO bench_dparent3 SELECT * FROM bench_parent
+UNION ALL SELECT 100000000 * g FROM generate_series(1, 20) g;
 VACUUM ANALYZE bench_parent;
 VACUUM ANALYZE bench_child;
 VACUUM ANALYZE bench_dparent;
 VACUUM ANALYZE bench_dchild;
 VACUUM ANALYZE bench_dparent2;
+VACUUM ANALYZE bench_dparent3;
 SELECT ri_policy.declare_reference('bench_child', '{pid}', 'bench_parent', name => 'bench_one');
 SELECT ri_policy.declare_reference('bench_dchild', '{pid}', 'bench_dparent', name => 'bench_citus');
-SELECT ri_policy.declare_reference('bench_dchild', '{pid}', 'bench_dparent2', name => 'bench_array');
+SELECT ri_policy.declare_reference('bench_dchild', '{pid}', 'bench_dparent2', name => 'bench_bitmap');
+SELECT ri_policy.declare_reference('bench_dchild', '{pid}', 'bench_dparent3', name => 'bench_array');
 SQL
 
 run() {
 	case $1 in
 	one) sql -c "CALL ri_policy.validate('bench_one', restart => true)" ;;
 	citus) sql -c "CALL ri_policy.validate('bench_citus', restart => true)" ;;
+	bitmap) sql -c "CALL ri_policy.validate('bench_bitmap', restart => true)" ;;
 	array) sql -c "CALL ri_policy.validate('bench_array', restart => true)" ;;
 	notin) sql -o /dev/null -c "SELECT pid, count(*) FROM bench_dchild
 				WHERE pid NOT IN (SELECT id FROM bench_dparent) GROUP BY pid" ;;
@@ -88,34 +98,38 @@ run() {
 				 WHERE pid NOT IN (SELECT id FROM p) GROUP BY pid" ;;
 	esac
 }
-for what in one citus array notin cte; do run "$what"; done	# warm up
+for what in one citus bitmap array notin cte; do run "$what"; done	# warm up
 for r in $(seq "$rounds"); do
-	for what in one citus array notin cte; do
+	for what in one citus bitmap array notin cte; do
 		t0=$(now_ms)
 		run "$what"
 		echo $(($(now_ms) - t0)) >>"$tmp/$what"
 	done
-	say "round $r: one node $(tail -1 "$tmp/one") ms, citus $(tail -1 "$tmp/citus") ms, array $(tail -1 "$tmp/array") ms, not in $(tail -1 "$tmp/notin") ms, cte $(tail -1 "$tmp/cte") ms"
+	say "round $r: one node $(tail -1 "$tmp/one") ms, citus $(tail -1 "$tmp/citus") ms, bitmap $(tail -1 "$tmp/bitmap") ms, array $(tail -1 "$tmp/array") ms, not in $(tail -1 "$tmp/notin") ms, cte $(tail -1 "$tmp/cte") ms"
 done
 
 # both validations must have found the same orphans as NOT IN
 check=$(sql -c "SELECT (SELECT count(*) FROM ri_policy.violations WHERE reference = 'bench_one')
 				   || ' ' || (SELECT count(*) FROM ri_policy.violations WHERE reference = 'bench_citus')
+				   || ' ' || (SELECT count(*) FROM ri_policy.violations WHERE reference = 'bench_bitmap')
 				   || ' ' || (SELECT count(*) FROM ri_policy.violations WHERE reference = 'bench_array')
 				   || ' ' || (SELECT count(DISTINCT pid) FROM bench_dchild
 							   WHERE pid NOT IN (SELECT id FROM bench_dparent))")
 set -- $check
-[ "$1" = "$4" ] && [ "$2" = "$4" ] && [ "$3" = "$4" ] ||
-	{ say "orphan keys differ: one node $1, citus $2, array $3, not in $4"; exit 1; }
+[ "$1" = "$5" ] && [ "$2" = "$5" ] && [ "$3" = "$5" ] && [ "$4" = "$5" ] ||
+	{ say "orphan keys differ: one node $1, citus $2, bitmap $3, array $4, not in $5"; exit 1; }
 
 one=$(median <"$tmp/one"); citus=$(median <"$tmp/citus"); array=$(median <"$tmp/array")
+bitmap=$(median <"$tmp/bitmap")
 notin=$(median <"$tmp/notin"); cte=$(median <"$tmp/cte")
 best=$notin; bestname="NOT IN"
 [ "$cte" -lt "$best" ] && { best=$cte; bestname="MATERIALIZED CTE"; }
-awk -v one="$one" -v citus="$citus" -v array="$array" -v best="$best" -v bn="$bestname" \
-	-v notin="$notin" -v cte="$cte" -v rows="$child_rows" -v prows="$parent_rows" -v keys="$4" 'BEGIN {
+awk -v one="$one" -v citus="$citus" -v array="$array" -v bitmap="$bitmap" -v best="$best" \
+	-v bn="$bestname" -v notin="$notin" -v cte="$cte" -v rows="$child_rows" -v prows="$parent_rows" \
+	-v keys="$5" 'BEGIN {
 	printf "Citus validate(), %d-row child, %d-row parent (%d orphan keys), 2 workers:\n", rows, prows, keys
 	printf "  vs the same on one node           %.2fx its speed (%d vs %d ms)   target >= 0.5x\n", one / citus, citus, one
 	printf "  vs the best Citus-native check    %.2fx its speed (%d vs %d ms, %s; NOT IN %d ms, CTE %d ms)   target > 1x\n", best / citus, citus, best, bn, notin, cte
-	printf "  parent keys in an array (21 runs) %.2fx one node, %.2fx the best Citus-native check (%d ms)\n", one / array, best / array, array
+	printf "  parent keys in a bitmap (21 runs) %.2fx one node, %.2fx the best Citus-native check (%d ms)\n", one / bitmap, best / bitmap, bitmap
+	printf "  parent keys in an array (sparse)  %.2fx one node, %.2fx the best Citus-native check (%d ms)\n", one / array, best / array, array
 }'
