@@ -134,7 +134,7 @@ SELECT ri_policy.declare_reference('kf_bchild', '{pid}', 'kf_bparent', name => '
 SELECT pg_temp.check('kf_bitmap_top', 'kf_bchild', 'kf_bparent', 3, 'a bitmap at the top of bigint');
 DELETE FROM kf_bparent;
 INSERT INTO kf_bparent SELECT -9223372036854775808 + g FROM generate_series(0, 2000) g WHERE g % 7 <> 3;
-UPDATE kf_bchild SET pid = -pid - 1 WHERE pid IS NOT NULL;
+UPDATE kf_bchild SET pid = -1 - pid WHERE pid IS NOT NULL;
 SELECT pg_temp.check('kf_bitmap_top', 'kf_bchild', 'kf_bparent', 3, 'a bitmap at the bottom of bigint');
 
 -- 4. text keys, in an array; an empty parent
