@@ -56,6 +56,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/typcache.h"
+#include "utils/uuid.h"
 
 #include "columns.h"
 #include "keyset.h"
@@ -105,6 +106,17 @@ struct ParentKeySet
 	int64	   *ints;			/* while integer keys are added */
 	uint64		maxints;
 	uint64	   *bitmap;
+
+	/*
+	 * One uuid column compared with uuid equality, whose values are equal
+	 * exactly when their bytes are: each slot holds the 16 bytes, compared
+	 * and hashed in place (as uuid_hash() hashes them), so that a probe
+	 * reads one slot and calls no function.  In the hash table of integer
+	 * keys, likewise, each slot holds the value as an int64, hashed as
+	 * hashint8() hashes it (as hashint2() and hashint4() hash the same
+	 * value), and compared as one.
+	 */
+	bool		uuid_key;
 };
 
 /* Is this function integer equality between int2, int4 and int8? */
@@ -126,6 +138,24 @@ is_integer_equality(Oid funcid)
 		default:
 			return false;
 	}
+}
+
+/* The hash of an integer, as hashint8() computes it (see above). */
+static inline uint32
+integer_hash(int64 value)
+{
+	uint32		lohalf = (uint32) value;
+	uint32		hihalf = (uint32) (value >> 32);
+
+	lohalf ^= (value >= 0) ? hihalf : ~hihalf;
+	return hash_combine(0, hash_bytes_uint32(lohalf));
+}
+
+/* The hash of a uuid's bytes, as uuid_hash() computes it. */
+static inline uint32
+uuid_bytes_hash(const pg_uuid_t *uuid)
+{
+	return hash_combine(0, hash_bytes(uuid->data, UUID_LEN));
 }
 
 /* An int2, int4 or int8 Datum as int64. */
@@ -232,7 +262,9 @@ keyset_create(RiReference *ref, MemoryContext parent, Size limit)
 	set->child_type = getBaseType(ref->child_types[0]);
 	set->min = PG_INT64_MAX;
 	set->max = PG_INT64_MIN;
-	set->slot_size = MAXALIGN(offsetof(KeySlot, values) + ref->nkeys * sizeof(Datum));
+	set->uuid_key = (ref->nkeys == 1 && get_opcode(ref->eq_operators[0]) == F_UUID_EQ);
+	set->slot_size = MAXALIGN(offsetof(KeySlot, values) +
+							  (set->uuid_key ? UUID_LEN : ref->nkeys * sizeof(Datum)));
 	if (set->integer_key)
 	{
 		set->maxints = 1024;
@@ -242,21 +274,6 @@ keyset_create(RiReference *ref, MemoryContext parent, Size limit)
 	set->capacity = 1024;
 	set->slots = MemoryContextAllocZero(cxt, set->capacity * set->slot_size);
 	return set;
-}
-
-/* The Datum of an int2, int4 or int8 type for an int64 value of it. */
-static inline Datum
-integer_datum(Oid type, int64 value)
-{
-	switch (type)
-	{
-		case INT2OID:
-			return Int16GetDatum((int16) value);
-		case INT4OID:
-			return Int32GetDatum((int32) value);
-		default:
-			return Int64GetDatum(value);
-	}
 }
 
 /* Put a slot's contents at its place in a table of the given capacity. */
@@ -339,6 +356,18 @@ keyset_add(ParentKeySet *set, Datum *values)
 		MemoryContextMemAllocated(set->cxt, true) > set->limit)
 		return false;
 
+	if (set->uuid_key)
+	{
+		const pg_uuid_t *uuid = DatumGetUUIDP(values[0]);
+
+		memcpy(slot->values, uuid->data, UUID_LEN);
+		slot->hash = uuid_bytes_hash(uuid);
+		slot->used = true;
+		keyset_place(set, set->slots, set->capacity, slot);
+		set->count++;
+		return true;
+	}
+
 	oldcxt = MemoryContextSwitchTo(set->cxt);
 	for (int i = 0; i < set->nkeys; i++)
 	{
@@ -407,12 +436,9 @@ keyset_complete(ParentKeySet *set)
 	{
 		char		buf[offsetof(KeySlot, values) + sizeof(Datum)];
 		KeySlot    *slot = (KeySlot *) buf;
-		Datum		value = integer_datum(set->parent_type, set->ints[i]);
 
-		slot->values[0] = value;
-		slot->hash = hash_combine(0, DatumGetUInt32(FunctionCall1Coll(&set->parent_hash[0],
-																	  set->collations[0],
-																	  value)));
+		slot->values[0] = Int64GetDatum(set->ints[i]);
+		slot->hash = integer_hash(set->ints[i]);
 		slot->used = true;
 		keyset_place(set, set->slots, set->capacity, slot);
 	}
@@ -457,6 +483,10 @@ keyset_child_hash(ParentKeySet *set, Datum *child_values)
 {
 	uint32		hash = 0;
 
+	if (set->integer_key)
+		return integer_hash(integer_value(set->child_type, child_values[0]));
+	if (set->uuid_key)
+		return uuid_bytes_hash(DatumGetUUIDP(child_values[0]));
 	for (int i = 0; i < set->nkeys; i++)
 		hash = hash_combine(hash,
 							DatumGetUInt32(FunctionCall1Coll(&set->child_hash[i],
@@ -487,8 +517,14 @@ bool
 keyset_contains_hashed(ParentKeySet *set, Datum *child_values, uint32 hash)
 {
 	uint64		mask = set->capacity - 1;
+	int64		integer = 0;
+	const pg_uuid_t *uuid = NULL;
 
 	Assert(set->bitmap == NULL);
+	if (set->integer_key)
+		integer = integer_value(set->child_type, child_values[0]);
+	else if (set->uuid_key)
+		uuid = DatumGetUUIDP(child_values[0]);
 	for (uint64 b = hash & mask;; b = (b + 1) & mask)
 	{
 		KeySlot    *slot = SLOT(set, b);
@@ -498,6 +534,18 @@ keyset_contains_hashed(ParentKeySet *set, Datum *child_values, uint32 hash)
 			return false;
 		if (slot->hash != hash)
 			continue;
+		if (set->integer_key)
+		{
+			if (DatumGetInt64(slot->values[0]) == integer)
+				return true;
+			continue;
+		}
+		if (uuid != NULL)
+		{
+			if (memcmp(slot->values, uuid->data, UUID_LEN) == 0)
+				return true;
+			continue;
+		}
 		for (i = 0; i < set->nkeys; i++)
 		{
 			if (!DatumGetBool(FunctionCall2Coll(&set->eq[i], set->collations[i],

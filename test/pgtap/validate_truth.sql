@@ -2,7 +2,7 @@
 -- query finds, for many table shapes, whatever the batch size.  (Inside a
 -- transaction block validate() runs atomically, in that transaction.)
 BEGIN;
-SELECT plan(90);
+SELECT plan(105);
 
 -- validate() at batch sizes from 1 to more than the table, then orphans(),
 -- each compared with the truth
@@ -192,6 +192,37 @@ SELECT check_ref('sparse', $$
 SELECT check_ref('int2_to_int8', $$
 	SELECT jsonb_build_object('pid', pid), count(*) FROM c14
 	 WHERE NOT EXISTS (SELECT 1 FROM p14 WHERE p14.id = c14.pid) GROUP BY 1$$);
+
+-- 15. the hash table's own hashing and comparing of integer keys (as
+-- int64) and of uuids (their bytes): int8 keys at the ends of the type and
+-- around zero, too sparse for a bitmap, from an int4 child; uuid keys, from
+-- a child whose column is a domain over uuid
+CREATE TABLE p15 (id bigint PRIMARY KEY);
+INSERT INTO p15 VALUES (-9223372036854775808), (-9223372036854775807), (-4294967296), (-1),
+	(0), (1), (2147483647), (4294967295), (4294967296), (9223372036854775806), (9223372036854775807);
+CREATE TABLE c15 (i int, b bigint);
+INSERT INTO c15 SELECT (ARRAY[-2147483648, -1, 0, 1, 2, 2147483647, 2147483646])[1 + g % 7],
+	(ARRAY[-9223372036854775808, -9223372036854775806, -4294967296, -4294967295, 0, 4294967296,
+		   4294967297, 9223372036854775807, 9223372036854775805])[1 + g % 9]
+  FROM generate_series(1, 630) g;
+SELECT ri_policy.declare_reference('c15', '{b}', 'p15', name => 'int8_ends');
+SELECT check_ref('int8_ends', $$
+	SELECT jsonb_build_object('b', b), count(*) FROM c15
+	 WHERE NOT EXISTS (SELECT 1 FROM p15 WHERE p15.id = c15.b) GROUP BY 1$$);
+SELECT ri_policy.declare_reference('c15', '{i}', 'p15', name => 'int4_int8_ends');
+SELECT check_ref('int4_int8_ends', $$
+	SELECT jsonb_build_object('i', i), count(*) FROM c15
+	 WHERE NOT EXISTS (SELECT 1 FROM p15 WHERE p15.id = c15.i) GROUP BY 1$$);
+CREATE DOMAIN uuid_d AS uuid;
+CREATE TABLE p16 (id uuid PRIMARY KEY);
+INSERT INTO p16 SELECT md5(g::text)::uuid FROM generate_series(1, 300) g;
+CREATE TABLE c16 (k uuid_d);
+INSERT INTO c16 SELECT md5((g % 330)::text)::uuid FROM generate_series(1, 1650) g;
+INSERT INTO c16 VALUES ('00000000-0000-0000-0000-000000000000'), ('ffffffff-ffff-ffff-ffff-ffffffffffff'), (NULL);
+SELECT ri_policy.declare_reference('c16', '{k}', 'p16', name => 'uuid_domain');
+SELECT check_ref('uuid_domain', $$
+	SELECT jsonb_build_object('k', k), count(*) FROM c16
+	 WHERE k IS NOT NULL AND NOT EXISTS (SELECT 1 FROM p16 WHERE p16.id = c16.k) GROUP BY 1$$);
 
 SELECT * FROM finish();
 ROLLBACK;
