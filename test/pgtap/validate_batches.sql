@@ -61,6 +61,15 @@ BEGIN
 	EXCEPTION WHEN OTHERS THEN
 		NULL;
 	END;
+	-- the runner's error reaches us before its backend lets go of the
+	-- reference: wait until it has exited
+	FOR i IN 1..2000 LOOP
+		PERFORM pg_stat_clear_snapshot();
+		EXIT WHEN NOT EXISTS (SELECT FROM pg_stat_activity
+							   WHERE pid <> pg_backend_pid() AND backend_type = 'client backend'
+								 AND query LIKE 'CALL ri_policy.validate(%');
+		PERFORM pg_sleep(0.005);
+	END LOOP;
 	RETURN msg;
 END $$;
 
