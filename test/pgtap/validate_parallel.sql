@@ -245,8 +245,27 @@ TRUNCATE run;
 INSERT INTO run SELECT pg_temp.start_run(3);
 SELECT ok(pg_temp.wait_batches(10), 'the third pass is under way');
 SELECT ok(pg_temp.wait_workers(), 'with workers');
-SELECT pg_terminate_backend(pid) FROM pg_stat_activity
- WHERE backend_type = 'ri_policy validation worker' LIMIT 1;
+-- a worker in the middle of a batch, so of a piece it claimed (one that
+-- has claimed none yet, or has none left, leaves no work undone when it
+-- exits, and the others read what it would have)
+CREATE FUNCTION pg_temp.busy_worker() RETURNS int LANGUAGE plpgsql AS $$
+DECLARE
+	p int;
+BEGIN
+	FOR i IN 1..5000 LOOP
+		PERFORM pg_stat_clear_snapshot();
+		SELECT l.pid INTO p FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+		 WHERE a.backend_type = 'ri_policy validation worker' AND l.granted
+		   AND l.relation = 'regress_vp.c_int'::regclass
+		 LIMIT 1;
+		IF p IS NOT NULL THEN
+			RETURN p;
+		END IF;
+		PERFORM pg_sleep(0.002);
+	END LOOP;
+	RETURN NULL;
+END $$;
+SELECT pg_terminate_backend(pg_temp.busy_worker());
 SELECT matches(pg_temp.finish_run(), 'validation worker', 'the leader fails when a worker is terminated');
 SELECT is(pg_temp.workers(), 0::bigint, 'and its other workers are gone');
 SELECT is((SELECT status FROM ri_policy.validation_progress WHERE reference = 'vp_int'),
