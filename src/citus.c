@@ -583,12 +583,18 @@ struct RiCitusReader
 	bool		resumed;		/* the cursor began after a recorded key */
 };
 
+/* Has parent_keys_array() kept the parent's keys, in one of its forms? */
+static bool
+keys_held(RiCitusReader *r)
+{
+	return r->keys_array != (Datum) 0 || r->nruns > 0 || r->keys_bitmap != (Datum) 0;
+}
+
 /* Does the child's query carry the parent's keys (parent_keys_array())? */
 static bool
 keys_sent(RiCitusReader *r)
 {
-	return r->prefilter && (r->keys_array != (Datum) 0 || r->nruns > 0 ||
-							r->keys_bitmap != (Datum) 0);
+	return r->prefilter && keys_held(r);
 }
 
 /*
@@ -1085,7 +1091,7 @@ parent_keys_array(RiCitusReader *r)
 	int			nestlevel;
 	bool		fits = true;
 
-	if (r->keys_array != (Datum) 0 || r->nruns > 0 || r->keys_bitmap != (Datum) 0)
+	if (keys_held(r))
 		return true;
 	if (ref->nkeys != 1 || !r->comparable ||
 		!OidIsValid(get_commutator(ref->eq_operators[0])) ||
@@ -1134,7 +1140,7 @@ parent_keys_array(RiCitusReader *r)
 		r->keys_array = makeArrayResult(astate, r->cxt);	/* frees astate */
 	else
 		MemoryContextDelete(astate->mcontext);
-	return r->keys_array != (Datum) 0 || r->nruns > 0 || r->keys_bitmap != (Datum) 0;
+	return keys_held(r);
 }
 
 /*

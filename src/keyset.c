@@ -8,7 +8,9 @@
  * It hashes parent values with the left-hand and child values with the
  * right-hand hash function of the reference's pinned equality operator, so
  * cross-type keys (int4 child, int8 parent) work, and compares with that
- * operator under the parent column's collation, as the foreign key would.
+ * operator under the parent column's collation, as the foreign key would
+ * (integer and uuid keys are hashed and compared in place, as those
+ * functions do: see ParentKeySet).
  * A single integer column (the serial key of most schemas) becomes a bitmap
  * over the parent's key range once the set is complete, when that range is
  * dense enough.
