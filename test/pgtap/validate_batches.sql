@@ -15,81 +15,13 @@ CREATE TABLE vb_truth AS
 SELECT jsonb_build_object('pid', pid) AS key, count(*) AS child_rows FROM vb_child
  WHERE NOT EXISTS (SELECT 1 FROM vb_parent p WHERE p.id = vb_child.pid) GROUP BY 1;
 
-CREATE FUNCTION pg_temp.conninfo() RETURNS text LANGUAGE sql AS $$
-	SELECT format('host=%s port=%s dbname=%s',
-				  split_part(current_setting('unix_socket_directories'), ',', 1),
-				  current_setting('port'), current_database())$$;
-
--- start CALL validate('vb') in session "runner"; return its pid
-CREATE FUNCTION pg_temp.start_run(batch int) RETURNS int LANGUAGE plpgsql AS $$
-DECLARE
-	pid int;
-BEGIN
-	PERFORM dblink_connect('runner', pg_temp.conninfo());
-	SELECT p INTO pid FROM dblink('runner', 'SELECT pg_backend_pid()') AS t(p int);
-	PERFORM dblink_send_query('runner',
-		format('CALL ri_policy.validate(%L, batch_size => %s)', 'vb', batch));
-	RETURN pid;
-END $$;
-
--- wait until the run has committed at least n batches and is still running
-CREATE FUNCTION pg_temp.wait_batches(n int) RETURNS boolean LANGUAGE plpgsql AS $$
-BEGIN
-	FOR i IN 1..2000 LOOP
-		IF EXISTS (SELECT 1 FROM ri_policy.validation_progress
-					WHERE reference = 'vb' AND status = 'running' AND batches >= n) THEN
-			RETURN true;
-		END IF;
-		PERFORM pg_sleep(0.005);
-		PERFORM pg_stat_clear_snapshot();
-	END LOOP;
-	RETURN false;
-END $$;
-
--- wait for the runner's CALL to end; return its error, or 'ok'
-CREATE FUNCTION pg_temp.finish_run() RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-	msg text := 'ok';
-BEGIN
-	BEGIN
-		PERFORM * FROM dblink_get_result('runner') AS t(r text);
-	EXCEPTION WHEN query_canceled OR OTHERS THEN
-		msg := SQLERRM;
-	END;
-	BEGIN
-		PERFORM dblink_disconnect('runner');
-	EXCEPTION WHEN OTHERS THEN
-		NULL;
-	END;
-	-- the runner's error reaches us before its backend lets go of the
-	-- reference: wait until it has exited
-	FOR i IN 1..2000 LOOP
-		PERFORM pg_stat_clear_snapshot();
-		EXIT WHEN NOT EXISTS (SELECT FROM pg_stat_activity
-							   WHERE pid <> pg_backend_pid() AND backend_type = 'client backend'
-								 AND query LIKE 'CALL ri_policy.validate(%');
-		PERFORM pg_sleep(0.005);
-	END LOOP;
-	RETURN msg;
-END $$;
-
-CREATE FUNCTION pg_temp.wait_gone(pid int) RETURNS boolean LANGUAGE plpgsql AS $$
-BEGIN
-	FOR i IN 1..1000 LOOP
-		PERFORM pg_stat_clear_snapshot();
-		IF NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = wait_gone.pid) THEN
-			RETURN true;
-		END IF;
-		PERFORM pg_sleep(0.01);
-	END LOOP;
-	RETURN false;
-END $$;
+\ir ../lib/sessions.sql
 
 CREATE TEMP TABLE run (pid int, started timestamptz, xact1 timestamptz, xact2 timestamptz);
 
 -- 1. a run seen from outside
-INSERT INTO run (pid) SELECT pg_temp.start_run(100);
-SELECT ok(pg_temp.wait_batches(3), 'progress is visible while the run is under way');
+INSERT INTO run (pid) SELECT pg_temp.start_run($$CALL ri_policy.validate('vb', batch_size => 100)$$);
+SELECT ok(pg_temp.wait_batches('vb', 3), 'progress is visible while the run is under way');
 UPDATE run SET started = (SELECT started_at FROM ri_policy.validation_progress WHERE reference = 'vb'),
 			   xact1 = (SELECT xact_start FROM pg_stat_activity a WHERE a.pid = run.pid);
 SELECT pg_sleep(0.05);
@@ -127,8 +59,8 @@ DELETE FROM vb_child WHERE id = -1;
 INSERT INTO vb_child VALUES (2, 2);
 
 -- 2. cancel part-way, then resume
-SELECT pg_temp.start_run(100);
-SELECT ok(pg_temp.wait_batches(5), 'the second run is under way');
+SELECT pg_temp.start_run($$CALL ri_policy.validate('vb', batch_size => 100)$$);
+SELECT ok(pg_temp.wait_batches('vb', 5), 'the second run is under way');
 SELECT pg_cancel_backend(p.pid) FROM pg_stat_activity p
  WHERE p.query LIKE 'CALL ri_policy.validate(%' AND p.pid <> pg_backend_pid();
 SELECT matches(pg_temp.finish_run(), 'cancel', 'the run was cancelled');
@@ -145,8 +77,8 @@ SELECT is((SELECT rows_checked FROM ri_policy.validation_progress WHERE referenc
 		  'every row was checked exactly once across the two calls');
 
 -- 3. terminate part-way, then resume
-CREATE TEMP TABLE run3 AS SELECT pg_temp.start_run(100) AS pid;
-SELECT ok(pg_temp.wait_batches(5), 'the third run is under way');
+CREATE TEMP TABLE run3 AS SELECT pg_temp.start_run($$CALL ri_policy.validate('vb', batch_size => 100)$$) AS pid;
+SELECT ok(pg_temp.wait_batches('vb', 5), 'the third run is under way');
 SELECT pg_terminate_backend(pid) FROM run3;
 SELECT pg_temp.finish_run();
 SELECT ok(pg_temp.wait_gone((SELECT pid FROM run3)), 'the runner is gone');

@@ -39,10 +39,7 @@ CREATE TABLE regress_vc.truth AS
 SELECT jsonb_build_object('pid', pid) AS key, count(*) AS child_rows FROM regress_vc.child c
  WHERE NOT EXISTS (SELECT 1 FROM regress_vc.parent p WHERE p.id = c.pid) GROUP BY 1;
 
-CREATE FUNCTION pg_temp.conninfo() RETURNS text LANGUAGE sql AS $$
-	SELECT format('host=%s port=%s dbname=%s',
-				  split_part(current_setting('unix_socket_directories'), ',', 1),
-				  current_setting('port'), current_database())$$;
+\ir ../lib/sessions.sql
 
 -- sequential scans of ri_policy's result tables so far, as the statistics
 -- show them once every backend that made them has ended
@@ -51,30 +48,6 @@ BEGIN
 	PERFORM pg_stat_clear_snapshot();
 	RETURN (SELECT sum(seq_scan) FROM pg_stat_user_tables
 			 WHERE schemaname = 'ri_policy' AND relname IN ('_pending', '_violation'));
-END $$;
-
-CREATE FUNCTION pg_temp.wait_gone(pid int) RETURNS boolean LANGUAGE plpgsql AS $$
-BEGIN
-	FOR i IN 1..1000 LOOP
-		PERFORM pg_stat_clear_snapshot();
-		IF NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = wait_gone.pid) THEN
-			RETURN true;
-		END IF;
-		PERFORM pg_sleep(0.01);
-	END LOOP;
-	RETURN false;
-END $$;
-
--- run one statement list in a session of its own and end it; its pid
-CREATE FUNCTION pg_temp.run_alone(sql text) RETURNS int LANGUAGE plpgsql AS $$
-DECLARE
-	pid int;
-BEGIN
-	PERFORM dblink_connect('vc_runner', pg_temp.conninfo());
-	SELECT p INTO pid FROM dblink('vc_runner', 'SELECT pg_backend_pid()') AS t(p int);
-	PERFORM dblink_exec('vc_runner', sql);
-	PERFORM dblink_disconnect('vc_runner');
-	RETURN pid;
 END $$;
 
 -- 1. a pass of 100 batches reads the result tables by index and TID, never
@@ -100,23 +73,12 @@ SELECT is((SELECT orphan_keys FROM ri_policy.validation_progress WHERE reference
 CREATE FUNCTION pg_temp.pending_keys(ref text) RETURNS bigint LANGUAGE sql AS $$
 	SELECT count(*) FROM ri_policy._pending p JOIN ri_policy._reference r ON r.id = p.reference
 	 WHERE r.name = ref$$;
-CREATE FUNCTION pg_temp.wait_batches(n int) RETURNS boolean LANGUAGE plpgsql AS $$
-BEGIN
-	FOR i IN 1..2000 LOOP
-		IF EXISTS (SELECT 1 FROM ri_policy.validation_progress
-					WHERE reference = 'vc' AND status = 'running' AND batches >= n) THEN
-			RETURN true;
-		END IF;
-		PERFORM pg_sleep(0.005);
-	END LOOP;
-	RETURN false;
-END $$;
 SELECT dblink_connect('vc_part', pg_temp.conninfo());
 CREATE TEMP TABLE part AS
 SELECT p AS pid FROM dblink('vc_part', 'SELECT pg_backend_pid()') AS t(p int);
 SELECT dblink_send_query('vc_part',
 	$$CALL ri_policy.validate('vc', batch_size => 100, restart => true)$$);
-SELECT ok(pg_temp.wait_batches(20), 'a pass of small batches is under way');
+SELECT ok(pg_temp.wait_batches('vc', 20), 'a pass of small batches is under way');
 SELECT pg_cancel_backend(pid) FROM part;
 SELECT * FROM dblink_get_result('vc_part', false) AS t(r text);
 SELECT dblink_disconnect('vc_part');

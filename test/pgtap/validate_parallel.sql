@@ -98,34 +98,13 @@ SELECT is((SELECT count(*) FROM ri_policy._progress_share), 0::bigint,
 		  'a finished pass leaves no pieces behind');
 
 -- 2. runs in another session, watched from here
-CREATE FUNCTION pg_temp.conninfo() RETURNS text LANGUAGE sql AS $$
-	SELECT format('host=%s port=%s dbname=%s',
-				  split_part(current_setting('unix_socket_directories'), ',', 1),
-				  current_setting('port'), current_database())$$;
+\ir ../lib/sessions.sql
 
-CREATE FUNCTION pg_temp.start_run(workers int) RETURNS int LANGUAGE plpgsql AS $$
-DECLARE
-	pid int;
-BEGIN
-	PERFORM dblink_connect('runner', pg_temp.conninfo());
-	SELECT p INTO pid FROM dblink('runner', 'SELECT pg_backend_pid()') AS t(p int);
-	PERFORM dblink_exec('runner', format('SET ri_policy.max_parallel_workers = %s', workers));
-	PERFORM dblink_exec('runner', 'SET ri_policy.min_parallel_blocks = 0');
-	PERFORM dblink_send_query('runner', $q$CALL ri_policy.validate('vp_int', batch_size => 50)$q$);
-	RETURN pid;
-END $$;
-
-CREATE FUNCTION pg_temp.wait_batches(n int) RETURNS boolean LANGUAGE plpgsql AS $$
-BEGIN
-	FOR i IN 1..3000 LOOP
-		IF EXISTS (SELECT 1 FROM ri_policy.validation_progress
-					WHERE reference = 'vp_int' AND status = 'running' AND batches >= n) THEN
-			RETURN true;
-		END IF;
-		PERFORM pg_sleep(0.005);
-	END LOOP;
-	RETURN false;
-END $$;
+-- start a parallel pass of vp_int with up to n workers in session "runner"
+CREATE FUNCTION pg_temp.start_pass(workers int) RETURNS int LANGUAGE sql AS $$
+	SELECT pg_temp.start_run($q$CALL ri_policy.validate('vp_int', batch_size => 50)$q$,
+							 ARRAY[format('SET ri_policy.max_parallel_workers = %s', workers),
+								   'SET ri_policy.min_parallel_blocks = 0'])$$;
 
 CREATE FUNCTION pg_temp.workers() RETURNS bigint LANGUAGE plpgsql AS $$
 BEGIN
@@ -159,32 +138,6 @@ BEGIN
 	RETURN false;
 END $$;
 
-CREATE FUNCTION pg_temp.finish_run() RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-	msg text := 'ok';
-BEGIN
-	BEGIN
-		PERFORM * FROM dblink_get_result('runner') AS t(r text);
-	EXCEPTION WHEN query_canceled OR OTHERS THEN
-		msg := SQLERRM;
-	END;
-	BEGIN
-		PERFORM dblink_disconnect('runner');
-	EXCEPTION WHEN OTHERS THEN
-		NULL;
-	END;
-	-- the runner's error reaches us before its backend lets go of the
-	-- reference: wait until it has exited
-	FOR i IN 1..2000 LOOP
-		PERFORM pg_stat_clear_snapshot();
-		EXIT WHEN NOT EXISTS (SELECT FROM pg_stat_activity
-							   WHERE pid <> pg_backend_pid() AND backend_type = 'client backend'
-								 AND query LIKE 'CALL ri_policy.validate(%');
-		PERFORM pg_sleep(0.005);
-	END LOOP;
-	RETURN msg;
-END $$;
-
 CREATE FUNCTION pg_temp.exact(label text) RETURNS SETOF text LANGUAGE plpgsql AS $$
 BEGIN
 	RETURN NEXT set_eq($q$SELECT key, child_rows FROM ri_policy.violations WHERE reference = 'vp_int'$q$,
@@ -199,8 +152,8 @@ CREATE TEMP TABLE run (pid int);
 
 -- 2a. progress, workers as the caller, then cancel the leader; resume
 -- without workers
-INSERT INTO run SELECT pg_temp.start_run(3);
-SELECT ok(pg_temp.wait_batches(10), 'progress is visible while a parallel pass runs');
+INSERT INTO run SELECT pg_temp.start_pass(3);
+SELECT ok(pg_temp.wait_batches('vp_int', 10), 'progress is visible while a parallel pass runs');
 SELECT ok(pg_temp.wait_workers(), 'workers help the pass');
 SELECT is((SELECT count(*) FROM pg_stat_activity a, run
 			WHERE a.backend_type = 'ri_policy validation worker' AND a.datid IS NOT NULL
@@ -228,8 +181,8 @@ SELECT pg_temp.exact('resumed without workers');
 
 -- 2b. terminate the leader; resume with workers
 TRUNCATE run;
-INSERT INTO run SELECT pg_temp.start_run(3);
-SELECT ok(pg_temp.wait_batches(10), 'the second pass is under way');
+INSERT INTO run SELECT pg_temp.start_pass(3);
+SELECT ok(pg_temp.wait_batches('vp_int', 10), 'the second pass is under way');
 SELECT ok(pg_temp.wait_workers(), 'with workers');
 SELECT pg_terminate_backend(pid) FROM run;
 SELECT pg_temp.finish_run();
@@ -242,8 +195,8 @@ SELECT pg_temp.exact('resumed with a different number of workers');
 
 -- 2c. terminate a worker: the call fails, and the pass resumes exactly
 TRUNCATE run;
-INSERT INTO run SELECT pg_temp.start_run(3);
-SELECT ok(pg_temp.wait_batches(10), 'the third pass is under way');
+INSERT INTO run SELECT pg_temp.start_pass(3);
+SELECT ok(pg_temp.wait_batches('vp_int', 10), 'the third pass is under way');
 SELECT ok(pg_temp.wait_workers(), 'with workers');
 -- a worker in the middle of a batch, so of a piece it claimed (one that
 -- has claimed none yet, or has none left, leaves no work undone when it
