@@ -467,6 +467,10 @@ static int64
 repair_one(RiReference *found, const char *action_arg, int batch_size, bool atomic,
 		   bool keep_going)
 {
+	static const char *const walk_settings[][2] = {
+		{"enable_seqscan", "off"}, {"enable_bitmapscan", "off"},
+		{"enable_sort", "off"}, {"enable_indexscan", "on"},
+		{"enable_incremental_sort", "on"}};
 	volatile bool skipped = false;
 	RiWork		work;
 	MemoryContext cxt;
@@ -561,6 +565,7 @@ repair_one(RiReference *found, const char *action_arg, int batch_size, bool atom
 			Datum	   *done_keys;
 			Datum	   *done_hashes;
 			int			ndone = 0;
+			int			nestlevel;
 
 			MemoryContextSwitchTo(batch_cxt);
 			PushActiveSnapshot(GetTransactionSnapshot());
@@ -571,6 +576,12 @@ repair_one(RiReference *found, const char *action_arg, int batch_size, bool atom
 			args[1] = Int32GetDatum(batch_size);
 			args[2] = Int32GetDatum(last_hash);
 			args[3] = last_key;
+			/*
+			 * In the index's order, stopping after $2: with statistics from
+			 * before the reference's violations, the planner sorted all
+			 * that were left, at every batch.
+			 */
+			nestlevel = ri_plan_settings_begin(walk_settings, lengthof(walk_settings));
 			(void) ri_exec_as_owner(NULL,
 									"SELECT key, key_hash, child_rows FROM ri_policy._violation"
 									" WHERE reference = $1"
@@ -578,6 +589,7 @@ repair_one(RiReference *found, const char *action_arg, int batch_size, bool atom
 									"   AND ($3 IS NULL OR key_hash > $3 OR key > $4)"
 									" ORDER BY key_hash, key LIMIT $2",
 									4, argtypes, args, nulls, false);
+			ri_plan_settings_end(nestlevel);
 			keys = palloc((SPI_processed + 1) * sizeof(Datum));
 			hashes = palloc((SPI_processed + 1) * sizeof(Datum));
 			for (uint64 i = 0; i < SPI_processed && nrows < batch_size; i++)

@@ -504,11 +504,7 @@ pending_add_compared(RiReference *ref, KeyEquality *equality, Oid child_owner,
 		 * once; matching them with "ctid = ANY" and array_position() instead
 		 * cost a batch the square of its keys.
 		 */
-		nestlevel = NewGUCNestLevel();
-		for (int i = 0; i < lengthof(plan_settings); i++)
-			(void) set_config_option(plan_settings[i][0], plan_settings[i][1],
-									 PGC_USERSET, PGC_S_SESSION,
-									 GUC_ACTION_SAVE, true, 0, false);
+		nestlevel = ri_plan_settings_begin(plan_settings, lengthof(plan_settings));
 		(void) ri_exec_as_owner_opts(&plans[0], CURSOR_OPT_CUSTOM_PLAN,
 									 "UPDATE ri_policy._pending p"
 									 "   SET child_rows = p.child_rows + u.n"
@@ -516,7 +512,7 @@ pending_add_compared(RiReference *ref, KeyEquality *equality, Oid child_owner,
 									 "       AS u(t, n)"
 									 " WHERE p.ctid = u.t AND p.reference = $3",
 									 3, types, args, NULL, false);
-		AtEOXact_GUC(true, nestlevel);
+		ri_plan_settings_end(nestlevel);
 		if (SPI_processed != (uint64) nupd)
 			elog(ERROR, "pending keys of reference \"%s\" changed while they were updated",
 				 ref->name);

@@ -133,6 +133,29 @@ ri_fixed_output_end(int nestlevel)
 	AtEOXact_GUC(true, nestlevel);
 }
 
+/*
+ * Planner settings for one statement on ri_policy's own tables, whose
+ * statistics usually predate what a pass has written to them, so that its
+ * plan cannot depend on them: n (name, value) pairs, until
+ * ri_plan_settings_end().  Returns the GUC nest level to pass to it.
+ */
+int
+ri_plan_settings_begin(const char *const settings[][2], int n)
+{
+	int			nestlevel = NewGUCNestLevel();
+
+	for (int i = 0; i < n; i++)
+		(void) set_config_option(settings[i][0], settings[i][1], PGC_USERSET,
+								 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	return nestlevel;
+}
+
+void
+ri_plan_settings_end(int nestlevel)
+{
+	AtEOXact_GUC(true, nestlevel);
+}
+
 /* Does the text form of a value of this type depend on those settings? */
 bool
 ri_output_depends_on_settings(Oid type)

@@ -1574,6 +1574,7 @@ record_piece(Validator *v, BlockNumber next, int64 blocks)
 static void
 finish_run(Validator *v)
 {
+	static const char *const no_nestloop[][2] = {{"enable_nestloop", "off"}};
 	Datum		arg = Int64GetDatum(v->ref->id);
 	Oid			argtype = INT8OID;
 	int			nestlevel;
@@ -1606,9 +1607,7 @@ finish_run(Validator *v)
 	 * pass's own keys came since), and a nested loop over thousands of keys
 	 * on each side took seconds to minutes.
 	 */
-	nestlevel = NewGUCNestLevel();
-	(void) set_config_option("enable_nestloop", "off", PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
+	nestlevel = ri_plan_settings_begin(no_nestloop, lengthof(no_nestloop));
 	exec_owner(v, NULL,
 			   "WITH p AS (SELECT key, key_hash, child_rows FROM ri_policy._pending"
 			   "            WHERE reference = $1),"
@@ -1630,7 +1629,7 @@ finish_run(Validator *v)
 			   "                               AND v.key = p.key))"
 			   " DELETE FROM ri_policy._pending WHERE reference = $1",
 			   1, &argtype, &arg);
-	AtEOXact_GUC(true, nestlevel);
+	ri_plan_settings_end(nestlevel);
 	exec_owner(v, NULL,
 			   "UPDATE ri_policy._progress"
 			   "   SET status = 'done', finished_at = pg_catalog.clock_timestamp(),"
@@ -2669,11 +2668,7 @@ record_recheck(Validator *v, Recheck *outcome)
 	 * all in a nested loop around the keys (OFFSET 0 keeps each lookup a
 	 * probe, as LIMIT 1 does the other).
 	 */
-	nestlevel = NewGUCNestLevel();
-	for (int i = 0; i < lengthof(plan_settings); i++)
-		(void) set_config_option(plan_settings[i][0], plan_settings[i][1],
-								 PGC_USERSET, PGC_S_SESSION,
-								 GUC_ACTION_SAVE, true, 0, false);
+	nestlevel = ri_plan_settings_begin(plan_settings, lengthof(plan_settings));
 	exec_owner(v, NULL,
 			   "WITH c AS (SELECT f.t"
 			   "             FROM ROWS FROM (pg_catalog.unnest($5), pg_catalog.unnest($6)) AS u(k, h)"
@@ -2695,7 +2690,7 @@ record_recheck(Validator *v, Recheck *outcome)
 			   " SELECT $1, o.k, o.h, o.n, pg_catalog.now(), pg_catalog.now() FROM o"
 			   "  WHERE o.t IS NULL",
 			   6, types, args);
-	AtEOXact_GUC(true, nestlevel);
+	ri_plan_settings_end(nestlevel);
 }
 
 /* A batch of an incremental pass takes at most about this much of keys. */
