@@ -580,6 +580,7 @@ struct RiCitusReader
 	Datum		keys_bitmap;	/* or as a bitmap of the integers from */
 	int64		bitmap_first;	/* ... this one to */
 	int64		bitmap_last;	/* ... this one */
+	Datum		keys_multirange;	/* or as an int8multirange of their runs */
 	bool		resumed;		/* the cursor began after a recorded key */
 };
 
@@ -587,7 +588,8 @@ struct RiCitusReader
 static bool
 keys_held(RiCitusReader *r)
 {
-	return r->keys_array != (Datum) 0 || r->nruns > 0 || r->keys_bitmap != (Datum) 0;
+	return r->keys_array != (Datum) 0 || r->nruns > 0 || r->keys_bitmap != (Datum) 0 ||
+		r->keys_multirange != (Datum) 0;
 }
 
 /* Does the child's query carry the parent's keys (parent_keys_array())? */
@@ -728,8 +730,8 @@ append_parent_keys(StringInfo buf, RiReference *ref)
 
 /*
  * The child's key column as the workers return it: NULL when it is one of
- * the parent's keys that the query carries (keys_sent()) as runs, a bitmap
- * or an array ($param), itself otherwise.
+ * the parent's keys that the query carries (keys_sent()) as runs, a bitmap,
+ * a multirange or an array ($param), itself otherwise.
  */
 static void
 append_key_filter(StringInfo buf, RiCitusReader *r, const char *col, int param)
@@ -751,7 +753,9 @@ append_key_filter(StringInfo buf, RiCitusReader *r, const char *col, int param)
 		return;
 	}
 	appendStringInfoString(buf, "CASE WHEN NOT (");
-	if (r->nruns > 0)
+	if (r->keys_multirange != (Datum) 0)
+		appendStringInfo(buf, "c.%s::pg_catalog.int8 OPERATOR(pg_catalog.<@) $%d", col, param);
+	else if (r->nruns > 0)
 		for (int i = 0; i < r->nruns; i++)
 			appendStringInfo(buf, "%s(c.%s OPERATOR(pg_catalog.>=) '" INT64_FORMAT
 							 "'::pg_catalog.int8 AND c.%s OPERATOR(pg_catalog.<=) '"
@@ -878,6 +882,11 @@ reader_open(RiCitusReader *r, Datum *after, bool prefilter)
 		argtypes[nargs] = BYTEAOID;
 		args[nargs++] = r->keys_bitmap;
 	}
+	else if (array && r->keys_multirange != (Datum) 0)
+	{
+		argtypes[nargs] = INT8MULTIRANGEOID;
+		args[nargs++] = r->keys_multirange;
+	}
 	nestlevel = ri_safe_search_path();
 
 	/*
@@ -989,14 +998,55 @@ integer_keys(RiReference *ref)
 #define MAX_KEYS_BITMAP_BYTES (1024 * 1024)
 
 /*
+ * Integer keys in runs too far apart for a bitmap, but few (a sequence's
+ * keys and a handful of others, far off), may be sent as an int8multirange
+ * of those runs, in which a row is found by a binary search: at most this
+ * many, so that the search costs no more than a lookup in a hash.
+ */
+#define MAX_MULTIRANGE_RUNS 1024
+
+/*
+ * The runs of the sorted integers v[0..n-1] as an int8multirange, in the
+ * current memory context.
+ */
+static Datum
+runs_multirange(const int64 *v, int n)
+{
+	StringInfoData buf;
+	Oid			typinput;
+	Oid			typioparam;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '{');
+	for (int i = 0; i < n; i++)
+	{
+		int64		first = v[i];
+
+		while (i + 1 < n && (v[i + 1] == v[i] || v[i + 1] == v[i] + 1))
+			i++;
+		appendStringInfo(&buf, "%s[" INT64_FORMAT ",", buf.len > 1 ? "," : "", first);
+		/* the input adds one to an inclusive upper bound: none past the last */
+		if (v[i] == PG_INT64_MAX)
+			appendStringInfoChar(&buf, ')');
+		else
+			appendStringInfo(&buf, INT64_FORMAT "]", v[i]);
+	}
+	appendStringInfoChar(&buf, '}');
+	getTypeInputInfo(INT8MULTIRANGEOID, &typinput, &typioparam);
+	return OidInputFunctionCall(typinput, buf.data, typioparam, -1);
+}
+
+/*
  * Integer keys (integer_keys()): if the parent's keys (astate) form at most
  * MAX_KEY_RUNS runs of consecutive values, as a table's generated keys
  * mostly do, keep those runs in r instead of the array; else, if they are
- * dense enough, a bitmap of them (above); and return true.  A value equals
- * one of the keys exactly when it lies in one of the runs, or its bit is
- * set; two comparisons (or a bit) cost each row less than a lookup in a
- * hash of hundreds of thousands of keys, and the query is also shorter to
- * send, parse and plan than an array's text on every shard.
+ * dense enough, a bitmap of them; else, if they form at most
+ * MAX_MULTIRANGE_RUNS runs, a multirange of them (above); and return true.
+ * A value equals one of the keys exactly when it lies in one of the runs,
+ * or its bit is set; two comparisons, a bit or a short binary search cost
+ * each row less than a lookup in a hash of hundreds of thousands of keys,
+ * and the query is also shorter to send, parse and plan than an array's
+ * text on every shard.
  */
 static bool
 integer_key_filter(RiCitusReader *r, ArrayBuildState *astate)
@@ -1050,8 +1100,15 @@ integer_key_filter(RiCitusReader *r, ArrayBuildState *astate)
 		r->bitmap_first = v[0];
 		r->bitmap_last = v[n - 1];
 	}
+	else if (nruns <= MAX_MULTIRANGE_RUNS)
+	{
+		MemoryContext old = MemoryContextSwitchTo(r->cxt);
+
+		r->keys_multirange = runs_multirange(v, n);
+		MemoryContextSwitchTo(old);
+	}
 	pfree(v);
-	return r->nruns > 0 || r->keys_bitmap != (Datum) 0;
+	return r->nruns > 0 || r->keys_bitmap != (Datum) 0 || r->keys_multirange != (Datum) 0;
 }
 
 /*
@@ -1071,9 +1128,10 @@ integer_key_filter(RiCitusReader *r, ArrayBuildState *astate)
  * keys stay within maintenance_work_mem, as the parent's key set on one
  * node does, and the array within MAX_KEYS_ARRAY_BYTES (integer keys that
  * form few runs are sent as those runs, however many they are, and dense
- * ones as a bitmap: see integer_key_filter()).  Otherwise the caller falls
+ * ones as a bitmap, and others in few runs as a multirange: see
+ * integer_key_filter()).  Otherwise the caller falls
  * back to NOT IN, or to reading every child key.  Returns whether the
- * array, the runs or the bitmap are there.
+ * array, the runs, the bitmap or the multirange are there.
  */
 static bool
 parent_keys_array(RiCitusReader *r)

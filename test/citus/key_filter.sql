@@ -1,7 +1,8 @@
 -- How the workers drop the child keys that have a parent, before anything
 -- comes back to the coordinator (src/citus.c): the parent's keys sent in the
 -- child's query as runs of consecutive integers (few runs), as a bitmap of
--- integers (dense ones, at most 64 bits a key), or as an array (other
+-- integers (dense ones, at most 64 bits a key), as a multirange of their
+-- runs (sparse integers in at most 1,024 runs), or as an array (other
 -- single-column keys), else NOT IN over an intermediate result.
 -- Each way must give exactly what Citus's own NOT IN gives: the orphaned
 -- keys, their row counts, every row checked once, orphans() the same;
@@ -13,14 +14,11 @@
 -- workers return is confirmed against the live parent).  Runs outside a transaction block (validate()
 -- commits); cleans up.
 SET client_min_messages = error;
-SELECT plan(60);
+SELECT plan(72);
 
 CREATE ROLE regress_kf_other LOGIN;
 
-CREATE FUNCTION pg_temp.conninfo() RETURNS text LANGUAGE sql AS $$
-	SELECT format('host=%s port=%s dbname=%s',
-				  split_part(current_setting('unix_socket_directories'), ',', 1),
-				  current_setting('port'), current_database())$$;
+\ir ../lib/sessions.sql
 
 -- validate reference "r" of child "c" (key column pid) and parent "p" (key
 -- column id) in batches of "batch", and compare the violations, the rows
@@ -107,13 +105,20 @@ ALTER TABLE kf_parent OWNER TO current_user;
 -- ... a bigint child of an int parent, whose hash functions differ (an
 -- array would be searched row by row), in a bitmap too
 SELECT pg_temp.check('kf_runs_big', 'kf_big', 'kf_parent', 2, 'bigint keys, int parent, in a bitmap');
--- ... and in NOT IN, when the keys are too sparse for a bitmap (one key in
--- 1,000): an int child in an array, the bigint child in NOT IN
+-- ... and in a multirange, when the keys are too sparse for a bitmap (one
+-- key in 1,000) but form few runs, for an int child and a bigint child
+-- alike ...
 DELETE FROM kf_parent;
 INSERT INTO kf_parent SELECT g * 1000 FROM generate_series(-3, 40) g;
-INSERT INTO kf_child SELECT 10000 + g, (ARRAY[-3000, -2999, 0, 1, 999, 1000, 1001, 40000, 40001,
-											  2147483647])[1 + g % 10]
-  FROM generate_series(1, 200) g;
+INSERT INTO kf_parent VALUES (1001), (1002), (2147483647), (2147483646);
+INSERT INTO kf_child SELECT 10000 + g, (ARRAY[-3000, -2999, 0, 1, 999, 1000, 1001, 1002, 1003, 40000,
+											  40001, 2147483646, 2147483645])[1 + g % 13]
+  FROM generate_series(1, 260) g;
+SELECT pg_temp.check('kf_runs', 'kf_child', 'kf_parent', 4, 'sparse int keys in a multirange');
+SELECT pg_temp.check('kf_runs_big', 'kf_big', 'kf_parent', 3, 'sparse int keys, bigint child, in a multirange');
+-- ... and past 1,024 runs, an int child in an array, the bigint child (whose
+-- hash function is not the parent's) in NOT IN
+INSERT INTO kf_parent SELECT g * 1000 FROM generate_series(41, 1100) g;
 SELECT pg_temp.check('kf_runs', 'kf_child', 'kf_parent', 4, 'sparse int keys in an array');
 SELECT pg_temp.check('kf_runs_big', 'kf_big', 'kf_parent', 3, 'sparse int keys, bigint child, in NOT IN');
 
@@ -136,6 +141,22 @@ DELETE FROM kf_bparent;
 INSERT INTO kf_bparent SELECT -9223372036854775808 + g FROM generate_series(0, 2000) g WHERE g % 7 <> 3;
 UPDATE kf_bchild SET pid = -1 - pid WHERE pid IS NOT NULL;
 SELECT pg_temp.check('kf_bitmap_top', 'kf_bchild', 'kf_bparent', 3, 'a bitmap at the bottom of bigint');
+-- ... and a multirange at both ends: sparse keys (one in 1,000) below
+-- 2^63 - 1 and above -2^63, with runs ending at either end of the type
+-- (a run up to 2^63 - 1 has no upper bound)
+DELETE FROM kf_bparent;
+INSERT INTO kf_bparent SELECT 9223372036854775807 - g * 1000 FROM generate_series(0, 30) g
+UNION ALL SELECT 9223372036854775806
+UNION ALL SELECT -9223372036854775808 + g * 1000 FROM generate_series(0, 30) g
+UNION ALL SELECT -9223372036854775807;
+DELETE FROM kf_bchild;
+INSERT INTO kf_bchild SELECT g, (ARRAY[9223372036854775807, 9223372036854775806, 9223372036854775805,
+									   9223372036854774807, 9223372036854774806, 9223372036854774808,
+									   -9223372036854775808, -9223372036854775807, -9223372036854775806,
+									   -9223372036854774808, -9223372036854774807, 0, NULL])[1 + g % 13]
+  FROM generate_series(1, 390) g;
+SELECT pg_temp.check('kf_bitmap_top', 'kf_bchild', 'kf_bparent', 3, 'a multirange at both ends of bigint');
+SELECT pg_temp.check('kf_bitmap_top', 'kf_bchild', 'kf_bparent', 1, 'a multirange at both ends of bigint, one key a batch');
 
 -- 4. text keys, in an array; an empty parent
 CREATE TABLE kf_tparent (id text PRIMARY KEY);
@@ -160,35 +181,10 @@ CREATE TABLE kf_rchild (id int, pid int);
 SELECT create_distributed_table('kf_rchild', 'id', shard_count => 3, colocate_with => 'none');
 INSERT INTO kf_rchild SELECT g, g % 70000 FROM generate_series(1, 210000) g;
 SELECT ri_policy.declare_reference('kf_rchild', '{pid}', 'kf_rparent', name => 'kf_resume');
-SELECT dblink_connect('runner', pg_temp.conninfo());
-SELECT dblink_send_query('runner', 'CALL ri_policy.validate(''kf_resume'', batch_size => 50)');
-CREATE FUNCTION pg_temp.wait_batches(n int) RETURNS boolean LANGUAGE plpgsql AS $$
-BEGIN
-	FOR i IN 1..4000 LOOP
-		IF EXISTS (SELECT 1 FROM ri_policy.validation_progress
-					WHERE reference = 'kf_resume' AND status = 'running' AND batches >= n) THEN
-			RETURN true;
-		END IF;
-		PERFORM pg_sleep(0.005);
-		PERFORM pg_stat_clear_snapshot();
-	END LOOP;
-	RETURN false;
-END $$;
-SELECT ok(pg_temp.wait_batches(5), 'the pass is under way');
-SELECT pg_cancel_backend(p.pid) FROM pg_stat_activity p
- WHERE p.query LIKE 'CALL ri_policy.validate(''kf_resume''%' AND p.pid <> pg_backend_pid();
-CREATE FUNCTION pg_temp.finish_run() RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-	msg text := 'ok';
-BEGIN
-	BEGIN
-		PERFORM * FROM dblink_get_result('runner') AS t(r text);
-	EXCEPTION WHEN query_canceled OR OTHERS THEN
-		msg := SQLERRM;
-	END;
-	PERFORM dblink_disconnect('runner');
-	RETURN msg;
-END $$;
+CREATE TEMP TABLE kf_run AS
+SELECT pg_temp.start_run($$CALL ri_policy.validate('kf_resume', batch_size => 50)$$) AS pid;
+SELECT ok(pg_temp.wait_batches('kf_resume', 5), 'the pass is under way');
+SELECT pg_cancel_backend(pid) FROM kf_run;
 SELECT matches(pg_temp.finish_run(), 'cancel|failure on connection', 'the pass was cancelled');
 SELECT ok((SELECT status = 'interrupted' AND batches > 0
 			 FROM ri_policy.validation_progress WHERE reference = 'kf_resume'),
