@@ -45,12 +45,14 @@
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "common/hashfn.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/fmgroids.h"
 #include "utils/fmgrprotos.h"
 #include "utils/guc.h"
+#include "utils/hsearch.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -268,6 +270,151 @@ read_candidates(RiReference *ref, Datum *hashes, int n, bool violations,
 		table_close(rel, AccessShareLock);
 	}
 	PopActiveSnapshot();
+}
+
+/*
+ * Insert n keys into a reference's pending results: their jsonb forms,
+ * key_hash values (Int32) and child row counts (Int64), with *plan kept for
+ * the next batch.
+ */
+static void
+pending_insert(RiReference *ref, Datum *keys, Datum *hashes, Datum *rows, int n,
+			   SPIPlanPtr *plan)
+{
+	Oid			types[4] = {INT8OID, JSONBARRAYOID, INT4ARRAYOID, INT8ARRAYOID};
+	Datum		args[4];
+
+	args[0] = Int64GetDatum(ref->id);
+	args[1] = PointerGetDatum(construct_array(keys, n, JSONBOID, -1, false, TYPALIGN_INT));
+	args[2] = PointerGetDatum(construct_array(hashes, n, INT4OID, 4, true, TYPALIGN_INT));
+	args[3] = PointerGetDatum(construct_array(rows, n, INT8OID, 8, FLOAT8PASSBYVAL,
+											  TYPALIGN_DOUBLE));
+	(void) ri_exec_as_owner_opts(plan, 0,
+								 "INSERT INTO ri_policy._pending (reference, key, key_hash, child_rows)"
+								 " SELECT $1, k, h, n"
+								 "   FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3),"
+								 "                   pg_catalog.unnest($4)) AS i(k, h, n)",
+								 4, types, args, NULL, false);
+}
+
+/*
+ * The keys a pass has recorded so far, kept by a process that records all
+ * of the pass's keys from an empty _pending (validate.c: not a pass read in
+ * pieces, nor a resumed one).  A key not among them is new to _pending, and
+ * one among them is pending already: a batch's keys are appended to
+ * _pending without reading it, one row per key and batch, and the end of
+ * the pass adds up each key's rows (validate.c, finish_run()).  Only where
+ * the same key always has the same jsonb bytes (keyeq_json_faithful), which
+ * the end of the pass matches with the violations by jsonb equality
+ * (ri_keys_compare_by_image): other keys are found among the recorded ones
+ * by the child type's equality, and recorded in a violation's form.
+ * Appending stops, and keys are merged into _pending as before (which
+ * merges into one of a key's rows), once the set outgrows work_mem, or
+ * _pending would hold more than RECORDED_ROWS_A_KEY rows a key (and
+ * RECORDED_ROWS_SLACK): a key found again in a later batch costs a row.
+ */
+struct RiRecorded
+{
+	HTAB	   *keys;			/* RecordedKey */
+	MemoryContext cxt;
+	uint64		rows;			/* rows appended to _pending */
+};
+
+typedef struct RecordedKey
+{
+	struct varlena *json;		/* a key's jsonb form, in the set's context */
+} RecordedKey;
+
+#define RECORDED_ROWS_A_KEY 8
+#define RECORDED_ROWS_SLACK 100000
+
+static uint32
+recorded_hash(const void *key, Size keysize)
+{
+	const struct varlena *json = ((const RecordedKey *) key)->json;
+
+	return hash_bytes((const unsigned char *) VARDATA_ANY(json),
+					  VARSIZE_ANY_EXHDR(json));
+}
+
+static int
+recorded_match(const void *a, const void *b, Size keysize)
+{
+	const struct varlena *x = ((const RecordedKey *) a)->json;
+	const struct varlena *y = ((const RecordedKey *) b)->json;
+	Size		len = VARSIZE_ANY_EXHDR(x);
+
+	return !(len == VARSIZE_ANY_EXHDR(y) &&
+			 memcmp(VARDATA_ANY(x), VARDATA_ANY(y), len) == 0);
+}
+
+/*
+ * An empty set of the keys a pass records (above), in a context under cxt;
+ * NULL where the reference's keys must be merged by the child type's
+ * equality.
+ */
+RiRecorded *
+ri_recorded_create(RiReference *ref, KeyEquality *equality, MemoryContext cxt)
+{
+	RiRecorded *r;
+	HASHCTL		ctl;
+
+	if (!keyeq_json_faithful(equality) || !ri_keys_compare_by_image(ref))
+		return NULL;
+	cxt = AllocSetContextCreate(cxt, "ri_policy recorded keys", ALLOCSET_DEFAULT_SIZES);
+	r = MemoryContextAllocZero(cxt, sizeof(RiRecorded));
+	r->cxt = cxt;
+	ctl.keysize = sizeof(RecordedKey);
+	ctl.entrysize = sizeof(RecordedKey);
+	ctl.hash = recorded_hash;
+	ctl.match = recorded_match;
+	ctl.hcxt = cxt;
+	r->keys = hash_create("ri_policy recorded keys", 1024, &ctl,
+						  HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+	return r;
+}
+
+void
+ri_recorded_free(RiRecorded *r)
+{
+	if (r != NULL)
+		MemoryContextDelete(r->cxt);
+}
+
+/*
+ * Append a batch's keys to the pending results, and to the set; returns
+ * the number of keys new to them.
+ */
+static int
+pending_append(RiReference *ref, RiRecorded *r, ChildKey **keys, Datum *json, int n,
+			   SPIPlanPtr *plan)
+{
+	Datum	   *hashes = palloc(n * sizeof(Datum));
+	Datum	   *rows = palloc(n * sizeof(Datum));
+	int			nnew = 0;
+
+	for (int k = 0; k < n; k++)
+	{
+		RecordedKey probe;
+		RecordedKey *entry;
+		bool		found;
+
+		probe.json = pg_detoast_datum_packed((struct varlena *) DatumGetPointer(json[k]));
+		entry = hash_search(r->keys, &probe, HASH_ENTER, &found);
+		if (!found)
+		{
+			Size		size = VARSIZE_ANY(probe.json);
+
+			entry->json = MemoryContextAlloc(r->cxt, size);
+			memcpy(entry->json, probe.json, size);
+			nnew++;
+		}
+		hashes[k] = Int32GetDatum((int32) keys[k]->hash);
+		rows[k] = Int64GetDatum(keys[k]->rows);
+	}
+	r->rows += n;
+	pending_insert(ref, json, hashes, rows, n, plan);
+	return nnew;
 }
 
 /*
@@ -518,23 +665,7 @@ pending_add_compared(RiReference *ref, KeyEquality *equality, Oid child_owner,
 				 ref->name);
 	}
 	if (nins > 0)
-	{
-		Oid			types[4] = {INT8OID, JSONBARRAYOID, INT4ARRAYOID, INT8ARRAYOID};
-
-		args[0] = Int64GetDatum(ref->id);
-		args[1] = PointerGetDatum(construct_array(ins_key, nins, JSONBOID, -1,
-												  false, TYPALIGN_INT));
-		args[2] = PointerGetDatum(construct_array(ins_hash, nins, INT4OID, 4,
-												  true, TYPALIGN_INT));
-		args[3] = PointerGetDatum(construct_array(ins_rows, nins, INT8OID, 8,
-												  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-		(void) ri_exec_as_owner_opts(&plans[1], 0,
-									 "INSERT INTO ri_policy._pending (reference, key, key_hash, child_rows)"
-									 " SELECT $1, k, h, n"
-									 "   FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3),"
-									 "                   pg_catalog.unnest($4)) AS i(k, h, n)",
-									 4, types, args, NULL, false);
-	}
+		pending_insert(ref, ins_key, ins_hash, ins_rows, nins, &plans[1]);
 	return nins;
 }
 
@@ -559,13 +690,30 @@ pending_add_compared(RiReference *ref, KeyEquality *equality, Oid child_owner,
  * _pending was empty, read the whole table at every later batch.  Writes as
  * the extension's owner, with plans[] (RI_PENDING_PLANS of them) kept for
  * the next batch.
+ *
+ * With *recorded, the keys the pass has recorded so far (ri_recorded_create),
+ * the keys are appended instead, without reading _pending; *recorded is
+ * freed and set to NULL once it outgrows its bounds (see RiRecorded).
  */
 int
 ri_pending_add(RiReference *ref, KeyEquality *equality, Oid child_owner,
-			   ChildKey **keys, Datum *json, int n, SPIPlanPtr *plans)
+			   ChildKey **keys, Datum *json, int n, SPIPlanPtr *plans,
+			   RiRecorded **recorded)
 {
+	RiRecorded *r = *recorded;
+
 	if (n == 0)
 		return 0;
+	if (r != NULL &&
+		(MemoryContextMemAllocated(r->cxt, true) > (Size) work_mem * 1024 ||
+		 r->rows + n > RECORDED_ROWS_A_KEY * (uint64) hash_get_num_entries(r->keys) +
+		 RECORDED_ROWS_SLACK))
+	{
+		ri_recorded_free(r);
+		*recorded = r = NULL;
+	}
+	if (r != NULL)
+		return pending_append(ref, r, keys, json, n, &plans[1]);
 	return pending_add_compared(ref, equality, child_owner, keys, json, n, plans);
 }
 

@@ -19,10 +19,16 @@
 /* statements that ri_pending_add() keeps */
 #define RI_PENDING_PLANS 2
 
+/* the keys one process has recorded in a pass (results.c) */
+typedef struct RiRecorded RiRecorded;
+
 extern void ri_keys_read(RiReference *ref, Oid child_owner, Datum *keys, int n,
 						 Datum **values, bool **isnull, bool *unreadable);
+extern RiRecorded *ri_recorded_create(RiReference *ref, KeyEquality *equality,
+									  MemoryContext cxt);
+extern void ri_recorded_free(RiRecorded *recorded);
 extern int	ri_pending_add(RiReference *ref, KeyEquality *equality,
 						   Oid child_owner, ChildKey **keys, Datum *json,
-						   int n, SPIPlanPtr *plans);
+						   int n, SPIPlanPtr *plans, RiRecorded **recorded);
 
 #endif							/* RI_POLICY_RESULTS_H */

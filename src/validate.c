@@ -156,6 +156,9 @@ struct Validator
 	uint64		batch_rows;
 	int			batch_new_keys; /* keys new to _pending */
 
+	/* validate(): the keys recorded so far, if this process alone records */
+	RiRecorded *recorded;
+
 	/* validate(): the key columns as the pass began; has it begun? */
 	RiColumns  *columns;
 	bool		run_begun;
@@ -1187,7 +1190,7 @@ record_orphans(Validator *v, ChildKeyGroup *batch)
 	if (v->skipped != NULL)
 		hand_over(v);
 	v->batch_new_keys = ri_pending_add(v->ref, v->equality, v->scan_user, keys,
-									   json, n, v->record_plans);
+									   json, n, v->record_plans, &v->recorded);
 }
 
 /* The saved state of a reference's latest run */
@@ -1337,6 +1340,8 @@ begin_run(Validator *v, bool restart, RunState *state)
 	state->npieces = 0;
 	v->start = NULL;
 	v->tracked = false;
+	ri_recorded_free(v->recorded);
+	v->recorded = NULL;
 	exec_owner(v, NULL, "SELECT r.tracked_since IS NOT NULL FROM ri_policy._reference r"
 			   " WHERE r.id = $1", 1, &argtype, &arg);
 	if (SPI_processed == 1)
@@ -1503,6 +1508,13 @@ begin_run(Validator *v, bool restart, RunState *state)
 		insert_pieces(v, leaf_blocks, leaf_filenodes);
 		load_pieces(v, state);
 	}
+
+	/*
+	 * _pending holds none of the reference's keys now: read by this process
+	 * alone, the pass knows every key it records (results.c, RiRecorded).
+	 */
+	if (!state->pieced && v->sink == record_orphans)
+		v->recorded = ri_recorded_create(v->ref, v->equality, v->cxt);
 	if (v->tracked)
 		CacheInvalidateRelcacheByRelid(v->ref->child);
 }
@@ -1597,7 +1609,9 @@ finish_run(Validator *v)
 	 * A pending key is a recorded one when their jsonb forms are equal: a
 	 * key already recorded went to _pending in its recorded form, or in
 	 * one equal to it as jsonb where that is the child type's equality
-	 * (results.c); the violation keeps its form.  Only the
+	 * (results.c); the violation keeps its form.  A key may have a row for
+	 * each batch that found it (results.c, RiRecorded): its rows add up.
+	 * Only the
 	 * violations that changed are written: every one left was seen by this
 	 * pass, which _progress.seen_at says once (the violations view shows
 	 * the later of it and a violation's own last_seen), so that the end of
@@ -1609,8 +1623,8 @@ finish_run(Validator *v)
 	 */
 	nestlevel = ri_plan_settings_begin(no_nestloop, lengthof(no_nestloop));
 	exec_owner(v, NULL,
-			   "WITH p AS (SELECT key, key_hash, child_rows FROM ri_policy._pending"
-			   "            WHERE reference = $1),"
+			   "WITH p AS (SELECT key, key_hash, pg_catalog.sum(child_rows)::bigint AS child_rows"
+			   "             FROM ri_policy._pending WHERE reference = $1 GROUP BY key, key_hash),"
 			   " gone AS (DELETE FROM ri_policy._violation v"
 			   "           WHERE v.reference = $1"
 			   "             AND NOT EXISTS (SELECT 1 FROM p"

@@ -156,15 +156,8 @@ DECLARE
 	runner int;
 	conv int;
 BEGIN
-	PERFORM dblink_connect('runner', pg_temp.conninfo());
-	SELECT p INTO runner FROM dblink('runner', 'SELECT pg_backend_pid()') AS t(p int);
-	PERFORM dblink_send_query('runner',
-		format('CALL ri_policy.validate(%L, batch_size => 5)', ref));
-	FOR i IN 1..2000 LOOP
-		EXIT WHEN EXISTS (SELECT 1 FROM ri_policy.validation_progress
-						   WHERE reference = ref AND status = 'running' AND batches >= 3);
-		PERFORM pg_sleep(0.005);
-	END LOOP;
+	runner := pg_temp.start_run(format('CALL ri_policy.validate(%L, batch_size => 5)', ref));
+	PERFORM pg_temp.wait_batches(ref, 3);
 	PERFORM dblink_connect('pauser', pg_temp.conninfo());
 	PERFORM dblink_exec('pauser', 'BEGIN');
 	PERFORM * FROM dblink('pauser', format(

@@ -4,14 +4,15 @@
 -- A batch matches its orphaned keys with the keys pending from earlier
 -- batches and writes them: by index and TID, never by reading _pending or
 -- _violation whole (a plan kept from the first batch, when _pending was
--- empty, did that at every batch).  The progress row counts the pending
+-- empty, did that at every batch); or, read by one process from the start,
+-- appends them.  The progress row counts the pending
 -- keys as they grow, so it must equal them after any batch, and a resumed
 -- pass goes on from there.  Batches commit without waiting for their WAL
 -- (synchronous_commit off for those commits only): the caller's setting is
 -- the same after the call.  Runs outside a transaction block (the runs
 -- happen in another session, through dblink, whose statistics reach
 -- pg_stat_user_tables when it ends); cleans up after itself.
-SELECT plan(13);
+SELECT plan(18);
 
 CREATE SCHEMA regress_vc;
 CREATE TABLE regress_vc.parent (id int PRIMARY KEY);
@@ -71,14 +72,16 @@ SELECT is((SELECT orphan_keys FROM ri_policy.validation_progress WHERE reference
 -- 2. the progress row counts the pending keys after any batch: cancelled
 -- part-way, and resumed
 CREATE FUNCTION pg_temp.pending_keys(ref text) RETURNS bigint LANGUAGE sql AS $$
-	SELECT count(*) FROM ri_policy._pending p JOIN ri_policy._reference r ON r.id = p.reference
+	SELECT count(DISTINCT p.key) FROM ri_policy._pending p
+	  JOIN ri_policy._reference r ON r.id = p.reference
 	 WHERE r.name = ref$$;
 SELECT dblink_connect('vc_part', pg_temp.conninfo());
 CREATE TEMP TABLE part AS
 SELECT p AS pid FROM dblink('vc_part', 'SELECT pg_backend_pid()') AS t(p int);
 SELECT dblink_send_query('vc_part',
 	$$CALL ri_policy.validate('vc', batch_size => 100, restart => true)$$);
-SELECT ok(pg_temp.wait_batches('vc', 20), 'a pass of small batches is under way');
+-- (past the first half, where the keys are met again: 443 batches in all)
+SELECT ok(pg_temp.wait_batches('vc', 300), 'a pass of small batches is under way');
 SELECT pg_cancel_backend(pid) FROM part;
 SELECT * FROM dblink_get_result('vc_part', false) AS t(r text);
 SELECT dblink_disconnect('vc_part');
@@ -123,7 +126,51 @@ SELECT set_eq($$SELECT key, child_rows FROM ri_policy.violations WHERE reference
 				 GROUP BY 1$$,
 			  'text keys: violations equal the NOT EXISTS truth');
 
--- 5. the caller's synchronous_commit is the same after the call
+-- 5. a pass that one process reads from the start appends each batch's
+-- keys to _pending without reading it: a key met again is a row more,
+-- added up at the end, never an update; past work_mem of keys it merges
+-- them into _pending as before (updates), still exact.  5,000 orphaned
+-- keys, each in two batches.
+CREATE TABLE regress_vc.mchild (id int, pid int);
+INSERT INTO regress_vc.mchild
+SELECT g, CASE WHEN g % 4 = 0 THEN 10000 + g / 4 % 5000 ELSE g % 1000 + 1 END
+  FROM generate_series(1, 40000) g;
+SELECT ri_policy.declare_reference('regress_vc.mchild', '{pid}', 'regress_vc.parent',
+								   name => 'vcm');
+CREATE FUNCTION pg_temp.pending_writes() RETURNS bigint[] LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM pg_stat_clear_snapshot();
+	RETURN (SELECT ARRAY[n_tup_ins, n_tup_upd] FROM pg_stat_user_tables
+			 WHERE schemaname = 'ri_policy' AND relname = '_pending');
+END $$;
+-- (this session's own writes so far reach the statistics first)
+SELECT pg_stat_force_next_flush();
+CREATE TEMP TABLE writes AS SELECT pg_temp.pending_writes() AS before;
+SELECT pg_temp.wait_gone(pg_temp.run_alone(
+	$$SET ri_policy.max_parallel_workers = 0;
+	  CALL ri_policy.validate('vcm', batch_size => 1000)$$));
+SELECT is(pg_temp.pending_writes(),
+		  (SELECT ARRAY[before[1] + 10000, before[2]] FROM writes),
+		  'its 5,000 keys, each met in two batches, were appended twice, and never updated');
+SELECT set_eq($$SELECT key, child_rows FROM ri_policy.violations WHERE reference = 'vcm'$$,
+			  $$SELECT jsonb_build_object('pid', pid), count(*) FROM regress_vc.mchild
+				 WHERE pid > 1000 GROUP BY 1$$,
+			  'their rows added up');
+UPDATE writes SET before = pg_temp.pending_writes();
+SELECT pg_temp.wait_gone(pg_temp.run_alone(
+	$$SET ri_policy.max_parallel_workers = 0; SET work_mem = 64;
+	  CALL ri_policy.validate('vcm', batch_size => 1000, restart => true)$$));
+SELECT ok((SELECT w[2] > before[2] AND w[1] - before[1] < 10000
+			 FROM writes, pg_temp.pending_writes() w),
+		  'past work_mem, keys met again are merged into their rows');
+SELECT set_eq($$SELECT key, child_rows FROM ri_policy.violations WHERE reference = 'vcm'$$,
+			  $$SELECT jsonb_build_object('pid', pid), count(*) FROM regress_vc.mchild
+				 WHERE pid > 1000 GROUP BY 1$$,
+			  'still exact');
+SELECT is((SELECT orphan_keys FROM ri_policy.validation_progress WHERE reference = 'vcm'),
+		  5000::bigint, 'and its progress counts each key once');
+
+-- 6. the caller's synchronous_commit is the same after the call
 SELECT dblink_connect('vc_sync', pg_temp.conninfo());
 SELECT dblink_exec('vc_sync', $$SET synchronous_commit = remote_write$$);
 SELECT dblink_exec('vc_sync', $$CALL ri_policy.validate('vc', batch_size => 1000, restart => true)$$);
@@ -134,5 +181,6 @@ SELECT dblink_disconnect('vc_sync');
 SELECT ri_policy.drop_reference('vc');
 SELECT ri_policy.drop_reference('vcn');
 SELECT ri_policy.drop_reference('vct');
+SELECT ri_policy.drop_reference('vcm');
 DROP SCHEMA regress_vc CASCADE;
 SELECT * FROM finish();
