@@ -47,6 +47,7 @@
 #include "miscadmin.h"
 #include "storage/lmgr.h"
 #include "utils/array.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
@@ -582,6 +583,7 @@ struct RiCitusReader
 	int64		bitmap_last;	/* ... this one */
 	Datum		keys_multirange;	/* or as an int8multirange of their runs */
 	bool		resumed;		/* the cursor began after a recorded key */
+	int64		rows_before;	/* ... with this many rows up to it */
 };
 
 /* Has parent_keys_array() kept the parent's keys, in one of its forms? */
@@ -770,6 +772,90 @@ append_key_filter(StringInfo buf, RiCitusReader *r, const char *col, int param)
 }
 
 /*
+ * Citus writes each shard's query with pg_catalog's functions unqualified
+ * (count(*), current_schema()), and runs it on a worker as the child's
+ * owner, under that role's search_path there, which the role may set to
+ * put a schema of its own, with functions of those names, before
+ * pg_catalog: then the counts, and the keys returned, would be its.  So
+ * the transaction on every worker connection that the step uses gets
+ * "SET LOCAL search_path = pg_catalog, pg_temp", which Citus sends there
+ * (citus.propagate_set_commands, for SET LOCAL run in a DO block: see
+ * Citus's IsMultiStatementTransaction()), until workers_search_path_end()
+ * resets it there and restores this node's settings.  Returns the GUC
+ * nest level to pass to it.
+ */
+static int
+workers_search_path_begin(void)
+{
+	int			nestlevel = NewGUCNestLevel();
+
+	if (SPI_execute("DO $$BEGIN"
+					" SET LOCAL citus.propagate_set_commands = 'local';"
+					" SET LOCAL search_path = pg_catalog, pg_temp;"
+					" END$$", false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "could not set the workers' search_path");
+	return nestlevel;
+}
+
+static void
+workers_search_path_end(int nestlevel)
+{
+	SPITupleTable *tuptable = SPI_tuptable; /* a fetch's rows, kept */
+	uint64		processed = SPI_processed;
+
+	if (SPI_execute("DO $$BEGIN RESET search_path; END$$", false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "could not reset the workers' search_path");
+	SPI_tuptable = tuptable;
+	SPI_processed = processed;
+	/* as a subtransaction's abort would: every setting above, as it was */
+	AtEOXact_GUC(false, nestlevel);
+}
+
+/*
+ * " AND ROW(c.k1, ...) op ROW($1, ...)": the child's keys compared with the
+ * first parameters.
+ */
+static void
+append_after(StringInfo buf, RiReference *ref, const char *op)
+{
+	appendStringInfoString(buf, " AND ROW(");
+	for (int i = 0; i < ref->nkeys; i++)
+		appendStringInfo(buf, "%sc.%s", i > 0 ? ", " : "",
+						 quote_identifier(ref->child_columns[i]));
+	appendStringInfo(buf, ") OPERATOR(pg_catalog.%s) ROW(", op);
+	for (int i = 0; i < ref->nkeys; i++)
+		appendStringInfo(buf, "%s$%d", i > 0 ? ", " : "", i + 1);
+	appendStringInfoChar(buf, ')');
+}
+
+/*
+ * The child's rows (of non-null keys) up to and including the key "args"
+ * (nkeys parameters), counted through Citus as the current user: a resumed
+ * pass's count of the rows its earlier batches checked, whatever filter
+ * and parent they were read with (see ri_citus_read_batch()).
+ */
+static int64
+rows_up_to(RiReference *ref, Datum *args, Oid *argtypes)
+{
+	StringInfoData buf;
+	bool		isnull;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "SELECT pg_catalog.count(*) FROM %s%s c WHERE ",
+					 ref->only_child ? "ONLY " : "", ri_qualified_name(ref->child));
+	for (int i = 0; i < ref->nkeys; i++)
+		appendStringInfo(&buf, "%sc.%s IS NOT NULL", i > 0 ? " AND " : "",
+						 quote_identifier(ref->child_columns[i]));
+	append_after(&buf, ref, "<=");
+	if (SPI_execute_with_args(buf.data, ref->nkeys, argtypes, args, NULL, true, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "could not count the rows of table \"%s\" checked so far",
+			 get_rel_name(ref->child));
+	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+									   &isnull));
+}
+
+/*
  * Open the cursor over the child's keys, after "after" (text forms) if
  * given, as the child's owner.  With "prefilter", only the keys that no
  * parent row equals, and first, when not resuming, the count of every row
@@ -828,20 +914,11 @@ reader_open(RiCitusReader *r, Datum *after, bool prefilter)
 		appendStringInfoChar(&buf, ')');
 	}
 	if (after != NULL)
-	{
-		appendStringInfoString(&buf, " AND ROW(");
-		for (int i = 0; i < ref->nkeys; i++)
-			appendStringInfo(&buf, "%sc.%s", i > 0 ? ", " : "",
-							 quote_identifier(ref->child_columns[i]));
-		appendStringInfoString(&buf, ") OPERATOR(pg_catalog.>) ROW(");
-		for (int i = 0; i < ref->nkeys; i++)
-			appendStringInfo(&buf, "%s$%d", i > 0 ? ", " : "", i + 1);
-		appendStringInfoChar(&buf, ')');
-	}
+		append_after(&buf, ref, ">");
 	appendStringInfoString(&buf, " GROUP BY ");
 	for (int i = 0; i < ref->nkeys; i++)
 		appendStringInfo(&buf, "%s%d", i > 0 ? ", " : "", i + 1);
-	if (prefilter && !array && after == NULL)
+	if (prefilter && !array)
 	{
 		appendStringInfoString(&buf, " UNION ALL SELECT ");
 		for (int i = 0; i < ref->nkeys; i++)
@@ -851,6 +928,8 @@ reader_open(RiCitusReader *r, Datum *after, bool prefilter)
 		for (int i = 0; i < ref->nkeys; i++)
 			appendStringInfo(&buf, "%sc.%s IS NOT NULL", i > 0 ? " AND " : "",
 							 quote_identifier(ref->child_columns[i]));
+		if (after != NULL)
+			append_after(&buf, ref, ">");
 	}
 	appendStringInfoString(&buf, " ORDER BY ");
 	for (int i = 0; i < ref->nkeys; i++)
@@ -898,6 +977,8 @@ reader_open(RiCitusReader *r, Datum *after, bool prefilter)
 							 GUC_ACTION_SAVE, true, 0, false);
 	portal = SPI_cursor_open_with_args(NULL, buf.data, nargs, argtypes,
 									   args, NULL, true, CURSOR_OPT_NO_SCROLL);
+	if (after != NULL)
+		r->rows_before = rows_up_to(ref, args, argtypes);
 	ri_restore_search_path(nestlevel);
 	ri_restore(&saved);
 	PinPortal(portal);
@@ -1222,11 +1303,14 @@ static void
 reader_first_fetch(RiCitusReader *r, Datum *after, int batch_size)
 {
 	RiUserState saved;
+	int			nestlevel;
 
 	(void) ri_citus_prefilters(r);
 	ri_become(r->scan_user, RI_OWNER_CONTEXT, &saved);
+	nestlevel = workers_search_path_begin();
 	reader_open(r, after, r->prefilter);
 	SPI_cursor_fetch(reader_portal(r), true, batch_size);
+	workers_search_path_end(nestlevel);
 	ri_restore(&saved);
 }
 
@@ -1271,6 +1355,26 @@ ri_citus_read_batch(RiCitusReader *r, int batch_size, BlockNumber batch,
 				return "it did not record where it stopped in Citus";
 		}
 		reader_first_fetch(r, after, batch_size);
+
+		/*
+		 * The rows the earlier batches checked are counted again, now: the
+		 * parent, or the way its keys go to the workers, may have changed
+		 * since, and with them which rows the first batch counted.
+		 */
+		if (after != NULL)
+		{
+			Datum		args[2];
+			Oid			argtypes[2] = {INT8OID, INT8OID};
+			SPITupleTable *tuptable = SPI_tuptable;
+			uint64		processed = SPI_processed;
+
+			args[0] = Int64GetDatum(ref->id);
+			args[1] = Int64GetDatum(r->rows_before);
+			ri_exec_as_owner(NULL, "UPDATE ri_policy._progress SET rows_checked = $2"
+							 " WHERE reference = $1", 2, argtypes, args, NULL, false);
+			SPI_tuptable = tuptable;
+			SPI_processed = processed;
+		}
 	}
 	else
 	{
@@ -1292,13 +1396,12 @@ ri_citus_read_batch(RiCitusReader *r, int batch_size, BlockNumber batch,
 		CHECK_FOR_INTERRUPTS();
 		/*
 		 * The prefiltered query's count of every row it checked, or with the
-		 * parent's keys in an array, of every row whose key has a parent (a
-		 * resumed pass's first batches counted those already).
+		 * parent's keys in an array, of every row whose key has a parent
+		 * (after the resume key, in a resumed pass).
 		 */
 		if (isnull[0])
 		{
-			if (!r->resumed)
-				*rows += count;
+			*rows += count;
 			continue;
 		}
 		childkeys_add(group, values, isnull, count, true);
@@ -1335,13 +1438,44 @@ ri_citus_read_batch(RiCitusReader *r, int batch_size, BlockNumber batch,
 }
 
 /*
+ * May the child's owner, whose queries carry the parent's keys sent to the
+ * workers (and who may read those queries back, from its own sessions or
+ * Citus's log of remote commands), see every one of them?  Only with
+ * SELECT on the parent's key columns, and no row security of the parent's
+ * hiding rows from it: REFERENCES alone lets a role test keys one at a
+ * time, as a foreign key does, not list them.
+ */
+static bool
+child_owner_reads_parent_keys(RiCitusReader *r)
+{
+	RiReference *ref = r->ref;
+
+	if (r->scan_user == r->parent_owner)
+		return true;
+	if (check_enable_rls(ref->parent, r->scan_user, true) == RLS_ENABLED)
+		return false;
+	if (pg_class_aclcheck(ref->parent, r->scan_user, ACL_SELECT) == ACLCHECK_OK)
+		return true;
+	for (int i = 0; i < ref->nkeys; i++)
+	{
+		AttrNumber	attnum = get_attnum(ref->parent, ref->parent_columns[i]);
+
+		if (attnum == InvalidAttrNumber ||
+			pg_attribute_aclcheck(ref->parent, attnum, r->scan_user,
+								  ACL_SELECT) != ACLCHECK_OK)
+			return false;
+	}
+	return true;
+}
+
+/*
  * Will the workers drop the keys that have a parent (reader_first_fetch)?
  * Then the parent's key set saves nothing.
  */
 bool
 ri_citus_prefilters(RiCitusReader *r)
 {
-	if (!r->fit_checked && parent_keys_array(r))
+	if (!r->fit_checked && child_owner_reads_parent_keys(r) && parent_keys_array(r))
 		r->prefilter = true;
 	else if (r->prefilter && !r->fit_checked)
 	{

@@ -14,7 +14,7 @@
 -- workers return is confirmed against the live parent).  Runs outside a transaction block (validate()
 -- commits); cleans up.
 SET client_min_messages = error;
-SELECT plan(72);
+SELECT plan(84);
 
 CREATE ROLE regress_kf_other LOGIN;
 
@@ -198,6 +198,56 @@ SELECT is((SELECT rows_checked FROM ri_policy.validation_progress WHERE referenc
 		  (SELECT count(*) FROM kf_rchild WHERE pid IS NOT NULL),
 		  'every row was checked exactly once across the two calls');
 
+-- 5b. a pass resumed with the parent's keys sent another way, or after the
+-- parent changed, still counts every row once: the rows before the resume
+-- key are counted again when it resumes.  A parent of 200,000 keys in 500
+-- runs goes as a multirange, and as NOT IN where maintenance_work_mem
+-- (1MB) cannot hold it.
+CREATE TABLE kf_yparent (id bigint PRIMARY KEY);
+SELECT create_distributed_table('kf_yparent', 'id', shard_count => 3);
+INSERT INTO kf_yparent SELECT r * 1000000 + g FROM generate_series(0, 499) r, generate_series(1, 400) g;
+CREATE TABLE kf_ychild (id bigint, pid bigint);
+SELECT create_distributed_table('kf_ychild', 'id', shard_count => 3, colocate_with => 'none');
+INSERT INTO kf_ychild SELECT g, (g % 500) * 1000000 + 1 + g % 400 FROM generate_series(1, 20000) g;
+INSERT INTO kf_ychild SELECT 100000 + g, g::bigint * 1000000 + 700 FROM generate_series(0, 19999) g;
+SELECT ri_policy.declare_reference('kf_ychild', '{pid}', 'kf_yparent', name => 'kf_yref');
+-- cancel a pass begun with "first" maintenance_work_mem, run "between",
+-- resume it with "then"
+CREATE FUNCTION pg_temp.resume_with(first text, between_calls text, then_mem text)
+RETURNS SETOF text LANGUAGE plpgsql AS $$
+DECLARE
+	pid int;
+	what text := format('begun with %s, resumed with %s%s', first, then_mem,
+						CASE WHEN between_calls <> '' THEN ', the parent changed' ELSE '' END);
+BEGIN
+	pid := pg_temp.start_run($q$CALL ri_policy.validate('kf_yref', batch_size => 20, restart => true)$q$,
+							 ARRAY[format('SET maintenance_work_mem = %L', first)]);
+	RETURN NEXT ok(pg_temp.wait_batches('kf_yref', 20), what || ': under way');
+	PERFORM pg_cancel_backend(pid);
+	PERFORM pg_temp.finish_run();
+	IF between_calls <> '' THEN
+		EXECUTE between_calls;
+	END IF;
+	PERFORM set_config('maintenance_work_mem', then_mem, true);
+	CALL ri_policy.validate('kf_yref', batch_size => 20);
+	RETURN NEXT is((SELECT rows_checked FROM ri_policy.validation_progress WHERE reference = 'kf_yref'),
+				   (SELECT count(*) FROM kf_ychild), what || ': every row counted once');
+	-- (keys before the resume key were judged against the parent as it
+	-- was: after deletes there, the next pass finds their orphans)
+	IF between_calls LIKE 'DELETE%' THEN
+		CALL ri_policy.validate('kf_yref', restart => true);
+		what := what || ', and the next pass';
+	END IF;
+	RETURN NEXT set_eq($q$SELECT key, child_rows FROM ri_policy.violations WHERE reference = 'kf_yref'$q$,
+					   $q$SELECT jsonb_build_object('pid', pid), count(*) FROM kf_ychild
+						   WHERE pid NOT IN (SELECT id FROM kf_yparent) GROUP BY 1$q$,
+					   what || ': violations exact');
+END $$;
+SELECT pg_temp.resume_with('64MB', '', '1MB');
+SELECT pg_temp.resume_with('1MB', '', '64MB');
+SELECT pg_temp.resume_with('64MB', 'INSERT INTO kf_yparent SELECT g::bigint * 1000000 + 700 FROM generate_series(19990, 19999) g', '64MB');
+SELECT pg_temp.resume_with('64MB', 'DELETE FROM kf_yparent WHERE id % 1000000 = 399', '64MB');
+
 -- 6. the parent changes during a pass, after its keys went to the workers
 -- in the query (as a run, then as a bitmap): the 300 keys the workers
 -- return as suspects are each confirmed against the live parent, batch by
@@ -273,7 +323,7 @@ END $$;
 SELECT pg_temp.mid_check('kf_mid_bitmap', 'keys sent as a bitmap');
 
 SELECT ri_policy.drop_reference(name) FROM ri_policy.references WHERE name LIKE 'kf\_%';
-DROP TABLE kf_child, kf_big, kf_small, kf_parent, kf_ichild, kf_sparent, kf_tchild, kf_tparent, kf_rchild, kf_rparent,
+DROP TABLE kf_ychild, kf_yparent, kf_child, kf_big, kf_small, kf_parent, kf_ichild, kf_sparent, kf_tchild, kf_tparent, kf_rchild, kf_rparent,
 	kf_mchild, kf_mrun, kf_marr, kf_bchild, kf_bparent;
 DROP ROLE regress_kf_other;
 SELECT * FROM finish();
