@@ -268,19 +268,9 @@ SELECT ri_policy.declare_reference('kf_mchild', '{pid}', 'kf_mrun', name => 'kf_
 SELECT ri_policy.declare_reference('kf_mchild', '{pid}', 'kf_marr', name => 'kf_mid_bitmap');
 -- start a pass of "r" in batches of 5 keys in another session, and wait
 -- for its first batch
-CREATE FUNCTION pg_temp.mid_start(r text, what text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-	PERFORM dblink_connect('mid', pg_temp.conninfo());
-	PERFORM dblink_send_query('mid', format('CALL ri_policy.validate(%L, batch_size => 5, restart => true)', r));
-	FOR i IN 1..4000 LOOP
-		IF EXISTS (SELECT FROM ri_policy.validation_progress
-					WHERE reference = r AND status = 'running' AND batches >= 1) THEN
-			RETURN ok(true, what || ': the pass is under way');
-		END IF;
-		PERFORM pg_sleep(0.005);
-	END LOOP;
-	RETURN ok(false, what || ': the pass is under way');
-END $$;
+CREATE FUNCTION pg_temp.mid_start(r text, what text) RETURNS text LANGUAGE sql AS $$
+	SELECT ok(pg_temp.start_run(format('CALL ri_policy.validate(%L, batch_size => 5, restart => true)', r))
+			  IS NOT NULL AND pg_temp.wait_batches(r, 1), what || ': the pass is under way')$$;
 -- (then, in one transaction: lock the pass's progress row, add the parent
 -- rows of keys 3001..3300, commit) wait for the pass, check it
 CREATE FUNCTION pg_temp.mid_check(r text, what text) RETURNS SETOF text LANGUAGE plpgsql AS $$
@@ -288,12 +278,7 @@ DECLARE
 	msg text := 'ok';
 	n bigint;
 BEGIN
-	BEGIN
-		PERFORM * FROM dblink_get_result('mid') AS t(x text);
-	EXCEPTION WHEN OTHERS THEN
-		msg := SQLERRM;
-	END;
-	PERFORM dblink_disconnect('mid');
+	msg := pg_temp.finish_run();
 	RETURN NEXT is(msg, 'ok', what || ': the pass completed');
 	SELECT count(*) INTO n FROM ri_policy.violations WHERE reference = r;
 	RETURN NEXT ok(n > 0 AND n < 300 AND NOT EXISTS (

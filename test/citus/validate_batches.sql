@@ -104,20 +104,8 @@ SELECT is((SELECT rows_checked FROM ri_policy.validation_progress WHERE referenc
 CREATE TABLE vb_plain (id int, pid int);
 INSERT INTO vb_plain SELECT g, g % 50000 FROM generate_series(1, 300000) g;
 SELECT ri_policy.declare_reference('vb_plain', '{pid}', 'vb_parent', name => 'vb_moved');
-SELECT dblink_connect('runner', pg_temp.conninfo());
-SELECT dblink_send_query('runner', 'CALL ri_policy.validate(''vb_moved'', batch_size => 20)');
-CREATE FUNCTION pg_temp.wait_moved() RETURNS boolean LANGUAGE plpgsql AS $$
-BEGIN
-	FOR i IN 1..2000 LOOP
-		IF EXISTS (SELECT 1 FROM ri_policy.validation_progress
-					WHERE reference = 'vb_moved' AND status = 'running' AND batches >= 5) THEN
-			RETURN true;
-		END IF;
-		PERFORM pg_sleep(0.005);
-	END LOOP;
-	RETURN false;
-END $$;
-SELECT ok(pg_temp.wait_moved(), 'the pass over the plain table is under way');
+SELECT pg_temp.start_run($$CALL ri_policy.validate('vb_moved', batch_size => 20)$$);
+SELECT ok(pg_temp.wait_batches('vb_moved', 5), 'the pass over the plain table is under way');
 SELECT create_distributed_table('vb_plain', 'id');
 SELECT matches(pg_temp.finish_run(), 'table "vb_plain" was added to Citus during the validation',
 			   'the pass fails at its end');
