@@ -467,10 +467,7 @@ static int64
 repair_one(RiReference *found, const char *action_arg, int batch_size, bool atomic,
 		   bool keep_going)
 {
-	static const char *const walk_settings[][2] = {
-		{"enable_seqscan", "off"}, {"enable_bitmapscan", "off"},
-		{"enable_sort", "off"}, {"enable_indexscan", "on"},
-		{"enable_incremental_sort", "on"}};
+
 	volatile bool skipped = false;
 	RiWork		work;
 	MemoryContext cxt;
@@ -576,12 +573,8 @@ repair_one(RiReference *found, const char *action_arg, int batch_size, bool atom
 			args[1] = Int32GetDatum(batch_size);
 			args[2] = Int32GetDatum(last_hash);
 			args[3] = last_key;
-			/*
-			 * In the index's order, stopping after $2: with statistics from
-			 * before the reference's violations, the planner sorted all
-			 * that were left, at every batch.
-			 */
-			nestlevel = ri_plan_settings_begin(walk_settings, lengthof(walk_settings));
+			/* in the index's order, stopping after $2 */
+			nestlevel = ri_index_walk_begin();
 			(void) ri_exec_as_owner(NULL,
 									"SELECT key, key_hash, child_rows FROM ri_policy._violation"
 									" WHERE reference = $1"

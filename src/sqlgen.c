@@ -156,6 +156,25 @@ ri_plan_settings_end(int nestlevel)
 	AtEOXact_GUC(true, nestlevel);
 }
 
+/*
+ * Settings for a walk of a reference's recorded keys in their index's
+ * order, batch by batch ("... WHERE reference = $1 AND key_hash >= ...
+ * ORDER BY key_hash, key LIMIT n"): an index scan, with an incremental sort
+ * of the keys of one hash, stopping after n.  With statistics from before
+ * the reference's keys were recorded, the planner sorted all that were
+ * left at every batch.  End with ri_plan_settings_end().
+ */
+int
+ri_index_walk_begin(void)
+{
+	static const char *const walk[][2] = {
+		{"enable_seqscan", "off"}, {"enable_bitmapscan", "off"},
+		{"enable_sort", "off"}, {"enable_indexscan", "on"},
+		{"enable_incremental_sort", "on"}};
+
+	return ri_plan_settings_begin(walk, lengthof(walk));
+}
+
 /* Does the text form of a value of this type depend on those settings? */
 bool
 ri_output_depends_on_settings(Oid type)

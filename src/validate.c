@@ -2892,6 +2892,7 @@ violation_keys(Validator *v, int batch_size, ViolationCursor *cursor,
 	uint64		nrows;
 	Datum	   *values;
 	bool	   *isnull;
+	int			nestlevel;
 
 	initStringInfo(&sql);
 	appendStringInfoString(&sql, "SELECT v.key_hash, v.key");
@@ -2905,7 +2906,9 @@ violation_keys(Validator *v, int batch_size, ViolationCursor *cursor,
 	args[1] = Int32GetDatum(cursor->hash);
 	args[2] = cursor->key;
 	args[3] = Int32GetDatum(batch_size);
+	nestlevel = ri_index_walk_begin();	/* in the index's order */
 	(void) ri_exec_as_owner(NULL, sql.data, 4, argtypes, args, nulls, true);
+	ri_plan_settings_end(nestlevel);
 	nrows = SPI_processed;
 	values = palloc((nrows + 1) * sizeof(Datum));
 	isnull = palloc((nrows + 1) * sizeof(bool));
