@@ -467,6 +467,11 @@ static int64
 repair_one(RiReference *found, const char *action_arg, int batch_size, bool atomic,
 		   bool keep_going)
 {
+	static const char *const probe_settings[][2] = {
+		{"enable_seqscan", "off"}, {"enable_bitmapscan", "off"},
+		{"enable_hashjoin", "off"}, {"enable_mergejoin", "off"},
+		{"enable_nestloop", "on"}, {"enable_tidscan", "on"},
+		{"enable_indexscan", "on"}};
 
 	volatile bool skipped = false;
 	RiWork		work;
@@ -659,6 +664,9 @@ repair_one(RiReference *found, const char *action_arg, int batch_size, bool atom
 														   true, TYPALIGN_INT));
 				dargs[2] = PointerGetDatum(construct_array(done_keys, ndone, JSONBOID, -1,
 														   false, TYPALIGN_INT));
+				/* each key by an index probe, each row by its TID */
+				nestlevel = ri_plan_settings_begin(probe_settings,
+												   lengthof(probe_settings));
 				exec_ext("DELETE FROM ri_policy._violation v"
 						 " USING ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3)) AS u(h, k)"
 						 " JOIN LATERAL (SELECT x.ctid AS t FROM ri_policy._violation x"
@@ -666,6 +674,7 @@ repair_one(RiReference *found, const char *action_arg, int batch_size, bool atom
 						 "                  AND x.key = u.k OFFSET 0) f ON true"
 						 " WHERE v.ctid = f.t",
 						 3, dtypes, dargs);
+				ri_plan_settings_end(nestlevel);
 			}
 
 			PopActiveSnapshot();
