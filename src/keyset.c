@@ -45,7 +45,10 @@
  */
 #include "postgres.h"
 
+#include "access/nbtree.h"
+#include "catalog/pg_am.h"
 #include "catalog/pg_type.h"
+#include "commands/defrem.h"
 #include "common/hashfn.h"
 #include "nodes/makefuncs.h"
 #include "lib/stringinfo.h"
@@ -182,6 +185,7 @@ struct KeyEquality
 {
 	int			nkeys;
 	bool		by_image[INDEX_MAX_KEYS];	/* no hash function */
+	bool		equal_images;	/* equal keys are alike bit for bit */
 	FmgrInfo	hash[INDEX_MAX_KEYS];
 	FmgrInfo	eq[INDEX_MAX_KEYS];
 	Oid			collations[INDEX_MAX_KEYS];
@@ -625,6 +629,8 @@ image_hash(Datum value, bool byval, int16 typlen)
 					  strlen(DatumGetCString(value)));
 }
 
+static bool equal_means_same_image(Oid type, Oid collation);
+
 /*
  * How the child keys of a reference compare: the child type's default hash
  * operator class (its hash function and equality operator, as GROUP BY
@@ -637,11 +643,14 @@ keyeq_create(RiReference *ref, MemoryContext cxt)
 	KeyEquality *equality = MemoryContextAllocZero(cxt, sizeof(KeyEquality));
 
 	equality->nkeys = ref->nkeys;
+	equality->equal_images = true;
 	for (int i = 0; i < ref->nkeys; i++)
 	{
 		TypeCacheEntry *entry;
 
 		equality->collations[i] = ri_child_column_collation(ref, i);
+		equality->equal_images &= equal_means_same_image(ref->child_types[i],
+														 equality->collations[i]);
 		get_typlenbyval(ref->child_types[i], &equality->typlen[i], &equality->byval[i]);
 		entry = lookup_type_cache(getBaseType(ref->child_types[i]),
 								  TYPECACHE_EQ_OPR | TYPECACHE_HASH_PROC);
@@ -665,6 +674,39 @@ keyeq_create(RiReference *ref, MemoryContext cxt)
 			equality->json_faithful = false;
 	}
 	return equality;
+}
+
+/*
+ * Are equal values of this type, under this collation, alike bit for bit,
+ * as its b-tree operator class says (its equalimage support function, which
+ * b-tree deduplication asks)?  Not numeric's (2.0 and 2.00), float's (0 and
+ * -0), nor text's under a nondeterministic collation.
+ */
+static bool
+equal_means_same_image(Oid type, Oid collation)
+{
+	Oid			base = getBaseType(type);
+	Oid			opclass = GetDefaultOpClass(base, BTREE_AM_OID);
+	Oid			opcintype;
+	Oid			proc;
+
+	if (!OidIsValid(opclass))
+		return false;
+	opcintype = get_opclass_input_type(opclass);
+	proc = get_opfamily_proc(get_opclass_family(opclass), opcintype, opcintype,
+							 BTEQUALIMAGE_PROC);
+	return OidIsValid(proc) &&
+		DatumGetBool(OidFunctionCall1Coll(proc, collation, ObjectIdGetDatum(opcintype)));
+}
+
+/*
+ * Do equal keys have equal images, so equal jsonb forms too (key_to_jsonb
+ * writes each value's output)?
+ */
+bool
+keyeq_equal_images(KeyEquality *equality)
+{
+	return equality->equal_images;
 }
 
 /*

@@ -39,6 +39,7 @@ extern uint32 keyeq_hash(KeyEquality *equality, Datum *values, bool *isnull);
 extern bool keyeq_equal(KeyEquality *equality, Datum *a, bool *anull,
 						Datum *b, bool *bnull);
 extern bool keyeq_json_faithful(KeyEquality *equality);
+extern bool keyeq_equal_images(KeyEquality *equality);
 
 /* The distinct child keys of one batch, with a row count each. */
 typedef struct ChildKey

@@ -304,10 +304,11 @@ pending_insert(RiReference *ref, Datum *keys, Datum *hashes, Datum *rows, int n,
  * one among them is pending already: a batch's keys are appended to
  * _pending without reading it, one row per key and batch, and the end of
  * the pass adds up each key's rows (validate.c, finish_run()).  Only where
- * the same key always has the same jsonb bytes (keyeq_json_faithful), which
- * the end of the pass matches with the violations by jsonb equality
- * (ri_keys_compare_by_image): other keys are found among the recorded ones
- * by the child type's equality, and recorded in a violation's form.
+ * equal keys have the same jsonb bytes and different ones different bytes
+ * (keyeq_equal_images, keyeq_json_faithful), which the end of the pass
+ * matches with the violations by jsonb equality (ri_keys_compare_by_image):
+ * other keys (numeric's 2.0 and 2.00, one key of two forms) are found among
+ * the recorded ones by the child type's equality, in the form first read.
  * Appending stops, and keys are merged into _pending as before (which
  * merges into one of a key's rows), once the set outgrows work_mem, or
  * _pending would hold more than RECORDED_ROWS_A_KEY rows a key (and
@@ -359,7 +360,8 @@ ri_recorded_create(RiReference *ref, KeyEquality *equality, MemoryContext cxt)
 	RiRecorded *r;
 	HASHCTL		ctl;
 
-	if (!keyeq_json_faithful(equality) || !ri_keys_compare_by_image(ref))
+	if (!keyeq_json_faithful(equality) || !keyeq_equal_images(equality) ||
+		!ri_keys_compare_by_image(ref))
 		return NULL;
 	cxt = AllocSetContextCreate(cxt, "ri_policy recorded keys", ALLOCSET_DEFAULT_SIZES);
 	r = MemoryContextAllocZero(cxt, sizeof(RiRecorded));
