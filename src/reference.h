@@ -119,6 +119,7 @@ typedef struct RiWork
 	MemoryContext cxt;
 	MemoryContext oldcxt;
 	LOCKTAG		tag;
+	struct RiHeldLock *held;	/* the lock's entry in validate.c's list */
 } RiWork;
 
 extern RiReference *ri_begin_work(RiReference *ref, RiWork *work);

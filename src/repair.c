@@ -504,11 +504,14 @@ repair_one(RiReference *found, const char *action_arg, int batch_size, bool atom
 			act = ref->on_delete;
 		else
 		{
+			const char *on_delete = MemoryContextStrdup(work.oldcxt, ref->on_delete);
+
+			/* the lock goes first: a cancel may come with the NOTICE */
+			ri_end_work(&work);
 			ereport(NOTICE,
 					(errmsg("reference \"%s\" has ON DELETE %s, skipping",
-							name, ref->on_delete),
+							name, on_delete),
 					 errhint("Pass an action: 'delete', 'set null' or 'set default'.")));
-			ri_end_work(&work);
 			return 0;
 		}
 	}

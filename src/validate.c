@@ -987,6 +987,57 @@ lock_recording(int64 id)
 }
 
 /*
+ * The references' session locks this backend holds (ri_begin_work), each
+ * with the subtransaction that took it and its work's memory context: an
+ * error that leaves the work before ri_end_work() (a cancel while waiting
+ * for the workers' lock, or during a NOTICE, say) releases them when its
+ * (sub)transaction aborts, so that a session lock never outlives the
+ * statement that took it.  Otherwise every other session would skip the
+ * reference until this one ends.
+ */
+typedef struct RiHeldLock
+{
+	LOCKTAG		tag;
+	SubTransactionId subid;
+	MemoryContext cxt;
+} RiHeldLock;
+
+static List *held_locks = NIL;	/* of RiHeldLock, in TopMemoryContext */
+static bool held_callbacks = false;
+
+static void
+release_held(SubTransactionId from)
+{
+	ListCell   *lc;
+
+	foreach(lc, held_locks)
+	{
+		RiHeldLock *held = lfirst(lc);
+
+		if (held->subid < from)
+			continue;
+		LockRelease(&held->tag, ExclusiveLock, true);
+		MemoryContextDelete(held->cxt); /* the entry with it */
+		held_locks = foreach_delete_current(held_locks, lc);
+	}
+}
+
+static void
+held_xact_callback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+		release_held(InvalidSubTransactionId);
+}
+
+static void
+held_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+					  SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		release_held(mySubid);
+}
+
+/*
  * Begin work that changes a reference's results: in a memory context of its
  * own (under TopMemoryContext, to outlive the commits between batches),
  * give the reference an id if it has none (a foreign key's first pass),
@@ -1020,6 +1071,20 @@ ri_begin_work(RiReference *found, RiWork *work)
 	else
 	{
 		LOCKTAG		workers;
+		MemoryContext oldcxt = MemoryContextSwitchTo(TopMemoryContext);
+
+		if (!held_callbacks)
+		{
+			RegisterXactCallback(held_xact_callback, NULL);
+			RegisterSubXactCallback(held_subxact_callback, NULL);
+			held_callbacks = true;
+		}
+		work->held = MemoryContextAlloc(work->cxt, sizeof(RiHeldLock));
+		work->held->tag = work->tag;
+		work->held->subid = GetCurrentSubTransactionId();
+		work->held->cxt = work->cxt;
+		held_locks = lappend(held_locks, work->held);
+		MemoryContextSwitchTo(oldcxt);
 
 		/* the workers of a pass whose leader died stop within a batch */
 		ri_reference_workers_locktag(&workers, ref->id);
@@ -1039,6 +1104,7 @@ ri_begin_work(RiReference *found, RiWork *work)
 void
 ri_end_work(RiWork *work)
 {
+	held_locks = list_delete_ptr(held_locks, work->held);
 	(void) LockAcquire(&work->tag, ExclusiveLock, false, true);
 	LockRelease(&work->tag, ExclusiveLock, true);
 	MemoryContextSwitchTo(work->oldcxt);
