@@ -582,8 +582,7 @@ struct RiCitusReader
 	int64		bitmap_first;	/* ... this one to */
 	int64		bitmap_last;	/* ... this one */
 	Datum		keys_multirange;	/* or as an int8multirange of their runs */
-	bool		resumed;		/* the cursor began after a recorded key */
-	int64		rows_before;	/* ... with this many rows up to it */
+	int64		rows_before;	/* rows up to the key a cursor resumed after */
 };
 
 /* Has parent_keys_array() kept the parent's keys, in one of its forms? */
@@ -984,7 +983,6 @@ reader_open(RiCitusReader *r, Datum *after, bool prefilter)
 	PinPortal(portal);
 	strlcpy(r->portal, portal->name, sizeof(r->portal));
 	r->open = true;
-	r->resumed = (after != NULL);
 }
 
 /*

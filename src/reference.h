@@ -85,6 +85,7 @@ extern void ri_fixed_output_end(int nestlevel);
 extern int	ri_plan_settings_begin(const char *const settings[][2], int n);
 extern void ri_plan_settings_end(int nestlevel);
 extern int	ri_index_walk_begin(void);
+extern int	ri_index_probe_begin(void);
 extern bool ri_output_depends_on_settings(Oid type);
 extern bool ri_keys_compare_by_image(RiReference *ref);
 extern const char *ri_incremental_inexact(RiReference *ref);

@@ -467,12 +467,6 @@ static int64
 repair_one(RiReference *found, const char *action_arg, int batch_size, bool atomic,
 		   bool keep_going)
 {
-	static const char *const probe_settings[][2] = {
-		{"enable_seqscan", "off"}, {"enable_bitmapscan", "off"},
-		{"enable_hashjoin", "off"}, {"enable_mergejoin", "off"},
-		{"enable_nestloop", "on"}, {"enable_tidscan", "on"},
-		{"enable_indexscan", "on"}};
-
 	volatile bool skipped = false;
 	RiWork		work;
 	MemoryContext cxt;
@@ -668,8 +662,7 @@ repair_one(RiReference *found, const char *action_arg, int batch_size, bool atom
 				dargs[2] = PointerGetDatum(construct_array(done_keys, ndone, JSONBOID, -1,
 														   false, TYPALIGN_INT));
 				/* each key by an index probe, each row by its TID */
-				nestlevel = ri_plan_settings_begin(probe_settings,
-												   lengthof(probe_settings));
+				nestlevel = ri_index_probe_begin();
 				exec_ext("DELETE FROM ri_policy._violation v"
 						 " USING ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3)) AS u(h, k)"
 						 " JOIN LATERAL (SELECT x.ctid AS t FROM ri_policy._violation x"

@@ -175,6 +175,25 @@ ri_index_walk_begin(void)
 	return ri_plan_settings_begin(walk, lengthof(walk));
 }
 
+/*
+ * Settings for a statement that finds each of a batch's keys among a
+ * reference's recorded ones by an index probe, in a nested loop, and each
+ * recorded row by its TID: left to the planner, with statistics from before
+ * those keys were recorded, such statements hashed or scanned them all at
+ * every batch.  End with ri_plan_settings_end().
+ */
+int
+ri_index_probe_begin(void)
+{
+	static const char *const probe[][2] = {
+		{"enable_seqscan", "off"}, {"enable_bitmapscan", "off"},
+		{"enable_hashjoin", "off"}, {"enable_mergejoin", "off"},
+		{"enable_nestloop", "on"}, {"enable_tidscan", "on"},
+		{"enable_indexscan", "on"}};
+
+	return ri_plan_settings_begin(probe, lengthof(probe));
+}
+
 /* Does the text form of a value of this type depend on those settings? */
 bool
 ri_output_depends_on_settings(Oid type)

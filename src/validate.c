@@ -2719,10 +2719,6 @@ recheck_keys(Validator *v, RecheckPlans *plans, Datum *colargs, Recheck *out)
 static void
 record_recheck(Validator *v, Recheck *outcome)
 {
-	static const char *const plan_settings[][2] = {
-		{"enable_seqscan", "off"}, {"enable_hashjoin", "off"},
-		{"enable_mergejoin", "off"}, {"enable_nestloop", "on"},
-		{"enable_tidscan", "on"}, {"enable_indexscan", "on"}};
 	Datum		args[6];
 	Oid			types[6] = {INT8OID, JSONBARRAYOID, INT4ARRAYOID, INT8ARRAYOID,
 		JSONBARRAYOID, INT4ARRAYOID};
@@ -2748,7 +2744,7 @@ record_recheck(Validator *v, Recheck *outcome)
 	 * all in a nested loop around the keys (OFFSET 0 keeps each lookup a
 	 * probe, as LIMIT 1 does the other).
 	 */
-	nestlevel = ri_plan_settings_begin(plan_settings, lengthof(plan_settings));
+	nestlevel = ri_index_probe_begin();
 	exec_owner(v, NULL,
 			   "WITH c AS (SELECT f.t"
 			   "             FROM ROWS FROM (pg_catalog.unnest($5), pg_catalog.unnest($6)) AS u(k, h)"
