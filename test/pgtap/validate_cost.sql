@@ -57,6 +57,9 @@ END $$;
 -- second also has violations to match.)
 SELECT pg_temp.wait_gone(pg_temp.run_alone(
 	$$CALL ri_policy.validate('vc', batch_size => 1000)$$));
+-- (this session's own scans reach the statistics a while after they
+-- happen: flushed first, they cannot land in the measured window)
+SELECT pg_stat_force_next_flush();
 CREATE TEMP TABLE scans AS SELECT pg_temp.result_seq_scans() AS before;
 SELECT ok(pg_temp.wait_gone(pg_temp.run_alone(
 	$$CALL ri_policy.validate('vc', batch_size => 1000, restart => true)$$)),
@@ -156,6 +159,7 @@ SELECT set_eq($$SELECT key, child_rows FROM ri_policy.violations WHERE reference
 			  $$SELECT jsonb_build_object('pid', pid), count(*) FROM regress_vc.mchild
 				 WHERE pid > 1000 GROUP BY 1$$,
 			  'their rows added up');
+SELECT pg_stat_force_next_flush();
 UPDATE writes SET before = pg_temp.pending_writes();
 SELECT pg_temp.wait_gone(pg_temp.run_alone(
 	$$SET ri_policy.max_parallel_workers = 0; SET work_mem = 64;
