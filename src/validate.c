@@ -2376,7 +2376,8 @@ typedef struct Recheck
 typedef struct RecheckPlans
 {
 	SPIPlanPtr	read;
-	SPIPlanPtr	count;
+	SPIPlanPtr	count;			/* keys without NULLs */
+	SPIPlanPtr	count_nulls;	/* MATCH FULL keys that are partly NULL */
 } RecheckPlans;
 
 /*
@@ -2413,30 +2414,57 @@ recheck_read_sql(RiReference *ref)
 
 /*
  * The statement that counts the child rows of orphaned keys ($1 ... $n,
- * arrays of the child's types), through the child's index if any, with
- * the child type's equality, as a pass groups them:
+ * arrays of the child's types) with the child type's equality, as a pass
+ * groups them: one join, which the planner makes a nested loop over an
+ * index of the child where there is one, and a hash join over one scan of
+ * the child where there is none (a scan of the child for each key, as a
+ * subquery per key would make it, took longer than a full pass):
+ *
+ *	SELECT count(c.c1)
+ *	  FROM ROWS FROM (unnest($1), ...) WITH ORDINALITY AS o(k1, ..., i)
+ *	  LEFT JOIN [ONLY] child c ON c.c1 = o.k1 AND ...
+ *	 GROUP BY o.i ORDER BY o.i
+ *
+ * None of those keys is NULL, so c.c1 is NULL only where no row matched.
+ * With "nulls_match", for keys with a NULL (MATCH FULL violations that
+ * are partly NULL, where a NULL matches a NULL, which neither an index nor
+ * a hash can serve; there are few), a subquery for each key counts them,
  *
  *	SELECT (SELECT count(*) FROM [ONLY] child c WHERE c.c1 = o.k1 AND ...)
  *	  FROM ROWS FROM (unnest($1), ...) WITH ORDINALITY AS o(k1, ..., i)
  *	 ORDER BY o.i
  */
 static char *
-recheck_count_sql(RiReference *ref)
+recheck_count_sql(RiReference *ref, bool nulls_match)
 {
 	StringInfoData buf;
+	const char *child = psprintf("%s%s c", ref->only_child ? "ONLY " : "",
+								 ri_qualified_name(ref->child));
 
 	initStringInfo(&buf);
-	appendStringInfo(&buf, "SELECT (SELECT pg_catalog.count(*) FROM %s%s c WHERE ",
-					 ref->only_child ? "ONLY " : "", ri_qualified_name(ref->child));
-	/* a MATCH FULL violation may be partly NULL */
-	ri_append_child_match(&buf, ref, "o.k%d", ref->match_full);
-	appendStringInfoString(&buf, ") FROM ROWS FROM (");
+	if (nulls_match)
+	{
+		appendStringInfo(&buf, "SELECT (SELECT pg_catalog.count(*) FROM %s WHERE ", child);
+		ri_append_child_match(&buf, ref, "o.k%d", ref->match_full);
+		appendStringInfoChar(&buf, ')');
+	}
+	else
+		appendStringInfo(&buf, "SELECT pg_catalog.count(c.%s)",
+						 quote_identifier(ref->child_columns[0]));
+	appendStringInfoString(&buf, " FROM ROWS FROM (");
 	for (int i = 0; i < ref->nkeys; i++)
 		appendStringInfo(&buf, "%spg_catalog.unnest($%d)", i ? ", " : "", i + 1);
 	appendStringInfoString(&buf, ") WITH ORDINALITY AS o(");
 	for (int i = 0; i < ref->nkeys; i++)
 		appendStringInfo(&buf, "k%d, ", i + 1);
-	appendStringInfoString(&buf, "i) ORDER BY o.i");
+	appendStringInfoString(&buf, "i)");
+	if (!nulls_match)
+	{
+		appendStringInfo(&buf, " LEFT JOIN %s ON ", child);
+		ri_append_child_match(&buf, ref, "o.k%d", false);
+		appendStringInfoString(&buf, " GROUP BY o.i");
+	}
+	appendStringInfoString(&buf, " ORDER BY o.i");
 	return buf.data;
 }
 
@@ -2583,64 +2611,71 @@ recheck_keys(Validator *v, RecheckPlans *plans, Datum *colargs, Recheck *out)
 		}
 
 		/* count the orphans' rows, as the child's owner */
+		for (int partly_null = 0; partly_null <= 1; partly_null++)
 		{
+			SPIPlanPtr *plan = partly_null ? &plans->count_nulls : &plans->count;
 			Datum		args[INDEX_MAX_KEYS];
 			int		   *pos = palloc((n + 1) * sizeof(int));
 			int			m = 0;
 
 			for (int k = 0; k < n; k++)
-				if (orphan[k])
-					pos[m++] = k;
-			if (m > 0)
 			{
+				bool		has_null = false;
+
 				for (int i = 0; i < nkeys; i++)
-				{
-					Datum	   *elems = palloc(m * sizeof(Datum));
-					bool	   *nulls = palloc(m * sizeof(bool));
-					int			dims[1] = {m};
-					int			lbs[1] = {1};
+					has_null |= isnull[i][k];
+				if (orphan[k] && has_null == partly_null)
+					pos[m++] = k;
+			}
+			if (m == 0)
+				continue;
+			for (int i = 0; i < nkeys; i++)
+			{
+				Datum	   *elems = palloc(m * sizeof(Datum));
+				bool	   *nulls = palloc(m * sizeof(bool));
+				int			dims[1] = {m};
+				int			lbs[1] = {1};
 
-					for (int j = 0; j < m; j++)
-					{
-						elems[j] = values[i][pos[j]];
-						nulls[j] = isnull[i][pos[j]];
-					}
-					args[i] = PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs,
-																 ref->child_types[i],
-																 typlen[i], typbyval[i],
-																 typalign[i]));
-				}
-				ri_become(v->scan_user, RI_OWNER_CONTEXT, &saved);
-				nestlevel = ri_safe_search_path();
-				if (plans->count == NULL)
-				{
-					Oid			types[INDEX_MAX_KEYS];
-
-					for (int i = 0; i < nkeys; i++)
-					{
-						types[i] = get_array_type(ref->child_types[i]);
-						if (!OidIsValid(types[i]))
-							elog(ERROR, "type %s has no array type",
-								 format_type_be(ref->child_types[i]));
-					}
-					plans->count = recheck_prepare(recheck_count_sql(ref), nkeys, types);
-				}
-				rc = SPI_execute_plan(plans->count, args, NULL, false, 0);
-				MemoryContextSwitchTo(oldcxt);
-				ri_restore_search_path(nestlevel);
-				ri_restore(&saved);
-				if (rc != SPI_OK_SELECT || SPI_processed != (uint64) m)
-					elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
 				for (int j = 0; j < m; j++)
 				{
-					bool		cnull;
-
-					rows[pos[j]] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[j],
-															   SPI_tuptable->tupdesc, 1,
-															   &cnull));
+					elems[j] = values[i][pos[j]];
+					nulls[j] = isnull[i][pos[j]];
 				}
-				SPI_freetuptable(SPI_tuptable);
+				args[i] = PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs,
+															 ref->child_types[i],
+															 typlen[i], typbyval[i],
+															 typalign[i]));
 			}
+			ri_become(v->scan_user, RI_OWNER_CONTEXT, &saved);
+			nestlevel = ri_safe_search_path();
+			if (*plan == NULL)
+			{
+				Oid			types[INDEX_MAX_KEYS];
+
+				for (int i = 0; i < nkeys; i++)
+				{
+					types[i] = get_array_type(ref->child_types[i]);
+					if (!OidIsValid(types[i]))
+						elog(ERROR, "type %s has no array type",
+							 format_type_be(ref->child_types[i]));
+				}
+				*plan = recheck_prepare(recheck_count_sql(ref, partly_null), nkeys, types);
+			}
+			rc = SPI_execute_plan(*plan, args, NULL, false, 0);
+			MemoryContextSwitchTo(oldcxt);
+			ri_restore_search_path(nestlevel);
+			ri_restore(&saved);
+			if (rc != SPI_OK_SELECT || SPI_processed != (uint64) m)
+				elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+			for (int j = 0; j < m; j++)
+			{
+				bool		cnull;
+
+				rows[pos[j]] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[j],
+														   SPI_tuptable->tupdesc, 1,
+														   &cnull));
+			}
+			SPI_freetuptable(SPI_tuptable);
 		}
 
 		/* the outcome, formatted and hashed as the child's owner */
@@ -3023,7 +3058,7 @@ validate_incremental(RiReference *found, int batch_size, bool atomic)
 	RiWork		work;
 	RiReference *ref;
 	Validator  *volatile v = NULL;
-	volatile RecheckPlans plans = {NULL, NULL};
+	volatile RecheckPlans plans = {NULL, NULL, NULL};
 	volatile bool full_needed = false;
 	int64		keys_checked = 0;
 	int64		batches = 0;
@@ -3180,6 +3215,8 @@ validate_incremental(RiReference *found, int batch_size, bool atomic)
 			SPI_freeplan(plans.read);
 		if (plans.count != NULL)
 			SPI_freeplan(plans.count);
+		if (plans.count_nulls != NULL)
+			SPI_freeplan(plans.count_nulls);
 		if (v != NULL && v->confirm != NULL)
 			SPI_freeplan(v->confirm);
 		ri_end_work(&work);
