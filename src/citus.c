@@ -343,48 +343,6 @@ ri_citus_logical_key(Oid rel, const char *conname, Oid ref,
 }
 
 /*
- * The guard has decided about a foreign key of table "rel" on this node.
- * When rel is a Citus table, Citus goes on to make the key's copies on the
- * other nodes, whose own guards decide again, under the settings Citus's
- * connections get there: the role's and the database's (ALTER ROLE and
- * ALTER DATABASE ... SET, which Citus propagates), not this session's.
- * When this node's mode is one they would not get (see
- * ri_policy_mode_is_sessions()), carry it to them, so that both decide
- * alike: SET LOCAL ri_policy.mode on Citus's connections of this
- * transaction, by Citus's own propagation of SET LOCAL (which acts only in
- * what Citus calls a multi-statement transaction: a DO block is one).  Only
- * for a role that may set the parameter, as it could itself; for another,
- * each node decides by its own settings.  This node's settings stay as they
- * were.  Returns whether rel is a Citus table.
- */
-bool
-ri_citus_carry_mode(Oid rel)
-{
-	int			nestlevel;
-	char	   *sql;
-
-	if (citus_table_kind(rel) == NULL)
-		return false;
-	if (!ri_policy_mode_is_sessions() ||
-		(!superuser() &&
-		 pg_parameter_aclcheck("ri_policy.mode", GetUserId(), ACL_SET) != ACLCHECK_OK))
-		return true;
-
-	nestlevel = NewGUCNestLevel();
-	sql = psprintf("DO $$BEGIN"
-				   " SET LOCAL citus.propagate_set_commands = 'local';"
-				   " SET LOCAL ri_policy.mode = %s;"
-				   " END$$", quote_literal_cstr(ri_policy_mode_name()));
-	SPI_connect();
-	if (SPI_execute(sql, false, 0) != SPI_OK_UTILITY)
-		elog(ERROR, "could not carry ri_policy.mode to the other nodes");
-	SPI_finish();
-	/* this node's settings, as they were; Citus's connections keep theirs */
-	AtEOXact_GUC(false, nestlevel);
-	return true;
-}
-
-/*
  * In sql_drop (registry.c), before the references of dropped tables are
  * forgotten: move those of a table that Citus is replacing by a conversion
  * (see citus_replacement) to its replacement, with the foreign keys that

@@ -38,7 +38,6 @@ extern bool ri_refuse_rows_elsewhere(RiReference *ref, RiRowsUse use,
 									 const char *action, int elevel);
 extern void ri_refuse_moved_rows(RiReference *ref, bool through_citus);
 extern void ri_citus_follow_conversion(void);
-extern bool ri_citus_carry_mode(Oid rel);
 extern bool ri_citus_logical_key(Oid rel, const char *conname, Oid ref,
 								 Oid *lrel, char **lname, Oid *lref);
 

@@ -808,16 +808,6 @@ check_noted_constraints(void)
 					 errhint("Drop or rename the reference first, or choose another name.")));
 	}
 
-	/* Citus makes copies of the keys of its tables on the other nodes */
-	foreach(lc, list_concat_copy(created, altered))
-	{
-		FormData_pg_constraint con;
-
-		if (fetch_foreign_key(lfirst_oid(lc), &con) &&
-			ri_citus_carry_mode(con.conrelid))
-			break;
-	}
-
 	if (ri_policy_mode == RI_POLICY_ALLOW)
 		return;
 

@@ -332,39 +332,6 @@ ri_policy_mode_name(void)
 }
 
 /*
- * Would a new connection of the current role to this database, on a node
- * configured alike, get another value of ri_policy.mode?  It would when the
- * value was set in this session (SET, a function's SET clause, the client
- * at connection start, or refused and failed closed), or for a role other
- * than the current one (the session's, before SET ROLE).  The database's,
- * the role's and the server's own settings it would get as well.
- */
-bool
-ri_policy_mode_is_sessions(void)
-{
-	struct config_generic *gconf = compat_find_guc("ri_policy.mode");
-
-	if (mode_failed_closed)
-		return true;
-	if (gconf == NULL)
-		return false;
-	switch (gconf->source)
-	{
-		case PGC_S_USER:
-		case PGC_S_DATABASE_USER:
-			return GetAuthenticatedUserId() != GetUserId();
-		case PGC_S_CLIENT:
-		case PGC_S_OVERRIDE:
-		case PGC_S_INTERACTIVE:
-		case PGC_S_TEST:
-		case PGC_S_SESSION:
-			return true;
-		default:
-			return false;
-	}
-}
-
-/*
  * Say where the current value of ri_policy.mode came from, as the end of a
  * sentence: "for role "app"", "in the current session", ...  Used in the
  * DETAIL of the guard's messages so that a user can tell whom to ask.

@@ -29,7 +29,6 @@ extern int	ri_policy_min_parallel_blocks;
 
 extern const char *ri_policy_mode_name(void);
 extern char *ri_policy_mode_origin(void);
-extern bool ri_policy_mode_is_sessions(void);
 extern void ri_policy_restore_settings(void);
 
 /* guard.c, for functions that create foreign keys themselves */
