@@ -82,31 +82,51 @@ static const char *const action_names[] = {"delete", "set null", "set default"};
 /*
  * The statement that finds the child rows of a batch of keys ($1 ... $n,
  * arrays of the child's types), as the child's owner, with the child
- * type's equality (NULL matching NULL: a MATCH FULL violation may be partly
- * NULL), through the child's index if any:
+ * type's equality: one join, which the planner makes a nested loop over an
+ * index of the child where there is one, and a hash join over one scan of
+ * the child where there is none,
  *
  *	SELECT o.i, c.tableoid, c.ctid, c.c1, ...
  *	  FROM ROWS FROM (unnest($1), ...) WITH ORDINALITY AS o(k1, ..., i)
- *	  JOIN [ONLY] child c ON <c matches o>
+ *	  JOIN [ONLY] child c ON c.c1 = o.k1 AND ...
+ *
+ * and, for a MATCH FULL reference of several columns, whose violations may
+ * be partly NULL, where a NULL matches a NULL (which neither an index nor a
+ * hash can serve), the rows of those keys, and only of those,
+ *
+ *	UNION ALL SELECT ... JOIN [ONLY] child c ON <c matches o, NULLs too>
+ *	 WHERE o.k1 IS NULL OR ...
  */
 static char *
 rows_sql(RiReference *ref)
 {
 	StringInfoData buf;
+	bool		partly_null = ref->match_full && ref->nkeys > 1;
 
 	initStringInfo(&buf);
-	appendStringInfoString(&buf, "SELECT o.i, c.tableoid, c.ctid");
-	for (int i = 0; i < ref->nkeys; i++)
-		appendStringInfo(&buf, ", c.%s", quote_identifier(ref->child_columns[i]));
-	appendStringInfoString(&buf, " FROM ROWS FROM (");
-	for (int i = 0; i < ref->nkeys; i++)
-		appendStringInfo(&buf, "%spg_catalog.unnest($%d)", i ? ", " : "", i + 1);
-	appendStringInfoString(&buf, ") WITH ORDINALITY AS o(");
-	for (int i = 0; i < ref->nkeys; i++)
-		appendStringInfo(&buf, "k%d, ", i + 1);
-	appendStringInfo(&buf, "i) JOIN %s%s c ON ", ref->only_child ? "ONLY " : "",
-					 ri_qualified_name(ref->child));
-	ri_append_child_match(&buf, ref, "o.k%d", true);
+	for (int arm = 0; arm <= (partly_null ? 1 : 0); arm++)
+	{
+		if (arm > 0)
+			appendStringInfoString(&buf, " UNION ALL ");
+		appendStringInfoString(&buf, "SELECT o.i, c.tableoid, c.ctid");
+		for (int i = 0; i < ref->nkeys; i++)
+			appendStringInfo(&buf, ", c.%s", quote_identifier(ref->child_columns[i]));
+		appendStringInfoString(&buf, " FROM ROWS FROM (");
+		for (int i = 0; i < ref->nkeys; i++)
+			appendStringInfo(&buf, "%spg_catalog.unnest($%d)", i ? ", " : "", i + 1);
+		appendStringInfoString(&buf, ") WITH ORDINALITY AS o(");
+		for (int i = 0; i < ref->nkeys; i++)
+			appendStringInfo(&buf, "k%d, ", i + 1);
+		appendStringInfo(&buf, "i) JOIN %s%s c ON ", ref->only_child ? "ONLY " : "",
+						 ri_qualified_name(ref->child));
+		ri_append_child_match(&buf, ref, "o.k%d", arm > 0);
+		if (arm > 0)
+		{
+			appendStringInfoString(&buf, " WHERE ");
+			for (int i = 0; i < ref->nkeys; i++)
+				appendStringInfo(&buf, "%so.k%d IS NULL", i ? " OR " : "", i + 1);
+		}
+	}
 	return buf.data;
 }
 
