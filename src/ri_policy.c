@@ -62,6 +62,25 @@ static const struct config_enum_entry mode_options[] = {
 /* Did loading the library refuse a value set before it was loaded? */
 static bool value_refused_at_load = false;
 
+/*
+ * Where each value a setting holds came from: its reset value, every value
+ * stacked under it by an enclosing function's SET clause, SET LOCAL or
+ * transaction (with the level and kind of each), and its current value.
+ * Defining the setting re-applies every value its placeholder held; one
+ * refused leaves another source in its place, or one level fewer.
+ */
+static List *
+value_sources(struct config_generic *gconf)
+{
+	List	   *sources = list_make2_int(gconf->reset_source, gconf->source);
+
+	for (GucStack *stack = gconf->stack; stack != NULL; stack = stack->prev)
+		sources = lappend_int(lappend_int(lappend_int(sources, stack->nest_level),
+										  stack->state),
+							  stack->source);
+	return sources;
+}
+
 /* Could the server's value not be re-derived, so that block applies? */
 static bool mode_failed_closed = false;
 
@@ -74,10 +93,12 @@ void
 _PG_init(void)
 {
 	struct config_generic *gconf;
-	GucSource	source_before;
+	List	   *sources_before = NIL;
 
+	/* what the placeholder holds, if anything set it before we were loaded */
 	gconf = compat_find_guc("ri_policy.mode");
-	source_before = gconf ? gconf->source : PGC_S_DEFAULT;
+	if (gconf != NULL)
+		sources_before = value_sources(gconf);
 
 	DefineCustomEnumVariable("ri_policy.mode",
 							 "What to do when an enforced foreign key is created.",
@@ -123,8 +144,15 @@ _PG_init(void)
 
 	ri_guard_init();
 
+	/*
+	 * A value the placeholder held and the setting refused (set by a role
+	 * that may not set it: a connection option, say) leaves the default in
+	 * its place, not the role's or the server's value it displaced; and not
+	 * only as the current value: the value under a function's SET clause,
+	 * which comes back when the function returns, too.
+	 */
 	gconf = compat_find_guc("ri_policy.mode");
-	if (gconf != NULL && gconf->source < source_before)
+	if (sources_before != NIL && !equal(sources_before, value_sources(gconf)))
 		value_refused_at_load = true;
 }
 

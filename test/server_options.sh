@@ -23,14 +23,15 @@ start() {
 stop() { as_owner "'$bindir/pg_ctl' -D '$dir/data' -m fast -w stop" >/dev/null; }
 sql() { psql -X -q -At -h "$dir" -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 "$@"; }
 
-# what an attempt to create a foreign key as regress_so returns: the
-# SQLSTATE and DETAIL, or "ok"
+# what an attempt to create a foreign key as regress_so returns (after the
+# statement $2, if any, in the same session): the SQLSTATE and DETAIL, or ""
 attempt() {
-	PGOPTIONS="$1" psql -X -q -At -h "$dir" -p "$port" -U regress_so -d postgres \
-		-v VERBOSITY=verbose 2>&1 <<'SQL' | sed -n 's/^ERROR:  \([0-9A-Z]*\): .*/\1/p; s/^DETAIL:  /  /p' | tr -d '\n'
-DROP TABLE IF EXISTS regress_so.c;
-CREATE TABLE regress_so.c (a int REFERENCES regress_so.parent);
-SQL
+	{
+		[ -n "${2:-}" ] && echo "$2;"
+		echo "DROP TABLE IF EXISTS regress_so.c;"
+		echo "CREATE TABLE regress_so.c (a int REFERENCES regress_so.parent);"
+	} | PGOPTIONS="$1" psql -X -q -At -h "$dir" -p "$port" -U regress_so -d postgres \
+		-v VERBOSITY=verbose 2>&1 | sed -n 's/^ERROR:  \([0-9A-Z]*\): .*/\1/p; s/^DETAIL:  /  /p' | tr -d '\n'
 }
 
 n=0
@@ -77,6 +78,47 @@ check "the role's value over an allow on the command line" \
 	"$(attempt '-c ri_policy.mode=allow')" \
 	'42501  Parameter "ri_policy.mode" is set to "block" for role "regress_so".'
 sql -c "ALTER ROLE regress_so RESET ri_policy.mode"
+stop
+
+# a refused connection option is noticed even when the library is first
+# loaded inside a function whose own SET (or SET LOCAL) of the mode, by its
+# owner, hides it: when the function returns, the role's value is back, not
+# the built-in default (0.7 let the role create keys from then on)
+start ""
+sql <<'SQL'
+ALTER ROLE regress_so SET ri_policy.mode = 'block';
+CREATE FUNCTION public.so_helper() RETURNS text LANGUAGE plpgsql
+	SECURITY DEFINER SET ri_policy.mode = 'warn' AS $$
+BEGIN
+	CREATE TEMP TABLE IF NOT EXISTS so_tmp (x int);
+	RETURN current_setting('ri_policy.mode');
+END $$;
+CREATE FUNCTION public.so_helper_local() RETURNS text LANGUAGE plpgsql
+	SECURITY DEFINER AS $$
+BEGIN
+	SET LOCAL ri_policy.mode = 'warn';
+	CREATE TEMP TABLE IF NOT EXISTS so_tmp (x int);
+	RETURN current_setting('ri_policy.mode');
+END $$;
+CREATE FUNCTION public.so_load() RETURNS text LANGUAGE plpgsql
+	SECURITY DEFINER SET ri_policy.mode = 'warn' AS $$
+BEGIN
+	PERFORM ri_policy._fk_kind(0);
+	RETURN current_setting('ri_policy.mode');
+END $$;
+GRANT EXECUTE ON FUNCTION public.so_helper(), public.so_helper_local(), public.so_load() TO regress_so;
+SQL
+role_block='42501  Parameter "ri_policy.mode" is set to "block" for role "regress_so".'
+check "loaded inside a function's SET clause: the role's value is back after it" \
+	"$(attempt '-c ri_policy.mode=allow' 'SELECT public.so_helper()')" "$role_block"
+check "loaded inside a function's SET LOCAL: the role's value is back after the transaction" \
+	"$(attempt '-c ri_policy.mode=allow' 'SELECT public.so_helper_local()')" "$role_block"
+check "loaded by a call inside a function's SET clause, before any DDL: the same" \
+	"$(attempt '-c ri_policy.mode=allow' 'SELECT public.so_load()')" "$role_block"
+check "without the connection option, the same" \
+	"$(attempt '' 'SELECT public.so_helper()')" "$role_block"
+sql -c "ALTER ROLE regress_so RESET ri_policy.mode" \
+	-c "DROP FUNCTION public.so_helper(), public.so_helper_local(), public.so_load()"
 stop
 
 # when the server's own value cannot be read back, the session fails closed
