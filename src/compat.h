@@ -63,7 +63,9 @@ compat_bless_tupdesc(TupleDesc tupdesc)
 
 /*
  * Find the guc.c entry of a setting, to read where its value came from.
- * find_option() is exported from 16 on; before that we search the array.
+ * find_option() is exported from 16 on; before that we search the array,
+ * comparing names as guc.c does: without regard to case (a client's
+ * "-c RI_POLICY.MODE=allow" makes a placeholder named so).
  */
 static inline struct config_generic *
 compat_find_guc(const char *name)
@@ -76,7 +78,7 @@ compat_find_guc(const char *name)
 
 	for (int i = 0; i < n; i++)
 	{
-		if (strcmp(vars[i]->name, name) == 0)
+		if (pg_strcasecmp(vars[i]->name, name) == 0)
 			return vars[i];
 	}
 	return NULL;

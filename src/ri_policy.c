@@ -85,20 +85,60 @@ value_sources(struct config_generic *gconf)
 static bool mode_failed_closed = false;
 
 void		_PG_init(void);
+static void define_settings(void);
 
 /*
- * Module load: define the settings, then reserve the prefix.
+ * Module load: define the settings, then reserve the prefix.  If this
+ * fails part way (reserving the prefix warns about each placeholder it
+ * removes, and a warning can fail: a name the client's encoding cannot
+ * show), PostgreSQL loads the library again at its next use and calls this
+ * again, with what was done still done: each step is done once.
  */
 void
 _PG_init(void)
 {
+	static bool settings_defined = false;
+	static bool hooks_installed = false;
 	struct config_generic *gconf;
 	List	   *sources_before = NIL;
 
-	/* what the placeholder holds, if anything set it before we were loaded */
-	gconf = compat_find_guc("ri_policy.mode");
-	if (gconf != NULL)
-		sources_before = value_sources(gconf);
+	if (!settings_defined)
+	{
+		/* what the placeholder holds, if anything set it before we were loaded */
+		gconf = compat_find_guc("ri_policy.mode");
+		if (gconf != NULL)
+			sources_before = value_sources(gconf);
+		define_settings();
+
+		/*
+		 * A value the placeholder held and the setting refused (set by a
+		 * role that may not set it: a connection option, say) leaves the
+		 * default in its place, not the role's or the server's value it
+		 * displaced; and not only as the current value: the value under a
+		 * function's SET clause, which comes back when the function returns,
+		 * too.
+		 */
+		gconf = compat_find_guc("ri_policy.mode");
+		if (sources_before != NIL && !equal(sources_before, value_sources(gconf)))
+			value_refused_at_load = true;
+		settings_defined = true;
+	}
+
+	MarkGUCPrefixReserved("ri_policy");
+
+	if (!hooks_installed)
+	{
+		ri_guard_init();
+		hooks_installed = true;
+	}
+}
+
+/*
+ * The settings of the extension.
+ */
+static void
+define_settings(void)
+{
 
 	DefineCustomEnumVariable("ri_policy.mode",
 							 "What to do when an enforced foreign key is created.",
@@ -140,20 +180,6 @@ _PG_init(void)
 							GUC_UNIT_BLOCKS,
 							NULL, NULL, NULL);
 
-	MarkGUCPrefixReserved("ri_policy");
-
-	ri_guard_init();
-
-	/*
-	 * A value the placeholder held and the setting refused (set by a role
-	 * that may not set it: a connection option, say) leaves the default in
-	 * its place, not the role's or the server's value it displaced; and not
-	 * only as the current value: the value under a function's SET clause,
-	 * which comes back when the function returns, too.
-	 */
-	gconf = compat_find_guc("ri_policy.mode");
-	if (sources_before != NIL && !equal(sources_before, value_sources(gconf)))
-		value_refused_at_load = true;
 }
 
 /*
@@ -192,8 +218,8 @@ apply_db_role_setting(Relation rel, Oid databaseid, Oid roleid,
 			char	   *value;
 
 			ParseLongOption(TextDatumGetCString(elems[i]), &name, &value);
-			if (value != NULL && strcmp(name, "ri_policy.mode") == 0)
-				(void) set_config_option(name, value, PGC_SUSET, source,
+			if (value != NULL && pg_strcasecmp(name, "ri_policy.mode") == 0)
+				(void) set_config_option("ri_policy.mode", value, PGC_SUSET, source,
 										 GUC_ACTION_SET, true, WARNING, false);
 		}
 	}
@@ -225,7 +251,7 @@ apply_config_files(void)
 		for (ConfigVariable *item = head; item; item = item->next)
 		{
 			if (item->name && item->value &&
-				strcmp(item->name, "ri_policy.mode") == 0)
+				pg_strcasecmp(item->name, "ri_policy.mode") == 0)
 				value = pstrdup(item->value);
 		}
 		FreeConfigVariables(head);
@@ -239,11 +265,19 @@ apply_config_files(void)
 }
 
 /*
+ * The postmaster's options that take an argument, in any version this
+ * supports (its getopt string): in "-Fc name=value" the c takes the next
+ * argument, in "-Fcname=value" the rest of this one.
+ */
+#define POSTMASTER_ARG_OPTIONS "BcCDdfhkNprStW-"
+
+/*
  * Apply the last ri_policy.mode given on the postmaster's command line
- * ("-c ri_policy.mode=block", "-cri_policy.mode=block" or
- * "--ri_policy.mode=block"), as recorded in postmaster.opts: each argument
- * in double quotes, after the program's name.  Returns false if the file
- * could not be read.
+ * ("-c ri_policy.mode=block", "-cri_policy.mode=block", "-Fc ...",
+ * "--ri_policy.mode=block"; the name in any case), as recorded in
+ * postmaster.opts: the program's name, then each argument as ' "arg"',
+ * unescaped.  Returns false if the file could not be read, or could be
+ * read more than one way (an argument holding a double quote).
  */
 static bool
 apply_command_line(void)
@@ -253,7 +287,7 @@ apply_command_line(void)
 	StringInfoData line;
 	List	   *args = NIL;
 	char	   *value = NULL;
-	bool		take_next = false;
+	char		pending = 0;	/* an option whose argument comes next */
 	char	   *p;
 	ListCell   *lc;
 
@@ -276,37 +310,67 @@ apply_command_line(void)
 	}
 	FreeFile(file);
 
-	/* the arguments: every double-quoted string */
-	for (p = line.data; (p = strchr(p, '"')) != NULL;)
+	/* the arguments: after the program's name, ' "arg"' each, to the end */
+	while (line.len > 0 && (line.data[line.len - 1] == '\n' ||
+							line.data[line.len - 1] == '\r'))
+		line.data[--line.len] = '\0';
+	p = strstr(line.data, " \"");
+	while (p != NULL)
 	{
-		char	   *end = strchr(p + 1, '"');
+		char	   *arg = p + 2;
+		char	   *end = strstr(arg, "\" \"");
 
 		if (end == NULL)
-			break;
-		args = lappend(args, pnstrdup(p + 1, end - p - 1));
-		p = end + 1;
+		{
+			end = line.data + line.len - 1;
+			if (end < arg || *end != '"')
+				return false;
+		}
+		*end = '\0';
+		if (strchr(arg, '"') != NULL)
+			return false;
+		args = lappend(args, arg);
+		p = (end == line.data + line.len - 1) ? NULL : end + 1;
 	}
 
+	/* as getopt reads them */
 	foreach(lc, args)
 	{
 		char	   *arg = (char *) lfirst(lc);
 		char	   *option = NULL;
-		char	   *name;
-		char	   *optvalue;
+		char		opt = 0;
 
-		if (take_next)
+		if (pending)
+		{
+			opt = pending;
 			option = arg;
-		else if (strncmp(arg, "--", 2) == 0)
-			option = arg + 2;
-		else if (strncmp(arg, "-c", 2) == 0 && arg[2] != '\0')
-			option = arg + 2;
-		take_next = (strcmp(arg, "-c") == 0);
-		if (option == NULL)
-			continue;
+			pending = 0;
+		}
+		else if (strcmp(arg, "--") == 0)
+			break;				/* the end of the options */
+		else if (arg[0] == '-' && arg[1] != '\0')
+		{
+			for (char *c = arg + 1; *c; c++)
+			{
+				if (strchr(POSTMASTER_ARG_OPTIONS, *c) == NULL)
+					continue;	/* a flag */
+				opt = *c;
+				if (c[1] != '\0')
+					option = c + 1;
+				else
+					pending = opt;
+				break;
+			}
+		}
+		if ((opt == 'c' || opt == '-') && option != NULL)
+		{
+			char	   *name;
+			char	   *optvalue;
 
-		ParseLongOption(option, &name, &optvalue);
-		if (optvalue != NULL && strcmp(name, "ri_policy.mode") == 0)
-			value = optvalue;
+			ParseLongOption(option, &name, &optvalue);
+			if (optvalue != NULL && pg_strcasecmp(name, "ri_policy.mode") == 0)
+				value = optvalue;
+		}
 	}
 
 	if (value != NULL)
@@ -331,14 +395,20 @@ ri_policy_restore_settings(void)
 
 	if (!value_refused_at_load)
 		return;
-	value_refused_at_load = false;
 
+	/*
+	 * Values of these sources are defaults, which an abort does not undo;
+	 * the refusal is forgotten only once all are back, so that an error on
+	 * the way (a lock timeout on pg_db_role_setting, a cancel) leaves it to
+	 * the next statement to do again.
+	 */
 	if (!apply_config_files() || !apply_command_line())
 	{
 		mode_failed_closed = true;
 		(void) set_config_option("ri_policy.mode", "block", PGC_SUSET,
 								 PGC_S_OVERRIDE, GUC_ACTION_SET, true, ERROR,
 								 false);
+		value_refused_at_load = false;
 		return;
 	}
 
@@ -348,6 +418,7 @@ ri_policy_restore_settings(void)
 	apply_db_role_setting(rel, MyDatabaseId, InvalidOid, PGC_S_DATABASE);
 	apply_db_role_setting(rel, InvalidOid, InvalidOid, PGC_S_GLOBAL);
 	table_close(rel, AccessShareLock);
+	value_refused_at_load = false;
 }
 
 /*
