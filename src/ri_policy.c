@@ -85,30 +85,55 @@ value_sources(struct config_generic *gconf)
 static bool mode_failed_closed = false;
 
 void		_PG_init(void);
-static void define_settings(void);
 
 /*
- * Module load: define the settings, then reserve the prefix.  If this
- * fails part way (reserving the prefix warns about each placeholder it
- * removes, and a warning can fail: a name the client's encoding cannot
- * show), PostgreSQL loads the library again at its next use and calls this
- * again, with what was done still done: each step is done once.
+ * Has a setting been defined (by an earlier, failed, call of _PG_init)?
+ */
+static bool
+defined(const char *name)
+{
+	struct config_generic *gconf = compat_find_guc(name);
+
+	return gconf != NULL && (gconf->flags & GUC_CUSTOM_PLACEHOLDER) == 0;
+}
+
+/*
+ * Module load: define the settings, then reserve the prefix.  Defining a
+ * setting re-applies the values its placeholder held, and reserving the
+ * prefix warns about each placeholder it removes; either can fail (a
+ * warning that the client's encoding cannot show), after which PostgreSQL
+ * loads the library again at its next use and calls this again, with what
+ * was done still done: each step is done once.
  */
 void
 _PG_init(void)
 {
-	static bool settings_defined = false;
 	static bool hooks_installed = false;
-	struct config_generic *gconf;
-	List	   *sources_before = NIL;
 
-	if (!settings_defined)
+	if (!defined("ri_policy.mode"))
 	{
-		/* what the placeholder holds, if anything set it before we were loaded */
-		gconf = compat_find_guc("ri_policy.mode");
-		if (gconf != NULL)
-			sources_before = value_sources(gconf);
-		define_settings();
+		struct config_generic *gconf = compat_find_guc("ri_policy.mode");
+		List	   *sources_before = gconf ? value_sources(gconf) : NIL;
+
+		PG_TRY();
+		{
+			DefineCustomEnumVariable("ri_policy.mode",
+									 "What to do when an enforced foreign key is created.",
+									 "allow: nothing; warn: emit a WARNING; block: raise an ERROR.",
+									 &ri_policy_mode,
+									 RI_POLICY_ALLOW,
+									 mode_options,
+									 PGC_SUSET,
+									 0,
+									 NULL, NULL, NULL);
+		}
+		PG_CATCH();
+		{
+			/* some of its values may not have been applied: derive them */
+			value_refused_at_load = true;
+			PG_RE_THROW();
+		}
+		PG_END_TRY();
 
 		/*
 		 * A value the placeholder held and the setting refused (set by a
@@ -121,8 +146,40 @@ _PG_init(void)
 		gconf = compat_find_guc("ri_policy.mode");
 		if (sources_before != NIL && !equal(sources_before, value_sources(gconf)))
 			value_refused_at_load = true;
-		settings_defined = true;
 	}
+
+	if (!defined("ri_policy.batch_size"))
+		DefineCustomIntVariable("ri_policy.batch_size",
+								"Rows read per validation batch.",
+								"Outside a transaction block, ri_policy.validate() commits after each batch.",
+								&ri_policy_batch_size,
+								10000,
+								1, INT_MAX,
+								PGC_USERSET,
+								0,
+								NULL, NULL, NULL);
+
+	if (!defined("ri_policy.max_parallel_workers"))
+		DefineCustomIntVariable("ri_policy.max_parallel_workers",
+								"Background workers that help one validation pass.",
+								"-1 follows max_parallel_maintenance_workers; 0 reads every child in one process.",
+								&ri_policy_max_parallel_workers,
+								-1,
+								-1, RI_MAX_PARALLEL_WORKERS,
+								PGC_USERSET,
+								0,
+								NULL, NULL, NULL);
+
+	if (!defined("ri_policy.min_parallel_blocks"))
+		DefineCustomIntVariable("ri_policy.min_parallel_blocks",
+								"Smallest child, in blocks, whose validation pass uses workers.",
+								NULL,
+								&ri_policy_min_parallel_blocks,
+								RI_MIN_PARALLEL_BLOCKS,
+								0, INT_MAX,
+								PGC_USERSET,
+								GUC_UNIT_BLOCKS,
+								NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("ri_policy");
 
@@ -131,55 +188,6 @@ _PG_init(void)
 		ri_guard_init();
 		hooks_installed = true;
 	}
-}
-
-/*
- * The settings of the extension.
- */
-static void
-define_settings(void)
-{
-
-	DefineCustomEnumVariable("ri_policy.mode",
-							 "What to do when an enforced foreign key is created.",
-							 "allow: nothing; warn: emit a WARNING; block: raise an ERROR.",
-							 &ri_policy_mode,
-							 RI_POLICY_ALLOW,
-							 mode_options,
-							 PGC_SUSET,
-							 0,
-							 NULL, NULL, NULL);
-
-	DefineCustomIntVariable("ri_policy.batch_size",
-							"Rows read per validation batch.",
-							"Outside a transaction block, ri_policy.validate() commits after each batch.",
-							&ri_policy_batch_size,
-							10000,
-							1, INT_MAX,
-							PGC_USERSET,
-							0,
-							NULL, NULL, NULL);
-
-	DefineCustomIntVariable("ri_policy.max_parallel_workers",
-							"Background workers that help one validation pass.",
-							"-1 follows max_parallel_maintenance_workers; 0 reads every child in one process.",
-							&ri_policy_max_parallel_workers,
-							-1,
-							-1, RI_MAX_PARALLEL_WORKERS,
-							PGC_USERSET,
-							0,
-							NULL, NULL, NULL);
-
-	DefineCustomIntVariable("ri_policy.min_parallel_blocks",
-							"Smallest child, in blocks, whose validation pass uses workers.",
-							NULL,
-							&ri_policy_min_parallel_blocks,
-							RI_MIN_PARALLEL_BLOCKS,
-							0, INT_MAX,
-							PGC_USERSET,
-							GUC_UNIT_BLOCKS,
-							NULL, NULL, NULL);
-
 }
 
 /*
@@ -272,12 +280,54 @@ apply_config_files(void)
 #define POSTMASTER_ARG_OPTIONS "BcCDdfhkNprStW-"
 
 /*
+ * The postmaster's arguments, as the kernel keeps them (Linux's
+ * /proc/<pid>/cmdline: each one ended by a NUL, so read one way only), or
+ * NIL with *found false where there is no such file.
+ */
+static List *
+postmaster_argv(bool *found)
+{
+	char		path[MAXPGPATH];
+	FILE	   *file;
+	StringInfoData buf;
+	List	   *args = NIL;
+
+	*found = false;
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int) PostmasterPid);
+	file = AllocateFile(path, "r");
+	if (file == NULL)
+		return NIL;
+	initStringInfo(&buf);
+	while (!feof(file) && !ferror(file))
+	{
+		char		chunk[1024];
+		size_t		n = fread(chunk, 1, sizeof(chunk), file);
+
+		appendBinaryStringInfo(&buf, chunk, n);
+	}
+	if (ferror(file) || buf.len == 0 || buf.data[buf.len - 1] != '\0')
+	{
+		FreeFile(file);
+		return NIL;
+	}
+	FreeFile(file);
+	for (char *arg = buf.data; arg < buf.data + buf.len; arg += strlen(arg) + 1)
+		args = lappend(args, arg);
+	*found = true;
+	return list_delete_first(args);	/* the program's name */
+}
+
+/*
  * Apply the last ri_policy.mode given on the postmaster's command line
  * ("-c ri_policy.mode=block", "-cri_policy.mode=block", "-Fc ...",
- * "--ri_policy.mode=block"; the name in any case), as recorded in
- * postmaster.opts: the program's name, then each argument as ' "arg"',
- * unescaped.  Returns false if the file could not be read, or could be
- * read more than one way (an argument holding a double quote).
+ * "--ri_policy.mode=block"; the name in any case).  PostgreSQL records
+ * the arguments in postmaster.opts: the program's name, then each as
+ * ' "arg"', unescaped, which an argument holding a double quote makes
+ * ambiguous.  Where the kernel shows the postmaster's arguments, they are
+ * read from there, and the file must say the same; elsewhere the file is
+ * read alone, and one with a double quote inside an argument is refused.
+ * Returns false if the file could not be read, or does not say what the
+ * kernel says, or could be read more than one way.
  */
 static bool
 apply_command_line(void)
@@ -285,7 +335,8 @@ apply_command_line(void)
 	char		path[MAXPGPATH];
 	FILE	   *file;
 	StringInfoData line;
-	List	   *args = NIL;
+	List	   *args;
+	bool		from_kernel;
 	char	   *value = NULL;
 	char		pending = 0;	/* an option whose argument comes next */
 	char	   *p;
@@ -309,28 +360,45 @@ apply_command_line(void)
 		return false;
 	}
 	FreeFile(file);
-
-	/* the arguments: after the program's name, ' "arg"' each, to the end */
 	while (line.len > 0 && (line.data[line.len - 1] == '\n' ||
 							line.data[line.len - 1] == '\r'))
 		line.data[--line.len] = '\0';
-	p = strstr(line.data, " \"");
-	while (p != NULL)
-	{
-		char	   *arg = p + 2;
-		char	   *end = strstr(arg, "\" \"");
 
-		if (end == NULL)
-		{
-			end = line.data + line.len - 1;
-			if (end < arg || *end != '"')
-				return false;
-		}
-		*end = '\0';
-		if (strchr(arg, '"') != NULL)
+	args = postmaster_argv(&from_kernel);
+	if (from_kernel)
+	{
+		/* the file: the program's name (no quote in it), then these */
+		StringInfoData quoted;
+
+		initStringInfo(&quoted);
+		foreach(lc, args)
+			appendStringInfo(&quoted, " \"%s\"", (char *) lfirst(lc));
+		if (line.len < quoted.len ||
+			strcmp(line.data + line.len - quoted.len, quoted.data) != 0 ||
+			memchr(line.data, '"', line.len - quoted.len) != NULL)
 			return false;
-		args = lappend(args, arg);
-		p = (end == line.data + line.len - 1) ? NULL : end + 1;
+	}
+	else
+	{
+		/* after the program's name, ' "arg"' each, to the end */
+		p = strstr(line.data, " \"");
+		while (p != NULL)
+		{
+			char	   *arg = p + 2;
+			char	   *end = strstr(arg, "\" \"");
+
+			if (end == NULL)
+			{
+				end = line.data + line.len - 1;
+				if (end < arg || *end != '"')
+					return false;
+			}
+			*end = '\0';
+			if (strchr(arg, '"') != NULL)
+				return false;
+			args = lappend(args, arg);
+			p = (end == line.data + line.len - 1) ? NULL : end + 1;
+		}
 	}
 
 	/* as getopt reads them */

@@ -125,15 +125,29 @@ check "a failed loading, then another: no crash, and the role's value holds" \
 	"$(attempt '-c ri_policy.mode=allow' "SET client_encoding = 'LATIN1'; SELECT set_config(convert_from('\\x72695f706f6c6963792e78e282ac'::bytea, 'UTF8'), '1', false); SELECT ri_policy._fk_kind(0); SELECT ri_policy._fk_kind(0); SET client_encoding = 'UTF8'")" \
 	'22P0522P05  "ri_policy" is now a reserved prefix.42501  Parameter "ri_policy.mode" is set to "block" for role "regress_so".'
 check "the server is still up" "$(sql -c 'SELECT 1')" "1"
+check "a loading that failed while defining a setting, then another: the same" \
+	"$(attempt '-c ri_policy.mode=allow' "SELECT set_config('ri_policy.batch_size', convert_from('\\x78e282ac'::bytea, 'UTF8'), false); SET client_encoding = 'LATIN1'; SELECT ri_policy._fk_kind(0); SET client_encoding = 'UTF8'; SELECT ri_policy._fk_kind(0)")" \
+	'22P0542501  Parameter "ri_policy.mode" is set to "block" for role "regress_so".'
+check "the server is still up" "$(sql -c 'SELECT 1')" "1"
 sql -c "ALTER ROLE regress_so RESET ri_policy.mode"
 stop
 
-# postmaster.opts that can be read more than one way (a double quote in an
-# argument: the file does not escape it) fails closed
+# the command line read as the postmaster got it, whatever its arguments
+# hold: postmaster.opts does not escape a double quote, so that one
+# holding '" "' reads as more arguments (here one that says allow)
+cat >"$dir/start_quoted.sh" <<'SH'
+exec "$1/pg_ctl" -D "$2/data" -l "$2/log" -w -o "-p $3 -k $2 -c listen_addresses='' -c ri_policy.mode=block -c 'application_name=x\" \"-c\" \"ri_policy.mode=allow'" start
+SH
+as_owner "sh '$dir/start_quoted.sh' '$bindir' '$dir' '$port'" >/dev/null
+check "an argument holding '\" \"' is not read as two" "$(attempt '-c ri_policy.mode=allow')" "$argv"
+stop
+
+# postmaster.opts that does not say what the kernel says (here a double
+# quote added inside an argument) fails closed
 start "-c ri_policy.mode=allow"
 opts=$(cat "$dir/data/postmaster.opts")
 printf '%s "-c" "cluster_name=a"b"\n' "$opts" >"$dir/data/postmaster.opts"
-check "postmaster.opts with a stray double quote: the session is blocked, and says why" \
+check "postmaster.opts changed: the session is blocked, and says why" \
 	"$(attempt '-c ri_policy.mode=allow')" \
 	'42501  Parameter "ri_policy.mode" is set to "block" for this session, because a value sent at connection start was refused and the server'"'"'s own value could not be determined.'
 printf '%s\n' "$opts" >"$dir/data/postmaster.opts"
