@@ -27,6 +27,8 @@
  */
 #include "postgres.h"
 
+#include <sys/stat.h>
+
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
@@ -281,22 +283,31 @@ apply_config_files(void)
 
 /*
  * The postmaster's arguments, as the kernel keeps them (Linux's
- * /proc/<pid>/cmdline: each one ended by a NUL, so read one way only), or
- * NIL with *found false where there is no such file.
+ * /proc/<pid>/cmdline: each one ended by a NUL, so read one way only).
  */
-static List *
-postmaster_argv(bool *found)
+typedef enum ArgvFrom
+{
+	ARGV_READ,					/* *args holds them */
+	ARGV_NO_PROC,				/* no such file system here */
+	ARGV_FAILED					/* there is, but they could not be read */
+} ArgvFrom;
+
+static ArgvFrom
+postmaster_argv(List **args)
 {
 	char		path[MAXPGPATH];
 	FILE	   *file;
 	StringInfoData buf;
-	List	   *args = NIL;
 
-	*found = false;
+	*args = NIL;
 	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int) PostmasterPid);
 	file = AllocateFile(path, "r");
 	if (file == NULL)
-		return NIL;
+	{
+		struct stat st;
+
+		return stat("/proc/self/cmdline", &st) == 0 ? ARGV_FAILED : ARGV_NO_PROC;
+	}
 	initStringInfo(&buf);
 	while (!feof(file) && !ferror(file))
 	{
@@ -308,13 +319,40 @@ postmaster_argv(bool *found)
 	if (ferror(file) || buf.len == 0 || buf.data[buf.len - 1] != '\0')
 	{
 		FreeFile(file);
-		return NIL;
+		return ARGV_FAILED;
 	}
 	FreeFile(file);
 	for (char *arg = buf.data; arg < buf.data + buf.len; arg += strlen(arg) + 1)
-		args = lappend(args, arg);
-	*found = true;
-	return list_delete_first(args);	/* the program's name */
+		*args = lappend(*args, arg);
+	*args = list_delete_first(*args);	/* the program's name */
+	return ARGV_READ;
+}
+
+/*
+ * How many times does the text name ri_policy.mode, in any case, spelt
+ * with "_" or "-" as ParseLongOption() reads it?
+ */
+static int
+mentions_of_mode(const char *text)
+{
+	const char *name = "ri_policy.mode";
+	size_t		len = strlen(name);
+	int			n = 0;
+
+	for (const char *p = text; *p; p++)
+	{
+		size_t		i;
+
+		for (i = 0; i < len && p[i]; i++)
+		{
+			char		c = pg_tolower((unsigned char) p[i]);
+
+			if (!(c == name[i] || (name[i] == '_' && c == '-')))
+				break;
+		}
+		n += (i == len);
+	}
+	return n;
 }
 
 /*
@@ -324,10 +362,11 @@ postmaster_argv(bool *found)
  * the arguments in postmaster.opts: the program's name, then each as
  * ' "arg"', unescaped, which an argument holding a double quote makes
  * ambiguous.  Where the kernel shows the postmaster's arguments, they are
- * read from there, and the file must say the same; elsewhere the file is
- * read alone, and one with a double quote inside an argument is refused.
- * Returns false if the file could not be read, or does not say what the
- * kernel says, or could be read more than one way.
+ * read from there, and the file must say the same.  Elsewhere the file is
+ * read alone, and refused if it holds a double quote inside an argument,
+ * or names the setting anywhere but in the values read from it (an
+ * argument holding '" "' reads as more than one).  Returns false if the
+ * arguments could not be read, or could be read more than one way.
  */
 static bool
 apply_command_line(void)
@@ -336,7 +375,9 @@ apply_command_line(void)
 	FILE	   *file;
 	StringInfoData line;
 	List	   *args;
-	bool		from_kernel;
+	ArgvFrom	from;
+	int			mentions;
+	int			nvalues = 0;
 	char	   *value = NULL;
 	char		pending = 0;	/* an option whose argument comes next */
 	char	   *p;
@@ -364,8 +405,11 @@ apply_command_line(void)
 							line.data[line.len - 1] == '\r'))
 		line.data[--line.len] = '\0';
 
-	args = postmaster_argv(&from_kernel);
-	if (from_kernel)
+	mentions = mentions_of_mode(line.data);
+	from = postmaster_argv(&args);
+	if (from == ARGV_FAILED)
+		return false;
+	if (from == ARGV_READ)
 	{
 		/* the file: the program's name (no quote in it), then these */
 		StringInfoData quoted;
@@ -437,10 +481,15 @@ apply_command_line(void)
 
 			ParseLongOption(option, &name, &optvalue);
 			if (optvalue != NULL && pg_strcasecmp(name, "ri_policy.mode") == 0)
+			{
 				value = optvalue;
+				nvalues++;
+			}
 		}
 	}
 
+	if (from == ARGV_NO_PROC && mentions != nvalues)
+		return false;
 	if (value != NULL)
 		(void) set_config_option("ri_policy.mode", value, PGC_POSTMASTER,
 								 PGC_S_ARGV, GUC_ACTION_SET, true, WARNING,

@@ -142,6 +142,32 @@ as_owner "sh '$dir/start_quoted.sh' '$bindir' '$dir' '$port'" >/dev/null
 check "an argument holding '\" \"' is not read as two" "$(attempt '-c ri_policy.mode=allow')" "$argv"
 stop
 
+# where the kernel's copy of the command line cannot be read (here an
+# empty file mounted over it, in the server's own mount namespace), the
+# session fails closed rather than read postmaster.opts alone
+if [ "$(id -u)" -eq 0 ] && command -v unshare >/dev/null 2>&1 &&
+	unshare -m --propagation private true 2>/dev/null; then
+	: >"$dir/empty"
+	chmod 644 "$dir/empty"
+	cat >"$dir/start_hidden.sh" <<'SH'
+su postgres -s /bin/sh -c "exec '$1/postgres' -D '$2/data' -p $3 -k '$2' -c listen_addresses= -c ri_policy.mode=block" >>"$2/log" 2>&1 &
+for i in $(seq 1 100); do [ -S "$2/.s.PGSQL.$3" ] && break; sleep 0.1; done
+mount --bind "$2/empty" "/proc/$(head -1 "$2/data/postmaster.pid")/cmdline"
+wait
+SH
+	unshare -m --propagation private sh "$dir/start_hidden.sh" "$bindir" "$dir" "$port" &
+	for i in $(seq 1 100); do [ -S "$dir/.s.PGSQL.$port" ] && break; sleep 0.1; done
+	sleep 0.5
+	check "the kernel's command line unreadable: the session is blocked, and says why" \
+		"$(attempt '-c ri_policy.mode=allow')" \
+		'42501  Parameter "ri_policy.mode" is set to "block" for this session, because a value sent at connection start was refused and the server'"'"'s own value could not be determined.'
+	stop
+	wait
+else
+	n=$((n + 1))
+	echo "ok $n # skip the kernel's command line unreadable (needs root and unshare)"
+fi
+
 # postmaster.opts that does not say what the kernel says (here a double
 # quote added inside an argument) fails closed
 start "-c ri_policy.mode=allow"
