@@ -292,36 +292,44 @@ typedef enum ArgvFrom
 	ARGV_FAILED					/* there is, but they could not be read */
 } ArgvFrom;
 
-static ArgvFrom
-postmaster_argv(List **args)
+/*
+ * Read a whole file into *buf.  Returns false if it does not exist, or
+ * could not be read.
+ */
+static bool
+read_whole_file(const char *path, StringInfo buf)
 {
-	char		path[MAXPGPATH];
-	FILE	   *file;
-	StringInfoData buf;
+	FILE	   *file = AllocateFile(path, "r");
+	bool		ok;
 
-	*args = NIL;
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int) PostmasterPid);
-	file = AllocateFile(path, "r");
 	if (file == NULL)
-	{
-		struct stat st;
-
-		return stat("/proc/self/cmdline", &st) == 0 ? ARGV_FAILED : ARGV_NO_PROC;
-	}
-	initStringInfo(&buf);
+		return false;
+	initStringInfo(buf);
 	while (!feof(file) && !ferror(file))
 	{
 		char		chunk[1024];
 		size_t		n = fread(chunk, 1, sizeof(chunk), file);
 
-		appendBinaryStringInfo(&buf, chunk, n);
+		appendBinaryStringInfo(buf, chunk, n);
 	}
-	if (ferror(file) || buf.len == 0 || buf.data[buf.len - 1] != '\0')
-	{
-		FreeFile(file);
-		return ARGV_FAILED;
-	}
+	ok = !ferror(file);
 	FreeFile(file);
+	return ok;
+}
+
+static ArgvFrom
+postmaster_argv(List **args)
+{
+	char		path[MAXPGPATH];
+	struct stat st;
+	StringInfoData buf;
+
+	*args = NIL;
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int) PostmasterPid);
+	if (!read_whole_file(path, &buf))
+		return stat("/proc/self/cmdline", &st) == 0 ? ARGV_FAILED : ARGV_NO_PROC;
+	if (buf.len == 0 || buf.data[buf.len - 1] != '\0')
+		return ARGV_FAILED;
 	for (char *arg = buf.data; arg < buf.data + buf.len; arg += strlen(arg) + 1)
 		*args = lappend(*args, arg);
 	*args = list_delete_first(*args);	/* the program's name */
@@ -372,7 +380,6 @@ static bool
 apply_command_line(void)
 {
 	char		path[MAXPGPATH];
-	FILE	   *file;
 	StringInfoData line;
 	List	   *args;
 	ArgvFrom	from;
@@ -384,23 +391,8 @@ apply_command_line(void)
 	ListCell   *lc;
 
 	snprintf(path, sizeof(path), "%s/postmaster.opts", DataDir);
-	file = AllocateFile(path, "r");
-	if (file == NULL)
+	if (!read_whole_file(path, &line))
 		return false;
-	initStringInfo(&line);
-	while (!feof(file) && !ferror(file))
-	{
-		char		chunk[1024];
-		size_t		n = fread(chunk, 1, sizeof(chunk), file);
-
-		appendBinaryStringInfo(&line, chunk, n);
-	}
-	if (ferror(file))
-	{
-		FreeFile(file);
-		return false;
-	}
-	FreeFile(file);
 	while (line.len > 0 && (line.data[line.len - 1] == '\n' ||
 							line.data[line.len - 1] == '\r'))
 		line.data[--line.len] = '\0';
