@@ -1566,13 +1566,9 @@ ri_citus_probe_sql(StringInfo buf, RiReference *ref, const Oid *keytypes)
 								 ref->parent_types[i], ref->eq_operators[i],
 								 psprintf("ANY ($%d)", i + 1), right);
 	}
-	appendStringInfoString(buf, ") SELECT u.i FROM ROWS FROM (");
-	for (int i = 0; i < ref->nkeys; i++)
-		appendStringInfo(buf, "%spg_catalog.unnest($%d)", i > 0 ? ", " : "", i + 1);
-	appendStringInfoString(buf, ") WITH ORDINALITY AS u(");
-	for (int i = 0; i < ref->nkeys; i++)
-		appendStringInfo(buf, "k%d, ", i + 1);
-	appendStringInfoString(buf, "i) WHERE NOT EXISTS (SELECT 1 FROM x WHERE ");
+	appendStringInfoString(buf, ") SELECT u.i FROM ");
+	ri_append_key_rows(buf, ref->nkeys, "u");
+	appendStringInfoString(buf, " WHERE NOT EXISTS (SELECT 1 FROM x WHERE ");
 	for (int i = 0; i < ref->nkeys; i++)
 	{
 		if (i > 0)

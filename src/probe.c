@@ -73,13 +73,9 @@ ri_probe_prepare(RiReference *ref)
 		ri_citus_probe_sql(&buf, ref, keytypes);
 	else
 	{
-		appendStringInfoString(&buf, "SELECT u.i FROM ROWS FROM (");
-		for (int i = 0; i < ref->nkeys; i++)
-			appendStringInfo(&buf, "%spg_catalog.unnest($%d)", i > 0 ? ", " : "", i + 1);
-		appendStringInfoString(&buf, ") WITH ORDINALITY AS u(");
-		for (int i = 0; i < ref->nkeys; i++)
-			appendStringInfo(&buf, "k%d, ", i + 1);
-		appendStringInfoString(&buf, "i) WHERE ");
+		appendStringInfoString(&buf, "SELECT u.i FROM ");
+		ri_append_key_rows(&buf, ref->nkeys, "u");
+		appendStringInfoString(&buf, " WHERE ");
 		ri_append_no_parent_typed(&buf, ref, "u.k%d", keytypes);
 	}
 

@@ -79,6 +79,8 @@ extern void ri_append_no_parent_typed(struct StringInfoData *buf,
 									  const Oid *keytypes);
 extern void ri_append_child_match(struct StringInfoData *buf, RiReference *ref,
 								  const char *keyfmt, bool nulls_match);
+extern void ri_append_key_rows(struct StringInfoData *buf, int nkeys,
+							   const char *alias);
 
 extern int	ri_fixed_output_begin(void);
 extern void ri_fixed_output_end(int nestlevel);

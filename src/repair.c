@@ -111,13 +111,9 @@ rows_sql(RiReference *ref)
 		appendStringInfoString(&buf, "SELECT o.i, c.tableoid, c.ctid");
 		for (int i = 0; i < ref->nkeys; i++)
 			appendStringInfo(&buf, ", c.%s", quote_identifier(ref->child_columns[i]));
-		appendStringInfoString(&buf, " FROM ROWS FROM (");
-		for (int i = 0; i < ref->nkeys; i++)
-			appendStringInfo(&buf, "%spg_catalog.unnest($%d)", i ? ", " : "", i + 1);
-		appendStringInfoString(&buf, ") WITH ORDINALITY AS o(");
-		for (int i = 0; i < ref->nkeys; i++)
-			appendStringInfo(&buf, "k%d, ", i + 1);
-		appendStringInfo(&buf, "i) JOIN %s%s c ON ", ref->only_child ? "ONLY " : "",
+		appendStringInfoString(&buf, " FROM ");
+		ri_append_key_rows(&buf, ref->nkeys, "o");
+		appendStringInfo(&buf, " JOIN %s%s c ON ", ref->only_child ? "ONLY " : "",
 						 ri_qualified_name(ref->child));
 		ri_append_child_match(&buf, ref, "o.k%d", arm > 0);
 		if (arm > 0)

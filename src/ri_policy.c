@@ -282,17 +282,6 @@ apply_config_files(void)
 #define POSTMASTER_ARG_OPTIONS "BcCDdfhkNprStW-"
 
 /*
- * The postmaster's arguments, as the kernel keeps them (Linux's
- * /proc/<pid>/cmdline: each one ended by a NUL, so read one way only).
- */
-typedef enum ArgvFrom
-{
-	ARGV_READ,					/* *args holds them */
-	ARGV_NO_PROC,				/* no such file system here */
-	ARGV_FAILED					/* there is, but they could not be read */
-} ArgvFrom;
-
-/*
  * Read a whole file into *buf.  Returns false if it does not exist, or
  * could not be read.
  */
@@ -316,6 +305,17 @@ read_whole_file(const char *path, StringInfo buf)
 	FreeFile(file);
 	return ok;
 }
+
+/*
+ * The postmaster's arguments, as the kernel keeps them (Linux's
+ * /proc/<pid>/cmdline: each one ended by a NUL, so read one way only).
+ */
+typedef enum ArgvFrom
+{
+	ARGV_READ,					/* *args holds them */
+	ARGV_NO_PROC,				/* no such file system here */
+	ARGV_FAILED					/* there is, but they could not be read */
+} ArgvFrom;
 
 static ArgvFrom
 postmaster_argv(List **args)
@@ -397,7 +397,7 @@ apply_command_line(void)
 							line.data[line.len - 1] == '\r'))
 		line.data[--line.len] = '\0';
 
-	mentions = mentions_of_mode(line.data);
+	mentions = mentions_of_mode(line.data);	/* before the reading below cuts it */
 	from = postmaster_argv(&args);
 	if (from == ARGV_FAILED)
 		return false;

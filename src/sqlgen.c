@@ -72,6 +72,22 @@ ri_append_no_parent_typed(StringInfo buf, RiReference *ref, const char *keyfmt,
 }
 
 /*
+ * "ROWS FROM (unnest($1), ...) WITH ORDINALITY AS <alias>(k1, ..., i)":
+ * a batch of keys, an array per column, as rows numbered from 1.
+ */
+void
+ri_append_key_rows(StringInfo buf, int nkeys, const char *alias)
+{
+	appendStringInfoString(buf, "ROWS FROM (");
+	for (int i = 0; i < nkeys; i++)
+		appendStringInfo(buf, "%spg_catalog.unnest($%d)", i > 0 ? ", " : "", i + 1);
+	appendStringInfo(buf, ") WITH ORDINALITY AS %s(", alias);
+	for (int i = 0; i < nkeys; i++)
+		appendStringInfo(buf, "k%d, ", i + 1);
+	appendStringInfoString(buf, "i)");
+}
+
+/*
  * c.c1 = <k1> AND ...: does child row "c" hold this key?  Compared with the
  * child type's own equality; with "nulls_match", a NULL matches a NULL (a
  * MATCH FULL violation may be partly NULL).

@@ -2451,13 +2451,8 @@ recheck_count_sql(RiReference *ref, bool nulls_match)
 	else
 		appendStringInfo(&buf, "SELECT pg_catalog.count(c.%s)",
 						 quote_identifier(ref->child_columns[0]));
-	appendStringInfoString(&buf, " FROM ROWS FROM (");
-	for (int i = 0; i < ref->nkeys; i++)
-		appendStringInfo(&buf, "%spg_catalog.unnest($%d)", i ? ", " : "", i + 1);
-	appendStringInfoString(&buf, ") WITH ORDINALITY AS o(");
-	for (int i = 0; i < ref->nkeys; i++)
-		appendStringInfo(&buf, "k%d, ", i + 1);
-	appendStringInfoString(&buf, "i)");
+	appendStringInfoString(&buf, " FROM ");
+	ri_append_key_rows(&buf, ref->nkeys, "o");
 	if (!nulls_match)
 	{
 		appendStringInfo(&buf, " LEFT JOIN %s ON ", child);

@@ -1,7 +1,11 @@
 #!/bin/sh
-# ri_policy.mode set on the server command line (postgres -c ..., as
-# pg_ctl -o and container images do) holds against a role's connection
-# option, and a session whose server value cannot be re-derived fails
+# A value of ri_policy.mode refused when the library loads (a role's
+# connection option) gives way to the server's, database's and role's
+# values, however they are spelt (the server command line as pg_ctl -o and
+# container images give it, the configuration files, ALTER ROLE) and
+# whatever held the refused value at load (a function's SET clause, SET
+# LOCAL); an error on the way, or a load that fails part way, loses
+# nothing; and a session whose server value cannot be re-derived fails
 # closed.  Starts a throwaway server of its own (the tests' cluster cannot be
 # restarted with other options); prints TAP; exits non-zero on failure.  Run
 # by test/run-tests.sh.

@@ -26,11 +26,13 @@ SELECT ri_policy.track('vic');
 
 \ir ../lib/sessions.sql
 
-CREATE FUNCTION pg_temp.violation_seq_scans() RETURNS bigint LANGUAGE plpgsql AS $$
+-- sequential scans of a table so far
+CREATE FUNCTION pg_temp.seq_scans(schema_name name, table_name name) RETURNS bigint
+LANGUAGE plpgsql AS $$
 BEGIN
 	PERFORM pg_stat_clear_snapshot();
 	RETURN (SELECT seq_scan FROM pg_stat_user_tables
-			 WHERE schemaname = 'ri_policy' AND relname = '_violation');
+			 WHERE schemaname = schema_name AND relname = table_name);
 END $$;
 -- index entries of the violations read so far
 CREATE FUNCTION pg_temp.violation_index_reads() RETURNS bigint LANGUAGE plpgsql AS $$
@@ -55,13 +57,13 @@ INSERT INTO regress_vic.child SELECT 0, 200000 + g FROM generate_series(1, 600) 
 -- statistics a while after they happen: flushed first, they cannot land
 -- in a measured window)
 SELECT pg_stat_force_next_flush();
-CREATE TEMP TABLE scans AS SELECT pg_temp.violation_seq_scans() AS before;
+CREATE TEMP TABLE scans AS SELECT pg_temp.seq_scans('ri_policy', '_violation') AS before;
 SELECT ok(pg_temp.wait_gone(pg_temp.run_alone(
 	$$CALL ri_policy.validate('vic', batch_size => 700)$$)),
 	'an incremental pass ran in a session of its own');
 SELECT is((SELECT why_full FROM ri_policy.validation_progress WHERE reference = 'vic'), NULL,
 		  'it was incremental');
-SELECT cmp_ok(pg_temp.violation_seq_scans() - (SELECT before FROM scans), '<=', 1::bigint,
+SELECT cmp_ok(pg_temp.seq_scans('ri_policy', '_violation') - (SELECT before FROM scans), '<=', 1::bigint,
 			  'it recorded 1,200 orphaned keys reading the violations whole at most once, to count them');
 SELECT set_eq($$SELECT key, child_rows FROM ri_policy.violations WHERE reference = 'vic'$$,
 			  $$SELECT key, child_rows FROM pg_temp.truth$$,
@@ -75,12 +77,12 @@ CREATE TEMP TABLE reads AS
 SELECT NULL::bigint AS before,
 	   (SELECT count(*) FROM ri_policy.violations WHERE reference = 'vic') AS violations;
 SELECT pg_stat_force_next_flush();
-UPDATE scans SET before = pg_temp.violation_seq_scans();
+UPDATE scans SET before = pg_temp.seq_scans('ri_policy', '_violation');
 UPDATE reads SET before = pg_temp.violation_index_reads();
 SELECT ok(pg_temp.wait_gone(pg_temp.run_alone(
 	$$CALL ri_policy.validate('vic', batch_size => 700)$$)),
 	'a second incremental pass ran');
-SELECT cmp_ok(pg_temp.violation_seq_scans() - (SELECT before FROM scans), '<=', 1::bigint,
+SELECT cmp_ok(pg_temp.seq_scans('ri_policy', '_violation') - (SELECT before FROM scans), '<=', 1::bigint,
 			  'it cleared and updated violations reading them whole at most once, to count them');
 -- (counting them reads every one once; looking the keys up among all of
 -- them, as a plan made for an empty _violation did, read them again)
@@ -121,17 +123,11 @@ SELECT ri_policy.declare_reference('regress_vic.nchild', '{pid}', 'regress_vic.p
 SELECT ri_policy.track('vicn');
 SELECT pg_temp.wait_gone(pg_temp.run_alone($$CALL ri_policy.validate('vicn')$$));
 DELETE FROM regress_vic.parent WHERE id % 75 = 1;
-CREATE FUNCTION pg_temp.nchild_seq_scans() RETURNS bigint LANGUAGE plpgsql AS $$
-BEGIN
-	PERFORM pg_stat_clear_snapshot();
-	RETURN (SELECT seq_scan FROM pg_stat_user_tables
-			 WHERE schemaname = 'regress_vic' AND relname = 'nchild');
-END $$;
 SELECT pg_stat_force_next_flush();
-UPDATE scans SET before = pg_temp.nchild_seq_scans();
+UPDATE scans SET before = pg_temp.seq_scans('regress_vic', 'nchild');
 SELECT ok(pg_temp.wait_gone(pg_temp.run_alone($$CALL ri_policy.validate('vicn')$$)),
 		  'an incremental pass of the unindexed child ran');
-SELECT cmp_ok(pg_temp.nchild_seq_scans() - (SELECT before FROM scans), '<=', 1::bigint,
+SELECT cmp_ok(pg_temp.seq_scans('regress_vic', 'nchild') - (SELECT before FROM scans), '<=', 1::bigint,
 			  'it counted the rows of the 40 keys that lost their parent in one scan of the child');
 SELECT set_eq($$SELECT key, child_rows FROM ri_policy.violations WHERE reference = 'vicn'$$,
 			  $$SELECT jsonb_build_object('pid', pid), count(*) FROM regress_vic.nchild c
@@ -143,9 +139,9 @@ SELECT set_eq($$SELECT key, child_rows FROM ri_policy.violations WHERE reference
 -- row with every key: on a 1M-row child, 6 s for 100 keys, where reading
 -- the child takes 0.3 s)
 SELECT pg_stat_force_next_flush();
-UPDATE scans SET before = pg_temp.nchild_seq_scans();
+UPDATE scans SET before = pg_temp.seq_scans('regress_vic', 'nchild');
 SELECT pg_temp.wait_gone(pg_temp.run_alone($$CALL ri_policy.repair('vicn', 'delete')$$));
-SELECT cmp_ok(pg_temp.nchild_seq_scans() - (SELECT before FROM scans), '<=', 2::bigint,
+SELECT cmp_ok(pg_temp.seq_scans('regress_vic', 'nchild') - (SELECT before FROM scans), '<=', 2::bigint,
 			  'repair found the rows of the 40 keys in a scan or two of the child, not one a key');
 SELECT is((SELECT count(*) FROM regress_vic.nchild c
 			WHERE NOT EXISTS (SELECT 1 FROM regress_vic.parent p WHERE p.id = c.pid)),
