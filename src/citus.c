@@ -45,6 +45,7 @@
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "parser/parse_func.h"
 #include "storage/lmgr.h"
 #include "utils/array.h"
 #include "utils/acl.h"
@@ -582,6 +583,7 @@ struct RiCitusReader
 	int64		bitmap_first;	/* ... this one to */
 	int64		bitmap_last;	/* ... this one */
 	Datum		keys_multirange;	/* or as an int8multirange of their runs */
+	Datum		keys_set;		/* or as a set for ri_policy._int8_in_keys() */
 	int64		rows_before;	/* rows up to the key a cursor resumed after */
 };
 
@@ -590,7 +592,7 @@ static bool
 keys_held(RiCitusReader *r)
 {
 	return r->keys_array != (Datum) 0 || r->nruns > 0 || r->keys_bitmap != (Datum) 0 ||
-		r->keys_multirange != (Datum) 0;
+		r->keys_multirange != (Datum) 0 || r->keys_set != (Datum) 0;
 }
 
 /* Does the child's query carry the parent's keys (parent_keys_array())? */
@@ -732,7 +734,7 @@ append_parent_keys(StringInfo buf, RiReference *ref)
 /*
  * The child's key column as the workers return it: NULL when it is one of
  * the parent's keys that the query carries (keys_sent()) as runs, a bitmap,
- * a multirange or an array ($param), itself otherwise.
+ * a multirange, a set or an array ($param), itself otherwise.
  */
 static void
 append_key_filter(StringInfo buf, RiCitusReader *r, const char *col, int param)
@@ -756,6 +758,8 @@ append_key_filter(StringInfo buf, RiCitusReader *r, const char *col, int param)
 	appendStringInfoString(buf, "CASE WHEN NOT (");
 	if (r->keys_multirange != (Datum) 0)
 		appendStringInfo(buf, "c.%s::pg_catalog.int8 OPERATOR(pg_catalog.<@) $%d", col, param);
+	else if (r->keys_set != (Datum) 0)
+		appendStringInfo(buf, "ri_policy._int8_in_keys(c.%s::pg_catalog.int8, $%d)", col, param);
 	else if (r->nruns > 0)
 		for (int i = 0; i < r->nruns; i++)
 			appendStringInfo(buf, "%s(c.%s OPERATOR(pg_catalog.>=) '" INT64_FORMAT
@@ -965,6 +969,11 @@ reader_open(RiCitusReader *r, Datum *after, bool prefilter)
 		argtypes[nargs] = INT8MULTIRANGEOID;
 		args[nargs++] = r->keys_multirange;
 	}
+	else if (array && r->keys_set != (Datum) 0)
+	{
+		argtypes[nargs] = BYTEAOID;
+		args[nargs++] = r->keys_set;
+	}
 	nestlevel = ri_safe_search_path();
 
 	/*
@@ -1085,6 +1094,62 @@ integer_keys(RiReference *ref)
 #define MAX_MULTIRANGE_RUNS 1024
 
 /*
+ * Integer keys in more runs than that may be sent as a set that each shard
+ * hashes once (ri_policy._int8_in_keys(), src/shard_filter.c), of at most
+ * this many bytes (about a byte a key where they are mostly consecutive,
+ * up to ten where they are far apart): Citus writes its text, two
+ * characters a byte, into every shard's query.
+ */
+#define MAX_KEYS_SET_BYTES (8 * 1024 * 1024)
+
+/* Append v as a varint (shard_filter.c's SetReader reads it) */
+static void
+append_varint(StringInfo buf, uint64 v)
+{
+	while (v >= 0x80)
+	{
+		appendStringInfoChar(buf, (char) ((v & 0x7f) | 0x80));
+		v >>= 7;
+	}
+	appendStringInfoChar(buf, (char) v);
+}
+
+/*
+ * The sorted integers v[0..n-1] as a set for ri_policy._int8_in_keys(), a
+ * bytea in "cxt", or 0 if it would take more than MAX_KEYS_SET_BYTES or
+ * this database's ri_policy does not have that function yet (its library
+ * was updated, not its SQL objects: ALTER EXTENSION ri_policy UPDATE).
+ */
+static Datum
+integer_key_set(const int64 *v, int n, MemoryContext cxt)
+{
+	Oid			argtypes[2] = {INT8OID, BYTEAOID};
+	StringInfoData buf;
+	bytea	   *set;
+
+	if (!OidIsValid(LookupFuncName(list_make2(makeString("ri_policy"),
+											  makeString("_int8_in_keys")),
+								   2, argtypes, true)))
+		return (Datum) 0;
+	initStringInfo(&buf);
+	for (int i = 0; i < n && buf.len <= MAX_KEYS_SET_BYTES; i++)
+	{
+		/* the first from the least int8, each other from the one before */
+		if (i == 0)
+			append_varint(&buf, (uint64) v[0] - (uint64) PG_INT64_MIN);
+		else if (v[i] != v[i - 1])
+			append_varint(&buf, (uint64) v[i] - (uint64) v[i - 1] - 1);
+	}
+	if (buf.len > MAX_KEYS_SET_BYTES)
+		return (Datum) 0;
+	set = MemoryContextAlloc(cxt, VARHDRSZ + buf.len);
+	SET_VARSIZE(set, VARHDRSZ + buf.len);
+	memcpy(VARDATA(set), buf.data, buf.len);
+	pfree(buf.data);
+	return PointerGetDatum(set);
+}
+
+/*
  * The runs of the sorted integers v[0..n-1] as an int8multirange, in the
  * current memory context.
  */
@@ -1186,8 +1251,11 @@ integer_key_filter(RiCitusReader *r, ArrayBuildState *astate)
 		r->keys_multirange = runs_multirange(v, n);
 		MemoryContextSwitchTo(old);
 	}
+	else
+		r->keys_set = integer_key_set(v, n, r->cxt);
 	pfree(v);
-	return r->nruns > 0 || r->keys_bitmap != (Datum) 0 || r->keys_multirange != (Datum) 0;
+	return r->nruns > 0 || r->keys_bitmap != (Datum) 0 ||
+		r->keys_multirange != (Datum) 0 || r->keys_set != (Datum) 0;
 }
 
 /*

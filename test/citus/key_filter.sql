@@ -2,8 +2,9 @@
 -- comes back to the coordinator (src/citus.c): the parent's keys sent in the
 -- child's query as runs of consecutive integers (few runs), as a bitmap of
 -- integers (dense ones, at most 64 bits a key), as a multirange of their
--- runs (sparse integers in at most 1,024 runs), or as an array (other
--- single-column keys), else NOT IN over an intermediate result.
+-- runs (sparse integers in at most 1,024 runs), as a set of integers that
+-- each shard hashes (ri_policy._int8_in_keys(): more runs), or as an array
+-- (other single-column keys), else NOT IN over an intermediate result.
 -- Each way must give exactly what Citus's own NOT IN gives: the orphaned
 -- keys, their row counts, every row checked once, orphans() the same;
 -- with NULL keys, many rows a key across small batches, keys at the edges
@@ -14,7 +15,7 @@
 -- workers return is confirmed against the live parent).  Runs outside a transaction block (validate()
 -- commits); cleans up.
 SET client_min_messages = error;
-SELECT plan(84);
+SELECT plan(91);
 
 CREATE ROLE regress_kf_other LOGIN;
 
@@ -116,11 +117,23 @@ INSERT INTO kf_child SELECT 10000 + g, (ARRAY[-3000, -2999, 0, 1, 999, 1000, 100
   FROM generate_series(1, 260) g;
 SELECT pg_temp.check('kf_runs', 'kf_child', 'kf_parent', 4, 'sparse int keys in a multirange');
 SELECT pg_temp.check('kf_runs_big', 'kf_big', 'kf_parent', 3, 'sparse int keys, bigint child, in a multirange');
--- ... and past 1,024 runs, an int child in an array, the bigint child (whose
--- hash function is not the parent's) in NOT IN
+-- ... and past 1,024 runs, in a set, for an int child and a bigint child
+-- alike (0.7 sent the first an array, and the second, whose hash function
+-- is not the parent's, NOT IN)
 INSERT INTO kf_parent SELECT g * 1000 FROM generate_series(41, 1100) g;
-SELECT pg_temp.check('kf_runs', 'kf_child', 'kf_parent', 4, 'sparse int keys in an array');
-SELECT pg_temp.check('kf_runs_big', 'kf_big', 'kf_parent', 3, 'sparse int keys, bigint child, in NOT IN');
+SELECT pg_temp.check('kf_runs', 'kf_child', 'kf_parent', 4, 'sparse int keys in a set');
+SELECT pg_temp.check('kf_runs_big', 'kf_big', 'kf_parent', 3, 'sparse int keys, bigint child, in a set');
+\set q 'SET citus.log_remote_commands = on; SET client_min_messages = notice; SELECT pg_catalog.count(*) FROM ri_policy.orphans(''kf_runs_big'')'
+\set sent `psql -X -At -c :'q' 2>&1 | grep -c '_int8_in_keys'`
+SELECT cmp_ok(:sent, '>', 0, 'the shards test the keys as a set');
+-- ... where ri_policy's SQL objects predate the set (its library was
+-- updated, not the extension), as an array, the same keys
+BEGIN;
+SET LOCAL citus.enable_ddl_propagation = off;
+ALTER EXTENSION ri_policy DROP FUNCTION ri_policy._int8_in_keys(bigint, bytea);
+DROP FUNCTION ri_policy._int8_in_keys(bigint, bytea);
+SELECT pg_temp.check('kf_runs', 'kf_child', 'kf_parent', 4, 'sparse int keys in an array, without the set''s function');
+ROLLBACK;
 
 -- 3b. a bitmap at the ends of bigint: parent keys from 2^63 - 2000 to
 -- 2^63 - 1, and from -2^63 to -2^63 + 2000, every seventh missing (too many
@@ -157,6 +170,14 @@ INSERT INTO kf_bchild SELECT g, (ARRAY[9223372036854775807, 9223372036854775806,
   FROM generate_series(1, 390) g;
 SELECT pg_temp.check('kf_bitmap_top', 'kf_bchild', 'kf_bparent', 3, 'a multirange at both ends of bigint');
 SELECT pg_temp.check('kf_bitmap_top', 'kf_bchild', 'kf_bparent', 1, 'a multirange at both ends of bigint, one key a batch');
+-- ... and a set at both ends: 1,200 more runs
+INSERT INTO kf_bparent SELECT 9223372036854775807 - g * 1000 FROM generate_series(31, 630) g
+UNION ALL SELECT -9223372036854775808 + g * 1000 FROM generate_series(31, 630) g;
+INSERT INTO kf_bchild SELECT 1000 + g, (ARRAY[9223372036854775807 - 630000, 9223372036854775807 - 630001,
+											  -9223372036854775808 + 630000, -9223372036854775808 + 630001,
+											  -9223372036854775808 + 631000])[1 + g % 5]
+  FROM generate_series(1, 50) g;
+SELECT pg_temp.check('kf_bitmap_top', 'kf_bchild', 'kf_bparent', 3, 'a set at both ends of bigint');
 
 -- 4. text keys, in an array; an empty parent
 CREATE TABLE kf_tparent (id text PRIMARY KEY);
