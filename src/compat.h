@@ -31,6 +31,11 @@
 #error "ri_policy needs PostgreSQL 15 or later"
 #endif
 
+/* The varlena macros (VARSIZE_ANY_EXHDR, ...) left postgres.h in 16 */
+#if PG_VERSION_NUM >= 160000
+#include "varatt.h"
+#endif
+
 /* A partitioned table's partitions, leaving out those being detached. */
 #define compat_partition_desc(rel) RelationGetPartitionDesc(rel, true)
 

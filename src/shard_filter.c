@@ -32,6 +32,7 @@
  */
 #include "postgres.h"
 
+#include "compat.h"
 #include "fmgr.h"
 #include "nodes/primnodes.h"
 #include "utils/memutils.h"
