@@ -107,11 +107,11 @@ echo "$tables $rows $children $budget $small $(( (t1 - t0) / 1000000 )) $(( (t2 
 	total = $6; total_s = $7
 	n = $8; done = $9; probed = $10; ms = $11; max = $12; med = $13; tabs = $14; true_found = $15; false_found = $16
 	n_s = $18; done_s = $19; probed_s = $20; max_s = $22; skipped_s = $27
-	ok1 = (total <= budget + max + 1000 && probed <= 1000000) ? "ok" : "EXCEEDED"
-	ok2 = (total_s <= small + max_s + 1000) ? "ok" : "EXCEEDED"
-	printf "discover(), %d tables, %.0fM rows, time_budget %d s   %d ms in all (%.1f ms a table, %.1f ms a candidate; median %.1f, max %d ms), %d of %d candidates verified, %d values probed (row_budget 1M): budget %s\n",
+	ok1 = (total <= budget + max + 1000 && probed <= 1000000) ? "ok" : "MISSED"
+	ok2 = (total_s <= small + max_s + 1000) ? "ok" : "MISSED"
+	printf "| discover(), %d tables, %.0fM rows, time_budget %d s | %d ms in all (%.1f ms a table, %.1f ms a candidate; median %.1f, max %d ms); %d of %d candidates verified; %d values probed | within the budget and row_budget (1M) | %s |\n",
 		tables, rows / 1e6, budget / 1000, total, total / tables, (done ? ms / done : 0), med, max, done, n, probed, ok1
-	printf "discover(), recall %d of %d children, false candidates %d\n", true_found, children, false_found
-	printf "discover(), time_budget %.1f s                  %d ms in all (with connecting), %d of %d candidates verified, %d reported unverified: budget %s\n",
+	printf "| discover(), recall and precision | %d of %d children found, %d false candidates | | |\n", true_found, children, false_found
+	printf "| discover(), time_budget %.1f s | %d ms in all (with connecting); %d of %d candidates verified, %d reported unverified | within the budget | %s |\n",
 		small / 1000, total_s, done_s, n_s, skipped_s, ok2
 }'

@@ -304,11 +304,10 @@ fk_ratio=$(ratio "$m_fk_blocked" "$m_fk_allowed")
 
 awk -v n="$m_noext" -v a="$m_allow" -v b="$m_block" -v ra="$m_r_allow" -v rb="$m_r_block" \
 	-v fa="$m_fk_allowed" -v fb="$m_fk_blocked" -v fr="$fk_ratio" -v rows="$rows" -v storage="$storage" '
-function verdict(ok) { return ok ? "ok" : "ABOVE TARGET" }
+function verdict(ok) { return ok ? "ok" : "MISSED" }
 BEGIN {
-	printf "%-46s no ext: %.0f tps   ext(allow): %.0f tps   ext(block): %.0f tps   ratio: %.3fx (allow %.3fx)   target <= 1.05x %s (%s)\n",
-		"guard overhead, CREATE/DROP TABLE without FK", n, a, b, rb, ra, verdict(rb <= 1.05 && ra <= 1.05), storage
-	printf "%-46s allowed: %.1f ms   blocked: %.3f ms   ratio: %.4fx   target <= 0.02x %s\n",
-		sprintf("blocked ADD FOREIGN KEY on %s rows", rows >= 1000000 && rows % 1000000 == 0 ? rows / 1000000 "M" : rows),
-		fa, fb, fr, verdict(fr <= 0.02)
+	printf "| guard on DDL that creates no FK (CREATE/DROP TABLE), mode block vs no extension, %s | %.3fx the time (%.0f vs %.0f tps; allow %.3fx) | <= 1.05x | %s |\n",
+		storage, rb, b, n, ra, verdict(rb <= 1.05 && ra <= 1.05)
+	printf "| blocked ADD FOREIGN KEY on %s rows vs the same allowed | %.4fx the time (%.3f vs %.1f ms) | <= 0.02x | %s |\n",
+		(rows >= 1000000 && rows % 1000000 == 0 ? rows / 1000000 "M" : rows), fr, fb, fa, verdict(fr <= 0.02)
 }'

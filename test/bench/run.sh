@@ -8,16 +8,18 @@
 # superuser that may create databases, with ri_policy installed.
 #
 # Each benchmark is a script beside this one.  It prints its progress on
-# stderr and its summary lines (ratios measured side by side in one run, since
-# these machines are noisy) on stdout; this script collects the summaries into
-# one table at the end.  Benchmarks create their own databases and drop them
+# stderr and its figures (ratios measured side by side in one run, since
+# these machines are noisy) on stdout, one row each of a Markdown table,
+# "| what | figure | target | met |", met being ok or MISSED where there is
+# a target; this script gathers them into one table at the end and counts
+# the targets met.  BENCH_ONLY (say "validate.sh lifecycle.sh") runs fewer.  Benchmarks create their own databases and drop them
 # when they finish.  Not part of `make test`.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
 
 # The benchmarks, in the order they run.
-benches="guard.sh validate.sh lifecycle.sh discover.sh"
+benches=${BENCH_ONLY:-guard.sh validate.sh lifecycle.sh discover.sh}
 
 summary=$(mktemp)
 trap 'rm -f "$summary"' EXIT
@@ -31,7 +33,13 @@ for b in $benches; do
 	sh "$here/$b" >>"$summary"
 done
 
+cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || echo "?")
 echo
-echo "ri_policy benchmarks, PostgreSQL $server (medians; ratios measured side by side in this run)"
-echo "--------------------------------------------------------------------------------------------"
+echo "ri_policy benchmarks, PostgreSQL $server, $(nproc 2>/dev/null || echo '?') CPUs ($cpu), $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo "(medians; each ratio measured side by side in this run)"
+echo
+echo "| what | figure | target | met |"
+echo "|---|---|---|---|"
 cat "$summary"
+awk -F' [|] ' '$4 ~ /^(ok|MISSED)/ { n++; if ($4 ~ /^ok/) met++ }
+	END { printf "\ntargets met: %d of %d\n", met, n }' "$summary"
