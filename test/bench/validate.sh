@@ -24,11 +24,13 @@
 #   clean      CALL ri_policy.validate() of the same child against the
 #              copy of the parent holding every key (no orphans), the
 #              work "fk" does
-# The same pair with the keys spread out (multiplied by 1000003) measures
-# validate's hash-table path against the anti-join, and again with
+# The same keys spread out (multiplied by 1000003) measure the path for a
+# parent too large for memory: validate() with
 # maintenance_work_mem = 1MB, which the parent's keys outgrow, so that
 # every distinct key of a batch is probed in the parent's index instead
-# (checked: the pass says so at DEBUG1).
+# (checked: the pass says so at DEBUG1), against the anti-join with
+# work_mem = 1MB: a parent too large for the memory either may use, at
+# this size.
 # Throughput is child rows per second; the ratio validate/anti-join is
 # t(anti-join) / t(validate).
 #
@@ -128,8 +130,8 @@ sql -c "SET client_min_messages = debug1" -c "$probe" \
 	grep -q 'probing its index instead' ||
 	{ say "with maintenance_work_mem = 1MB, the sparse parent's keys did not go to its index"; exit 1; }
 
-: >"$tmp/count"; : >"$tmp/anti"; : >"$tmp/validate"; : >"$tmp/fk"; : >"$tmp/santi"; : >"$tmp/sval"; : >"$tmp/vone"
-: >"$tmp/clean"; : >"$tmp/sprobe"
+: >"$tmp/count"; : >"$tmp/anti"; : >"$tmp/validate"; : >"$tmp/fk"; : >"$tmp/vone"
+: >"$tmp/clean"; : >"$tmp/sprobe"; : >"$tmp/santi1"
 for r in $(seq 1 "$rounds"); do
 	time_it "SELECT count(*) FROM child" >>"$tmp/count"
 	time_it "SELECT pid, count(*) FROM child c WHERE pid IS NOT NULL AND NOT EXISTS (SELECT 1 FROM parent p WHERE p.id = c.pid) GROUP BY pid" >>"$tmp/anti"
@@ -141,12 +143,13 @@ for r in $(seq 1 "$rounds"); do
 		-c "ALTER TABLE child VALIDATE CONSTRAINT child_fk" >/dev/null
 	echo $(($(now_ms) - t0)) >>"$tmp/fk"
 	sql -c "ALTER TABLE child DROP CONSTRAINT child_fk"
-	time_it "SELECT pid, count(*) FROM child_sparse c WHERE pid IS NOT NULL AND NOT EXISTS (SELECT 1 FROM parent_sparse p WHERE p.id = c.pid) GROUP BY pid" >>"$tmp/santi"
-	time_it "CALL ri_policy.validate('bench_sparse', restart => true)" >>"$tmp/sval"
 	time_it "CALL ri_policy.validate('bench_clean', restart => true)" >>"$tmp/clean"
 	t0=$(now_ms)
 	sql -c "$probe" -c "CALL ri_policy.validate('bench_sparse', restart => true)" >/dev/null
 	echo $(($(now_ms) - t0)) >>"$tmp/sprobe"
+	t0=$(now_ms)
+	sql -c "SET work_mem = '1MB'" -c "SELECT pid, count(*) FROM child_sparse c WHERE pid IS NOT NULL AND NOT EXISTS (SELECT 1 FROM parent_sparse p WHERE p.id = c.pid) GROUP BY pid" >/dev/null
+	echo $(($(now_ms) - t0)) >>"$tmp/santi1"
 	say "round $r/$rounds: count $(tail -1 "$tmp/count") ms, anti-join $(tail -1 "$tmp/anti") ms, validate $(tail -1 "$tmp/validate") ms, fk $(tail -1 "$tmp/fk") ms"
 done
 
@@ -154,11 +157,10 @@ t_count=$(median <"$tmp/count")
 t_anti=$(median <"$tmp/anti")
 t_val=$(median <"$tmp/validate")
 t_fk=$(median <"$tmp/fk")
-t_santi=$(median <"$tmp/santi")
-t_sval=$(median <"$tmp/sval")
 t_vone=$(median <"$tmp/vone")
 t_clean=$(median <"$tmp/clean")
 t_sprobe=$(median <"$tmp/sprobe")
+t_santi1=$(median <"$tmp/santi1")
 batches=$(sql -c "SELECT batches FROM ri_policy.validation_progress WHERE reference = 'bench_ref'")
 
 # Peak private memory and longest transaction of one validate run.
@@ -316,8 +318,8 @@ if [ -s "$tmp/large" ]; then
 fi
 r=$(ratio "$t_fk" "$t_clean")
 row "validate() vs ADD FOREIGN KEY ... NOT VALID + VALIDATE CONSTRAINT, clean child ($size)" "${r}x faster ($t_clean vs $t_fk ms)" ">= 2x" "$(verdict "$r" ">=" 2)"
-r=$(ratio "$t_santi" "$t_sprobe")
-row "validate() with the parent over maintenance_work_mem (index probes), sparse bigint, vs the anti-join ($size)" "${r}x its throughput ($t_sprobe vs $t_santi ms)" ">= 1x" "$(verdict "$r" ">=" 1)"
+r=$(ratio "$t_santi1" "$t_sprobe")
+row "validate() with the parent over maintenance_work_mem (1MB: index probes), sparse bigint, vs the anti-join with work_mem 1MB ($size)" "${r}x its throughput ($t_sprobe vs $t_santi1 ms)" ">= 1x" "$(verdict "$r" ">=" 1)"
 row "validate() in parallel vs in one process, dense int ($size)" "$(ratio "$t_vone" "$t_val")x faster ($t_val vs $t_vone ms; $batches batches)" "" ""
 if [ -n "$mem_large" ]; then
 	r=$(ratio "$mem_large" "$mem_big")
