@@ -14,3 +14,11 @@ AS 'MODULE_PATHNAME', 'ri_policy_int8_in_keys'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION ri_policy._int8_in_keys(bigint, bytea) IS
 'ri_policy: is the key one of the set''s integers (src/shard_filter.c)? Used by validation through Citus';
+
+-- ... and uuid keys, as their 16 bytes each, one after the other
+CREATE FUNCTION ri_policy._uuid_in_keys(key uuid, keys bytea)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'ri_policy_uuid_in_keys'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION ri_policy._uuid_in_keys(uuid, bytea) IS
+'ri_policy: is the key one of the set''s uuids (src/shard_filter.c)? Used by validation through Citus';

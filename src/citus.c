@@ -58,6 +58,7 @@
 #include "utils/rel.h"
 #include "utils/rls.h"
 #include "utils/ruleutils.h"
+#include "utils/uuid.h"
 
 #include "citus.h"
 #include "columns.h"
@@ -584,6 +585,7 @@ struct RiCitusReader
 	int64		bitmap_last;	/* ... this one */
 	Datum		keys_multirange;	/* or as an int8multirange of their runs */
 	Datum		keys_set;		/* or as a set for ri_policy._int8_in_keys() */
+	bool		set_of_uuids;	/* ... or for ri_policy._uuid_in_keys() */
 	int64		rows_before;	/* rows up to the key a cursor resumed after */
 };
 
@@ -758,6 +760,8 @@ append_key_filter(StringInfo buf, RiCitusReader *r, const char *col, int param)
 	appendStringInfoString(buf, "CASE WHEN NOT (");
 	if (r->keys_multirange != (Datum) 0)
 		appendStringInfo(buf, "c.%s::pg_catalog.int8 OPERATOR(pg_catalog.<@) $%d", col, param);
+	else if (r->keys_set != (Datum) 0 && r->set_of_uuids)
+		appendStringInfo(buf, "ri_policy._uuid_in_keys(c.%s, $%d)", col, param);
 	else if (r->keys_set != (Datum) 0)
 		appendStringInfo(buf, "ri_policy._int8_in_keys(c.%s::pg_catalog.int8, $%d)", col, param);
 	else if (r->nruns > 0)
@@ -1259,6 +1263,44 @@ integer_key_filter(RiCitusReader *r, ArrayBuildState *astate)
 }
 
 /*
+ * uuid keys (one uuid column on each side, compared by uuid's equality,
+ * which is that of their bytes) are scattered by nature: they go as a set
+ * of their 16 bytes each, one after the other, which each shard hashes once
+ * (ri_policy._uuid_in_keys(), src/shard_filter.c), where the array costs
+ * each row PostgreSQL's hashed "= ANY".  Keep the set of the keys in astate
+ * in r and return true, unless it would take more than MAX_KEYS_SET_BYTES
+ * or this database's ri_policy does not have that function yet.
+ */
+static bool
+uuid_key_set(RiCitusReader *r, ArrayBuildState *astate)
+{
+	RiReference *ref = r->ref;
+	Oid			argtypes[2] = {UUIDOID, BYTEAOID};
+	bytea	   *set;
+	Size		len = 0;
+
+	if (ref->nkeys != 1 || ref->parent_types[0] != UUIDOID ||
+		ref->child_types[0] != UUIDOID || get_opcode(ref->eq_operators[0]) != F_UUID_EQ ||
+		(Size) astate->nelems * UUID_LEN > MAX_KEYS_SET_BYTES ||
+		!OidIsValid(LookupFuncName(list_make2(makeString("ri_policy"),
+											  makeString("_uuid_in_keys")),
+								   2, argtypes, true)))
+		return false;
+	set = MemoryContextAlloc(r->cxt, VARHDRSZ + (Size) astate->nelems * UUID_LEN);
+	for (int i = 0; i < astate->nelems; i++)
+	{
+		if (astate->dnulls[i])
+			continue;
+		memcpy(VARDATA(set) + len, DatumGetUUIDP(astate->dvalues[i]), UUID_LEN);
+		len += UUID_LEN;
+	}
+	SET_VARSIZE(set, VARHDRSZ + len);
+	r->keys_set = PointerGetDatum(set);
+	r->set_of_uuids = true;
+	return true;
+}
+
+/*
  * Read the parent's keys, as its owner, through Citus, into an array
  * (r->keys_array) that the child's query sends to the workers, where
  *
@@ -1275,8 +1317,9 @@ integer_key_filter(RiCitusReader *r, ArrayBuildState *astate)
  * keys stay within maintenance_work_mem, as the parent's key set on one
  * node does, and the array within MAX_KEYS_ARRAY_BYTES (integer keys that
  * form few runs are sent as those runs, however many they are, and dense
- * ones as a bitmap, and others in few runs as a multirange: see
- * integer_key_filter()).  Otherwise the caller falls
+ * ones as a bitmap, others in few runs as a multirange, and the rest as a
+ * set: see integer_key_filter(); uuid keys as a set too: uuid_key_set()).
+ * Otherwise the caller falls
  * back to NOT IN, or to reading every child key.  Returns whether the
  * array, the runs, the bitmap or the multirange are there.
  */
@@ -1340,8 +1383,10 @@ parent_keys_array(RiCitusReader *r)
 	SPI_cursor_close(portal);
 	ri_restore_search_path(nestlevel);
 	ri_restore(&saved);
-	if (fits && !integer_key_filter(r, astate) && hashable &&
-		MemoryContextMemAllocated(astate->mcontext, true) <= MAX_KEYS_ARRAY_BYTES)
+	if (fits && (integer_key_filter(r, astate) || uuid_key_set(r, astate)))
+		MemoryContextDelete(astate->mcontext);
+	else if (fits && hashable &&
+			 MemoryContextMemAllocated(astate->mcontext, true) <= MAX_KEYS_ARRAY_BYTES)
 		r->keys_array = makeArrayResult(astate, r->cxt);	/* frees astate */
 	else
 		MemoryContextDelete(astate->mcontext);

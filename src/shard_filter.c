@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * shard_filter.c
- *		The parent's integer keys as the shards of a Citus child test them.
+ *		The parent's integer and uuid keys as the shards of a Citus child
+ *		test them.
  *
  * Validating a Citus child, the coordinator sends the parent's keys to the
  * workers in the child's query, so that each shard returns only the keys
@@ -26,6 +27,10 @@
  * answer is exact (equality of int8), so the filter built on it drops only
  * keys that have a parent.
  *
+ * uuid keys, scattered by nature, go the same way as their 16 bytes each,
+ * one after the other, to ri_policy._uuid_in_keys(c.k, '\x...'::bytea):
+ * equality of uuids is equality of their bytes.
+ *
  * src/shard_filter.c
  *
  *-------------------------------------------------------------------------
@@ -36,8 +41,10 @@
 #include "fmgr.h"
 #include "nodes/primnodes.h"
 #include "utils/memutils.h"
+#include "utils/uuid.h"
 
 PG_FUNCTION_INFO_V1(ri_policy_int8_in_keys);
+PG_FUNCTION_INFO_V1(ri_policy_uuid_in_keys);
 
 /* A slot no key occupies; a set holding this value says so apart */
 #define EMPTY_SLOT	PG_INT64_MIN
@@ -245,4 +252,119 @@ ri_policy_int8_in_keys(PG_FUNCTION_ARGS)
 		fcinfo->flinfo->fn_extra = set;
 	}
 	PG_RETURN_BOOL(set_contains(set, key));
+}
+
+/*
+ * A set of uuids: an open-addressing table of their 16 bytes, with a flag a
+ * slot, since every value of the bytes is a uuid.
+ */
+typedef struct UuidKeySet
+{
+	uint64		mask;
+	bool	   *used;
+	pg_uuid_t  *slots;
+} UuidKeySet;
+
+/*
+ * The most uuids a set may hold: its table, of two to four slots a key,
+ * then takes at most 544 MB, in two pallocs
+ */
+#define MAX_UUID_KEYS	((Size) 1 << 24)
+
+static inline uint64
+uuid_slot(const pg_uuid_t *u, uint64 mask)
+{
+	uint64		a;
+	uint64		b;
+
+	memcpy(&a, u->data, sizeof(a));
+	memcpy(&b, u->data + sizeof(a), sizeof(b));
+	return mix64(a ^ mix64(b)) & mask;
+}
+
+/* The number of uuids in "keys", or an error if it holds a partial one */
+static Size
+uuid_set_length(bytea *keys)
+{
+	Size		len = VARSIZE_ANY_EXHDR(keys);
+
+	if (len % UUID_LEN != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("invalid set of uuid keys"),
+				 errdetail("Its length, %zu bytes, is not a multiple of %d.", len, UUID_LEN)));
+	if (len / UUID_LEN > MAX_UUID_KEYS)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("set of uuid keys is too large"),
+				 errdetail("A set holds at most %zu keys.", MAX_UUID_KEYS)));
+	return len / UUID_LEN;
+}
+
+static UuidKeySet *
+uuid_set_build(const char *bytes, Size n, MemoryContext cxt)
+{
+	Size		nslots = 16;
+	UuidKeySet *set = MemoryContextAlloc(cxt, sizeof(UuidKeySet));
+
+	while (nslots < 2 * n)
+		nslots *= 2;
+	set->mask = nslots - 1;
+	set->used = MemoryContextAllocZero(cxt, nslots * sizeof(bool));
+	set->slots = MemoryContextAlloc(cxt, nslots * sizeof(pg_uuid_t));
+	for (Size i = 0; i < n; i++)
+	{
+		const pg_uuid_t *u = (const pg_uuid_t *) (bytes + i * UUID_LEN);
+		uint64		slot;
+
+		for (slot = uuid_slot(u, set->mask);
+			 set->used[slot] && memcmp(&set->slots[slot], u, UUID_LEN) != 0;
+			 slot = (slot + 1) & set->mask)
+			;
+		set->used[slot] = true;
+		memcpy(&set->slots[slot], u, UUID_LEN);
+	}
+	return set;
+}
+
+static inline bool
+uuid_set_contains(const UuidKeySet *set, const pg_uuid_t *u)
+{
+	for (uint64 slot = uuid_slot(u, set->mask);; slot = (slot + 1) & set->mask)
+	{
+		if (!set->used[slot])
+			return false;
+		if (memcmp(&set->slots[slot], u, UUID_LEN) == 0)
+			return true;
+	}
+}
+
+/*
+ * ri_policy._uuid_in_keys(key uuid, keys bytea) RETURNS boolean (strict):
+ * is "key" one of the uuids of "keys", 16 bytes each?  Cached as
+ * ri_policy_int8_in_keys() caches its set.
+ */
+Datum
+ri_policy_uuid_in_keys(PG_FUNCTION_ARGS)
+{
+	pg_uuid_t  *key = PG_GETARG_UUID_P(0);
+	UuidKeySet *set = (UuidKeySet *) fcinfo->flinfo->fn_extra;
+
+	if (set == NULL)
+	{
+		bytea	   *keys = PG_GETARG_BYTEA_PP(1);
+		Size		n = uuid_set_length(keys);
+		const char *bytes = VARDATA_ANY(keys);
+
+		if (!arg_is_const(fcinfo->flinfo, 1))
+		{
+			for (Size i = 0; i < n; i++)
+				if (memcmp(bytes + i * UUID_LEN, key, UUID_LEN) == 0)
+					PG_RETURN_BOOL(true);
+			PG_RETURN_BOOL(false);
+		}
+		set = uuid_set_build(bytes, n, fcinfo->flinfo->fn_mcxt);
+		fcinfo->flinfo->fn_extra = set;
+	}
+	PG_RETURN_BOOL(uuid_set_contains(set, key));
 }

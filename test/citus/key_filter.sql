@@ -3,8 +3,9 @@
 -- child's query as runs of consecutive integers (few runs), as a bitmap of
 -- integers (dense ones, at most 64 bits a key), as a multirange of their
 -- runs (sparse integers in at most 1,024 runs), as a set of integers that
--- each shard hashes (ri_policy._int8_in_keys(): more runs), or as an array
--- (other single-column keys), else NOT IN over an intermediate result.
+-- each shard hashes (ri_policy._int8_in_keys(): more runs), as a set of
+-- uuids (ri_policy._uuid_in_keys()), or as an array (other single-column
+-- keys), else NOT IN over an intermediate result.
 -- Each way must give exactly what Citus's own NOT IN gives: the orphaned
 -- keys, their row counts, every row checked once, orphans() the same;
 -- with NULL keys, many rows a key across small batches, keys at the edges
@@ -15,7 +16,7 @@
 -- workers return is confirmed against the live parent).  Runs outside a transaction block (validate()
 -- commits); cleans up.
 SET client_min_messages = error;
-SELECT plan(91);
+SELECT plan(98);
 
 CREATE ROLE regress_kf_other LOGIN;
 
@@ -192,6 +193,30 @@ SELECT pg_temp.check('kf_text', 'kf_tchild', 'kf_tparent', 5, 'text keys');
 DELETE FROM kf_tparent;
 SELECT pg_temp.check('kf_text', 'kf_tchild', 'kf_tparent', 40, 'an empty parent');
 
+-- 4b. uuid keys, in a set; without the set's function, in an array
+CREATE TABLE kf_uparent (id uuid PRIMARY KEY);
+SELECT create_distributed_table('kf_uparent', 'id', shard_count => 3);
+INSERT INTO kf_uparent SELECT md5('p' || g)::uuid FROM generate_series(1, 2000) g;
+INSERT INTO kf_uparent VALUES ('00000000-0000-0000-0000-000000000000'), ('ffffffff-ffff-ffff-ffff-ffffffffffff');
+CREATE TABLE kf_uchild (id bigint, pid uuid);
+SELECT create_distributed_table('kf_uchild', 'id', shard_count => 4, colocate_with => 'none');
+INSERT INTO kf_uchild SELECT g, CASE WHEN g % 31 = 0 THEN NULL WHEN g % 7 = 0 THEN md5('o' || g % 50)::uuid
+									 WHEN g % 11 = 0 THEN '00000000-0000-0000-0000-000000000000'
+									 WHEN g % 13 = 0 THEN 'ffffffff-ffff-ffff-ffff-fffffffffffe'
+									 ELSE md5('p' || g % 2100)::uuid END
+  FROM generate_series(1, 3000) g;
+SELECT ri_policy.declare_reference('kf_uchild', '{pid}', 'kf_uparent', name => 'kf_uuid');
+SELECT pg_temp.check('kf_uuid', 'kf_uchild', 'kf_uparent', 7, 'uuid keys in a set');
+\set q 'SET citus.log_remote_commands = on; SET client_min_messages = notice; SELECT pg_catalog.count(*) FROM ri_policy.orphans(''kf_uuid'')'
+\set sent `psql -X -At -c :'q' 2>&1 | grep -c '_uuid_in_keys'`
+SELECT cmp_ok(:sent, '>', 0, 'the shards test the uuids as a set');
+BEGIN;
+SET LOCAL citus.enable_ddl_propagation = off;
+ALTER EXTENSION ri_policy DROP FUNCTION ri_policy._uuid_in_keys(uuid, bytea);
+DROP FUNCTION ri_policy._uuid_in_keys(uuid, bytea);
+SELECT pg_temp.check('kf_uuid', 'kf_uchild', 'kf_uparent', 7, 'uuid keys in an array, without the set''s function');
+ROLLBACK;
+
 -- 5. the array, a pass cancelled part-way resumes: every orphan once, every
 -- row counted once (the keys that have a parent were counted in the first
 -- batch, before the cancel)
@@ -330,6 +355,6 @@ SELECT pg_temp.mid_check('kf_mid_bitmap', 'keys sent as a bitmap');
 
 SELECT ri_policy.drop_reference(name) FROM ri_policy.references WHERE name LIKE 'kf\_%';
 DROP TABLE kf_ychild, kf_yparent, kf_child, kf_big, kf_small, kf_parent, kf_ichild, kf_sparent, kf_tchild, kf_tparent, kf_rchild, kf_rparent,
-	kf_mchild, kf_mrun, kf_marr, kf_bchild, kf_bparent;
+	kf_mchild, kf_mrun, kf_marr, kf_bchild, kf_bparent, kf_uchild, kf_uparent;
 DROP ROLE regress_kf_other;
 SELECT * FROM finish();

@@ -1,12 +1,13 @@
--- ri_policy._int8_in_keys(key, set): the test the shards of a Citus child
--- apply to integer keys sent as a set (src/shard_filter.c).  Its answers
--- are "key = ANY (the set's integers)", whether the set is a constant
--- (hashed once for the query) or not (a column, a PL/pgSQL variable whose
--- value changes between calls of one expression); at the ends of bigint;
--- and any bytea that is not a set in its format is refused with 22P03,
--- whatever the key, as any role calls it.
+-- ri_policy._int8_in_keys(key, set) and ri_policy._uuid_in_keys(key, set):
+-- the tests the shards of a Citus child apply to integer and uuid keys sent
+-- as a set (src/shard_filter.c).  Their answers are "key = ANY (the set's
+-- keys)", whether the set is a constant (hashed once for the query) or not
+-- (a column, a PL/pgSQL variable whose value changes between calls of one
+-- expression); at the ends of bigint; and any bytea that is not a set in
+-- their format is refused with 22P03, whatever the key, as any role calls
+-- them.
 BEGIN;
-SELECT plan(14);
+SELECT plan(22);
 
 -- the set of the integers v, in the function's format: ascending, the
 -- first as a varint of its distance from -2^63, each other of its
@@ -114,6 +115,64 @@ SELECT throws_ok($$SELECT ri_policy._int8_in_keys(9223372036854775807,
 				 'invalid set of integer keys', 'a value past bigint''s range is refused, even after the key');
 SELECT is(ri_policy._int8_in_keys(9223372036854775807, '\xffffffffffffffffff01'::bytea), true,
 		  'the greatest distance there is reaches 2^63 - 1');
+RESET ROLE;
+
+-- uuids: 16 bytes each, in any order, duplicates allowed
+CREATE TEMP TABLE usets (name text, v uuid[]);
+INSERT INTO usets VALUES
+	('random', ARRAY(SELECT md5(random()::text)::uuid FROM generate_series(1, 3000))),
+	('ends and duplicates', ARRAY['00000000-0000-0000-0000-000000000000'::uuid,
+								  'ffffffff-ffff-ffff-ffff-ffffffffffff', '00000000-0000-0000-0000-000000000001',
+								  'ffffffff-ffff-ffff-ffff-ffffffffffff']),
+	('empty', '{}');
+ALTER TABLE usets ADD COLUMN bytes bytea;
+UPDATE usets SET bytes = coalesce((SELECT string_agg(decode(replace(u::text, '-', ''), 'hex'), ''::bytea
+											ORDER BY o)
+									 FROM unnest(v) WITH ORDINALITY x(u, o)), '');
+CREATE TEMP TABLE uprobes AS
+SELECT DISTINCT k FROM (SELECT unnest(v) AS k FROM usets
+						UNION ALL SELECT md5(random()::text)::uuid FROM generate_series(1, 5000)
+						UNION ALL SELECT unnest(ARRAY['00000000-0000-0000-0000-000000000002'::uuid,
+													  'ffffffff-ffff-ffff-ffff-fffffffffffe'])) s;
+CREATE FUNCTION pg_temp.uwrong_const(s text) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+	n bigint;
+BEGIN
+	EXECUTE format('SELECT count(*) FROM uprobes WHERE ri_policy._uuid_in_keys(k, %L::bytea)'
+				   ' IS DISTINCT FROM (k = ANY (%L::uuid[]))',
+				   (SELECT bytes FROM usets WHERE name = s), (SELECT v FROM usets WHERE name = s))
+	   INTO n;
+	RETURN n;
+END $$;
+SELECT is(pg_temp.uwrong_const(name), 0::bigint, name || ': a constant set of uuids answers as = ANY')
+  FROM usets ORDER BY name;
+SELECT is((SELECT count(*) FROM usets, uprobes
+			WHERE ri_policy._uuid_in_keys(k, bytes) IS DISTINCT FROM (k = ANY (v))),
+		  0::bigint, 'a set of uuids read from a column answers as = ANY');
+SELECT ok((SELECT count(*) FROM usets, uprobes WHERE name = 'random' AND ri_policy._uuid_in_keys(k, bytes))
+		  = 3000, 'and finds its 3,000 members');
+CREATE FUNCTION pg_temp.uvariable_sets() RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+	s bytea;
+	res text := '';
+	first uuid := '00000000-0000-0000-0000-00000000000a';
+BEGIN
+	FOR i IN 1..3 LOOP
+		s := decode(lpad(to_hex(i * 10), 32, '0'), 'hex');
+		res := res || ri_policy._uuid_in_keys(lpad(to_hex(i * 10), 32, '0')::uuid, s)::text || ','
+			|| ri_policy._uuid_in_keys(first, s)::text || ';';
+	END LOOP;
+	RETURN res;
+END $$;
+SELECT is(pg_temp.uvariable_sets(), 'true,true;true,false;true,false;',
+		  'each call answers from the set of uuids it is given');
+SET ROLE regress_ik_role;
+SELECT throws_ok($$SELECT ri_policy._uuid_in_keys('00000000-0000-0000-0000-000000000000',
+												  '\x00000000000000000000000000000000ff'::bytea)$$, '22P03',
+				 'invalid set of uuid keys', 'a set of uuids with a partial one is refused');
+SELECT throws_ok($$SELECT ri_policy._uuid_in_keys(k, '\x0000'::bytea)
+					 FROM (VALUES ('00000000-0000-0000-0000-000000000000'::uuid)) v(k)$$, '22P03',
+				 'invalid set of uuid keys', '... whatever the key');
 RESET ROLE;
 
 SELECT * FROM finish();
