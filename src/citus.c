@@ -65,6 +65,7 @@
 #include "compare.h"
 #include "keyset.h"
 #include "ri_policy.h"
+#include "shard_filter.h"
 
 /*
  * Citus's pg_dist_partition, if the citus extension exists in this
@@ -787,31 +788,40 @@ append_key_filter(StringInfo buf, RiCitusReader *r, const char *col, int param)
  * the transaction on every worker connection that the step uses gets
  * "SET LOCAL search_path = pg_catalog, pg_temp", which Citus sends there
  * (citus.propagate_set_commands, for SET LOCAL run in a DO block: see
- * Citus's IsMultiStatementTransaction()), until workers_search_path_end()
+ * Citus's IsMultiStatementTransaction()), until workers_settings_end()
  * resets it there and restores this node's settings.  Returns the GUC
  * nest level to pass to it.
+ *
+ * The same way, work_mem there is this session's maintenance_work_mem, the
+ * memory a pass may give the parent's keys: where the shards filter by NOT
+ * IN, PostgreSQL hashes the parent's keys only if they fit in work_mem
+ * (times hash_mem_multiplier), and otherwise compares each row with each
+ * key, which took minutes for a parent of a million keys (see
+ * parent_keys_fit()).
  */
 static int
-workers_search_path_begin(void)
+workers_settings_begin(void)
 {
 	int			nestlevel = NewGUCNestLevel();
+	char	   *sql = psprintf("DO $$BEGIN"
+							   " SET LOCAL citus.propagate_set_commands = 'local';"
+							   " SET LOCAL search_path = pg_catalog, pg_temp;"
+							   " SET LOCAL work_mem = '%dkB';"
+							   " END$$", maintenance_work_mem);
 
-	if (SPI_execute("DO $$BEGIN"
-					" SET LOCAL citus.propagate_set_commands = 'local';"
-					" SET LOCAL search_path = pg_catalog, pg_temp;"
-					" END$$", false, 0) != SPI_OK_UTILITY)
-		elog(ERROR, "could not set the workers' search_path");
+	if (SPI_execute(sql, false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "could not set the workers' search_path and work_mem");
 	return nestlevel;
 }
 
 static void
-workers_search_path_end(int nestlevel)
+workers_settings_end(int nestlevel)
 {
 	SPITupleTable *tuptable = SPI_tuptable; /* a fetch's rows, kept */
 	uint64		processed = SPI_processed;
 
-	if (SPI_execute("DO $$BEGIN RESET search_path; END$$", false, 0) != SPI_OK_UTILITY)
-		elog(ERROR, "could not reset the workers' search_path");
+	if (SPI_execute("DO $$BEGIN RESET search_path; RESET work_mem; END$$", false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "could not reset the workers' search_path and work_mem");
 	SPI_tuptable = tuptable;
 	SPI_processed = processed;
 	/* as a subtransaction's abort would: every setting above, as it was */
@@ -1004,7 +1014,11 @@ reader_open(RiCitusReader *r, Datum *after, bool prefilter)
  * citus.max_intermediate_result_size, and once it has refused, a later
  * query of the same transaction fails too, even after a rollback to a
  * savepoint: so ask first.  The keys' binary copy is smaller than the
- * parent's table, row for row.  Run as the parent's owner.
+ * parent's table, row for row.  And the shards must be able to hash them
+ * (NOT IN over keys that no hash holds compares every row with every key):
+ * a parent of at most half of maintenance_work_mem, which the reads give
+ * the workers as work_mem (workers_settings_begin()); past it, every key
+ * comes back.  Run as the parent's owner.
  */
 static bool
 parent_keys_fit(RiReference *ref)
@@ -1018,8 +1032,6 @@ parent_keys_fit(RiReference *ref)
 
 	if (limit == NULL)
 		return false;
-	if (atoi(limit) < 0)
-		return true;
 	nestlevel = ri_safe_search_path();
 	if (SPI_execute_with_args(ri_rows_at(ref->parent, NULL) == RI_ROWS_CITUS ?
 							  "SELECT pg_catalog.citus_table_size($1)" :
@@ -1033,7 +1045,8 @@ parent_keys_fit(RiReference *ref)
 			size = DatumGetInt64(d);
 	}
 	ri_restore_search_path(nestlevel);
-	return size >= 0 && size < (int64) atoi(limit) * 1024 / 2;
+	return size >= 0 && (atoi(limit) < 0 || size < (int64) atoi(limit) * 1024 / 2) &&
+		size <= (int64) maintenance_work_mem * 1024 / 2;
 }
 
 /* qsort() comparator of int64 */
@@ -1130,21 +1143,26 @@ integer_key_set(const int64 *v, int n, MemoryContext cxt)
 	Oid			argtypes[2] = {INT8OID, BYTEAOID};
 	StringInfoData buf;
 	bytea	   *set;
+	Size		nkeys = 0;
 
 	if (!OidIsValid(LookupFuncName(list_make2(makeString("ri_policy"),
 											  makeString("_int8_in_keys")),
 								   2, argtypes, true)))
 		return (Datum) 0;
 	initStringInfo(&buf);
-	for (int i = 0; i < n && buf.len <= MAX_KEYS_SET_BYTES; i++)
+	for (int i = 0; i < n && buf.len <= MAX_KEYS_SET_BYTES && nkeys <= RI_SET_MAX_INT8_KEYS; i++)
 	{
 		/* the first from the least int8, each other from the one before */
 		if (i == 0)
 			append_varint(&buf, (uint64) v[0] - (uint64) PG_INT64_MIN);
 		else if (v[i] != v[i - 1])
 			append_varint(&buf, (uint64) v[i] - (uint64) v[i - 1] - 1);
+		else
+			continue;
+		nkeys++;
 	}
-	if (buf.len > MAX_KEYS_SET_BYTES)
+	/* (more keys than the workers' function takes go as the array) */
+	if (buf.len > MAX_KEYS_SET_BYTES || nkeys > RI_SET_MAX_INT8_KEYS)
 		return (Datum) 0;
 	set = MemoryContextAlloc(cxt, VARHDRSZ + buf.len);
 	SET_VARSIZE(set, VARHDRSZ + buf.len);
@@ -1282,6 +1300,7 @@ uuid_key_set(RiCitusReader *r, ArrayBuildState *astate)
 	if (ref->nkeys != 1 || ref->parent_types[0] != UUIDOID ||
 		ref->child_types[0] != UUIDOID || get_opcode(ref->eq_operators[0]) != F_UUID_EQ ||
 		(Size) astate->nelems * UUID_LEN > MAX_KEYS_SET_BYTES ||
+		(Size) astate->nelems > RI_SET_MAX_UUID_KEYS ||
 		!OidIsValid(LookupFuncName(list_make2(makeString("ri_policy"),
 											  makeString("_uuid_in_keys")),
 								   2, argtypes, true)))
@@ -1418,10 +1437,10 @@ reader_first_fetch(RiCitusReader *r, Datum *after, int batch_size)
 
 	(void) ri_citus_prefilters(r);
 	ri_become(r->scan_user, RI_OWNER_CONTEXT, &saved);
-	nestlevel = workers_search_path_begin();
+	nestlevel = workers_settings_begin();
 	reader_open(r, after, r->prefilter);
 	SPI_cursor_fetch(reader_portal(r), true, batch_size);
-	workers_search_path_end(nestlevel);
+	workers_settings_end(nestlevel);
 	ri_restore(&saved);
 }
 

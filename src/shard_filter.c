@@ -38,10 +38,14 @@
 #include "postgres.h"
 
 #include "compat.h"
+#include "common/pg_prng.h"
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "nodes/primnodes.h"
 #include "utils/memutils.h"
 #include "utils/uuid.h"
+
+#include "shard_filter.h"
 
 PG_FUNCTION_INFO_V1(ri_policy_int8_in_keys);
 PG_FUNCTION_INFO_V1(ri_policy_uuid_in_keys);
@@ -52,15 +56,24 @@ PG_FUNCTION_INFO_V1(ri_policy_uuid_in_keys);
 typedef struct Int8KeySet
 {
 	uint64		mask;			/* slots, less one (a power of two, less one) */
+	uint64		seed;			/* of the hash: see set_seed() */
 	bool		has_empty;		/* does the set hold EMPTY_SLOT itself? */
 	int64		slots[FLEXIBLE_ARRAY_MEMBER];
 } Int8KeySet;
 
+#define MAX_SET_KEYS	RI_SET_MAX_INT8_KEYS
+
 /*
- * The most keys a set may hold: its table, of two to four slots a key, then
- * takes at most 512 MB, in one palloc
+ * The seed of a set's hash, new for each table: the hash (below) can be
+ * inverted, so that whoever writes the keys of a set could otherwise choose
+ * keys that all fall in one slot, and make building it take time quadratic
+ * in their number.
  */
-#define MAX_SET_KEYS	((Size) 1 << 25)
+static uint64
+set_seed(void)
+{
+	return pg_prng_uint64(&pg_global_prng_state);
+}
 
 /* A 64-bit finalizer (splitmix64's): every bit of the key moves the slot */
 static inline uint64
@@ -155,16 +168,20 @@ set_build(bytea *keys, MemoryContext cxt)
 
 	set_reader_init(&rd, keys);
 	while (set_next(&rd, &v))
+	{
+		CHECK_FOR_INTERRUPTS();
 		if (++n > MAX_SET_KEYS)
 			ereport(ERROR,
 					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 					 errmsg("set of integer keys is too large"),
 					 errdetail("A set holds at most %zu keys.", MAX_SET_KEYS)));
+	}
 	while (nslots < 2 * n)
 		nslots *= 2;
 	set = MemoryContextAlloc(cxt, offsetof(Int8KeySet, slots) +
 							 nslots * sizeof(int64));
 	set->mask = nslots - 1;
+	set->seed = set_seed();
 	set->has_empty = false;
 	for (Size i = 0; i < nslots; i++)
 		set->slots[i] = EMPTY_SLOT;
@@ -173,13 +190,14 @@ set_build(bytea *keys, MemoryContext cxt)
 	{
 		uint64		slot;
 
+		CHECK_FOR_INTERRUPTS();
 		if (v == EMPTY_SLOT)
 		{
 			set->has_empty = true;
 			continue;
 		}
 		/* the values are distinct: no need to look for one already there */
-		for (slot = mix64((uint64) v) & set->mask;
+		for (slot = mix64((uint64) v ^ set->seed) & set->mask;
 			 set->slots[slot] != EMPTY_SLOT;
 			 slot = (slot + 1) & set->mask)
 			;
@@ -195,7 +213,7 @@ set_contains(const Int8KeySet *set, int64 v)
 
 	if (v == EMPTY_SLOT)
 		return set->has_empty;
-	for (slot = mix64((uint64) v) & set->mask;; slot = (slot + 1) & set->mask)
+	for (slot = mix64((uint64) v ^ set->seed) & set->mask;; slot = (slot + 1) & set->mask)
 	{
 		if (set->slots[slot] == v)
 			return true;
@@ -245,7 +263,10 @@ ri_policy_int8_in_keys(PG_FUNCTION_ARGS)
 			/* all of it, so that a bad set fails whatever the key */
 			set_reader_init(&rd, keys);
 			while (set_next(&rd, &v))
+			{
+				CHECK_FOR_INTERRUPTS();
 				found |= (v == key);
+			}
 			PG_RETURN_BOOL(found);
 		}
 		set = set_build(keys, fcinfo->flinfo->fn_mcxt);
@@ -261,25 +282,22 @@ ri_policy_int8_in_keys(PG_FUNCTION_ARGS)
 typedef struct UuidKeySet
 {
 	uint64		mask;
+	uint64		seed;			/* see set_seed() */
 	bool	   *used;
 	pg_uuid_t  *slots;
 } UuidKeySet;
 
-/*
- * The most uuids a set may hold: its table, of two to four slots a key,
- * then takes at most 544 MB, in two pallocs
- */
-#define MAX_UUID_KEYS	((Size) 1 << 24)
+#define MAX_UUID_KEYS	RI_SET_MAX_UUID_KEYS
 
 static inline uint64
-uuid_slot(const pg_uuid_t *u, uint64 mask)
+uuid_slot(const UuidKeySet *set, const pg_uuid_t *u)
 {
 	uint64		a;
 	uint64		b;
 
 	memcpy(&a, u->data, sizeof(a));
 	memcpy(&b, u->data + sizeof(a), sizeof(b));
-	return mix64(a ^ mix64(b)) & mask;
+	return mix64(a ^ set->seed ^ mix64(b)) & set->mask;
 }
 
 /* The number of uuids in "keys", or an error if it holds a partial one */
@@ -310,6 +328,7 @@ uuid_set_build(const char *bytes, Size n, MemoryContext cxt)
 	while (nslots < 2 * n)
 		nslots *= 2;
 	set->mask = nslots - 1;
+	set->seed = set_seed();
 	set->used = MemoryContextAllocZero(cxt, nslots * sizeof(bool));
 	set->slots = MemoryContextAlloc(cxt, nslots * sizeof(pg_uuid_t));
 	for (Size i = 0; i < n; i++)
@@ -317,7 +336,8 @@ uuid_set_build(const char *bytes, Size n, MemoryContext cxt)
 		const pg_uuid_t *u = (const pg_uuid_t *) (bytes + i * UUID_LEN);
 		uint64		slot;
 
-		for (slot = uuid_slot(u, set->mask);
+		CHECK_FOR_INTERRUPTS();
+		for (slot = uuid_slot(set, u);
 			 set->used[slot] && memcmp(&set->slots[slot], u, UUID_LEN) != 0;
 			 slot = (slot + 1) & set->mask)
 			;
@@ -330,7 +350,7 @@ uuid_set_build(const char *bytes, Size n, MemoryContext cxt)
 static inline bool
 uuid_set_contains(const UuidKeySet *set, const pg_uuid_t *u)
 {
-	for (uint64 slot = uuid_slot(u, set->mask);; slot = (slot + 1) & set->mask)
+	for (uint64 slot = uuid_slot(set, u);; slot = (slot + 1) & set->mask)
 	{
 		if (!set->used[slot])
 			return false;
@@ -359,8 +379,11 @@ ri_policy_uuid_in_keys(PG_FUNCTION_ARGS)
 		if (!arg_is_const(fcinfo->flinfo, 1))
 		{
 			for (Size i = 0; i < n; i++)
+			{
+				CHECK_FOR_INTERRUPTS();
 				if (memcmp(bytes + i * UUID_LEN, key, UUID_LEN) == 0)
 					PG_RETURN_BOOL(true);
+			}
 			PG_RETURN_BOOL(false);
 		}
 		set = uuid_set_build(bytes, n, fcinfo->flinfo->fn_mcxt);

@@ -4,7 +4,7 @@
 -- deletes are distributed DML), promote() (the foreign key Citus accepts,
 -- or Citus's own error).  Runs outside a transaction block; cleans up.
 SET client_min_messages = error;
-SELECT plan(29);
+SELECT plan(33);
 
 CREATE ROLE regress_citus_owner LOGIN;
 GRANT CREATE ON SCHEMA public TO regress_citus_owner;
@@ -103,9 +103,10 @@ SELECT set_eq($$SELECT key, child_rows FROM ri_policy.violations WHERE reference
 			  'the refused passes changed nothing');
 
 -- parent keys too many to send to the workers in the query (past
--- maintenance_work_mem: 150,000 keys, none a child's): the workers filter
--- with NOT IN instead, which Citus sends them as an intermediate result, so
--- only the orphaned keys come back (30 keys, 5 batches of 7) ...
+-- maintenance_work_mem: 150,000 keys, none a child's), and too many for
+-- the shards to hash within it (NOT IN over keys no hash holds compares
+-- each row with each key: minutes for a million keys): every child key is
+-- read instead (30 orphaned keys of 200, in batches of 7) ...
 INSERT INTO rf_parent SELECT generate_series(1001, 300000, 2);
 SET maintenance_work_mem = '1MB';
 CALL ri_policy.validate('rf_dist', batch_size => 7, restart => true);
@@ -113,8 +114,37 @@ SELECT set_eq($$SELECT key, child_rows FROM ri_policy.violations WHERE reference
 			  $$SELECT jsonb_build_object('pid', pid), count(*) FROM rf_child
 				 WHERE pid NOT IN (SELECT id FROM rf_parent) GROUP BY 1$$,
 			  'a parent too large to send in the query');
+SELECT ok((SELECT batches > 10 AND rows_checked = 1000 FROM ri_policy.validation_progress
+			WHERE reference = 'rf_dist'), 'nor to hash on the workers: every key was read');
+-- ... where it fits in maintenance_work_mem (16MB, half of it at most:
+-- the workers get it as work_mem, to hash the keys in), the workers filter
+-- with NOT IN, which Citus sends them as an intermediate result, so only
+-- the orphaned keys come back (30 keys, 5 batches of 7), when the keys
+-- cannot go in the query: here, the parent's column has another collation
+-- than its type's
+SET maintenance_work_mem = '16MB';
+CREATE TABLE rf_tparent (id text COLLATE "C" PRIMARY KEY);
+SELECT create_distributed_table('rf_tparent', 'id', shard_count => 3);
+INSERT INTO rf_tparent SELECT 'k' || g FROM generate_series(1, 300000, 2) g;
+CREATE TABLE rf_tchild (id int, pid text COLLATE "C");
+SELECT create_distributed_table('rf_tchild', 'id', shard_count => 2, colocate_with => 'none');
+INSERT INTO rf_tchild SELECT g, 'k' || (CASE WHEN g % 50 < 30 THEN 300000 + g % 50 ELSE 1 + 2 * (g % 1000) END)
+  FROM generate_series(1, 1000) g;
+SELECT ri_policy.declare_reference('rf_tchild', '{pid}', 'rf_tparent', name => 'rf_notin');
+\set q 'SET maintenance_work_mem = ''16MB''; SET citus.log_remote_commands = on; SET client_min_messages = notice; CALL ri_policy.validate(''rf_notin'', batch_size => 7, restart => true)'
+\set notin `psql -X -At -c :'q' 2>&1 | grep -c 'read_intermediate_result'`
+\set workmem `psql -X -At -c :'q' 2>&1 | grep -c -E "work_mem.*16384"`
+SELECT cmp_ok(:notin, '>', 0, 'a parent within maintenance_work_mem: NOT IN on the workers');
+SELECT cmp_ok(:workmem, '>', 0, '... with that memory as their work_mem');
+SELECT set_eq($$SELECT key, child_rows FROM ri_policy.violations WHERE reference = 'rf_notin'$$,
+			  $$SELECT jsonb_build_object('pid', pid), count(*) FROM rf_tchild
+				 WHERE pid NOT IN (SELECT id FROM rf_tparent) GROUP BY 1$$,
+			  'and the same orphans');
 SELECT ok((SELECT batches = 5 AND rows_checked = 1000 FROM ri_policy.validation_progress
-			WHERE reference = 'rf_dist'), 'the workers filtered the keys');
+			WHERE reference = 'rf_notin'), 'only the orphaned keys came back');
+SELECT ri_policy.drop_reference('rf_notin');
+DROP TABLE rf_tchild, rf_tparent;
+SET maintenance_work_mem = '1MB';
 -- ... and past citus.max_intermediate_result_size too: every child key is
 -- read instead, and the result is the same
 SET citus.max_intermediate_result_size = '4kB';

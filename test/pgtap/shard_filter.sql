@@ -7,7 +7,7 @@
 -- their format is refused with 22P03, whatever the key, as any role calls
 -- them.
 BEGIN;
-SELECT plan(22);
+SELECT plan(24);
 
 -- the set of the integers v, in the function's format: ascending, the
 -- first as a varint of its distance from -2^63, each other of its
@@ -115,6 +115,13 @@ SELECT throws_ok($$SELECT ri_policy._int8_in_keys(9223372036854775807,
 				 'invalid set of integer keys', 'a value past bigint''s range is refused, even after the key');
 SELECT is(ri_policy._int8_in_keys(9223372036854775807, '\xffffffffffffffffff01'::bytea), true,
 		  'the greatest distance there is reaches 2^63 - 1');
+-- 2^22 keys, the most a set holds (consecutive from -2^63, a byte each)
+SELECT is(ri_policy._int8_in_keys(k, decode(repeat('00', 4194304), 'hex')), true,
+		  'a set of 2^22 keys holds its last')
+  FROM (VALUES (-9223372036854775808 + 4194303)) v(k);
+SELECT throws_ok($$SELECT ri_policy._int8_in_keys(k, decode(repeat('00', 4194305), 'hex'))
+					 FROM (VALUES (1::int8)) v(k)$$, '54000',
+				 'set of integer keys is too large', 'a set of more keys is refused');
 RESET ROLE;
 
 -- uuids: 16 bytes each, in any order, duplicates allowed
