@@ -297,7 +297,12 @@ uuid_slot(const UuidKeySet *set, const pg_uuid_t *u)
 
 	memcpy(&a, u->data, sizeof(a));
 	memcpy(&b, u->data + sizeof(a), sizeof(b));
-	return mix64(a ^ set->seed ^ mix64(b)) & set->mask;
+
+	/*
+	 * Mixed in turn: with mix64(a ^ seed ^ mix64(b)), uuids whose halves
+	 * give one a ^ mix64(b) would share a slot whatever the seed.
+	 */
+	return mix64(mix64(a ^ set->seed) ^ b) & set->mask;
 }
 
 /* The number of uuids in "keys", or an error if it holds a partial one */
