@@ -54,6 +54,7 @@
 #include "tcop/tcopprot.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
 
 #include "parallel.h"
 #include "ri_policy.h"
@@ -318,10 +319,17 @@ ri_parallel_check(RiParallel *par)
 	}
 }
 
-/* The leader: wait until every worker has stopped; raise their errors. */
-void
-ri_parallel_wait(RiParallel *par)
+/*
+ * The leader: wait until every worker has stopped, or about "timeout_ms"
+ * have passed; raise their errors.  Returns whether they have all stopped.
+ * (The caller commits between waits, so that waiting for the slowest
+ * worker is no long transaction.)
+ */
+bool
+ri_parallel_wait(RiParallel *par, long timeout_ms)
 {
+	TimestampTz start = GetCurrentTimestamp();
+
 	for (;;)
 	{
 		bool		running = false;
@@ -336,12 +344,15 @@ ri_parallel_wait(RiParallel *par)
 		}
 		if (!running)
 			break;
+		if (TimestampDifferenceExceeds(start, GetCurrentTimestamp(), (int) timeout_ms))
+			return false;
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 100L, PG_WAIT_EXTENSION);
+						 Min(timeout_ms, 10L), PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
 	}
 	ri_parallel_check(par);
+	return true;
 }
 
 /*

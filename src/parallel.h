@@ -42,7 +42,7 @@ extern void ri_parallel_start_over(RiParallelShared *sh, const char *why);
 extern char *ri_parallel_started_over(RiParallel *par);
 extern void ri_parallel_stop(RiParallel *par);
 extern void ri_parallel_check(RiParallel *par);
-extern void ri_parallel_wait(RiParallel *par);
+extern bool ri_parallel_wait(RiParallel *par, long timeout_ms);
 extern void ri_parallel_end(RiParallel *par);
 
 /* validate.c: a worker's part of the pass */
