@@ -1132,6 +1132,21 @@ append_varint(StringInfo buf, uint64 v)
 }
 
 /*
+ * Does this database's ri_policy have the shards' function "name"(keytype,
+ * bytea)?  Not where its library was updated but not its SQL objects
+ * (ALTER EXTENSION ri_policy UPDATE): the keys then go as the array.
+ */
+static bool
+set_function_exists(const char *name, Oid keytype)
+{
+	Oid			argtypes[2] = {keytype, BYTEAOID};
+
+	return OidIsValid(LookupFuncName(list_make2(makeString("ri_policy"),
+												makeString(pstrdup(name))),
+									 2, argtypes, true));
+}
+
+/*
  * The sorted integers v[0..n-1] as a set for ri_policy._int8_in_keys(), a
  * bytea in "cxt", or 0 if it would take more than MAX_KEYS_SET_BYTES or
  * this database's ri_policy does not have that function yet (its library
@@ -1140,14 +1155,11 @@ append_varint(StringInfo buf, uint64 v)
 static Datum
 integer_key_set(const int64 *v, int n, MemoryContext cxt)
 {
-	Oid			argtypes[2] = {INT8OID, BYTEAOID};
 	StringInfoData buf;
 	bytea	   *set;
 	Size		nkeys = 0;
 
-	if (!OidIsValid(LookupFuncName(list_make2(makeString("ri_policy"),
-											  makeString("_int8_in_keys")),
-								   2, argtypes, true)))
+	if (!set_function_exists("_int8_in_keys", INT8OID))
 		return (Datum) 0;
 	initStringInfo(&buf);
 	for (int i = 0; i < n && buf.len <= MAX_KEYS_SET_BYTES && nkeys <= RI_SET_MAX_INT8_KEYS; i++)
@@ -1293,7 +1305,6 @@ static bool
 uuid_key_set(RiCitusReader *r, ArrayBuildState *astate)
 {
 	RiReference *ref = r->ref;
-	Oid			argtypes[2] = {UUIDOID, BYTEAOID};
 	bytea	   *set;
 	Size		len = 0;
 
@@ -1301,9 +1312,7 @@ uuid_key_set(RiCitusReader *r, ArrayBuildState *astate)
 		ref->child_types[0] != UUIDOID || get_opcode(ref->eq_operators[0]) != F_UUID_EQ ||
 		(Size) astate->nelems * UUID_LEN > MAX_KEYS_SET_BYTES ||
 		(Size) astate->nelems > RI_SET_MAX_UUID_KEYS ||
-		!OidIsValid(LookupFuncName(list_make2(makeString("ri_policy"),
-											  makeString("_uuid_in_keys")),
-								   2, argtypes, true)))
+		!set_function_exists("_uuid_in_keys", UUIDOID))
 		return false;
 	set = MemoryContextAlloc(r->cxt, VARHDRSZ + (Size) astate->nelems * UUID_LEN);
 	for (int i = 0; i < astate->nelems; i++)
