@@ -75,6 +75,8 @@
 #include "compat.h"
 #include "reference.h"
 
+static bool pending_batch_exists(void);
+
 PG_FUNCTION_INFO_V1(ri_policy_declare_reference);
 PG_FUNCTION_INFO_V1(ri_policy_drop_reference);
 PG_FUNCTION_INFO_V1(ri_policy_rename_reference);
@@ -1012,12 +1014,15 @@ ri_policy_drop_reference(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("reference \"%s\" does not exist", ref->name)));
 	ri_untrack(ref);
-	exec_as_owner("WITH r AS (DELETE FROM ri_policy._reference WHERE id = $1),"
-				  " v AS (DELETE FROM ri_policy._violation WHERE reference = $1),"
-				  " p AS (DELETE FROM ri_policy._pending WHERE reference = $1),"
-				  " c AS (DELETE FROM ri_policy._changed WHERE reference = $1),"
-				  " s AS (DELETE FROM ri_policy._sentinel WHERE reference = $1)"
-				  " DELETE FROM ri_policy._progress WHERE reference = $1",
+	exec_as_owner(psprintf("WITH r AS (DELETE FROM ri_policy._reference WHERE id = $1),"
+						   " v AS (DELETE FROM ri_policy._violation WHERE reference = $1),"
+						   " p AS (DELETE FROM ri_policy._pending WHERE reference = $1),%s"
+						   " c AS (DELETE FROM ri_policy._changed WHERE reference = $1),"
+						   " s AS (DELETE FROM ri_policy._sentinel WHERE reference = $1)"
+						   " DELETE FROM ri_policy._progress WHERE reference = $1",
+						   pending_batch_exists() ?
+						   " b AS (DELETE FROM ri_policy._pending_batch WHERE reference = $1)," :
+						   ""),
 				  1, &argtype, &id, NULL, false);
 	forget_pieces();
 	SPI_finish();
@@ -1127,41 +1132,45 @@ ri_policy_on_sql_drop(PG_FUNCTION_ARGS)
 	SPI_connect();
 	/* a table that Citus replaces by a new one keeps its references */
 	ri_citus_follow_conversion();
-	exec_as_owner("WITH d AS ("
-				  "  SELECT objid, objsubid, object_type, address_names"
-				  "    FROM pg_catalog.pg_event_trigger_dropped_objects()"
-				  "   WHERE object_type IN ('table', 'table column', 'table constraint')),"
-				  " gone AS ("
-				  "  DELETE FROM ri_policy._reference r USING d"
-				  "   WHERE (d.object_type = 'table'"
-				  "          AND d.objid IN (r.child::pg_catalog.oid, r.parent::pg_catalog.oid))"
-				  "      OR (d.object_type = 'table column' AND r.child::pg_catalog.oid = d.objid"
-				  "          AND d.address_names[3] = ANY (r.child_columns))"
-				  "      OR (d.object_type = 'table column' AND r.parent::pg_catalog.oid = d.objid"
-				  "          AND d.address_names[3] = ANY (r.parent_columns))"
-				  "  RETURNING r.id, r.name, r.child::pg_catalog.oid AS child,"
-				  "            r.parent::pg_catalog.oid AS parent),"
-				  " fk AS ("
-				  "  DELETE FROM ri_policy._foreign_key f USING d"
-				  "   WHERE (d.object_type = 'table' AND d.objid = f.child::pg_catalog.oid)"
-				  "      OR (d.object_type = 'table constraint'"
-				  "          AND d.address_names[3] = f.name"
-				  "          AND EXISTS (SELECT 1 FROM pg_catalog.pg_class c"
-				  "                        JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-				  "                       WHERE c.oid = f.child::pg_catalog.oid"
-				  "                         AND n.nspname = d.address_names[1]"
-				  "                         AND c.relname = d.address_names[2]))"
-				  "  RETURNING f.id),"
-				  " ids AS (SELECT id FROM gone UNION SELECT id FROM fk),"
-				  " v AS (DELETE FROM ri_policy._violation x USING ids"
-				  "        WHERE x.reference = ids.id),"
-				  " p AS (DELETE FROM ri_policy._pending x USING ids"
-				  "        WHERE x.reference = ids.id),"
-				  " s AS (DELETE FROM ri_policy._sentinel x USING ids"
-				  "        WHERE x.reference = ids.id),"
-				  " q AS (DELETE FROM ri_policy._progress x USING ids"
-				  "        WHERE x.reference = ids.id)"
-				  " SELECT DISTINCT id, name, child, parent FROM gone ORDER BY 2, 1",
+	exec_as_owner(psprintf("WITH d AS ("
+						   "  SELECT objid, objsubid, object_type, address_names"
+						   "    FROM pg_catalog.pg_event_trigger_dropped_objects()"
+						   "   WHERE object_type IN ('table', 'table column', 'table constraint')),"
+						   " gone AS ("
+						   "  DELETE FROM ri_policy._reference r USING d"
+						   "   WHERE (d.object_type = 'table'"
+						   "          AND d.objid IN (r.child::pg_catalog.oid, r.parent::pg_catalog.oid))"
+						   "      OR (d.object_type = 'table column' AND r.child::pg_catalog.oid = d.objid"
+						   "          AND d.address_names[3] = ANY (r.child_columns))"
+						   "      OR (d.object_type = 'table column' AND r.parent::pg_catalog.oid = d.objid"
+						   "          AND d.address_names[3] = ANY (r.parent_columns))"
+						   "  RETURNING r.id, r.name, r.child::pg_catalog.oid AS child,"
+						   "            r.parent::pg_catalog.oid AS parent),"
+						   " fk AS ("
+						   "  DELETE FROM ri_policy._foreign_key f USING d"
+						   "   WHERE (d.object_type = 'table' AND d.objid = f.child::pg_catalog.oid)"
+						   "      OR (d.object_type = 'table constraint'"
+						   "          AND d.address_names[3] = f.name"
+						   "          AND EXISTS (SELECT 1 FROM pg_catalog.pg_class c"
+						   "                        JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+						   "                       WHERE c.oid = f.child::pg_catalog.oid"
+						   "                         AND n.nspname = d.address_names[1]"
+						   "                         AND c.relname = d.address_names[2]))"
+						   "  RETURNING f.id),"
+						   " ids AS (SELECT id FROM gone UNION SELECT id FROM fk),"
+						   " v AS (DELETE FROM ri_policy._violation x USING ids"
+						   "        WHERE x.reference = ids.id),"
+						   " p AS (DELETE FROM ri_policy._pending x USING ids"
+						   "        WHERE x.reference = ids.id),"
+						   "%s"
+						   " s AS (DELETE FROM ri_policy._sentinel x USING ids"
+						   "        WHERE x.reference = ids.id),"
+						   " q AS (DELETE FROM ri_policy._progress x USING ids"
+						   "        WHERE x.reference = ids.id)"
+						   " SELECT DISTINCT id, name, child, parent FROM gone ORDER BY 2, 1",
+						   pending_batch_exists() ?
+						   " b AS (DELETE FROM ri_policy._pending_batch x USING ids"
+						   "        WHERE x.reference = ids.id)," : ""),
 				  0, NULL, NULL, NULL, false);
 	{
 		SPITupleTable *gone = SPI_tuptable;
@@ -1206,6 +1215,18 @@ ri_registry_exists(void)
 }
 
 /*
+ * Does ri_policy._pending_batch exist (0.9)?  Not while ALTER EXTENSION
+ * UPDATE runs the scripts before 0.9, which may drop references.
+ */
+static bool
+pending_batch_exists(void)
+{
+	Oid			nsp = get_namespace_oid("ri_policy", true);
+
+	return OidIsValid(nsp) && OidIsValid(get_relname_relid("_pending_batch", nsp));
+}
+
+/*
  * Are the extension's objects those of this library's version (0.6, which
  * keeps the pinned operators by name)?  Not between the installation of a
  * new library and ALTER EXTENSION UPDATE.  While an update runs, its
@@ -1221,8 +1242,12 @@ ri_objects_current(void)
 
 	if (!OidIsValid(nsp) || !OidIsValid(get_relname_relid("_foreign_key", nsp)))
 		return false;
-	/* 0.7: where the pieces of a parallel pass resume (parallel.c) */
-	if (!OidIsValid(get_relname_relid("_progress_share", nsp)) &&
+	/*
+	 * 0.7: where the pieces of a parallel pass resume (parallel.c); 0.9: the
+	 * orphans that batches append (results.c)
+	 */
+	if ((!OidIsValid(get_relname_relid("_progress_share", nsp)) ||
+		 !OidIsValid(get_relname_relid("_pending_batch", nsp))) &&
 		!(creating_extension &&
 		  CurrentExtensionObject == get_extension_oid("ri_policy", true)))
 		return false;
@@ -1321,25 +1346,34 @@ follow_column_rename(RenameStmt *stmt, Oid relid)
 		 * Recorded keys are objects keyed by the child's column names: those
 		 * of declared references and of foreign keys on that column.
 		 */
-		exec_as_owner("WITH r AS (SELECT id FROM ri_policy._reference"
-					  "            WHERE child::oid = ANY ($1) AND $3 = ANY (child_columns)"
-					  "           UNION ALL"
-					  "           SELECT f.id FROM ri_policy._foreign_key f"
-					  "             JOIN pg_catalog.pg_constraint c"
-					  "               ON c.conrelid = f.child::pg_catalog.oid AND c.conname = f.name"
-					  "            WHERE f.child::oid = ANY ($1) AND c.contype = 'f'"
-					  "              AND EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a"
-					  "                           WHERE a.attrelid = c.conrelid"
-					  "                             AND a.attnum = ANY (c.conkey)"
-					  "                             AND a.attname = $3)),"
-					  " p AS (UPDATE ri_policy._pending x"
-					  "        SET key = (x.key - $2::text)"
-					  "                  || pg_catalog.jsonb_build_object($3::text, x.key -> $2::text)"
-					  "       FROM r WHERE x.reference = r.id AND x.key ? $2::text)"
-					  " UPDATE ri_policy._violation x"
-					  "    SET key = (x.key - $2::text)"
-					  "              || pg_catalog.jsonb_build_object($3::text, x.key -> $2::text)"
-					  "   FROM r WHERE x.reference = r.id AND x.key ? $2::text",
+		exec_as_owner(psprintf("WITH r AS (SELECT id FROM ri_policy._reference"
+							   "            WHERE child::oid = ANY ($1) AND $3 = ANY (child_columns)"
+							   "           UNION ALL"
+							   "           SELECT f.id FROM ri_policy._foreign_key f"
+							   "             JOIN pg_catalog.pg_constraint c"
+							   "               ON c.conrelid = f.child::pg_catalog.oid AND c.conname = f.name"
+							   "            WHERE f.child::oid = ANY ($1) AND c.contype = 'f'"
+							   "              AND EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a"
+							   "                           WHERE a.attrelid = c.conrelid"
+							   "                             AND a.attnum = ANY (c.conkey)"
+							   "                             AND a.attname = $3)),"
+							   " p AS (UPDATE ri_policy._pending x"
+							   "        SET key = (x.key - $2::text)"
+							   "                  || pg_catalog.jsonb_build_object($3::text, x.key -> $2::text)"
+							   "       FROM r WHERE x.reference = r.id AND x.key ? $2::text)%s"
+							   " UPDATE ri_policy._violation x"
+							   "    SET key = (x.key - $2::text)"
+							   "              || pg_catalog.jsonb_build_object($3::text, x.key -> $2::text)"
+							   "   FROM r WHERE x.reference = r.id AND x.key ? $2::text",
+							   pending_batch_exists() ?
+							   ", b AS (UPDATE ri_policy._pending_batch x"
+							   "        SET keys = ARRAY(SELECT CASE WHEN k ? $2::text"
+							   "                                     THEN (k - $2::text)"
+							   "                                          || pg_catalog.jsonb_build_object($3::text, k -> $2::text)"
+							   "                                     ELSE k END"
+							   "                           FROM pg_catalog.unnest(x.keys) WITH ORDINALITY AS u(k, i)"
+							   "                          ORDER BY i)"
+							   "       FROM r WHERE x.reference = r.id)" : ""),
 					  3, argtypes, values, NULL, false);
 
 		CommandCounterIncrement();
@@ -1407,11 +1441,14 @@ ri_forget_foreign_key(Oid child, const char *name)
 	values[0] = ObjectIdGetDatum(child);
 	values[1] = DirectFunctionCall1(namein, CStringGetDatum(name));
 	SPI_connect();
-	exec_as_owner("WITH f AS (DELETE FROM ri_policy._foreign_key"
-				  "            WHERE child::pg_catalog.oid = $1 AND name = $2 RETURNING id),"
-				  " v AS (DELETE FROM ri_policy._violation x USING f WHERE x.reference = f.id),"
-				  " p AS (DELETE FROM ri_policy._pending x USING f WHERE x.reference = f.id)"
-				  " DELETE FROM ri_policy._progress x USING f WHERE x.reference = f.id",
+	exec_as_owner(psprintf("WITH f AS (DELETE FROM ri_policy._foreign_key"
+						   "            WHERE child::pg_catalog.oid = $1 AND name = $2 RETURNING id),"
+						   " v AS (DELETE FROM ri_policy._violation x USING f WHERE x.reference = f.id),%s"
+						   " p AS (DELETE FROM ri_policy._pending x USING f WHERE x.reference = f.id)"
+						   " DELETE FROM ri_policy._progress x USING f WHERE x.reference = f.id",
+						   pending_batch_exists() ?
+						   " b AS (DELETE FROM ri_policy._pending_batch x USING f"
+						   "        WHERE x.reference = f.id)," : ""),
 				  2, argtypes, values, NULL, false);
 	forget_pieces();
 	SPI_finish();

@@ -298,36 +298,38 @@ pending_insert(RiReference *ref, Datum *keys, Datum *hashes, Datum *rows, int n,
 }
 
 /*
- * The keys a pass has recorded so far, kept by a process that records all
- * of the pass's keys from an empty _pending (validate.c: not a pass read in
- * pieces, nor a resumed one).  A key not among them is new to _pending, and
- * one among them is pending already: a batch's keys are appended to
- * _pending without reading it, one row per key and batch, and the end of
- * the pass adds up each key's rows (validate.c, finish_run()).  Only where
- * equal keys have the same jsonb bytes and different ones different bytes
+ * The keys one process has recorded in a pass, kept where equal keys have
+ * the same jsonb bytes and different ones different bytes
  * (keyeq_equal_images, keyeq_json_faithful), which the end of the pass
- * matches with the violations by jsonb equality (ri_keys_compare_by_image):
- * other keys (numeric's 2.0 and 2.00, one key of two forms) are found among
- * the recorded ones by the child type's equality, in the form first read.
- * Appending stops, and keys are merged into _pending as before (which
- * merges into one of a key's rows), once the set outgrows work_mem, or
- * _pending would hold more than RECORDED_ROWS_A_KEY rows a key (and
- * RECORDED_ROWS_SLACK): a key found again in a later batch costs a row.
+ * matches with the violations by jsonb equality (ri_keys_compare_by_image).
+ * For such keys no batch reads the pending results: each batch appends its
+ * orphans as one row of ri_policy._pending_batch (its keys, their key_hash
+ * values and row counts, as arrays), and the end of the pass adds up each
+ * key's rows over every batch and process (validate.c, finish_run()).  One
+ * row a batch, not one a key: a row of _pending costs a heap tuple, an
+ * index entry and their WAL, about half of a pass at 1% orphaned rows, and
+ * merging a parallel pass's keys into _pending read it too.  Other keys
+ * (numeric's 2.0 and 2.00, one key of two forms) are found among the
+ * recorded ones by the child type's equality, in the form first read
+ * (pending_add_compared()).
+ *
+ * The set itself only counts the keys new to this process, which
+ * validation_progress.orphan_keys adds up while the pass runs: it stops
+ * growing at work_mem, after which a key it does not hold counts as new,
+ * and a key found by two processes of a parallel pass, or before and after
+ * a resume, counts twice, until the pass ends and counts its violations.
  */
 struct RiRecorded
 {
 	HTAB	   *keys;			/* RecordedKey */
 	MemoryContext cxt;
-	uint64		rows;			/* rows appended to _pending */
+	bool		full;			/* grown to work_mem: no key is added */
 };
 
 typedef struct RecordedKey
 {
 	struct varlena *json;		/* a key's jsonb form, in the set's context */
 } RecordedKey;
-
-#define RECORDED_ROWS_A_KEY 8
-#define RECORDED_ROWS_SLACK 100000
 
 static uint32
 recorded_hash(const void *key, Size keysize)
@@ -384,17 +386,22 @@ ri_recorded_free(RiRecorded *r)
 }
 
 /*
- * Append a batch's keys to the pending results, and to the set; returns
- * the number of keys new to them.
+ * Append a batch's keys to the pending results, as one row of
+ * _pending_batch, with *plan kept for the next batch; returns the number of
+ * keys new to the set (above).
  */
 static int
 pending_append(RiReference *ref, RiRecorded *r, ChildKey **keys, Datum *json, int n,
 			   SPIPlanPtr *plan)
 {
+	Oid			types[4] = {INT8OID, JSONBARRAYOID, INT4ARRAYOID, INT8ARRAYOID};
+	Datum		args[4];
 	Datum	   *hashes = palloc(n * sizeof(Datum));
 	Datum	   *rows = palloc(n * sizeof(Datum));
 	int			nnew = 0;
 
+	if (!r->full && MemoryContextMemAllocated(r->cxt, true) > (Size) work_mem * 1024)
+		r->full = true;
 	for (int k = 0; k < n; k++)
 	{
 		RecordedKey probe;
@@ -402,20 +409,32 @@ pending_append(RiReference *ref, RiRecorded *r, ChildKey **keys, Datum *json, in
 		bool		found;
 
 		probe.json = pg_detoast_datum_packed((struct varlena *) DatumGetPointer(json[k]));
-		entry = hash_search(r->keys, &probe, HASH_ENTER, &found);
+		entry = hash_search(r->keys, &probe, r->full ? HASH_FIND : HASH_ENTER, &found);
 		if (!found)
 		{
-			Size		size = VARSIZE_ANY(probe.json);
-
-			entry->json = MemoryContextAlloc(r->cxt, size);
-			memcpy(entry->json, probe.json, size);
 			nnew++;
+			if (entry != NULL)
+			{
+				Size		size = VARSIZE_ANY(probe.json);
+
+				entry->json = MemoryContextAlloc(r->cxt, size);
+				memcpy(entry->json, probe.json, size);
+			}
 		}
 		hashes[k] = Int32GetDatum((int32) keys[k]->hash);
 		rows[k] = Int64GetDatum(keys[k]->rows);
 	}
-	r->rows += n;
-	pending_insert(ref, json, hashes, rows, n, plan);
+
+	args[0] = Int64GetDatum(ref->id);
+	args[1] = PointerGetDatum(construct_array(json, n, JSONBOID, -1, false, TYPALIGN_INT));
+	args[2] = PointerGetDatum(construct_array(hashes, n, INT4OID, 4, true, TYPALIGN_INT));
+	args[3] = PointerGetDatum(construct_array(rows, n, INT8OID, 8, FLOAT8PASSBYVAL,
+											  TYPALIGN_DOUBLE));
+	(void) ri_exec_as_owner_opts(plan, 0,
+								 "INSERT INTO ri_policy._pending_batch"
+								 " (reference, keys, key_hashes, child_rows)"
+								 " VALUES ($1, $2, $3, $4)",
+								 4, types, args, NULL, false);
 	return nnew;
 }
 
@@ -693,29 +712,19 @@ pending_add_compared(RiReference *ref, KeyEquality *equality, Oid child_owner,
  * the extension's owner, with plans[] (RI_PENDING_PLANS of them) kept for
  * the next batch.
  *
- * With *recorded, the keys the pass has recorded so far (ri_recorded_create),
- * the keys are appended instead, without reading _pending; *recorded is
- * freed and set to NULL once it outgrows its bounds (see RiRecorded).
+ * With "recorded", the keys this process has recorded in the pass
+ * (ri_recorded_create), the keys are appended instead, as one row of
+ * _pending_batch, without reading the pending results (see RiRecorded).
  */
 int
 ri_pending_add(RiReference *ref, KeyEquality *equality, Oid child_owner,
 			   ChildKey **keys, Datum *json, int n, SPIPlanPtr *plans,
-			   RiRecorded **recorded)
+			   RiRecorded *recorded)
 {
-	RiRecorded *r = *recorded;
-
 	if (n == 0)
 		return 0;
-	if (r != NULL &&
-		(MemoryContextMemAllocated(r->cxt, true) > (Size) work_mem * 1024 ||
-		 r->rows + n > RECORDED_ROWS_A_KEY * (uint64) hash_get_num_entries(r->keys) +
-		 RECORDED_ROWS_SLACK))
-	{
-		ri_recorded_free(r);
-		*recorded = r = NULL;
-	}
-	if (r != NULL)
-		return pending_append(ref, r, keys, json, n, &plans[1]);
+	if (recorded != NULL)
+		return pending_append(ref, recorded, keys, json, n, &plans[2]);
 	return pending_add_compared(ref, equality, child_owner, keys, json, n, plans);
 }
 

@@ -17,7 +17,7 @@
 #include "reference.h"
 
 /* statements that ri_pending_add() keeps */
-#define RI_PENDING_PLANS 2
+#define RI_PENDING_PLANS 3
 
 /* the keys one process has recorded in a pass (results.c) */
 typedef struct RiRecorded RiRecorded;
@@ -29,6 +29,6 @@ extern RiRecorded *ri_recorded_create(RiReference *ref, KeyEquality *equality,
 extern void ri_recorded_free(RiRecorded *recorded);
 extern int	ri_pending_add(RiReference *ref, KeyEquality *equality,
 						   Oid child_owner, ChildKey **keys, Datum *json,
-						   int n, SPIPlanPtr *plans, RiRecorded **recorded);
+						   int n, SPIPlanPtr *plans, RiRecorded *recorded);
 
 #endif							/* RI_POLICY_RESULTS_H */

@@ -22,8 +22,9 @@
  *
  * Called outside a transaction block, validate() commits after every batch,
  * so no snapshot, lock (AccessShareLock only) or transaction lives longer
- * than one batch; the orphans found so far (ri_policy._pending) and the
- * position reached (ri_policy._progress) commit with the batch, so an
+ * than one batch; the orphans found so far (ri_policy._pending, or
+ * _pending_batch: results.c) and the position reached (ri_policy._progress)
+ * commit with the batch, so an
  * interrupted pass resumes exactly where it stopped, and the final counts
  * are exact for the rows not written while the pass ran (see "Rows written
  * during a pass").  A batch groups its rows by binary image, so each group
@@ -1256,7 +1257,7 @@ record_orphans(Validator *v, ChildKeyGroup *batch)
 	if (v->skipped != NULL)
 		hand_over(v);
 	v->batch_new_keys = ri_pending_add(v->ref, v->equality, v->scan_user, keys,
-									   json, n, v->record_plans, &v->recorded);
+									   json, n, v->record_plans, v->recorded);
 }
 
 /* The saved state of a reference's latest run */
@@ -1406,8 +1407,11 @@ begin_run(Validator *v, bool restart, RunState *state)
 	state->npieces = 0;
 	v->start = NULL;
 	v->tracked = false;
+	/* the keys this process records (results.c, RiRecorded) */
 	ri_recorded_free(v->recorded);
 	v->recorded = NULL;
+	if (v->sink == record_orphans)
+		v->recorded = ri_recorded_create(v->ref, v->equality, v->cxt);
 	exec_owner(v, NULL, "SELECT r.tracked_since IS NOT NULL FROM ri_policy._reference r"
 			   " WHERE r.id = $1", 1, &argtype, &arg);
 	if (SPI_processed == 1)
@@ -1536,7 +1540,8 @@ begin_run(Validator *v, bool restart, RunState *state)
 			   " x AS (DELETE FROM ri_policy._sentinel s"
 			   "        WHERE NOT EXISTS (SELECT 1 FROM ri_policy._reference r"
 			   "                           WHERE r.id = s.reference)"
-			   "           OR (s.reference = $1 AND NOT $2))"
+			   "           OR (s.reference = $1 AND NOT $2)),"
+			   " p AS (DELETE FROM ri_policy._pending_batch WHERE reference = $1)"
 			   " DELETE FROM ri_policy._pending WHERE reference = $1",
 			   2, sargtypes, sargs);
 
@@ -1575,12 +1580,6 @@ begin_run(Validator *v, bool restart, RunState *state)
 		load_pieces(v, state);
 	}
 
-	/*
-	 * _pending holds none of the reference's keys now: read by this process
-	 * alone, the pass knows every key it records (results.c, RiRecorded).
-	 */
-	if (!state->pieced && v->sink == record_orphans)
-		v->recorded = ri_recorded_create(v->ref, v->equality, v->cxt);
 	if (v->tracked)
 		CacheInvalidateRelcacheByRelid(v->ref->child);
 }
@@ -1589,7 +1588,9 @@ begin_run(Validator *v, bool restart, RunState *state)
  * Record a batch's progress: the position to resume from, and counters.
  * orphan_keys counts the pending keys: a new pass begins with none, and
  * each batch adds those it made new, in its own transaction (counting them
- * instead would cost a batch as much as all the keys found so far).
+ * instead would cost a batch as much as all the keys found so far); where
+ * batches append their keys, those new to the process (results.c,
+ * RiRecorded), so that a key may count twice until the pass ends.
  */
 static void
 record_progress(Validator *v, Oid rel, BlockNumber next, int64 blocks_done)
@@ -1675,22 +1676,31 @@ finish_run(Validator *v)
 	 * A pending key is a recorded one when their jsonb forms are equal: a
 	 * key already recorded went to _pending in its recorded form, or in
 	 * one equal to it as jsonb where that is the child type's equality
-	 * (results.c); the violation keeps its form.  A key may have a row for
-	 * each batch that found it (results.c, RiRecorded): its rows add up.
-	 * Only the
-	 * violations that changed are written: every one left was seen by this
+	 * (results.c); the violation keeps its form.  A key may have a row in
+	 * _pending and an entry in each batch of _pending_batch that found it
+	 * (results.c, RiRecorded): its rows add up.  Only the violations that
+	 * changed are written: every one left was seen by this
 	 * pass, which _progress.seen_at says once (the violations view shows
 	 * the later of it and a violation's own last_seen), so that the end of
 	 * a pass costs what changed rather than a rewrite of every key.  The
 	 * pending and recorded keys are joined by hash, never in nested loops:
 	 * the tables' statistics are usually those of before the pass (the
 	 * pass's own keys came since), and a nested loop over thousands of keys
-	 * on each side took seconds to minutes.
+	 * on each side took seconds to minutes.  (So _pending_batch's arrays
+	 * are unnested in the select list: a lateral function scan is a nested
+	 * loop, whose disabled cost set off JIT compilation, longer than the
+	 * rest of the statement.)
 	 */
 	nestlevel = ri_plan_settings_begin(no_nestloop, lengthof(no_nestloop));
 	exec_owner(v, NULL,
 			   "WITH p AS (SELECT key, key_hash, pg_catalog.sum(child_rows)::bigint AS child_rows"
-			   "             FROM ri_policy._pending WHERE reference = $1 GROUP BY key, key_hash),"
+			   "             FROM (SELECT key, key_hash, child_rows FROM ri_policy._pending"
+			   "                    WHERE reference = $1"
+			   "                   UNION ALL"
+			   "                   SELECT pg_catalog.unnest(keys), pg_catalog.unnest(key_hashes),"
+			   "                          pg_catalog.unnest(child_rows)"
+			   "                     FROM ri_policy._pending_batch WHERE reference = $1) a"
+			   "            GROUP BY key, key_hash),"
 			   " gone AS (DELETE FROM ri_policy._violation v"
 			   "           WHERE v.reference = $1"
 			   "             AND NOT EXISTS (SELECT 1 FROM p"
@@ -1706,7 +1716,8 @@ finish_run(Validator *v)
 			   "           FROM p"
 			   "          WHERE NOT EXISTS (SELECT 1 FROM ri_policy._violation v"
 			   "                             WHERE v.reference = $1 AND v.key_hash = p.key_hash"
-			   "                               AND v.key = p.key))"
+			   "                               AND v.key = p.key)),"
+			   " b AS (DELETE FROM ri_policy._pending_batch WHERE reference = $1)"
 			   " DELETE FROM ri_policy._pending WHERE reference = $1",
 			   1, &argtype, &arg);
 	ri_plan_settings_end(nestlevel);
@@ -1855,7 +1866,7 @@ run_step(Validator *v, Step *step)
 					if (v->start_over != NULL)
 						break;
 					confirm_suspects(v, batch);
-					if (v->piece >= 0)
+					if (v->piece >= 0 && v->recorded == NULL)
 						lock_recording(v->ref->id);
 					v->sink(v, batch);
 					if (v->piece >= 0)
@@ -2236,6 +2247,7 @@ ri_validate_share(RiParallelShared *sh, int64 ref_id, int batch_size)
 	v = validator_create(ref, batch_size, false, record_orphans, cxt);
 	v->columns = ri_columns_remember(ref, v->leaves);
 	v->shared = sh;
+	v->recorded = ri_recorded_create(ref, v->equality, cxt);
 
 	/* a foreign key's id is in _foreign_key: never tracked */
 	exec_owner(v, NULL, "SELECT p.start_snapshot::pg_catalog.text, p.start_lsn,"
