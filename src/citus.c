@@ -247,7 +247,7 @@ citus_shard_base(Oid rel)
 
 	if (shardid == 0)
 		return rel;
-	nestlevel = ri_safe_search_path();
+	nestlevel = ri_own_settings_begin();
 	SPI_connect();
 	if (SPI_execute_with_args("SELECT logicalrelid::pg_catalog.oid FROM pg_catalog.pg_dist_shard"
 							  " WHERE shardid = $1",
@@ -265,7 +265,7 @@ citus_shard_base(Oid rel)
 			base = shell;
 	}
 	SPI_finish();
-	ri_restore_search_path(nestlevel);
+	ri_own_settings_end(nestlevel);
 	return base;
 }
 
@@ -988,7 +988,7 @@ reader_open(RiCitusReader *r, Datum *after, bool prefilter)
 		argtypes[nargs] = BYTEAOID;
 		args[nargs++] = r->keys_set;
 	}
-	nestlevel = ri_safe_search_path();
+	nestlevel = ri_own_settings_begin();
 
 	/*
 	 * The rows are read through SQL here, as the child's owner, whom a
@@ -1001,7 +1001,7 @@ reader_open(RiCitusReader *r, Datum *after, bool prefilter)
 									   args, NULL, true, CURSOR_OPT_NO_SCROLL);
 	if (after != NULL)
 		r->rows_before = rows_up_to(ref, args, argtypes);
-	ri_restore_search_path(nestlevel);
+	ri_own_settings_end(nestlevel);
 	ri_restore(&saved);
 	PinPortal(portal);
 	strlcpy(r->portal, portal->name, sizeof(r->portal));
@@ -1032,7 +1032,7 @@ parent_keys_fit(RiReference *ref)
 
 	if (limit == NULL)
 		return false;
-	nestlevel = ri_safe_search_path();
+	nestlevel = ri_own_settings_begin();
 	if (SPI_execute_with_args(ri_rows_at(ref->parent, NULL) == RI_ROWS_CITUS ?
 							  "SELECT pg_catalog.citus_table_size($1)" :
 							  "SELECT pg_catalog.pg_table_size($1)",
@@ -1044,7 +1044,7 @@ parent_keys_fit(RiReference *ref)
 		if (!isnull)
 			size = DatumGetInt64(d);
 	}
-	ri_restore_search_path(nestlevel);
+	ri_own_settings_end(nestlevel);
 	return size >= 0 && (atoi(limit) < 0 || size < (int64) atoi(limit) * 1024 / 2) &&
 		size <= (int64) maintenance_work_mem * 1024 / 2;
 }
@@ -1387,7 +1387,7 @@ parent_keys_array(RiCitusReader *r)
 	append_parent_keys(&buf, ref);
 	astate = initArrayResult(elemtype, r->cxt, true);
 	ri_become(r->parent_owner, RI_OWNER_CONTEXT, &saved);
-	nestlevel = ri_safe_search_path();
+	nestlevel = ri_own_settings_begin();
 	portal = SPI_cursor_open_with_args(NULL, buf.data, 0, NULL, NULL, NULL, true,
 									   CURSOR_OPT_NO_SCROLL);
 	while (fits)
@@ -1409,7 +1409,7 @@ parent_keys_array(RiCitusReader *r)
 		CHECK_FOR_INTERRUPTS();
 	}
 	SPI_cursor_close(portal);
-	ri_restore_search_path(nestlevel);
+	ri_own_settings_end(nestlevel);
 	ri_restore(&saved);
 	if (fits && (integer_key_filter(r, astate) || uuid_key_set(r, astate)))
 		MemoryContextDelete(astate->mcontext);
@@ -1646,7 +1646,7 @@ ri_citus_parent_keys(RiReference *ref, ParentKeySet *set)
 	initStringInfo(&buf);
 	append_parent_keys(&buf, ref);
 
-	nestlevel = ri_safe_search_path();
+	nestlevel = ri_own_settings_begin();
 	portal = SPI_cursor_open_with_args(NULL, buf.data, 0, NULL, NULL, NULL, true,
 									   CURSOR_OPT_NO_SCROLL);
 	while (complete)
@@ -1669,7 +1669,7 @@ ri_citus_parent_keys(RiReference *ref, ParentKeySet *set)
 		CHECK_FOR_INTERRUPTS();
 	}
 	SPI_cursor_close(portal);
-	ri_restore_search_path(nestlevel);
+	ri_own_settings_end(nestlevel);
 	return complete;
 }
 

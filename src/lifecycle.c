@@ -653,9 +653,9 @@ ri_policy_demote(PG_FUNCTION_ARGS)
 				 errmsg("constraint \"%s\" of relation \"%s\" is not a foreign key",
 						conname, get_rel_name(child))));
 
-	nestlevel = ri_safe_search_path();
+	nestlevel = ri_own_settings_begin();
 	name = demote_constraint(conoid);
-	ri_restore_search_path(nestlevel);
+	ri_own_settings_end(nestlevel);
 	PG_RETURN_TEXT_P(cstring_to_text(name));
 }
 
@@ -684,7 +684,7 @@ ri_policy_demote_all(PG_FUNCTION_ARGS)
 	if (!PG_ARGISNULL(0))
 		nsp = get_namespace_oid(NameStr(*PG_GETARG_NAME(0)), false);
 
-	nestlevel = ri_safe_search_path();
+	nestlevel = ri_own_settings_begin();
 	SPI_connect();
 	{
 		Datum		arg = ObjectIdGetDatum(nsp);
@@ -728,7 +728,7 @@ ri_policy_demote_all(PG_FUNCTION_ARGS)
 
 		tuplestore_putvalues(store, tupdesc, &value, &isnull);
 	}
-	ri_restore_search_path(nestlevel);
+	ri_own_settings_end(nestlevel);
 
 	rsinfo->returnMode = SFRM_Materialize;
 	rsinfo->setResult = store;

@@ -80,12 +80,12 @@ ri_probe_prepare(RiReference *ref)
 	}
 
 	ri_become(ri_rel_owner(ref->parent), RI_OWNER_CONTEXT, &saved);
-	nestlevel = ri_safe_search_path();
+	nestlevel = ri_own_settings_begin();
 	plan = SPI_prepare(buf.data, ref->nkeys, argtypes);
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
 	SPI_keepplan(plan);
-	ri_restore_search_path(nestlevel);
+	ri_own_settings_end(nestlevel);
 	ri_restore(&saved);
 	return plan;
 }
@@ -184,10 +184,10 @@ ri_probe(RiReference *ref, SPIPlanPtr plan, Oid child_owner, Oid parent_owner,
 	}
 
 	ri_become(parent_owner, RI_OWNER_CONTEXT, &saved);
-	nestlevel = ri_safe_search_path();
+	nestlevel = ri_own_settings_begin();
 	rc = SPI_execute_plan(plan, args, NULL, false, 0);
 	MemoryContextSwitchTo(oldcxt);
-	ri_restore_search_path(nestlevel);
+	ri_own_settings_end(nestlevel);
 	ri_restore(&saved);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));

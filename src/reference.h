@@ -140,8 +140,8 @@ extern void ri_become(Oid userid, int flags, RiUserState *saved);
 extern void ri_restore(RiUserState *saved);
 
 /* run SQL with search_path = pg_catalog, pg_temp */
-extern int	ri_safe_search_path(void);
-extern void ri_restore_search_path(int nestlevel);
+extern int	ri_own_settings_begin(void);
+extern void ri_own_settings_end(int nestlevel);
 extern void ri_rethrow(ErrorData *edata);
 
 #endif							/* RI_POLICY_REFERENCE_H */

@@ -172,12 +172,12 @@ prepare_as(Oid userid, const char *sql, int nargs, Oid *argtypes)
 	SPIPlanPtr	plan;
 
 	ri_become(userid, RI_OWNER_CONTEXT, &saved);
-	nestlevel = ri_safe_search_path();
+	nestlevel = ri_own_settings_begin();
 	plan = SPI_prepare(sql, nargs, argtypes);
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
 	SPI_keepplan(plan);
-	ri_restore_search_path(nestlevel);
+	ri_own_settings_end(nestlevel);
 	ri_restore(&saved);
 	return plan;
 }
@@ -246,10 +246,10 @@ execute_as(Oid userid, SPIPlanPtr plan, Datum *args)
 	MemoryContext oldcxt = CurrentMemoryContext;
 
 	ri_become(userid, RI_OWNER_CONTEXT, &saved);
-	nestlevel = ri_safe_search_path();
+	nestlevel = ri_own_settings_begin();
 	rc = SPI_execute_plan(plan, args, NULL, false, 0);
 	MemoryContextSwitchTo(oldcxt);
-	ri_restore_search_path(nestlevel);
+	ri_own_settings_end(nestlevel);
 	ri_restore(&saved);
 	return rc;
 }

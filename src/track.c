@@ -243,7 +243,7 @@ drop_triggers(RiReference *ref, Oid only_rel)
 	initStringInfo(&sql);
 	SPI_connect();
 	ri_become(ri_extension_owner(), SECURITY_LOCAL_USERID_CHANGE, &saved);
-	nestlevel = ri_safe_search_path();
+	nestlevel = ri_own_settings_begin();
 	for (int r = 0; r < lengthof(rels); r++)
 	{
 		ListCell   *lc;
@@ -262,7 +262,7 @@ drop_triggers(RiReference *ref, Oid only_rel)
 				elog(ERROR, "could not run \"%s\"", sql.data);
 		}
 	}
-	ri_restore_search_path(nestlevel);
+	ri_own_settings_end(nestlevel);
 	ri_restore(&saved);
 	SPI_finish();
 }
@@ -305,7 +305,7 @@ create_triggers(RiReference *ref, Oid only_rel)
 	initStringInfo(&sql);
 	SPI_connect();
 	ri_become(ri_extension_owner(), SECURITY_LOCAL_USERID_CHANGE, &owner);
-	nest = ri_safe_search_path();
+	nest = ri_own_settings_begin();
 	own_trigger_ddl++;
 	PG_TRY();
 	{
@@ -347,7 +347,7 @@ create_triggers(RiReference *ref, Oid only_rel)
 		own_trigger_ddl--;
 	}
 	PG_END_TRY();
-	ri_restore_search_path(nest);
+	ri_own_settings_end(nest);
 	ri_restore(&owner);
 	SPI_finish();
 }
@@ -378,7 +378,7 @@ ri_track_enable_always(Oid relid, const char *tgname)
 
 	SPI_connect();
 	ri_become(ri_extension_owner(), SECURITY_LOCAL_USERID_CHANGE, &owner);
-	nest = ri_safe_search_path();
+	nest = ri_own_settings_begin();
 	own_trigger_ddl++;
 	PG_TRY();
 	{
@@ -397,7 +397,7 @@ ri_track_enable_always(Oid relid, const char *tgname)
 		own_trigger_ddl--;
 	}
 	PG_END_TRY();
-	ri_restore_search_path(nest);
+	ri_own_settings_end(nest);
 	ri_restore(&owner);
 	SPI_finish();
 }
@@ -725,14 +725,14 @@ ri_policy_track(PG_FUNCTION_ARGS)
 	args[1] = BoolGetDatum(enabled);
 	SPI_connect();
 	ri_become(ri_extension_owner(), SECURITY_LOCAL_USERID_CHANGE, &saved);
-	nestlevel = ri_safe_search_path();
+	nestlevel = ri_own_settings_begin();
 	if (SPI_execute_with_args("WITH c AS (DELETE FROM ri_policy._changed WHERE reference = $1)"
 							  " UPDATE ri_policy._reference"
 							  "    SET tracked_since = CASE WHEN $2 THEN pg_catalog.clock_timestamp() END"
 							  "  WHERE id = $1",
 							  2, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not record tracking of \"%s\"", ref->name);
-	ri_restore_search_path(nestlevel);
+	ri_own_settings_end(nestlevel);
 	ri_restore(&saved);
 	SPI_finish();
 	PG_RETURN_VOID();

@@ -2552,7 +2552,7 @@ recheck_keys(Validator *v, RecheckPlans *plans, Datum *colargs, Recheck *out)
 
 		/* read the keys back, as the child's owner */
 		ri_become(v->scan_user, RI_OWNER_CONTEXT, &saved);
-		nestlevel = ri_safe_search_path();
+		nestlevel = ri_own_settings_begin();
 		fixed = ri_fixed_output_begin();
 		if (plans->read == NULL)
 		{
@@ -2566,7 +2566,7 @@ recheck_keys(Validator *v, RecheckPlans *plans, Datum *colargs, Recheck *out)
 		rc = SPI_execute_plan(plans->read, colargs, NULL, false, 0);
 		MemoryContextSwitchTo(oldcxt);
 		ri_fixed_output_end(fixed);
-		ri_restore_search_path(nestlevel);
+		ri_own_settings_end(nestlevel);
 		ri_restore(&saved);
 		if (rc != SPI_OK_SELECT)
 			elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
@@ -2666,7 +2666,7 @@ recheck_keys(Validator *v, RecheckPlans *plans, Datum *colargs, Recheck *out)
 															 typalign[i]));
 			}
 			ri_become(v->scan_user, RI_OWNER_CONTEXT, &saved);
-			nestlevel = ri_safe_search_path();
+			nestlevel = ri_own_settings_begin();
 			if (*plan == NULL)
 			{
 				Oid			types[INDEX_MAX_KEYS];
@@ -2682,7 +2682,7 @@ recheck_keys(Validator *v, RecheckPlans *plans, Datum *colargs, Recheck *out)
 			}
 			rc = SPI_execute_plan(*plan, args, NULL, false, 0);
 			MemoryContextSwitchTo(oldcxt);
-			ri_restore_search_path(nestlevel);
+			ri_own_settings_end(nestlevel);
 			ri_restore(&saved);
 			if (rc != SPI_OK_SELECT || SPI_processed != (uint64) m)
 				elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
