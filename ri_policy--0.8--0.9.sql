@@ -18,3 +18,14 @@ CREATE INDEX _pending_batch_reference_idx ON ri_policy._pending_batch (reference
 COMMENT ON TABLE ri_policy._pending_batch IS
 'ri_policy: orphaned keys of a validation pass under way, a row per batch';
 SELECT pg_catalog.pg_extension_config_dump('ri_policy._pending_batch', '');
+
+-- The parent's text keys as the shards of a Citus child test them
+-- (src/shard_filter.c): is "key" one of the texts of "keys", each its bytes
+-- after a varint of their length?  Validation through Citus sends a
+-- parent's text keys this way; each shard hashes the set once.
+CREATE FUNCTION ri_policy._text_in_keys(key text, keys bytea)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'ri_policy_text_in_keys'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION ri_policy._text_in_keys(text, bytea) IS
+'ri_policy: is the key one of the set''s texts, by its bytes (src/shard_filter.c)? Used by validation through Citus';
