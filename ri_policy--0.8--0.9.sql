@@ -29,3 +29,11 @@ AS 'MODULE_PATHNAME', 'ri_policy_text_in_keys'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION ri_policy._text_in_keys(text, bytea) IS
 'ri_policy: is the key one of the set''s texts, by its bytes (src/shard_filter.c)? Used by validation through Citus';
+
+-- The key columns of the tables a pass reads, as it began (src/columns.c,
+-- ri_columns_signature()): each table's OID, and each key column's
+-- attribute number, type, typmod and collation.  A pass resumed on other
+-- ones (a type or collation changed without a rewrite while it was
+-- interrupted) starts over; so does one interrupted before 0.9, which did
+-- not record them.
+ALTER TABLE ri_policy._progress ADD COLUMN key_columns text;

@@ -5,14 +5,18 @@
  *
  * A pass spans many transactions and holds no lock between them, so the
  * tables can change under it: a column renamed (or two swapped), dropped or
- * given another type, a partition attached or detached.  Queries and scans
- * find key columns by name, so after a swap they would read the wrong
- * column.  Instead of trusting names, a pass remembers, when it begins,
- * which attribute number and type each key column has in every table it
- * reads, and each unit of work checks, inside its own transaction and after
- * it has locked the tables, that the names still lead there.  Any change
- * stops the pass with an error; the next call starts over, on the tables as
- * they are then.
+ * given another type or collation, a partition attached or detached.
+ * Queries and scans find key columns by name, so after a swap they would
+ * read the wrong column.  Instead of trusting names, a pass remembers, when
+ * it begins, which attribute number, type and collation each key column has
+ * in every table it reads, and each unit of work checks, inside its own
+ * transaction and after it has locked the tables, that the names still lead
+ * there.  Any change stops the pass with an error; the next call starts
+ * over, on the tables as they are then.  Between calls, the same facts are
+ * kept with the pass's progress (ri_columns_signature()): a type or
+ * collation changed without a rewrite (text to citext, say) changes what a
+ * key is, and the keys recorded before it are not those of after, so a
+ * pass resumed on other columns starts over too.
  *
  * src/columns.c
  *
@@ -21,6 +25,7 @@
 #include "postgres.h"
 
 #include "catalog/pg_attribute.h"
+#include "lib/stringinfo.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 
@@ -35,6 +40,7 @@ typedef struct TableColumns
 	AttrNumber	attnums[INDEX_MAX_KEYS];
 	Oid			types[INDEX_MAX_KEYS];
 	int32		typmods[INDEX_MAX_KEYS];
+	Oid			collations[INDEX_MAX_KEYS];
 } TableColumns;
 
 struct RiColumns
@@ -49,18 +55,20 @@ struct RiColumns
  */
 static void
 lookup_column(Oid relid, const char *name, AttrNumber *attnum, Oid *type,
-			  int32 *typmod)
+			  int32 *typmod, Oid *collation)
 {
 	HeapTuple	tup = SearchSysCacheAttName(relid, name);
 
 	*attnum = 0;
 	*type = InvalidOid;
 	*typmod = -1;
+	*collation = InvalidOid;
 	if (!HeapTupleIsValid(tup))
 		return;
 	*attnum = ((Form_pg_attribute) GETSTRUCT(tup))->attnum;
 	*type = ((Form_pg_attribute) GETSTRUCT(tup))->atttypid;
 	*typmod = ((Form_pg_attribute) GETSTRUCT(tup))->atttypmod;
+	*collation = ((Form_pg_attribute) GETSTRUCT(tup))->attcollation;
 	ReleaseSysCache(tup);
 }
 
@@ -74,7 +82,7 @@ remember_table(Oid relid, int ncols, char **names)
 	t->names = names;
 	for (int i = 0; i < ncols; i++)
 		lookup_column(relid, names[i], &t->attnums[i], &t->types[i],
-					  &t->typmods[i]);
+					  &t->typmods[i], &t->collations[i]);
 	return t;
 }
 
@@ -105,8 +113,33 @@ ri_columns_remember(RiReference *ref, List *leaves)
 }
 
 /*
- * Raise an error if a key column moved, vanished or changed type since the
- * pass began, or (when leaves_now is given) if the set of child tables
+ * The key columns as remembered, as text to keep with the pass's progress:
+ * for each table, its OID, then each column's attribute number, type,
+ * typmod and collation.  Two signatures are equal when the pass would read
+ * and group the same keys.
+ */
+char *
+ri_columns_signature(RiColumns *cols)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+
+	initStringInfo(&buf);
+	foreach(lc, cols->tables)
+	{
+		TableColumns *t = lfirst(lc);
+
+		appendStringInfo(&buf, "%s%u", buf.len > 0 ? ";" : "", t->relid);
+		for (int i = 0; i < t->ncols; i++)
+			appendStringInfo(&buf, " %d:%u:%d:%u", t->attnums[i], t->types[i],
+							 t->typmods[i], t->collations[i]);
+	}
+	return buf.data;
+}
+
+/*
+ * Raise an error if a key column moved, vanished or changed type or
+ * collation since the pass began, or (when leaves_now is given) if the set of child tables
  * changed.  Call it after the tables have been locked in this transaction,
  * so that what is checked is what was read.
  */
@@ -124,10 +157,11 @@ ri_columns_check(RiColumns *cols, List *leaves_now)
 			AttrNumber	attnum;
 			Oid			type;
 			int32		typmod;
+			Oid			collation;
 
-			lookup_column(t->relid, t->names[i], &attnum, &type, &typmod);
+			lookup_column(t->relid, t->names[i], &attnum, &type, &typmod, &collation);
 			if (attnum != t->attnums[i] || type != t->types[i] ||
-				typmod != t->typmods[i])
+				typmod != t->typmods[i] || collation != t->collations[i])
 			{
 				char	   *relname = get_rel_name(t->relid);
 
@@ -146,7 +180,7 @@ ri_columns_check(RiColumns *cols, List *leaves_now)
 						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 						 errmsg("the columns of reference \"%s\" changed while it was being validated",
 								cols->reference),
-						 errdetail("Column \"%s\" of table \"%s\" was renamed, dropped or given another type.",
+						 errdetail("Column \"%s\" of table \"%s\" was renamed, dropped or given another type or collation.",
 								   t->names[i], relname),
 						 errhint("Call ri_policy.validate() again: the next pass starts over.")));
 			}

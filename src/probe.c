@@ -135,6 +135,9 @@ unmatch_out_of_range(RiReference *ref, int col, Datum *elems, bool *unmatched,
 	}
 }
 
+/* A probe's arrays take about this much of keys at most (one key, more) */
+#define PROBE_BYTES		((Size) 64 * 1024 * 1024)
+
 /*
  * Which of n child keys have no parent now?  values[i][k] is column i of
  * key k, of the child column's type, with no NULLs (a partly NULL key is
@@ -152,6 +155,9 @@ ri_probe(RiReference *ref, SPIPlanPtr plan, Oid child_owner, Oid parent_owner,
 	Datum	   *elems[INDEX_MAX_KEYS];
 	bool	   *unmatched;
 	Datum		args[INDEX_MAX_KEYS];
+	int16		typlen[INDEX_MAX_KEYS];
+	bool		typbyval[INDEX_MAX_KEYS];
+	char		typalign[INDEX_MAX_KEYS];
 	int			nestlevel;
 	int			rc;
 	MemoryContext oldcxt = CurrentMemoryContext;
@@ -167,46 +173,62 @@ ri_probe(RiReference *ref, SPIPlanPtr plan, Oid child_owner, Oid parent_owner,
 		elems[i] = ri_convert_for_probe(ref, i, values[i], n, unmatched);
 	ri_restore(&saved);
 	for (int i = 0; i < ref->nkeys; i++)
+	{
+		get_typlenbyvalalign(ri_probe_type(ref, i), &typlen[i], &typbyval[i],
+							 &typalign[i]);
 		unmatch_out_of_range(ref, i, elems[i], unmatched, n);
-
-	for (int i = 0; i < ref->nkeys; i++)
-	{
-		Oid			type = ri_probe_type(ref, i);
-		int			dims[1] = {n};
-		int			lbs[1] = {1};
-		int16		typlen;
-		bool		typbyval;
-		char		typalign;
-
-		get_typlenbyvalalign(type, &typlen, &typbyval, &typalign);
-		args[i] = PointerGetDatum(construct_md_array(elems[i], unmatched, 1, dims, lbs,
-													 type, typlen, typbyval, typalign));
 	}
 
-	ri_become(parent_owner, RI_OWNER_CONTEXT, &saved);
-	nestlevel = ri_own_settings_begin();
-	rc = SPI_execute_plan(plan, args, NULL, false, 0);
-	MemoryContextSwitchTo(oldcxt);
-	ri_own_settings_end(nestlevel);
-	ri_restore(&saved);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
-	if (SPI_tuptable->tupdesc->natts != 1 ||
-		TupleDescAttr(SPI_tuptable->tupdesc, 0)->atttypid != INT8OID)
-		elog(ERROR, "unexpected result of the probe of table \"%s\"",
-			 get_rel_name(ref->parent));
-
-	for (uint64 r = 0; r < SPI_processed; r++)
+	/*
+	 * A probe, or several for large keys: an array holds at most 1 GB, which
+	 * the distinct keys of a batch, a megabyte each, overflowed.
+	 */
+	for (int first = 0, k = 0; first < n; first = k)
 	{
-		bool		isnull;
-		int64		pos = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r],
-													  SPI_tuptable->tupdesc, 1,
-													  &isnull));
+		Size		size = 0;
 
-		if (isnull || pos < 1 || pos > n)
-			elog(ERROR, "probe of table \"%s\" returned position " INT64_FORMAT " of %d",
-				 get_rel_name(ref->parent), isnull ? 0 : pos, n);
-		orphan[pos - 1] = true;
+		while (k < n && (k == first || size < PROBE_BYTES))
+		{
+			for (int i = 0; i < ref->nkeys; i++)
+				size += unmatched[k] ? 0 : typlen[i] > 0 ? (Size) typlen[i] :
+					VARSIZE_ANY(DatumGetPointer(elems[i][k]));
+			k++;
+		}
+		for (int i = 0; i < ref->nkeys; i++)
+		{
+			int			dims[1] = {k - first};
+			int			lbs[1] = {1};
+
+			args[i] = PointerGetDatum(construct_md_array(elems[i] + first, unmatched + first,
+														 1, dims, lbs, ri_probe_type(ref, i),
+														 typlen[i], typbyval[i], typalign[i]));
+		}
+
+		ri_become(parent_owner, RI_OWNER_CONTEXT, &saved);
+		nestlevel = ri_own_settings_begin();
+		rc = SPI_execute_plan(plan, args, NULL, false, 0);
+		MemoryContextSwitchTo(oldcxt);
+		ri_own_settings_end(nestlevel);
+		ri_restore(&saved);
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+		if (SPI_tuptable->tupdesc->natts != 1 ||
+			TupleDescAttr(SPI_tuptable->tupdesc, 0)->atttypid != INT8OID)
+			elog(ERROR, "unexpected result of the probe of table \"%s\"",
+				 get_rel_name(ref->parent));
+
+		for (uint64 r = 0; r < SPI_processed; r++)
+		{
+			bool		isnull;
+			int64		pos = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r],
+														  SPI_tuptable->tupdesc, 1,
+														  &isnull));
+
+			if (isnull || pos < 1 || pos > k - first)
+				elog(ERROR, "probe of table \"%s\" returned position " INT64_FORMAT " of %d",
+					 get_rel_name(ref->parent), isnull ? 0 : pos, k - first);
+			orphan[first + pos - 1] = true;
+		}
+		SPI_freetuptable(SPI_tuptable);
 	}
-	SPI_freetuptable(SPI_tuptable);
 }

@@ -1013,6 +1013,18 @@ ri_policy_drop_reference(PG_FUNCTION_ARGS)
 				 errhint("Use ALTER TABLE ... DROP CONSTRAINT.")));
 	ri_require_child_owner(ref);
 
+	/*
+	 * Wait for a validation or repair of the reference under way (its lock,
+	 * until the end of this transaction): one that went on after the drop
+	 * would record results for a reference that no longer exists.
+	 */
+	{
+		LOCKTAG		tag;
+
+		ri_reference_locktag(&tag, ref->id);
+		(void) LockAcquire(&tag, ExclusiveLock, false, false);
+	}
+
 	SPI_connect();
 	id = Int64GetDatum(ref->id);
 	/* lock the row first: a concurrent drop or rename waits */

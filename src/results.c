@@ -63,6 +63,14 @@
 
 PG_FUNCTION_INFO_V1(ri_policy_key_hash);
 
+/*
+ * The most bytes of keys that one row of _pending_batch, or one statement
+ * writing _pending, takes (a key larger than this goes alone): the keys of
+ * a batch, a megabyte each, overflowed the 1 GB that an array may hold,
+ * and the pass failed.
+ */
+#define RI_PENDING_ROW_BYTES	((Size) 64 * 1024 * 1024)
+
 /* A key's value of one column as text (jsonb ->> column), or NULL. */
 static text *
 key_field_text(Datum key, const char *column)
@@ -284,17 +292,31 @@ pending_insert(RiReference *ref, Datum *keys, Datum *hashes, Datum *rows, int n,
 	Oid			types[4] = {INT8OID, JSONBARRAYOID, INT4ARRAYOID, INT8ARRAYOID};
 	Datum		args[4];
 
-	args[0] = Int64GetDatum(ref->id);
-	args[1] = PointerGetDatum(construct_array(keys, n, JSONBOID, -1, false, TYPALIGN_INT));
-	args[2] = PointerGetDatum(construct_array(hashes, n, INT4OID, 4, true, TYPALIGN_INT));
-	args[3] = PointerGetDatum(construct_array(rows, n, INT8OID, 8, FLOAT8PASSBYVAL,
-											  TYPALIGN_DOUBLE));
-	(void) ri_exec_as_owner_opts(plan, 0,
-								 "INSERT INTO ri_policy._pending (reference, key, key_hash, child_rows)"
-								 " SELECT $1, k, h, n"
-								 "   FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3),"
-								 "                   pg_catalog.unnest($4)) AS i(k, h, n)",
-								 4, types, args, NULL, false);
+	/* a statement, or several for large keys (see RI_PENDING_ROW_BYTES) */
+	for (int first = 0, k = 0; first < n; first = k)
+	{
+		Size		size = 0;
+
+		while (k < n && (k == first || size + VARSIZE_ANY(DatumGetPointer(keys[k])) <=
+						 RI_PENDING_ROW_BYTES))
+		{
+			size += VARSIZE_ANY(DatumGetPointer(keys[k]));
+			k++;
+		}
+		args[0] = Int64GetDatum(ref->id);
+		args[1] = PointerGetDatum(construct_array(keys + first, k - first, JSONBOID, -1,
+												  false, TYPALIGN_INT));
+		args[2] = PointerGetDatum(construct_array(hashes + first, k - first, INT4OID, 4,
+												  true, TYPALIGN_INT));
+		args[3] = PointerGetDatum(construct_array(rows + first, k - first, INT8OID, 8,
+												  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+		(void) ri_exec_as_owner_opts(plan, 0,
+									 "INSERT INTO ri_policy._pending (reference, key, key_hash, child_rows)"
+									 " SELECT $1, k, h, n"
+									 "   FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3),"
+									 "                   pg_catalog.unnest($4)) AS i(k, h, n)",
+									 4, types, args, NULL, false);
+	}
 }
 
 /*
@@ -330,6 +352,7 @@ typedef struct RecordedKey
 {
 	struct varlena *json;		/* a key's jsonb form, in the set's context */
 } RecordedKey;
+
 
 static uint32
 recorded_hash(const void *key, Size keysize)
@@ -425,16 +448,30 @@ pending_append(RiReference *ref, RiRecorded *r, ChildKey **keys, Datum *json, in
 		rows[k] = Int64GetDatum(keys[k]->rows);
 	}
 
-	args[0] = Int64GetDatum(ref->id);
-	args[1] = PointerGetDatum(construct_array(json, n, JSONBOID, -1, false, TYPALIGN_INT));
-	args[2] = PointerGetDatum(construct_array(hashes, n, INT4OID, 4, true, TYPALIGN_INT));
-	args[3] = PointerGetDatum(construct_array(rows, n, INT8OID, 8, FLOAT8PASSBYVAL,
-											  TYPALIGN_DOUBLE));
-	(void) ri_exec_as_owner_opts(plan, 0,
-								 "INSERT INTO ri_policy._pending_batch"
-								 " (reference, keys, key_hashes, child_rows)"
-								 " VALUES ($1, $2, $3, $4)",
-								 4, types, args, NULL, false);
+	/* a row, or several for large keys (see RI_PENDING_ROW_BYTES) */
+	for (int first = 0, k = 0; first < n; first = k)
+	{
+		Size		size = 0;
+
+		while (k < n && (k == first || size + VARSIZE_ANY(DatumGetPointer(json[k])) <=
+						 RI_PENDING_ROW_BYTES))
+		{
+			size += VARSIZE_ANY(DatumGetPointer(json[k]));
+			k++;
+		}
+		args[0] = Int64GetDatum(ref->id);
+		args[1] = PointerGetDatum(construct_array(json + first, k - first, JSONBOID, -1,
+												  false, TYPALIGN_INT));
+		args[2] = PointerGetDatum(construct_array(hashes + first, k - first, INT4OID, 4,
+												  true, TYPALIGN_INT));
+		args[3] = PointerGetDatum(construct_array(rows + first, k - first, INT8OID, 8,
+												  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+		(void) ri_exec_as_owner_opts(plan, 0,
+									 "INSERT INTO ri_policy._pending_batch"
+									 " (reference, keys, key_hashes, child_rows)"
+									 " VALUES ($1, $2, $3, $4)",
+									 4, types, args, NULL, false);
+	}
 	return nnew;
 }
 

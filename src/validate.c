@@ -1393,9 +1393,9 @@ begin_run(Validator *v, bool restart, RunState *state)
 	Oid			argtype = INT8OID;
 	ListCell   *lc;
 	int64		blocks_total = 0;
-	Datum		args[7];
-	Oid			argtypes[7] = {INT8OID, INT8OID, OIDOID, INT4OID,
-							   TEXTOID, PG_LSNOID, TEXTOID};
+	Datum		args[8];
+	Oid			argtypes[8] = {INT8OID, INT8OID, OIDOID, INT4OID,
+							   TEXTOID, PG_LSNOID, TEXTOID, TEXTOID};
 	const char *why_not = NULL;
 	Datum		sargs[2];
 	Oid			sargtypes[2] = {INT8OID, BOOLOID};
@@ -1424,7 +1424,8 @@ begin_run(Validator *v, bool restart, RunState *state)
 	SPI_freetuptable(SPI_tuptable);
 
 	exec_owner(v, NULL, "SELECT status, resume_rel, resume_block, leaves,"
-			   "       start_snapshot::pg_catalog.text, start_lsn, start_origin, resume_filenode"
+			   "       start_snapshot::pg_catalog.text, start_lsn, start_origin, resume_filenode,"
+			   "       key_columns"
 			   "  FROM ri_policy._progress WHERE reference = $1 FOR UPDATE",
 			   1, &argtype, &arg);
 	if (!restart && SPI_processed == 1)
@@ -1434,6 +1435,7 @@ begin_run(Validator *v, bool restart, RunState *state)
 		char	   *status = SPI_getvalue(tup, desc, 1);
 		char	   *snapshot = SPI_getvalue(tup, desc, 5);
 		char	   *origin = SPI_getvalue(tup, desc, 7);
+		char	   *key_columns = SPI_getvalue(tup, desc, 9);
 		bool		isnull;
 		int			leaves = DatumGetInt32(SPI_getbinval(tup, desc, 4, &isnull));
 
@@ -1450,6 +1452,9 @@ begin_run(Validator *v, bool restart, RunState *state)
 				why_not = "it did not record where it began";
 			else if (origin == NULL || strcmp(origin, start_origin()) != 0)
 				why_not = "it began in another database";
+			else if (key_columns == NULL ||
+					 strcmp(key_columns, ri_columns_signature(v->columns)) != 0)
+				why_not = "the type or collation of a key column changed since it began";
 			else
 			{
 				v->start = start_from_text(v, snapshot,
@@ -1527,7 +1532,9 @@ begin_run(Validator *v, bool restart, RunState *state)
 	/*
 	 * The change log is complete from now on only if the tracking triggers
 	 * see every change now (track.c): a pass begun while one is disabled,
-	 * say, vouches for nothing after it, nor does an earlier pass.
+	 * say, vouches for nothing after it, nor does an earlier pass.  The
+	 * pending results go: the reference's, and any left by a pass whose
+	 * reference was dropped as a batch of it committed (require_progress_row()).
 	 */
 	sargs[0] = arg;
 	sargs[1] = BoolGetDatum(!OidIsValid(v->ref->conoid) &&
@@ -1541,8 +1548,12 @@ begin_run(Validator *v, bool restart, RunState *state)
 			   "        WHERE NOT EXISTS (SELECT 1 FROM ri_policy._reference r"
 			   "                           WHERE r.id = s.reference)"
 			   "           OR (s.reference = $1 AND NOT $2)),"
-			   " p AS (DELETE FROM ri_policy._pending_batch WHERE reference = $1)"
-			   " DELETE FROM ri_policy._pending WHERE reference = $1",
+			   " b AS (DELETE FROM ri_policy._pending_batch b WHERE reference = $1"
+			   "          OR NOT EXISTS (SELECT 1 FROM ri_policy._progress p"
+			   "                          WHERE p.reference = b.reference))"
+			   " DELETE FROM ri_policy._pending d WHERE reference = $1"
+			   "    OR NOT EXISTS (SELECT 1 FROM ri_policy._progress p"
+			   "                    WHERE p.reference = d.reference)",
 			   2, sargtypes, sargs);
 
 	/*
@@ -1554,18 +1565,20 @@ begin_run(Validator *v, bool restart, RunState *state)
 	args[4] = CStringGetTextDatum(start_text(v->start));
 	args[5] = LSNGetDatum(v->start->lsn);
 	args[6] = CStringGetTextDatum(start_origin());
+	args[7] = CStringGetTextDatum(ri_columns_signature(v->columns));
 	exec_owner(v, NULL, "INSERT INTO ri_policy._progress AS p (reference, status,"
 			   "   started_at, blocks_total, resume_rel, leaves, start_snapshot, start_lsn,"
-			   "   start_origin)"
+			   "   start_origin, key_columns)"
 			   " VALUES ($1, 'running', pg_catalog.clock_timestamp(), $2, $3, $4,"
-			   "         $5::pg_catalog.pg_snapshot, $6, $7)"
+			   "         $5::pg_catalog.pg_snapshot, $6, $7, $8)"
 			   " ON CONFLICT (reference) DO UPDATE SET status = 'running',"
 			   "   started_at = pg_catalog.clock_timestamp(), finished_at = NULL, batches = 0,"
 			   "   rows_checked = 0, blocks_total = $2, blocks_done = 0,"
 			   "   orphan_keys = 0, resume_rel = $3, resume_block = 0, leaves = $4,"
 			   "   error = NULL, start_snapshot = excluded.start_snapshot,"
-			   "   start_lsn = $6, start_origin = $7, resume_filenode = 0, resume_key = NULL",
-			   7, argtypes, args);
+			   "   start_lsn = $6, start_origin = $7, resume_filenode = 0, resume_key = NULL,"
+			   "   key_columns = $8",
+			   8, argtypes, args);
 
 	/*
 	 * Read in pieces by several processes (parallel.c) when workers are
@@ -1582,6 +1595,23 @@ begin_run(Validator *v, bool restart, RunState *state)
 
 	if (v->tracked)
 		CacheInvalidateRelcacheByRelid(v->ref->child);
+}
+
+/*
+ * After an update of the reference's progress row: it is gone when the
+ * reference (or its table, or its foreign key) was dropped since the pass
+ * began, and then nothing more of the pass may be recorded.  (The drop
+ * removed what the pass had recorded; a batch that committed just before
+ * it may have left rows of the pass behind, which begin_run() removes.)
+ */
+static void
+require_progress_row(Validator *v)
+{
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("reference \"%s\" was dropped while it was being validated",
+						v->ref->name)));
 }
 
 /*
@@ -1612,6 +1642,7 @@ record_progress(Validator *v, Oid rel, BlockNumber next, int64 blocks_done)
 			   "       resume_filenode = $6, orphan_keys = orphan_keys + $7"
 			   " WHERE reference = $1",
 			   7, argtypes, args);
+	require_progress_row(v);
 }
 
 /*
@@ -1645,6 +1676,7 @@ record_piece(Validator *v, BlockNumber next, int64 blocks)
 			   "       orphan_keys = orphan_keys + $4"
 			   " WHERE reference = $1",
 			   4, pargtypes, pargs);
+	require_progress_row(v);
 }
 
 /*
@@ -1730,6 +1762,7 @@ finish_run(Validator *v)
 			   "                       WHERE reference = $1)"
 			   " WHERE reference = $1",
 			   1, &argtype, &arg);
+	require_progress_row(v);
 	if (v->tracked)
 		CacheInvalidateRelcacheByRelid(v->ref->child);
 }
@@ -3224,6 +3257,7 @@ validate_incremental(RiReference *found, int batch_size, bool atomic)
 					   "       orphan_keys = (SELECT pg_catalog.count(*) FROM ri_policy._violation"
 					   "                       WHERE reference = $1)"
 					   " WHERE reference = $1", 5, ptypes, pargs);
+			require_progress_row(v);
 			PopActiveSnapshot();
 			commit_point(v);
 		}

@@ -7,7 +7,7 @@
 -- keys, a reference or table dropped drops them.  Runs outside a
 -- transaction block (passes are cancelled part-way from another session);
 -- cleans up after itself.
-SELECT plan(25);
+SELECT plan(43);
 
 CREATE SCHEMA regress_va;
 CREATE TABLE regress_va.parent (id int PRIMARY KEY);
@@ -152,6 +152,106 @@ SELECT ok((SELECT count(*) > 0 FROM ri_policy._pending_batch WHERE reference IN 
 ALTER TABLE regress_va.fchild DROP CONSTRAINT va_fk;
 SELECT is((SELECT count(*) FROM ri_policy._pending_batch WHERE reference IN (SELECT id FROM ids)),
 		  0::bigint, 'dropping the foreign key drops them');
+
+-- 6. between calls, a key column given another type or collation without
+-- a rewrite: the interrupted pass starts over (its keys were of the old
+-- kind), and the result is exact under the new one
+CREATE COLLATION regress_va.ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
+CREATE TABLE regress_va.cparent (k text COLLATE regress_va.ci PRIMARY KEY);
+INSERT INTO regress_va.cparent VALUES ('zzz');
+CREATE TABLE regress_va.cchild (id int, k text COLLATE regress_va.ci);
+INSERT INTO regress_va.cchild
+SELECT g, CASE WHEN g % 2 = 0 THEN 'abc' ELSE 'ABC' END FROM generate_series(1, 100000) g;
+SELECT ri_policy.declare_reference('regress_va.cchild', '{k}', 'regress_va.cparent', name => 'va_coll');
+SELECT ok(pg_temp.interrupt('va_coll', 50, 0), 'a pass under a nondeterministic collation is cancelled');
+CREATE TEMP TABLE was AS
+SELECT (SELECT relfilenode FROM pg_class WHERE oid = 'regress_va.cchild'::regclass) AS filenode,
+	   (SELECT started_at FROM ri_policy.validation_progress WHERE reference = 'va_coll') AS started;
+ALTER TABLE regress_va.cchild ALTER COLUMN k TYPE text COLLATE "C";
+SELECT is((SELECT relfilenode FROM pg_class WHERE oid = 'regress_va.cchild'::regclass),
+		  (SELECT filenode FROM was), 'its collation is changed, without a rewrite');
+CALL ri_policy.validate('va_coll', batch_size => 1000);
+SELECT ok((SELECT started_at > (SELECT started FROM was)
+			 FROM ri_policy.validation_progress WHERE reference = 'va_coll'),
+		  'called again, it starts over rather than resume');
+SELECT set_eq($$SELECT key, child_rows FROM ri_policy.violations WHERE reference = 'va_coll'$$,
+			  $$VALUES ('{"k": "ABC"}'::jsonb, 50000::bigint), ('{"k": "abc"}', 50000)$$,
+			  'its keys are those of the new collation, each counted once');
+-- a type: timestamp to timestamptz under UTC, no rewrite, another jsonb form
+SET timezone = 'UTC';
+CREATE TABLE regress_va.tparent (k timestamptz PRIMARY KEY);
+CREATE TABLE regress_va.tchild (id int, k timestamp);
+INSERT INTO regress_va.tchild
+SELECT g, timestamp '2020-01-01' + (g % 3) * interval '1 day' FROM generate_series(1, 100000) g;
+SELECT ri_policy.declare_reference('regress_va.tchild', '{k}', 'regress_va.tparent', name => 'va_type');
+SELECT ok(pg_temp.interrupt('va_type', 50, 0), 'a pass of a timestamp key is cancelled');
+UPDATE was SET started = (SELECT started_at FROM ri_policy.validation_progress WHERE reference = 'va_type');
+ALTER TABLE regress_va.tchild ALTER COLUMN k TYPE timestamptz;
+CALL ri_policy.validate('va_type', batch_size => 1000);
+SELECT set_eq($$SELECT key, child_rows FROM ri_policy.violations WHERE reference = 'va_type'$$,
+			  $$SELECT jsonb_build_object('k', k), count(*) FROM regress_va.tchild GROUP BY 1$$,
+			  'made timestamptz while interrupted, each key is counted once, in its new form');
+RESET timezone;
+
+-- ... and while the pass runs: it stops at its next batch
+SELECT pg_temp.start_run($$CALL ri_policy.validate('va_coll', batch_size => 100, restart => true)$$);
+SELECT ok(pg_temp.wait_batches('va_coll', 20), 'a pass is under way');
+ALTER TABLE regress_va.cchild ALTER COLUMN k TYPE text COLLATE regress_va.ci;
+SELECT matches(pg_temp.finish_run(), 'columns of reference "va_coll" changed',
+			   'a key column given another collation stops it');
+
+-- 7. a reference dropped while its pass runs: drop_reference() waits for
+-- it; DROP TABLE does not, and the pass records nothing more (a child of
+-- about 10,000 batches of 100 rows, a few seconds)
+CREATE TABLE regress_va.dchild (id int, pid int);
+INSERT INTO regress_va.dchild SELECT g, g % 2000 FROM generate_series(1, 2000000) g;
+SELECT ri_policy.declare_reference('regress_va.dchild', '{pid}', 'regress_va.parent', name => 'va_drop');
+SELECT pg_temp.start_run($$CALL ri_policy.validate('va_drop', batch_size => 100)$$);
+SELECT ok(pg_temp.wait_batches('va_drop', 20), 'a pass is under way');
+SET lock_timeout = '200ms';
+SELECT throws_ok($$SELECT ri_policy.drop_reference('va_drop')$$, '55P03', NULL,
+				 'drop_reference() waits for it');
+RESET lock_timeout;
+SELECT is((SELECT count(*) FROM ri_policy.references WHERE name = 'va_drop'), 1::bigint,
+		  'and the reference is still there');
+SELECT pg_cancel_backend(current_setting('ri_policy_test.runner_pid')::int);
+SELECT pg_temp.finish_run();
+DELETE FROM ids;
+INSERT INTO ids SELECT id FROM ri_policy._reference WHERE name = 'va_drop';
+SELECT ri_policy.drop_reference('va_drop');
+SELECT is((SELECT count(*) FROM ri_policy._pending_batch WHERE reference IN (SELECT id FROM ids))
+		  + (SELECT count(*) FROM ri_policy._violation WHERE reference IN (SELECT id FROM ids)),
+		  0::bigint, 'once it is gone, the drop leaves nothing of it');
+SELECT ri_policy.declare_reference('regress_va.dchild', '{pid}', 'regress_va.parent', name => 'va_drop2');
+DELETE FROM ids;
+INSERT INTO ids SELECT id FROM ri_policy._reference WHERE name = 'va_drop2';
+SELECT pg_temp.start_run($$CALL ri_policy.validate('va_drop2', batch_size => 100)$$);
+SELECT ok(pg_temp.wait_batches('va_drop2', 20), 'another pass is under way');
+DROP TABLE regress_va.dchild;
+SELECT matches(pg_temp.finish_run(), 'dropped|changed', 'DROP TABLE of its child stops it');
+-- (a new pass removes what a batch committed as the drop ran)
+CALL ri_policy.validate('va_coll', batch_size => 100000);
+SELECT is((SELECT count(*) FROM ri_policy._pending_batch WHERE reference IN (SELECT id FROM ids))
+		  + (SELECT count(*) FROM ri_policy._violation WHERE reference IN (SELECT id FROM ids)),
+		  0::bigint, 'nothing of it is left');
+
+-- 8. a batch of large distinct keys (70 of 1 MB) goes in parts: rows of at
+-- most 64 MB of _pending_batch, probes of at most 64 MB
+CREATE TABLE regress_va.bparent (k text PRIMARY KEY);
+CREATE TABLE regress_va.bchild (id int, k text);
+INSERT INTO regress_va.bchild SELECT g, g || repeat('x', 1024 * 1024) FROM generate_series(1, 70) g;
+SELECT ri_policy.declare_reference('regress_va.bchild', '{k}', 'regress_va.bparent', name => 'va_big');
+SELECT pg_stat_force_next_flush();
+UPDATE before SET w = pg_temp.writes();
+SELECT pg_temp.wait_gone(pg_temp.run_alone(
+	$$SET ri_policy.max_parallel_workers = 0;
+	  CALL ri_policy.validate('va_big', batch_size => 1000)$$));
+SELECT is((SELECT batches FROM ri_policy.validation_progress WHERE reference = 'va_big'), 1::bigint,
+		  'one batch holds the 70 keys');
+SELECT is((pg_temp.writes())[2] - (SELECT w[2] FROM before), 2::bigint,
+		  'which go to _pending_batch as two rows');
+SELECT is((SELECT count(*) || ' ' || sum(child_rows) FROM ri_policy.violations WHERE reference = 'va_big'),
+		  '70 70', 'every key is recorded');
 
 DROP SCHEMA regress_va CASCADE;
 SELECT * FROM finish();
