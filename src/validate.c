@@ -1600,18 +1600,34 @@ begin_run(Validator *v, bool restart, RunState *state)
 /*
  * After an update of the reference's progress row: it is gone when the
  * reference (or its table, or its foreign key) was dropped since the pass
- * began, and then nothing more of the pass may be recorded.  (The drop
- * removed what the pass had recorded; a batch that committed just before
- * it may have left rows of the pass behind, which begin_run() removes.)
+ * began, or its table replaced by another (as Citus's conversions replace
+ * it: citus.c starts the reference's pass over), and then nothing more of
+ * the pass may be recorded.  (The drop removed what the pass had recorded;
+ * a batch that committed just before it may have left rows of the pass
+ * behind, which begin_run() removes.)
  */
 static void
 require_progress_row(Validator *v)
 {
-	if (SPI_processed != 1)
+	Datum		arg = Int64GetDatum(v->ref->id);
+	Oid			argtype = INT8OID;
+
+	if (SPI_processed == 1)
+		return;
+	exec_owner(v, NULL, "SELECT 1 FROM ri_policy._reference WHERE id = $1"
+			   " UNION ALL SELECT 1 FROM ri_policy._foreign_key WHERE id = $1",
+			   1, &argtype, &arg);
+	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("reference \"%s\" was dropped while it was being validated",
 						v->ref->name)));
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("the tables of reference \"%s\" changed while it was being validated",
+					v->ref->name),
+			 errdetail("A table the pass reads was replaced by another (as Citus replaces a table it converts)."),
+			 errhint("Call ri_policy.validate() again: the next pass starts over.")));
 }
 
 /*
