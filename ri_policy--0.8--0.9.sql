@@ -19,17 +19,6 @@ COMMENT ON TABLE ri_policy._pending_batch IS
 'ri_policy: orphaned keys of a validation pass under way, a row per batch';
 SELECT pg_catalog.pg_extension_config_dump('ri_policy._pending_batch', '');
 
--- The parent's text keys as the shards of a Citus child test them
--- (src/shard_filter.c): is "key" one of the texts of "keys", each its bytes
--- after a varint of their length?  Validation through Citus sends a
--- parent's text keys this way; each shard hashes the set once.
-CREATE FUNCTION ri_policy._text_in_keys(key text, keys bytea)
-RETURNS boolean
-AS 'MODULE_PATHNAME', 'ri_policy_text_in_keys'
-LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION ri_policy._text_in_keys(text, bytea) IS
-'ri_policy: is the key one of the set''s texts, by its bytes (src/shard_filter.c)? Used by validation through Citus';
-
 -- The key columns of the tables a pass reads, as it began (src/columns.c,
 -- ri_columns_signature()): each table's OID, and each key column's
 -- attribute number, type, typmod and collation.  A pass resumed on other

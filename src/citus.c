@@ -587,7 +587,6 @@ struct RiCitusReader
 	Datum		keys_multirange;	/* or as an int8multirange of their runs */
 	Datum		keys_set;		/* or as a set for ri_policy._int8_in_keys() */
 	bool		set_of_uuids;	/* ... or for ri_policy._uuid_in_keys() */
-	bool		set_of_texts;	/* ... or for ri_policy._text_in_keys() */
 	int64		rows_before;	/* rows up to the key a cursor resumed after */
 };
 
@@ -764,9 +763,6 @@ append_key_filter(StringInfo buf, RiCitusReader *r, const char *col, int param)
 		appendStringInfo(buf, "c.%s::pg_catalog.int8 OPERATOR(pg_catalog.<@) $%d", col, param);
 	else if (r->keys_set != (Datum) 0 && r->set_of_uuids)
 		appendStringInfo(buf, "ri_policy._uuid_in_keys(c.%s, $%d)", col, param);
-	else if (r->keys_set != (Datum) 0 && r->set_of_texts)
-		appendStringInfo(buf, "ri_policy._text_in_keys(c.%s::pg_catalog.text, $%d)",
-						 col, param);
 	else if (r->keys_set != (Datum) 0)
 		appendStringInfo(buf, "ri_policy._int8_in_keys(c.%s::pg_catalog.int8, $%d)", col, param);
 	else if (r->nruns > 0)
@@ -1333,62 +1329,6 @@ uuid_key_set(RiCitusReader *r, ArrayBuildState *astate)
 }
 
 /*
- * text keys (a text or varchar column on each side, compared by text's
- * equality under their types' collation, as parent_keys_array() requires)
- * go as a set of their bytes, each after a varint of its length
- * (ri_policy._text_in_keys(), src/shard_filter.c), where the array costs
- * each row PostgreSQL's hashed "= ANY", its hash and equality called
- * through fmgr.  A key the set holds has a parent whatever the collation,
- * which is all the filter needs.  Keep the set of the keys in astate in r
- * and return true, unless it would take more than MAX_KEYS_SET_BYTES or
- * this database's ri_policy does not have that function yet.
- */
-static bool
-text_key_set(RiCitusReader *r, ArrayBuildState *astate)
-{
-	RiReference *ref = r->ref;
-	StringInfoData buf;
-
-	if (ref->nkeys != 1 ||
-		(ref->parent_types[0] != TEXTOID && ref->parent_types[0] != VARCHAROID) ||
-		(ref->child_types[0] != TEXTOID && ref->child_types[0] != VARCHAROID) ||
-		get_opcode(ref->eq_operators[0]) != F_TEXTEQ ||
-		(Size) astate->nelems > RI_SET_MAX_TEXT_KEYS ||
-		!set_function_exists("_text_in_keys", TEXTOID))
-		return false;
-	initStringInfo(&buf);
-	appendStringInfoSpaces(&buf, VARHDRSZ);
-	for (int i = 0; i < astate->nelems && buf.len <= MAX_KEYS_SET_BYTES; i++)
-	{
-		text	   *t;
-		uint32		len;
-
-		if (astate->dnulls[i])
-			continue;
-		t = DatumGetTextPP(astate->dvalues[i]);
-		len = VARSIZE_ANY_EXHDR(t);
-		for (uint32 n = len;; n >>= 7)
-		{
-			appendStringInfoChar(&buf, (char) ((n & 0x7f) | (n >= 0x80 ? 0x80 : 0)));
-			if (n < 0x80)
-				break;
-		}
-		appendBinaryStringInfo(&buf, VARDATA_ANY(t), len);
-	}
-	if (buf.len > MAX_KEYS_SET_BYTES)
-	{
-		pfree(buf.data);
-		return false;
-	}
-	SET_VARSIZE(buf.data, buf.len);
-	r->keys_set = PointerGetDatum(MemoryContextAlloc(r->cxt, buf.len));
-	memcpy(DatumGetPointer(r->keys_set), buf.data, buf.len);
-	pfree(buf.data);
-	r->set_of_texts = true;
-	return true;
-}
-
-/*
  * Read the parent's keys, as its owner, through Citus, into an array
  * (r->keys_array) that the child's query sends to the workers, where
  *
@@ -1406,8 +1346,7 @@ text_key_set(RiCitusReader *r, ArrayBuildState *astate)
  * node does, and the array within MAX_KEYS_ARRAY_BYTES (integer keys that
  * form few runs are sent as those runs, however many they are, and dense
  * ones as a bitmap, others in few runs as a multirange, and the rest as a
- * set: see integer_key_filter(); uuid and text keys as sets too:
- * uuid_key_set(), text_key_set()).
+ * set: see integer_key_filter(); uuid keys as a set too: uuid_key_set()).
  * Otherwise the caller falls
  * back to NOT IN, or to reading every child key.  Returns whether the
  * array, the runs, the bitmap or the multirange are there.
@@ -1472,8 +1411,7 @@ parent_keys_array(RiCitusReader *r)
 	SPI_cursor_close(portal);
 	ri_own_settings_end(nestlevel);
 	ri_restore(&saved);
-	if (fits && (integer_key_filter(r, astate) || uuid_key_set(r, astate) ||
-				 text_key_set(r, astate)))
+	if (fits && (integer_key_filter(r, astate) || uuid_key_set(r, astate)))
 		MemoryContextDelete(astate->mcontext);
 	else if (fits && hashable &&
 			 MemoryContextMemAllocated(astate->mcontext, true) <= MAX_KEYS_ARRAY_BYTES)

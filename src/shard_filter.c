@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * shard_filter.c
- *		The parent's integer, uuid and text keys as the shards of a Citus
- *		child test them.
+ *		The parent's integer and uuid keys as the shards of a Citus child
+ *		test them.
  *
  * Validating a Citus child, the coordinator sends the parent's keys to the
  * workers in the child's query, so that each shard returns only the keys
@@ -29,10 +29,7 @@
  *
  * uuid keys, scattered by nature, go the same way as their 16 bytes each,
  * one after the other, to ri_policy._uuid_in_keys(c.k, '\x...'::bytea):
- * equality of uuids is equality of their bytes.  text keys go as their
- * bytes, each after its length (a varint), to ri_policy._text_in_keys():
- * the same bytes are the same text under any collation (and under a
- * deterministic one, only they are), so a key it finds has a parent.
+ * equality of uuids is equality of their bytes.
  *
  * src/shard_filter.c
  *
@@ -41,7 +38,6 @@
 #include "postgres.h"
 
 #include "compat.h"
-#include "common/hashfn.h"
 #include "common/pg_prng.h"
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -53,7 +49,6 @@
 
 PG_FUNCTION_INFO_V1(ri_policy_int8_in_keys);
 PG_FUNCTION_INFO_V1(ri_policy_uuid_in_keys);
-PG_FUNCTION_INFO_V1(ri_policy_text_in_keys);
 
 /* A slot no key occupies; a set holding this value says so apart */
 #define EMPTY_SLOT	PG_INT64_MIN
@@ -400,189 +395,4 @@ ri_policy_uuid_in_keys(PG_FUNCTION_ARGS)
 		fcinfo->flinfo->fn_extra = set;
 	}
 	PG_RETURN_BOOL(uuid_set_contains(set, key));
-}
-
-/*
- * A set of texts: an open-addressing table of their hashes, lengths and
- * bytes (in a copy of the set's own).
- */
-typedef struct TextSlot
-{
-	const char *data;			/* NULL: no text here */
-	uint32		len;
-	uint32		hash;			/* the hash's low bits, compared first */
-} TextSlot;
-
-typedef struct TextKeySet
-{
-	uint64		mask;
-	uint64		seed;			/* see set_seed() */
-	TextSlot   *slots;
-} TextKeySet;
-
-#define MAX_TEXT_KEYS	RI_SET_MAX_TEXT_KEYS
-
-/*
- * The set's texts one at a time: each a varint of its length (as
- * SetReader's distances), then its bytes.
- */
-typedef struct TextReader
-{
-	const char *next;
-	const char *end;
-} TextReader;
-
-static void
-text_set_invalid(const char *detail)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-			 errmsg("invalid set of text keys"),
-			 errdetail_internal("%s", detail)));
-}
-
-static bool
-text_next(TextReader *rd, const char **data, uint32 *len)
-{
-	uint64		n = 0;
-	int			shift = 0;
-
-	if (rd->next == rd->end)
-		return false;
-	for (;;)
-	{
-		unsigned char b;
-
-		if (rd->next == rd->end)
-			text_set_invalid("It ends inside a length.");
-		b = (unsigned char) *rd->next++;
-		n |= (uint64) (b & 0x7f) << shift;
-		if ((b & 0x80) == 0)
-			break;
-		shift += 7;
-		if (shift > 28)
-			text_set_invalid("A length exceeds that of a text.");
-	}
-	if (n > MaxAllocSize || n > (uint64) (rd->end - rd->next))
-		text_set_invalid("A text goes past its end.");
-	*data = rd->next;
-	*len = (uint32) n;
-	rd->next += n;
-	return true;
-}
-
-static inline uint64
-text_hash(const TextKeySet *set, const char *data, uint32 len)
-{
-	return hash_bytes_extended((const unsigned char *) data, (int) len, set->seed);
-}
-
-/*
- * The slot of a text: the one it occupies, or the empty one it would; and
- * its hash in *hash
- */
-static inline TextSlot *
-text_slot(const TextKeySet *set, const char *data, uint32 len, uint32 *hash)
-{
-	uint64		h = text_hash(set, data, len);
-
-	*hash = (uint32) h;
-	for (uint64 slot = h & set->mask;; slot = (slot + 1) & set->mask)
-	{
-		TextSlot   *s = &set->slots[slot];
-
-		if (s->data == NULL ||
-			(s->hash == *hash && s->len == len && memcmp(s->data, data, len) == 0))
-			return s;
-	}
-}
-
-/*
- * Hash the set's texts into a table in "cxt", over a copy of its bytes;
- * a text given twice is there once (equal texts have equal hashes, whatever
- * the seed: kept twice, they would make one long chain).
- */
-static TextKeySet *
-text_set_build(bytea *keys, MemoryContext cxt)
-{
-	Size		size = VARSIZE_ANY_EXHDR(keys);
-	char	   *bytes = MemoryContextAlloc(cxt, size + 1);
-	TextReader	rd;
-	Size		n = 0;
-	Size		nslots = 16;
-	const char *data;
-	uint32		len;
-	TextKeySet *set = MemoryContextAlloc(cxt, sizeof(TextKeySet));
-
-	memcpy(bytes, VARDATA_ANY(keys), size);
-	rd.next = bytes;
-	rd.end = bytes + size;
-	while (text_next(&rd, &data, &len))
-	{
-		CHECK_FOR_INTERRUPTS();
-		if (++n > MAX_TEXT_KEYS)
-			ereport(ERROR,
-					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg("set of text keys is too large"),
-					 errdetail("A set holds at most %zu keys.", MAX_TEXT_KEYS)));
-	}
-	while (nslots < 2 * n)
-		nslots *= 2;
-	set->mask = nslots - 1;
-	set->seed = set_seed();
-	set->slots = MemoryContextAllocZero(cxt, nslots * sizeof(TextSlot));
-	rd.next = bytes;
-	while (text_next(&rd, &data, &len))
-	{
-		uint32		hash;
-		TextSlot   *s;
-
-		CHECK_FOR_INTERRUPTS();
-		s = text_slot(set, data, len, &hash);
-		s->data = data;
-		s->len = len;
-		s->hash = hash;
-	}
-	return set;
-}
-
-/*
- * ri_policy._text_in_keys(key text, keys bytea) RETURNS boolean (strict): is
- * "key" one of the texts of "keys", by its bytes?  Cached as
- * ri_policy_int8_in_keys() caches its set.
- */
-Datum
-ri_policy_text_in_keys(PG_FUNCTION_ARGS)
-{
-	text	   *key = PG_GETARG_TEXT_PP(0);
-	const char *kdata = VARDATA_ANY(key);
-	uint32		klen = VARSIZE_ANY_EXHDR(key);
-	uint32		hash;
-	TextKeySet *set = (TextKeySet *) fcinfo->flinfo->fn_extra;
-
-	if (set == NULL)
-	{
-		bytea	   *keys = PG_GETARG_BYTEA_PP(1);
-
-		if (!arg_is_const(fcinfo->flinfo, 1))
-		{
-			TextReader	rd;
-			const char *data;
-			uint32		len;
-			bool		found = false;
-
-			/* all of it, so that a bad set fails whatever the key */
-			rd.next = VARDATA_ANY(keys);
-			rd.end = rd.next + VARSIZE_ANY_EXHDR(keys);
-			while (text_next(&rd, &data, &len))
-			{
-				CHECK_FOR_INTERRUPTS();
-				found |= (len == klen && memcmp(data, kdata, len) == 0);
-			}
-			PG_RETURN_BOOL(found);
-		}
-		set = text_set_build(keys, fcinfo->flinfo->fn_mcxt);
-		fcinfo->flinfo->fn_extra = set;
-	}
-	PG_RETURN_BOOL(text_slot(set, kdata, klen, &hash)->data != NULL);
 }
