@@ -24,10 +24,9 @@
  * so no snapshot, lock (AccessShareLock only) or transaction lives longer
  * than one batch; the orphans found so far (ri_policy._pending, or
  * _pending_batch: results.c) and the position reached (ri_policy._progress)
- * commit with the batch, so an
- * interrupted pass resumes exactly where it stopped, and the final counts
- * are exact for the rows not written while the pass ran (see "Rows written
- * during a pass").  A batch groups its rows by binary image, so each group
+ * commit with the batch, so an interrupted pass resumes exactly where it
+ * stopped, and the final counts are exact for the rows not written while
+ * the pass ran (see "Rows written during a pass").  A batch groups its rows by binary image, so each group
  * is judged as its rows would be; its orphans are then merged into keys as
  * GROUP BY would merge them, by the child type's equality (results.c).
  * When a pass completes, its orphans replace the reference's rows in
@@ -1534,7 +1533,8 @@ begin_run(Validator *v, bool restart, RunState *state)
 	 * see every change now (track.c): a pass begun while one is disabled,
 	 * say, vouches for nothing after it, nor does an earlier pass.  The
 	 * pending results go: the reference's, and any left by a pass whose
-	 * reference was dropped as a batch of it committed (require_progress_row()).
+	 * reference was dropped as a batch of it committed
+	 * (require_progress_row()).
 	 */
 	sargs[0] = arg;
 	sargs[1] = BoolGetDatum(!OidIsValid(v->ref->conoid) &&
@@ -1727,10 +1727,10 @@ finish_run(Validator *v)
 	 * (results.c); the violation keeps its form.  A key may have a row in
 	 * _pending and an entry in each batch of _pending_batch that found it
 	 * (results.c, RiRecorded): its rows add up.  Only the violations that
-	 * changed are written: every one left was seen by this
-	 * pass, which _progress.seen_at says once (the violations view shows
-	 * the later of it and a violation's own last_seen), so that the end of
-	 * a pass costs what changed rather than a rewrite of every key.  The
+	 * changed are written: every one left was seen by this pass, which
+	 * _progress.seen_at says once (the violations view shows the later of
+	 * it and a violation's own last_seen), so that the end of a pass costs
+	 * what changed rather than a rewrite of every key.  The
 	 * pending and recorded keys are joined by hash, never in nested loops:
 	 * the tables' statistics are usually those of before the pass (the
 	 * pass's own keys came since), and a nested loop over thousands of keys
