@@ -336,10 +336,12 @@ pending_insert(RiReference *ref, Datum *keys, Datum *hashes, Datum *rows, int n,
  * (pending_add_compared()).
  *
  * The set itself only counts the keys new to this process, which
- * validation_progress.orphan_keys adds up while the pass runs: it stops
- * growing at work_mem, after which a key it does not hold counts as new,
- * and a key found by two processes of a parallel pass, or before and after
- * a resume, counts twice, until the pass ends and counts its violations.
+ * validation_progress.orphan_keys adds up while the pass runs: exactly for
+ * a pass read by one process from its start, until the set grows to
+ * work_mem, after which a key it does not hold counts as new; a pass read
+ * in pieces or resumed keeps no keys, and counts each batch's (a key is
+ * then counted once a batch that finds it), until the pass ends and
+ * counts its violations.
  */
 struct RiRecorded
 {
@@ -377,10 +379,14 @@ recorded_match(const void *a, const void *b, Size keysize)
 /*
  * An empty set of the keys a pass records (above), in a context under cxt;
  * NULL where the reference's keys must be merged by the child type's
- * equality.
+ * equality.  Without "count_keys" it holds none, and every key of a batch
+ * counts as new: where the count would not be exact anyway (a pass read in
+ * pieces, or resumed), so that the process's memory does not grow with the
+ * orphans it finds.
  */
 RiRecorded *
-ri_recorded_create(RiReference *ref, KeyEquality *equality, MemoryContext cxt)
+ri_recorded_create(RiReference *ref, KeyEquality *equality, bool count_keys,
+				   MemoryContext cxt)
 {
 	RiRecorded *r;
 	HASHCTL		ctl;
@@ -398,6 +404,7 @@ ri_recorded_create(RiReference *ref, KeyEquality *equality, MemoryContext cxt)
 	ctl.hcxt = cxt;
 	r->keys = hash_create("ri_policy recorded keys", 1024, &ctl,
 						  HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+	r->full = !count_keys;
 	return r;
 }
 

@@ -25,7 +25,7 @@ typedef struct RiRecorded RiRecorded;
 extern void ri_keys_read(RiReference *ref, Oid child_owner, Datum *keys, int n,
 						 Datum **values, bool **isnull, bool *unreadable);
 extern RiRecorded *ri_recorded_create(RiReference *ref, KeyEquality *equality,
-									  MemoryContext cxt);
+									  bool count_keys, MemoryContext cxt);
 extern void ri_recorded_free(RiRecorded *recorded);
 extern int	ri_pending_add(RiReference *ref, KeyEquality *equality,
 						   Oid child_owner, ChildKey **keys, Datum *json,

@@ -1406,11 +1406,8 @@ begin_run(Validator *v, bool restart, RunState *state)
 	state->npieces = 0;
 	v->start = NULL;
 	v->tracked = false;
-	/* the keys this process records (results.c, RiRecorded) */
 	ri_recorded_free(v->recorded);
 	v->recorded = NULL;
-	if (v->sink == record_orphans)
-		v->recorded = ri_recorded_create(v->ref, v->equality, v->cxt);
 	exec_owner(v, NULL, "SELECT r.tracked_since IS NOT NULL FROM ri_policy._reference r"
 			   " WHERE r.id = $1", 1, &argtype, &arg);
 	if (SPI_processed == 1)
@@ -1520,6 +1517,9 @@ begin_run(Validator *v, bool restart, RunState *state)
 				   " WHERE reference = $1",
 				   2, argtypes, args);
 		load_pieces(v, state);
+		/* the keys this process records (results.c, RiRecorded) */
+		if (v->sink == record_orphans)
+			v->recorded = ri_recorded_create(v->ref, v->equality, false, v->cxt);
 		return;
 	}
 
@@ -1593,6 +1593,12 @@ begin_run(Validator *v, bool restart, RunState *state)
 		load_pieces(v, state);
 	}
 
+	/*
+	 * The keys this process records (results.c, RiRecorded), counted where
+	 * it reads the whole pass
+	 */
+	if (v->sink == record_orphans)
+		v->recorded = ri_recorded_create(v->ref, v->equality, !state->pieced, v->cxt);
 	if (v->tracked)
 		CacheInvalidateRelcacheByRelid(v->ref->child);
 }
@@ -2296,7 +2302,7 @@ ri_validate_share(RiParallelShared *sh, int64 ref_id, int batch_size)
 	v = validator_create(ref, batch_size, false, record_orphans, cxt);
 	v->columns = ri_columns_remember(ref, v->leaves);
 	v->shared = sh;
-	v->recorded = ri_recorded_create(ref, v->equality, cxt);
+	v->recorded = ri_recorded_create(ref, v->equality, false, cxt);
 
 	/* a foreign key's id is in _foreign_key: never tracked */
 	exec_owner(v, NULL, "SELECT p.start_snapshot::pg_catalog.text, p.start_lsn,"
