@@ -281,18 +281,18 @@ read_candidates(RiReference *ref, Datum *hashes, int n, bool violations,
 }
 
 /*
- * Insert n keys into a reference's pending results: their jsonb forms,
- * key_hash values (Int32) and child row counts (Int64), with *plan kept for
- * the next batch.
+ * Write n keys to a reference's pending results with "sql", whose $1 is the
+ * reference and $2, $3, $4 arrays of their jsonb forms, key_hash values
+ * (Int32) and child row counts (Int64), with *plan kept for the next batch:
+ * in one statement, or several for large keys (see RI_PENDING_ROW_BYTES).
  */
 static void
-pending_insert(RiReference *ref, Datum *keys, Datum *hashes, Datum *rows, int n,
-			   SPIPlanPtr *plan)
+pending_write(RiReference *ref, const char *sql, Datum *keys, Datum *hashes,
+			  Datum *rows, int n, SPIPlanPtr *plan)
 {
 	Oid			types[4] = {INT8OID, JSONBARRAYOID, INT4ARRAYOID, INT8ARRAYOID};
 	Datum		args[4];
 
-	/* a statement, or several for large keys (see RI_PENDING_ROW_BYTES) */
 	for (int first = 0, k = 0; first < n; first = k)
 	{
 		Size		size = 0;
@@ -310,13 +310,21 @@ pending_insert(RiReference *ref, Datum *keys, Datum *hashes, Datum *rows, int n,
 												  true, TYPALIGN_INT));
 		args[3] = PointerGetDatum(construct_array(rows + first, k - first, INT8OID, 8,
 												  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-		(void) ri_exec_as_owner_opts(plan, 0,
-									 "INSERT INTO ri_policy._pending (reference, key, key_hash, child_rows)"
-									 " SELECT $1, k, h, n"
-									 "   FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3),"
-									 "                   pg_catalog.unnest($4)) AS i(k, h, n)",
-									 4, types, args, NULL, false);
+		(void) ri_exec_as_owner_opts(plan, 0, sql, 4, types, args, NULL, false);
 	}
+}
+
+/* Insert n keys into _pending, a row each (pending_write()). */
+static void
+pending_insert(RiReference *ref, Datum *keys, Datum *hashes, Datum *rows, int n,
+			   SPIPlanPtr *plan)
+{
+	pending_write(ref,
+				  "INSERT INTO ri_policy._pending (reference, key, key_hash, child_rows)"
+				  " SELECT $1, k, h, n"
+				  "   FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3),"
+				  "                   pg_catalog.unnest($4)) AS i(k, h, n)",
+				  keys, hashes, rows, n, plan);
 }
 
 /*
@@ -345,7 +353,7 @@ pending_insert(RiReference *ref, Datum *keys, Datum *hashes, Datum *rows, int n,
  */
 struct RiRecorded
 {
-	HTAB	   *keys;			/* RecordedKey */
+	HTAB	   *keys;			/* RecordedKey; NULL when not counting */
 	MemoryContext cxt;
 	bool		full;			/* grown to work_mem: no key is added */
 };
@@ -397,6 +405,9 @@ ri_recorded_create(RiReference *ref, KeyEquality *equality, bool count_keys,
 	cxt = AllocSetContextCreate(cxt, "ri_policy recorded keys", ALLOCSET_DEFAULT_SIZES);
 	r = MemoryContextAllocZero(cxt, sizeof(RiRecorded));
 	r->cxt = cxt;
+	r->full = !count_keys;
+	if (!count_keys)
+		return r;				/* no keys to look up: r->keys stays NULL */
 	ctl.keysize = sizeof(RecordedKey);
 	ctl.entrysize = sizeof(RecordedKey);
 	ctl.hash = recorded_hash;
@@ -404,7 +415,6 @@ ri_recorded_create(RiReference *ref, KeyEquality *equality, bool count_keys,
 	ctl.hcxt = cxt;
 	r->keys = hash_create("ri_policy recorded keys", 1024, &ctl,
 						  HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
-	r->full = !count_keys;
 	return r;
 }
 
@@ -424,8 +434,6 @@ static int
 pending_append(RiReference *ref, RiRecorded *r, ChildKey **keys, Datum *json, int n,
 			   SPIPlanPtr *plan)
 {
-	Oid			types[4] = {INT8OID, JSONBARRAYOID, INT4ARRAYOID, INT8ARRAYOID};
-	Datum		args[4];
 	Datum	   *hashes = palloc(n * sizeof(Datum));
 	Datum	   *rows = palloc(n * sizeof(Datum));
 	int			nnew = 0;
@@ -435,11 +443,14 @@ pending_append(RiReference *ref, RiRecorded *r, ChildKey **keys, Datum *json, in
 	for (int k = 0; k < n; k++)
 	{
 		RecordedKey probe;
-		RecordedKey *entry;
-		bool		found;
+		RecordedKey *entry = NULL;
+		bool		found = false;
 
-		probe.json = pg_detoast_datum_packed((struct varlena *) DatumGetPointer(json[k]));
-		entry = hash_search(r->keys, &probe, r->full ? HASH_FIND : HASH_ENTER, &found);
+		if (r->keys != NULL)
+		{
+			probe.json = pg_detoast_datum_packed((struct varlena *) DatumGetPointer(json[k]));
+			entry = hash_search(r->keys, &probe, r->full ? HASH_FIND : HASH_ENTER, &found);
+		}
 		if (!found)
 		{
 			nnew++;
@@ -455,30 +466,10 @@ pending_append(RiReference *ref, RiRecorded *r, ChildKey **keys, Datum *json, in
 		rows[k] = Int64GetDatum(keys[k]->rows);
 	}
 
-	/* a row, or several for large keys (see RI_PENDING_ROW_BYTES) */
-	for (int first = 0, k = 0; first < n; first = k)
-	{
-		Size		size = 0;
-
-		while (k < n && (k == first || size + VARSIZE_ANY(DatumGetPointer(json[k])) <=
-						 RI_PENDING_ROW_BYTES))
-		{
-			size += VARSIZE_ANY(DatumGetPointer(json[k]));
-			k++;
-		}
-		args[0] = Int64GetDatum(ref->id);
-		args[1] = PointerGetDatum(construct_array(json + first, k - first, JSONBOID, -1,
-												  false, TYPALIGN_INT));
-		args[2] = PointerGetDatum(construct_array(hashes + first, k - first, INT4OID, 4,
-												  true, TYPALIGN_INT));
-		args[3] = PointerGetDatum(construct_array(rows + first, k - first, INT8OID, 8,
-												  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-		(void) ri_exec_as_owner_opts(plan, 0,
-									 "INSERT INTO ri_policy._pending_batch"
-									 " (reference, keys, key_hashes, child_rows)"
-									 " VALUES ($1, $2, $3, $4)",
-									 4, types, args, NULL, false);
-	}
+	pending_write(ref,
+				  "INSERT INTO ri_policy._pending_batch (reference, keys, key_hashes, child_rows)"
+				  " VALUES ($1, $2, $3, $4)",
+				  json, hashes, rows, n, plan);
 	return nnew;
 }
 
