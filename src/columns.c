@@ -25,7 +25,10 @@
 #include "postgres.h"
 
 #include "catalog/pg_attribute.h"
+#include "catalog/pg_enum.h"
+#include "common/hashfn.h"
 #include "lib/stringinfo.h"
+#include "utils/catcache.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 
@@ -41,6 +44,7 @@ typedef struct TableColumns
 	Oid			types[INDEX_MAX_KEYS];
 	int32		typmods[INDEX_MAX_KEYS];
 	Oid			collations[INDEX_MAX_KEYS];
+	uint32		labels[INDEX_MAX_KEYS]; /* enum_labels() of the type */
 } TableColumns;
 
 struct RiColumns
@@ -49,6 +53,39 @@ struct RiColumns
 	List	   *tables;			/* of TableColumns */
 	List	   *leaves;			/* the child tables the pass reads */
 };
+
+/*
+ * A hash of the labels of an enum type (or of a domain over one), by OID;
+ * 0 for other types.  A key of an enum type is recorded by its label, so
+ * a label renamed (ALTER TYPE ... RENAME VALUE) under a pass would record
+ * one key under two forms.
+ */
+static uint32
+enum_labels(Oid type)
+{
+	Oid			base;
+	CatCList   *list;
+	uint32		hash = 1;
+
+	if (!OidIsValid(type))
+		return 0;				/* the column is gone */
+	base = getBaseType(type);
+	if (!type_is_enum(base))
+		return 0;
+	list = SearchSysCacheList1(ENUMTYPOIDNAME, ObjectIdGetDatum(base));
+	for (int i = 0; i < list->n_members; i++)
+	{
+		Form_pg_enum e = (Form_pg_enum) GETSTRUCT(&list->members[i]->tuple);
+		const char *label = NameStr(e->enumlabel);
+		uint32		oid = e->oid;
+
+		/* the members come in no set order: add up each one's hash */
+		hash += hash_combine(hash_bytes((const unsigned char *) &oid, sizeof(oid)),
+							 hash_bytes((const unsigned char *) label, strlen(label)));
+	}
+	ReleaseSysCacheList(list);
+	return hash;
+}
 
 /*
  * Where a named column of a table is now; attnum 0 if it is gone.
@@ -81,8 +118,11 @@ remember_table(Oid relid, int ncols, char **names)
 	t->ncols = ncols;
 	t->names = names;
 	for (int i = 0; i < ncols; i++)
+	{
 		lookup_column(relid, names[i], &t->attnums[i], &t->types[i],
 					  &t->typmods[i], &t->collations[i]);
+		t->labels[i] = enum_labels(t->types[i]);
+	}
 	return t;
 }
 
@@ -115,8 +155,8 @@ ri_columns_remember(RiReference *ref, List *leaves)
 /*
  * The key columns as remembered, as text to keep with the pass's progress:
  * for each table, its OID, then each column's attribute number, type,
- * typmod and collation.  Two signatures are equal when the pass would read
- * and group the same keys.
+ * typmod, collation and enum labels.  Two signatures are equal when the pass
+ * would read and group the same keys.
  */
 char *
 ri_columns_signature(RiColumns *cols)
@@ -131,8 +171,8 @@ ri_columns_signature(RiColumns *cols)
 
 		appendStringInfo(&buf, "%s%u", buf.len > 0 ? ";" : "", t->relid);
 		for (int i = 0; i < t->ncols; i++)
-			appendStringInfo(&buf, " %d:%u:%d:%u", t->attnums[i], t->types[i],
-							 t->typmods[i], t->collations[i]);
+			appendStringInfo(&buf, " %d:%u:%d:%u:%u", t->attnums[i], t->types[i],
+							 t->typmods[i], t->collations[i], t->labels[i]);
 	}
 	return buf.data;
 }
@@ -161,7 +201,8 @@ ri_columns_check(RiColumns *cols, List *leaves_now)
 
 			lookup_column(t->relid, t->names[i], &attnum, &type, &typmod, &collation);
 			if (attnum != t->attnums[i] || type != t->types[i] ||
-				typmod != t->typmods[i] || collation != t->collations[i])
+				typmod != t->typmods[i] || collation != t->collations[i] ||
+				enum_labels(type) != t->labels[i])
 			{
 				char	   *relname = get_rel_name(t->relid);
 
@@ -180,7 +221,7 @@ ri_columns_check(RiColumns *cols, List *leaves_now)
 						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 						 errmsg("the columns of reference \"%s\" changed while it was being validated",
 								cols->reference),
-						 errdetail("Column \"%s\" of table \"%s\" was renamed, dropped or given another type or collation.",
+						 errdetail("Column \"%s\" of table \"%s\" was renamed, dropped or given another type or collation, or a label of its enum type was renamed.",
 								   t->names[i], relname),
 						 errhint("Call ri_policy.validate() again: the next pass starts over.")));
 			}

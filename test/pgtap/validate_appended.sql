@@ -7,7 +7,7 @@
 -- keys, a reference or table dropped drops them.  Runs outside a
 -- transaction block (passes are cancelled part-way from another session);
 -- cleans up after itself.
-SELECT plan(43);
+SELECT plan(47);
 
 CREATE SCHEMA regress_va;
 CREATE TABLE regress_va.parent (id int PRIMARY KEY);
@@ -200,6 +200,29 @@ ALTER TABLE regress_va.cchild ALTER COLUMN k TYPE text COLLATE regress_va.ci;
 SELECT throws_ok($$SELECT * FROM dblink_get_result('runner') AS t(r text)$$, '55000',
 				 'the columns of reference "va_coll" changed while it was being validated',
 				 'a key column given another collation stops it');
+SELECT length(pg_temp.finish_run()) >= 0 AS closed;
+
+-- ... an enum label renamed (a key is recorded by its label): while the
+-- pass is interrupted it starts over, while it runs it stops (55000)
+CREATE TYPE regress_va.ek AS ENUM ('a', 'b', 'c', 'd');
+CREATE TABLE regress_va.eparent (k regress_va.ek PRIMARY KEY);
+INSERT INTO regress_va.eparent VALUES ('d');
+CREATE TABLE regress_va.echild (id int, k regress_va.ek);
+INSERT INTO regress_va.echild
+SELECT g, (ARRAY['a', 'b', 'c']::regress_va.ek[])[1 + g % 3] FROM generate_series(1, 100000) g;
+SELECT ri_policy.declare_reference('regress_va.echild', '{k}', 'regress_va.eparent', name => 'va_enum');
+SELECT ok(pg_temp.interrupt('va_enum', 50, 0), 'a pass of an enum key is cancelled');
+ALTER TYPE regress_va.ek RENAME VALUE 'a' TO 'z';
+CALL ri_policy.validate('va_enum', batch_size => 1000);
+SELECT set_eq($$SELECT key, child_rows FROM ri_policy.violations WHERE reference = 'va_enum'$$,
+			  $$SELECT jsonb_build_object('k', k), count(*) FROM regress_va.echild GROUP BY 1$$,
+			  'a label renamed while interrupted: each key counted once, by its new label');
+SELECT pg_temp.start_run($$CALL ri_policy.validate('va_enum', batch_size => 100, restart => true)$$);
+SELECT ok(pg_temp.wait_batches('va_enum', 20), 'a pass of the enum key is under way');
+ALTER TYPE regress_va.ek RENAME VALUE 'z' TO 'y';
+SELECT throws_ok($$SELECT * FROM dblink_get_result('runner') AS t(r text)$$, '55000',
+				 'the columns of reference "va_enum" changed while it was being validated',
+				 'a label renamed while it runs stops it');
 SELECT length(pg_temp.finish_run()) >= 0 AS closed;
 
 -- 7. a reference dropped while its pass runs: drop_reference() waits for
