@@ -1450,7 +1450,7 @@ begin_run(Validator *v, bool restart, RunState *state)
 				why_not = "it began in another database";
 			else if (key_columns == NULL ||
 					 strcmp(key_columns, ri_columns_signature(v->columns)) != 0)
-				why_not = "the type or collation of a key column changed since it began";
+				why_not = "the type, collation or enum labels of a key column changed since it began";
 			else
 			{
 				v->start = start_from_text(v, snapshot,
