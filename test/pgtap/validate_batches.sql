@@ -20,13 +20,29 @@ SELECT jsonb_build_object('pid', pid) AS key, count(*) AS child_rows FROM vb_chi
 CREATE TEMP TABLE run (pid int, started timestamptz, xact1 timestamptz, xact2 timestamptz);
 
 -- 1. a run seen from outside
-INSERT INTO run (pid) SELECT pg_temp.start_run($$CALL ri_policy.validate('vb', batch_size => 100)$$);
+-- (in one process, the slowest way, so that the run outlasts the checks)
+INSERT INTO run (pid)
+SELECT pg_temp.start_run($$CALL ri_policy.validate('vb', batch_size => 100)$$,
+						 ARRAY['SET ri_policy.max_parallel_workers = 0']);
 SELECT ok(pg_temp.wait_batches('vb', 3), 'progress is visible while the run is under way');
-UPDATE run SET started = (SELECT started_at FROM ri_policy.validation_progress WHERE reference = 'vb'),
-			   xact1 = (SELECT xact_start FROM pg_stat_activity a WHERE a.pid = run.pid);
-SELECT pg_sleep(0.05);
-SELECT pg_stat_clear_snapshot();
-UPDATE run SET xact2 = (SELECT xact_start FROM pg_stat_activity a WHERE a.pid = run.pid);
+UPDATE run SET started = (SELECT started_at FROM ri_policy.validation_progress WHERE reference = 'vb');
+-- a transaction of the run, then a later one: wait for each (up to 5 s),
+-- whatever the machine's speed
+DO $$
+BEGIN
+	FOR i IN 1..1000 LOOP
+		PERFORM pg_stat_clear_snapshot();
+		UPDATE run SET xact1 = (SELECT xact_start FROM pg_stat_activity a WHERE a.pid = run.pid);
+		EXIT WHEN (SELECT xact1 IS NOT NULL FROM run);
+		PERFORM pg_sleep(0.005);
+	END LOOP;
+	FOR i IN 1..1000 LOOP
+		PERFORM pg_stat_clear_snapshot();
+		UPDATE run SET xact2 = (SELECT xact_start FROM pg_stat_activity a WHERE a.pid = run.pid);
+		EXIT WHEN (SELECT xact2 > xact1 FROM run);
+		PERFORM pg_sleep(0.005);
+	END LOOP;
+END $$;
 SELECT ok((SELECT xact1 > started AND xact2 > xact1 FROM run),
 		  'the run commits between batches: its transactions start after the run did');
 SELECT is((SELECT count(*) FROM pg_locks l, run
