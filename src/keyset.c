@@ -11,9 +11,9 @@
  * operator under the parent column's collation, as the foreign key would
  * (integer and uuid keys are hashed and compared in place, as those
  * functions do: see ParentKeySet).
- * A single integer column (the serial key of most schemas) becomes a bitmap
- * over the parent's key range once the set is complete, when that range is
- * dense enough.
+ * A single integer column (the serial key of most schemas) is a bitmap over
+ * the parent's key range, built as the keys come, while that range is dense
+ * enough.
  * The set is used only when every operator is hashable and the column types are
  * the operators' own input types; otherwise the validator confirms every
  * distinct child key against the parent's index instead.  A set that would
@@ -53,6 +53,7 @@
 #include "nodes/makefuncs.h"
 #include "lib/stringinfo.h"
 #include "parser/parse_coerce.h"
+#include "port/pg_bitutils.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/fmgroids.h"
@@ -96,21 +97,26 @@ struct ParentKeySet
 
 	/*
 	 * One integer column compared with integer equality (the common case
-	 * of a serial key): its values are gathered in an array, and once
-	 * complete the set becomes a bitmap over [min, max], probed without
-	 * hashing and within a few cache lines, when that range is dense enough,
-	 * or else the hash table, sized once.  (Growing the table as keys came
-	 * held two tables at once, six times the array's memory, only to throw
-	 * them away for a bitmap.)
+	 * of a serial key) goes into a bitmap as its values come, probed without
+	 * hashing and within a few cache lines: bit i stands for the value base
+	 * + i, and the bitmap widens, by doubling, to take a value outside it for
+	 * as long as it stays dense enough (see bitmap_dense()).  A value that
+	 * would make it too sparse turns its bits into an array of values, which
+	 * keyset_complete() makes a hash table, sized once.  (Gathering every
+	 * value in an array first held eight bytes a key at the peak, where a
+	 * dense key's bitmap holds one bit; growing a hash table as keys came
+	 * held two tables at once.)
 	 */
 	bool		integer_key;
 	Oid			parent_type;
 	Oid			child_type;
 	int64		min;
 	int64		max;
-	int64	   *ints;			/* while integer keys are added */
-	uint64		maxints;
+	int64		base;			/* the value of the bitmap's bit 0, a multiple of 64 */
+	uint64		nwords;			/* the bitmap's size in 64-bit words */
 	uint64	   *bitmap;
+	int64	   *ints;			/* once the values are too sparse for it */
+	uint64		maxints;
 
 	/*
 	 * One uuid column compared with uuid equality, whose values are equal
@@ -272,11 +278,7 @@ keyset_create(RiReference *ref, MemoryContext parent, Size limit)
 	set->slot_size = MAXALIGN(offsetof(KeySlot, values) +
 							  (set->uuid_key ? UUID_LEN : ref->nkeys * sizeof(Datum)));
 	if (set->integer_key)
-	{
-		set->maxints = 1024;
-		set->ints = MemoryContextAlloc(cxt, set->maxints * sizeof(int64));
-		return set;
-	}
+		return set;				/* the bitmap starts with the first value */
 	set->capacity = 1024;
 	set->slots = MemoryContextAllocZero(cxt, set->capacity * set->slot_size);
 	return set;
@@ -326,6 +328,152 @@ keyset_grow(ParentKeySet *set)
 	return true;
 }
 
+/* The multiple of 64 at or below v: the base of a bitmap that holds v */
+#define BITMAP_FLOOR(v) ((v) & ~INT64CONST(63))
+
+/* A bitmap this small (1MB) is dense enough whatever it holds */
+#define BITMAP_SMALL_WORDS (1024 * 1024 / sizeof(uint64))
+
+/*
+ * May a bitmap of this many words hold this many keys?  Only if it is no
+ * larger than an array of the keys would be (one value in 64 of its range
+ * used, at least), or small.
+ */
+static inline bool
+bitmap_dense(uint64 nwords, uint64 count)
+{
+	return nwords <= Max(count, BITMAP_SMALL_WORDS);
+}
+
+static inline void
+bitmap_set(ParentKeySet *set, int64 v)
+{
+	uint64		bit = (uint64) v - (uint64) set->base;
+
+	Assert(v >= set->base && bit / 64 < set->nwords);
+	set->bitmap[bit / 64] |= UINT64CONST(1) << (bit % 64);
+}
+
+/*
+ * Widen the bitmap to hold v, doubling it where that stays dense and within
+ * the range of int64.  Returns false, changing nothing, when even the
+ * smallest bitmap that holds v would be too sparse for the keys it would
+ * then hold, or exceed the memory limit.
+ */
+static bool
+bitmap_widen(ParentKeySet *set, int64 v)
+{
+	bool		below = v < set->base;
+	uint64		need;			/* words to add on v's side */
+	uint64		room;			/* words int64 leaves on that side */
+	uint64		grow;
+	uint64	   *bitmap;
+
+	if (below)
+	{
+		need = ((uint64) set->base - (uint64) BITMAP_FLOOR(v)) / 64;
+		room = ((uint64) set->base - (uint64) PG_INT64_MIN) / 64;
+	}
+	else
+	{
+		need = ((uint64) v - (uint64) set->base) / 64 + 1 - set->nwords;
+		room = ((uint64) PG_INT64_MAX - (uint64) set->base) / 64 + 1 - set->nwords;
+	}
+	if (!bitmap_dense(set->nwords + need, set->count + 1))
+		return false;
+	grow = Max(need, Min(set->nwords, room));
+	grow = Min(grow, Max(set->count + 1, BITMAP_SMALL_WORDS) - set->nwords);
+	Assert(grow >= need);
+	if (MemoryContextMemAllocated(set->cxt, true) +
+		(set->nwords + grow) * sizeof(uint64) > set->limit)
+		return false;
+
+	bitmap = MemoryContextAllocExtended(set->cxt,
+										(set->nwords + grow) * sizeof(uint64),
+										MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	memcpy(bitmap + (below ? grow : 0), set->bitmap,
+		   set->nwords * sizeof(uint64));
+	pfree(set->bitmap);
+	set->bitmap = bitmap;
+	if (below)
+		set->base = (int64) ((uint64) set->base - grow * 64);
+	set->nwords += grow;
+	return true;
+}
+
+/*
+ * The keys are too sparse for a bitmap: make its bits an array of values.
+ * Returns false if the array would exceed the memory limit.
+ */
+static bool
+bitmap_to_ints(ParentKeySet *set)
+{
+	uint64		n = 0;
+
+	set->maxints = 1024;
+	while (set->maxints < set->count * 2)
+		set->maxints *= 2;
+	if (MemoryContextMemAllocated(set->cxt, true) +
+		set->maxints * sizeof(int64) > set->limit)
+		return false;
+	set->ints = MemoryContextAllocExtended(set->cxt,
+										   set->maxints * sizeof(int64),
+										   MCXT_ALLOC_HUGE);
+	for (uint64 w = 0; w < set->nwords; w++)
+	{
+		uint64		word = set->bitmap[w];
+
+		while (word != 0)
+		{
+			int			bit = pg_rightmost_one_pos64(word);
+
+			set->ints[n++] = (int64) ((uint64) set->base + w * 64 + bit);
+			word &= word - 1;
+		}
+	}
+	Assert(n <= set->count);
+	set->count = n;				/* duplicates were one bit */
+	pfree(set->bitmap);
+	set->bitmap = NULL;
+	return true;
+}
+
+/* keyset_add() of an integer key */
+static bool
+keyset_add_integer(ParentKeySet *set, int64 v)
+{
+	if (set->ints == NULL && set->bitmap == NULL)
+	{
+		/* the first value */
+		set->base = BITMAP_FLOOR(v);
+		set->nwords = 1;
+		set->bitmap = MemoryContextAllocZero(set->cxt, sizeof(uint64));
+	}
+	if (set->bitmap != NULL && (v < set->base ||
+								((uint64) v - (uint64) set->base) / 64 >= set->nwords) &&
+		!bitmap_widen(set, v) && !bitmap_to_ints(set))
+		return false;
+
+	if (set->bitmap != NULL)
+		bitmap_set(set, v);
+	else
+	{
+		if (set->count == set->maxints)
+		{
+			if (MemoryContextMemAllocated(set->cxt, true) +
+				set->maxints * 2 * sizeof(int64) > set->limit)
+				return false;
+			set->maxints *= 2;
+			set->ints = repalloc_huge(set->ints, set->maxints * sizeof(int64));
+		}
+		set->ints[set->count] = v;
+	}
+	set->count++;
+	set->min = Min(set->min, v);
+	set->max = Max(set->max, v);
+	return true;
+}
+
 /*
  * Add a parent key (no NULLs).  Returns false, adding nothing, once the set
  * would exceed its memory limit.
@@ -339,22 +487,7 @@ keyset_add(ParentKeySet *set, Datum *values)
 	MemoryContext oldcxt;
 
 	if (set->integer_key)
-	{
-		int64		v = integer_value(set->parent_type, values[0]);
-
-		if (set->count == set->maxints)
-		{
-			if (MemoryContextMemAllocated(set->cxt, true) +
-				set->maxints * 2 * sizeof(int64) > set->limit)
-				return false;
-			set->maxints *= 2;
-			set->ints = repalloc_huge(set->ints, set->maxints * sizeof(int64));
-		}
-		set->ints[set->count++] = v;
-		set->min = Min(set->min, v);
-		set->max = Max(set->max, v);
-		return true;
-	}
+		return keyset_add_integer(set, integer_value(set->parent_type, values[0]));
 
 	if ((set->count + 1) * 2 > set->capacity && !keyset_grow(set))
 		return false;
@@ -394,39 +527,57 @@ keyset_add(ParentKeySet *set, Datum *values)
 	return true;
 }
 
+/* Say what the complete set of integer keys is, for a DBA's DEBUG1 */
+static bool
+keyset_report(ParentKeySet *set)
+{
+	if (set->bitmap != NULL)
+		ereport(DEBUG1,
+				(errmsg_internal("parent key set: " UINT64_FORMAT " integer keys in a bitmap of " UINT64_FORMAT " bytes",
+								 set->count, set->nwords * sizeof(uint64))));
+	else
+		ereport(DEBUG1,
+				(errmsg_internal("parent key set: " UINT64_FORMAT " integer keys in a hash table of " UINT64_FORMAT " slots",
+								 set->count, set->capacity)));
+	return true;
+}
+
 /*
- * All keys are in.  An integer key becomes a bitmap when its values are
- * dense enough (at least one in 64 of [min, max] used, or a bitmap under
- * 1MB) and the bitmap fits the memory limit; otherwise its values go into
- * the hash table.  Returns false if that would exceed the memory limit.
+ * All keys are in.  An integer key's bitmap, built as they came, is
+ * complete.  Integer values gathered in an array (too sparse for a bitmap
+ * at some point) become one if they are dense enough after all and it fits
+ * the memory limit, or else the hash table.  Returns false if that would
+ * exceed the memory limit.
  */
 bool
 keyset_complete(ParentKeySet *set)
 {
-	uint64		span;
-	Size		bytes;
 	uint64		capacity = 1024;
 
 	if (!set->integer_key)
 		return true;
+	if (set->bitmap != NULL)
+		return keyset_report(set);
 
-	span = set->count > 0 ? (uint64) set->max - (uint64) set->min + 1 : 0;
-	if (span != 0 && span / 64 <= Max(set->count, 8 * 1024 * 1024 / 64))
+	if (set->count > 0)
 	{
-		bytes = ((span + 63) / 64) * sizeof(uint64);
-		if (MemoryContextMemAllocated(set->cxt, true) + bytes <= set->limit)
+		int64		base = BITMAP_FLOOR(set->min);
+		uint64		nwords = ((uint64) set->max - (uint64) base) / 64 + 1;
+
+		if (bitmap_dense(nwords, set->count) &&
+			MemoryContextMemAllocated(set->cxt, true) +
+			nwords * sizeof(uint64) <= set->limit)
 		{
-			set->bitmap = MemoryContextAllocExtended(set->cxt, bytes,
+			set->base = base;
+			set->nwords = nwords;
+			set->bitmap = MemoryContextAllocExtended(set->cxt,
+													 nwords * sizeof(uint64),
 													 MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
 			for (uint64 i = 0; i < set->count; i++)
-			{
-				uint64		bit = (uint64) (set->ints[i] - set->min);
-
-				set->bitmap[bit / 64] |= UINT64CONST(1) << (bit % 64);
-			}
+				bitmap_set(set, set->ints[i]);
 			pfree(set->ints);
 			set->ints = NULL;
-			return true;
+			return keyset_report(set);
 		}
 	}
 
@@ -448,9 +599,10 @@ keyset_complete(ParentKeySet *set)
 		slot->used = true;
 		keyset_place(set, set->slots, set->capacity, slot);
 	}
-	pfree(set->ints);
+	if (set->ints != NULL)
+		pfree(set->ints);
 	set->ints = NULL;
-	return true;
+	return keyset_report(set);
 }
 
 /*
@@ -466,7 +618,7 @@ keyset_contains(ParentKeySet *set, Datum *child_values)
 
 		if (v < set->min || v > set->max)
 			return false;
-		bit = (uint64) (v - set->min);
+		bit = (uint64) v - (uint64) set->base;
 		return (set->bitmap[bit / 64] & (UINT64CONST(1) << (bit % 64))) != 0;
 	}
 	return keyset_contains_hashed(set, child_values,

@@ -2,7 +2,7 @@
 -- query finds, for many table shapes, whatever the batch size.  (Inside a
 -- transaction block validate() runs atomically, in that transaction.)
 BEGIN;
-SELECT plan(105);
+SELECT plan(135);
 
 -- validate() at batch sizes from 1 to more than the table, then orphans(),
 -- each compared with the truth
@@ -223,6 +223,70 @@ SELECT ri_policy.declare_reference('c16', '{k}', 'p16', name => 'uuid_domain');
 SELECT check_ref('uuid_domain', $$
 	SELECT jsonb_build_object('k', k), count(*) FROM c16
 	 WHERE k IS NOT NULL AND NOT EXISTS (SELECT 1 FROM p16 WHERE p16.id = c16.k) GROUP BY 1$$);
+
+-- 17. an integer key's bitmap, built as the parent's keys come: keys read
+-- in descending order (the bitmap widens downwards); dense keys at each
+-- end of bigint; a dense run, then a key far off (the bitmap becomes a
+-- hash table); two keys far apart, then enough keys between them for a
+-- bitmap after all; and the partitions of a parent, read high keys first,
+-- then low ones, then one far off
+CREATE TABLE p17 (id int PRIMARY KEY);
+INSERT INTO p17 SELECT g FROM generate_series(30000, -30000, -1) g WHERE g % 7 <> 0;
+CREATE TABLE c17 (pid int);
+INSERT INTO c17 SELECT g % 31000 FROM generate_series(-62000, 62000, 3) g;
+SELECT ri_policy.declare_reference('c17', '{pid}', 'p17', name => 'bitmap_down');
+SELECT check_ref('bitmap_down', $$
+	SELECT jsonb_build_object('pid', pid), count(*) FROM c17
+	 WHERE NOT EXISTS (SELECT 1 FROM p17 WHERE p17.id = c17.pid) GROUP BY 1$$);
+CREATE TABLE p18 (id bigint PRIMARY KEY);
+INSERT INTO p18 SELECT 9223372036854775807 - g FROM generate_series(3000, 0, -1) g WHERE g % 5 <> 1;
+CREATE TABLE p18_low (id bigint PRIMARY KEY);
+INSERT INTO p18_low SELECT -9223372036854775808 + g FROM generate_series(3000, 0, -1) g WHERE g % 5 <> 2;
+CREATE TABLE c18 (pid bigint);
+INSERT INTO c18 SELECT 9223372036854775807 - g % 3100 FROM generate_series(1, 7000) g;
+INSERT INTO c18 SELECT -9223372036854775808 + g % 3100 FROM generate_series(1, 7000) g;
+INSERT INTO c18 VALUES (0), (-1), (1);
+SELECT ri_policy.declare_reference('c18', '{pid}', 'p18', name => 'bitmap_top');
+SELECT check_ref('bitmap_top', $$
+	SELECT jsonb_build_object('pid', pid), count(*) FROM c18
+	 WHERE NOT EXISTS (SELECT 1 FROM p18 WHERE p18.id = c18.pid) GROUP BY 1$$);
+SELECT ri_policy.declare_reference('c18', '{pid}', 'p18_low', name => 'bitmap_bottom');
+SELECT check_ref('bitmap_bottom', $$
+	SELECT jsonb_build_object('pid', pid), count(*) FROM c18
+	 WHERE NOT EXISTS (SELECT 1 FROM p18_low p WHERE p.id = c18.pid) GROUP BY 1$$);
+CREATE TABLE p19 (id bigint PRIMARY KEY);
+INSERT INTO p19 SELECT g FROM generate_series(1, 20000) g WHERE g % 3 <> 0;
+INSERT INTO p19 VALUES (5000000000000), (-77);
+CREATE TABLE c19 (pid bigint);
+INSERT INTO c19 SELECT CASE WHEN g % 101 = 0 THEN 5000000000000 + g % 3 ELSE g % 20100 - 80 END
+  FROM generate_series(1, 30000) g;
+SELECT ri_policy.declare_reference('c19', '{pid}', 'p19', name => 'bitmap_to_hash');
+SELECT check_ref('bitmap_to_hash', $$
+	SELECT jsonb_build_object('pid', pid), count(*) FROM c19
+	 WHERE NOT EXISTS (SELECT 1 FROM p19 WHERE p19.id = c19.pid) GROUP BY 1$$);
+CREATE TABLE p20 (id int PRIMARY KEY);
+INSERT INTO p20 VALUES (0), (10000000);
+INSERT INTO p20 SELECT g FROM generate_series(1, 160000) g WHERE g % 1000 <> 0;
+CREATE TABLE c20 (pid int);
+INSERT INTO c20 SELECT g * 37 % 160100 FROM generate_series(1, 20000) g;
+INSERT INTO c20 VALUES (10000000), (9999999), (10000001);
+SELECT ri_policy.declare_reference('c20', '{pid}', 'p20', name => 'ints_to_bitmap');
+SELECT check_ref('ints_to_bitmap', $$
+	SELECT jsonb_build_object('pid', pid), count(*) FROM c20
+	 WHERE NOT EXISTS (SELECT 1 FROM p20 WHERE p20.id = c20.pid) GROUP BY 1$$);
+CREATE TABLE p21 (id int PRIMARY KEY) PARTITION BY RANGE (id);
+CREATE TABLE p21_high PARTITION OF p21 FOR VALUES FROM (1000) TO (2000);
+CREATE TABLE p21_low PARTITION OF p21 FOR VALUES FROM (MINVALUE) TO (1000);
+CREATE TABLE p21_far PARTITION OF p21 FOR VALUES FROM (2000) TO (MAXVALUE);
+INSERT INTO p21 SELECT g FROM generate_series(1, 1999) g WHERE g % 4 <> 0;
+INSERT INTO p21 VALUES (2000000000);
+CREATE TABLE c21 (pid int);
+INSERT INTO c21 SELECT g % 2020 FROM generate_series(1, 9000) g;
+INSERT INTO c21 VALUES (2000000000), (1999999999);
+SELECT ri_policy.declare_reference('c21', '{pid}', 'p21', name => 'bitmap_parts');
+SELECT check_ref('bitmap_parts', $$
+	SELECT jsonb_build_object('pid', pid), count(*) FROM c21
+	 WHERE NOT EXISTS (SELECT 1 FROM p21 WHERE p21.id = c21.pid) GROUP BY 1$$);
 
 SELECT * FROM finish();
 ROLLBACK;
