@@ -5,7 +5,7 @@
 -- call fails with 42P08 and a hint naming the qualified forms.  Runs in one
 -- transaction, rolled back.
 BEGIN;
-SELECT plan(36);
+SELECT plan(39);
 
 CREATE SCHEMA n1;
 CREATE SCHEMA n2;
@@ -129,6 +129,18 @@ SELECT throws_ok($$CALL ri_policy.validate('a.b.c.d')$$, '42601', NULL, 'too man
 SELECT ri_policy.declare_reference('"N3"."Orders"', '{Customer}', 'n1.customers', name => 'odd name.x');
 SELECT lives_ok($$CALL ri_policy.validate('odd name.x')$$,
 				'a text that is no list of identifiers is a bare name as written');
+
+-- names are found by plans kept for the session: after the extension is
+-- dropped and created again (new tables under the same names), they find
+-- the new references, not an error or the old ones
+SELECT lives_ok($$CALL ri_policy.validate('n1.orders.orders_ref')$$, 'resolved before');
+DROP EXTENSION ri_policy CASCADE;
+CREATE EXTENSION ri_policy;
+SELECT ri_policy.declare_reference('n2.orders', '{customer_id}', 'n2.customers', name => 'again');
+SELECT lives_ok($$CALL ri_policy.validate('again')$$, 'a bare name, after CREATE EXTENSION');
+SELECT throws_ok($$CALL ri_policy.validate('n1.orders.orders_ref')$$, '42704',
+				 'reference "n1.orders.orders_ref" does not exist',
+				 'a name of the dropped registry is gone');
 
 SELECT * FROM finish();
 ROLLBACK;
