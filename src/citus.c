@@ -873,10 +873,32 @@ rows_up_to(RiReference *ref, Datum *args, Oid *argtypes)
 }
 
 /*
+ * "pg_catalog.count(*) FROM child c WHERE c.k1 IS NOT NULL AND ...", and
+ * with "one_process", a condition that keeps each shard's query in one
+ * process: Citus runs the shards in parallel already, and a shard's query
+ * that forked parallel workers of its own would have each of them parse
+ * the parent's keys and hash them again, on cores the other shards use.
+ * (A parallel-unsafe function in a condition that is always true, and
+ * evaluated once.)
+ */
+static void
+append_child_rows(StringInfo buf, RiReference *ref, bool one_process)
+{
+	appendStringInfo(buf, "pg_catalog.count(*) FROM %s%s c WHERE ",
+					 ref->only_child ? "ONLY " : "", ri_qualified_name(ref->child));
+	for (int i = 0; i < ref->nkeys; i++)
+		appendStringInfo(buf, "%sc.%s IS NOT NULL", i > 0 ? " AND " : "",
+						 quote_identifier(ref->child_columns[i]));
+	if (one_process)
+		appendStringInfoString(buf, " AND pg_catalog.current_schema() IS NOT DISTINCT FROM"
+							   " pg_catalog.current_schema()");
+}
+
+/*
  * Open the cursor over the child's keys, after "after" (text forms) if
  * given, as the child's owner.  With "prefilter", only the keys that no
- * parent row equals, and first, when not resuming, the count of every row
- * (keys NULL): see ri_citus_read_batch().
+ * parent row equals, and first the count of every row (after "after"),
+ * with NULL keys: see ri_citus_read_batch().
  */
 static void
 reader_open(RiCitusReader *r, Datum *after, bool prefilter)
@@ -893,32 +915,14 @@ reader_open(RiCitusReader *r, Datum *after, bool prefilter)
 
 	initStringInfo(&buf);
 	appendStringInfoString(&buf, "SELECT ");
-	if (array)
-	{
-		const char *col = quote_identifier(ref->child_columns[0]);
-
-		append_key_filter(&buf, r, col, nargs + 1);
-		appendStringInfoString(&buf, ", ");
-	}
-	else
-		for (int i = 0; i < ref->nkeys; i++)
-			appendStringInfo(&buf, "c.%s, ", quote_identifier(ref->child_columns[i]));
-	appendStringInfo(&buf, "pg_catalog.count(*) FROM %s%s c WHERE ",
-					 ref->only_child ? "ONLY " : "", ri_qualified_name(ref->child));
 	for (int i = 0; i < ref->nkeys; i++)
-		appendStringInfo(&buf, "%sc.%s IS NOT NULL", i > 0 ? " AND " : "",
-						 quote_identifier(ref->child_columns[i]));
+		appendStringInfo(&buf, "c.%s, ", quote_identifier(ref->child_columns[i]));
+	append_child_rows(&buf, ref, array);
 	if (array)
 	{
-		/*
-		 * Citus runs the shards in parallel already; a shard's query that
-		 * forked parallel workers of its own would have each of them parse
-		 * the array and hash it again, on cores the other shards use.  A
-		 * parallel-unsafe function in a condition that is always true (and
-		 * evaluated once) keeps each shard in one process.
-		 */
-		appendStringInfoString(&buf, " AND pg_catalog.current_schema() IS NOT DISTINCT FROM"
-							   " pg_catalog.current_schema()");
+		appendStringInfoString(&buf, " AND ");
+		append_key_filter(&buf, r, quote_identifier(ref->child_columns[0]), nargs + 1);
+		appendStringInfoString(&buf, " IS NOT NULL");
 	}
 	else if (prefilter)
 	{
@@ -935,16 +939,20 @@ reader_open(RiCitusReader *r, Datum *after, bool prefilter)
 	appendStringInfoString(&buf, " GROUP BY ");
 	for (int i = 0; i < ref->nkeys; i++)
 		appendStringInfo(&buf, "%s%d", i > 0 ? ", " : "", i + 1);
-	if (prefilter && !array)
+
+	/*
+	 * The count of every row, by a second scan of each shard, in one process
+	 * (parallel workers of six shards' counts on two cores took five times
+	 * as long).  One scan grouping every row, with the keys that have a
+	 * parent as NULL, hashed each row into the aggregate: 183 ms a shard of
+	 * 830k rows, against 50 for the filter and 53 for the count.
+	 */
+	if (prefilter)
 	{
 		appendStringInfoString(&buf, " UNION ALL SELECT ");
 		for (int i = 0; i < ref->nkeys; i++)
 			appendStringInfo(&buf, "NULL::%s, ", format_type_be_qualified(ref->child_types[i]));
-		appendStringInfo(&buf, "pg_catalog.count(*) FROM %s%s c WHERE ",
-						 ref->only_child ? "ONLY " : "", ri_qualified_name(ref->child));
-		for (int i = 0; i < ref->nkeys; i++)
-			appendStringInfo(&buf, "%sc.%s IS NOT NULL", i > 0 ? " AND " : "",
-							 quote_identifier(ref->child_columns[i]));
+		append_child_rows(&buf, ref, true);
 		if (after != NULL)
 			append_after(&buf, ref, ">");
 	}
@@ -1293,6 +1301,101 @@ integer_key_filter(RiCitusReader *r, ArrayBuildState *astate)
 }
 
 /*
+ * Do the parent's shards hold disjoint sets of its keys, so that each can
+ * count its distinct keys and Citus add the counts up: a hash-distributed
+ * table whose distribution column is the key, or a table of one shard (a
+ * reference table or a Citus local table)?  (Citus counts the distinct
+ * values of another column by bringing each shard's values back.)
+ */
+static bool
+keys_disjoint_on_shards(RiReference *ref)
+{
+	Datum		args[2];
+	Oid			argtypes[2] = {OIDOID, TEXTOID};
+	bool		isnull;
+	bool		disjoint = false;
+	int			nestlevel = ri_own_settings_begin();
+
+	args[0] = ObjectIdGetDatum(ref->parent);
+	args[1] = CStringGetTextDatum(ref->parent_columns[0]);
+	if (SPI_execute_with_args("SELECT p.partmethod OPERATOR(pg_catalog.=) 'n'"
+							  "    OR (p.partmethod OPERATOR(pg_catalog.=) 'h'"
+							  "        AND pg_catalog.column_to_column_name(p.logicalrelid, p.partkey)"
+							  "            OPERATOR(pg_catalog.=) $2)"
+							  "  FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid = $1",
+							  2, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read how table \"%s\" is distributed",
+			 get_rel_name(ref->parent));
+	if (SPI_processed == 1)
+	{
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+									  &isnull);
+
+		disjoint = !isnull && DatumGetBool(d);
+	}
+	ri_own_settings_end(nestlevel);
+	return disjoint;
+}
+
+/*
+ * Integer keys that form one run of consecutive values (a generated key
+ * without gaps) are known from their least, their greatest and their number,
+ * which the shards compute for each other without sending a key back: if
+ * the parent's shards hold disjoint keys and they form one run, keep it in
+ * r and return true.  As the parent's owner, with pg_catalog's aggregates
+ * on the workers (workers_settings_begin()).
+ */
+static bool
+parent_keys_one_run(RiCitusReader *r)
+{
+	RiReference *ref = r->ref;
+	const char *col = quote_identifier(ref->parent_columns[0]);
+	StringInfoData buf;
+	RiUserState saved;
+	int			nestlevel;
+	bool		isnull[3];
+	int64		least = 0;
+	int64		greatest = 0;
+	int64		count = 0;
+
+	if (!keys_disjoint_on_shards(ref))
+		return false;
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "SELECT pg_catalog.min(x.%s)::pg_catalog.int8,"
+					 " pg_catalog.max(x.%s)::pg_catalog.int8,"
+					 " pg_catalog.count(DISTINCT x.%s) FROM %s%s x WHERE x.%s IS NOT NULL",
+					 col, col, col, ref->only_parent ? "ONLY " : "",
+					 ri_qualified_name(ref->parent), col);
+	ri_become(r->parent_owner, RI_OWNER_CONTEXT, &saved);
+	nestlevel = workers_settings_begin();
+	if (SPI_execute(buf.data, true, 0) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not count the keys of table \"%s\"", get_rel_name(ref->parent));
+	for (int i = 0; i < 3; i++)
+	{
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+									  i + 1, &isnull[i]);
+
+		if (!isnull[i])
+			*(i == 0 ? &least : i == 1 ? &greatest : &count) = DatumGetInt64(d);
+	}
+	workers_settings_end(nestlevel);
+	ri_restore(&saved);
+
+	/* with no overflow: a run of the whole of int64 has more keys than count */
+	if (count == 0 || (uint64) greatest - (uint64) least != (uint64) count - 1)
+		return false;
+	r->run_first = MemoryContextAlloc(r->cxt, sizeof(int64));
+	r->run_last = MemoryContextAlloc(r->cxt, sizeof(int64));
+	r->run_first[0] = least;
+	r->run_last[0] = greatest;
+	r->nruns = 1;
+	ereport(DEBUG1,
+			(errmsg_internal("keys of table \"%s\": one run from " INT64_FORMAT " to " INT64_FORMAT ", counted on its shards",
+							 get_rel_name(ref->parent), least, greatest)));
+	return true;
+}
+
+/*
  * uuid keys (one uuid column on each side, compared by uuid's equality,
  * which is that of their bytes) are scattered by nature: they go as a set
  * of their 16 bytes each, one after the other, which each shard hashes once
@@ -1382,6 +1485,9 @@ parent_keys_array(RiCitusReader *r)
 	if (childcoll != get_typcollation(ref->child_types[0]) ||
 		childcoll != get_typcollation(elemtype))
 		return false;
+
+	if (integer_keys(ref) && parent_keys_one_run(r))
+		return true;
 
 	initStringInfo(&buf);
 	append_parent_keys(&buf, ref);
@@ -1534,9 +1640,8 @@ ri_citus_read_batch(RiCitusReader *r, int batch_size, BlockNumber batch,
 											ref->nkeys + 1, &cnull));
 		CHECK_FOR_INTERRUPTS();
 		/*
-		 * The prefiltered query's count of every row it checked, or with the
-		 * parent's keys in an array, of every row whose key has a parent
-		 * (after the resume key, in a resumed pass).
+		 * The prefiltered query's count of every row it checked (after the
+		 * resume key, in a resumed pass).
 		 */
 		if (isnull[0])
 		{
@@ -1544,7 +1649,7 @@ ri_citus_read_batch(RiCitusReader *r, int batch_size, BlockNumber batch,
 			continue;
 		}
 		childkeys_add(group, values, isnull, count, true);
-		if (!r->prefilter || keys_sent(r))
+		if (!r->prefilter)
 			*rows += count;
 	}
 

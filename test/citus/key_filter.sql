@@ -10,13 +10,14 @@
 -- keys, their row counts, every row checked once, orphans() the same;
 -- with NULL keys, many rows a key across small batches, keys at the edges
 -- of the runs, keys of other integer types than the parent's, an empty
--- parent, a parent of another owner; a pass cancelled part-way resumes to
+-- parent, a parent of another owner, one run counted on the parent's shards;
+-- a pass cancelled part-way resumes to
 -- the exact result; and parent rows added during a pass, after the keys
 -- were sent, still make the keys they match no orphans (each key the
 -- workers return is confirmed against the live parent).  Runs outside a transaction block (validate()
 -- commits); cleans up.
 SET client_min_messages = error;
-SELECT plan(98);
+SELECT plan(110);
 
 CREATE ROLE regress_kf_other LOGIN;
 
@@ -353,8 +354,42 @@ DO $$ BEGIN
 END $$;
 SELECT pg_temp.mid_check('kf_mid_bitmap', 'keys sent as a bitmap');
 
+-- 7. one run, counted on the parent's shards (the least key, the greatest
+-- and their number; no key comes back): keys 1..500 of a parent distributed
+-- by its key; with a hole, the keys are read instead; and a reference
+-- table's run that ends at the top of bigint
+CREATE TABLE kf_oparent (id int PRIMARY KEY);
+SELECT create_distributed_table('kf_oparent', 'id', shard_count => 3);
+INSERT INTO kf_oparent SELECT generate_series(1, 500);
+CREATE TABLE kf_ochild (id bigint, pid int);
+SELECT create_distributed_table('kf_ochild', 'id', shard_count => 2, colocate_with => 'none');
+INSERT INTO kf_ochild SELECT g, (ARRAY[-1, 0, 1, 2, 250, 499, 500, 501, NULL, 2147483647])[1 + g % 10]
+  FROM generate_series(1, 300) g;
+SELECT ri_policy.declare_reference('kf_ochild', '{pid}', 'kf_oparent', name => 'kf_one_run');
+SELECT pg_temp.check('kf_one_run', 'kf_ochild', 'kf_oparent', 2, 'one run, counted on the shards');
+\set q 'SET client_min_messages = debug1; CALL ri_policy.validate(''kf_one_run'', restart => true)'
+\set counted `psql -X -At -c :'q' 2>&1 | grep -c 'keys of table "kf_oparent": one run from 1 to 500, counted on its shards'`
+SELECT is(:counted, 1, 'one run: counted on the parent''s shards');
+DELETE FROM kf_oparent WHERE id = 250;
+SELECT pg_temp.check('kf_one_run', 'kf_ochild', 'kf_oparent', 2, 'one hole: two runs, read');
+\set counted `psql -X -At -c :'q' 2>&1 | grep -c 'counted on its shards'`
+SELECT is(:counted, 0, 'two runs: not counted on the shards');
+CREATE TABLE kf_otop (id bigint PRIMARY KEY);
+SELECT create_reference_table('kf_otop');
+INSERT INTO kf_otop SELECT 9223372036854775807 - g FROM generate_series(0, 299) g;
+CREATE TABLE kf_otchild (id bigint, pid bigint);
+SELECT create_distributed_table('kf_otchild', 'id', shard_count => 2, colocate_with => 'none');
+INSERT INTO kf_otchild SELECT g, 9223372036854775807 - g % 310 FROM generate_series(1, 400) g;
+INSERT INTO kf_otchild VALUES (0, -9223372036854775808), (0, 0);
+SELECT ri_policy.declare_reference('kf_otchild', '{pid}', 'kf_otop', name => 'kf_one_run_top');
+SELECT pg_temp.check('kf_one_run_top', 'kf_otchild', 'kf_otop', 3, 'one run at the top of bigint');
+\set q 'SET client_min_messages = debug1; CALL ri_policy.validate(''kf_one_run_top'', restart => true)'
+\set counted `psql -X -At -c :'q' 2>&1 | grep -c 'one run from 9223372036854775508 to 9223372036854775807, counted'`
+SELECT is(:counted, 1, 'one run of a reference table: counted on its shard');
+
 SELECT ri_policy.drop_reference(name) FROM ri_policy.references WHERE name LIKE 'kf\_%';
 DROP TABLE kf_ychild, kf_yparent, kf_child, kf_big, kf_small, kf_parent, kf_ichild, kf_sparent, kf_tchild, kf_tparent, kf_rchild, kf_rparent,
-	kf_mchild, kf_mrun, kf_marr, kf_bchild, kf_bparent, kf_uchild, kf_uparent;
+	kf_mchild, kf_mrun, kf_marr, kf_bchild, kf_bparent, kf_uchild, kf_uparent,
+	kf_ochild, kf_oparent, kf_otchild, kf_otop;
 DROP ROLE regress_kf_other;
 SELECT * FROM finish();
